@@ -1,0 +1,470 @@
+//! The `weaksup` command line. The only module that uses `anyhow`, prints, and draws progress
+//! bars. [`main_with`] lets a user's own binary reuse the whole CLI with custom LFs registered.
+
+mod progress;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context as _, Result, bail};
+use clap::{Args, Parser, Subcommand};
+
+use crate::data::{self, Format, LoadOptions, Splits, demo::DemoParams};
+use crate::lf::{ApplyOptions, LfFile, Registry, analyze};
+use crate::matrix::LabelMatrix;
+use crate::run::{self as pipeline, RunConfig};
+use progress::Bars;
+
+#[derive(Parser, Debug)]
+#[command(name = "weaksup", version, about = "Weak supervision with contrastive self-training (COSINE)")]
+struct Cli {
+    /// More logging (-v debug, -vv trace). RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Only errors.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// The main job: corpus → LFs → analysis (built-in demo corpus without a config).
+    Run(RunArgs),
+    /// Labeling functions: apply, analyze.
+    #[command(subcommand)]
+    Lf(LfCommand),
+    /// Datasets: inspect, convert, write the demo corpus.
+    #[command(subcommand)]
+    Data(DataCommand),
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// TOML config (every section optional).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Output folder (overrides the config's `out`).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Seed (overrides the config's `seed`).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Print the resolved config and exit.
+    #[arg(long)]
+    print_config: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum LfCommand {
+    /// Apply LF files to a dataset and write the label matrix of each split.
+    Apply(LfApplyArgs),
+    /// Summarise LFs (polarity, coverage, overlaps, conflicts, empirical accuracy).
+    Analyze(LfAnalyzeArgs),
+    /// Time LF application: the texts of every split, repeated to --rows rows.
+    Bench(LfBenchArgs),
+}
+
+#[derive(Args, Debug)]
+struct LfBenchArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    #[arg(long, required = true, num_args = 1..)]
+    lfs: Vec<PathBuf>,
+    /// Rows in the benchmark corpus (texts repeated in order, then cut).
+    #[arg(long, default_value_t = 1_000_000)]
+    rows: usize,
+    /// Timed repetitions (after one warm-up); the median and best are reported.
+    #[arg(long, default_value_t = 5)]
+    repeat: usize,
+    #[command(flatten)]
+    apply: ApplyArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum DataCommand {
+    /// Print splits, rows, columns, classes and stored votes of a dataset.
+    Info(DataArgs),
+    /// Write the built-in demo corpus (train/valid/test) as Parquet or CSV.
+    Demo(DemoArgs),
+    /// Convert a dataset's splits to Parquet or CSV (`<out>/<split>.<ext>`).
+    Convert(ConvertArgs),
+}
+
+/// Where the data comes from.
+#[derive(Args, Debug, Clone)]
+struct DataArgs {
+    /// Dataset: WRENCH folder or split file, CSV/TSV, Parquet, JSONL, COSINE JSON. Omit for the demo corpus.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Force the format (wrench, csv, parquet, jsonl, cosine).
+    #[arg(long)]
+    format: Option<Format>,
+    /// Column holding the text (tabular formats).
+    #[arg(long, default_value = "text")]
+    text_col: String,
+    /// Column holding gold labels, as names or ids (default: `label` when present).
+    #[arg(long)]
+    label_col: Option<String>,
+    /// Class names, comma-separated (default: from label.json, the LF file, or inferred).
+    #[arg(long, value_delimiter = ',')]
+    classes: Option<Vec<String>>,
+    /// Only this split (default: all splits of the dataset).
+    #[arg(long)]
+    split: Option<String>,
+    /// Seed of the demo corpus when --data is omitted.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+#[derive(Args, Debug)]
+struct LfApplyArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// LF files (TOML); several files must share their classes.
+    #[arg(long, required = true, num_args = 1..)]
+    lfs: Vec<PathBuf>,
+    /// Output folder: `<split>.votes.parquet` (+ `.json` sidecar) per split.
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    apply: ApplyArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+struct ApplyArgs {
+    /// Rows per parallel work item.
+    #[arg(long, default_value_t = 8192)]
+    chunk_size: usize,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Count LF failures per LF instead of stopping at the first.
+    #[arg(long)]
+    fault_tolerant: bool,
+}
+
+impl ApplyArgs {
+    fn options(&self) -> ApplyOptions {
+        ApplyOptions { chunk_size: self.chunk_size, fault_tolerant: self.fault_tolerant, threads: self.threads }
+    }
+}
+
+#[derive(Args, Debug)]
+struct LfAnalyzeArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// LF files to apply first; without them (and without --votes) the dataset's stored votes are analysed.
+    #[arg(long, num_args = 1..)]
+    lfs: Vec<PathBuf>,
+    /// A folder written by `weaksup lf apply` (reads `<split>.votes.parquet`).
+    #[arg(long, conflicts_with = "lfs")]
+    votes: Option<PathBuf>,
+    /// Also write `<split>.lf_summary.{txt,csv,json,svg}` here.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    apply: ApplyArgs,
+}
+
+#[derive(Args, Debug)]
+struct DemoArgs {
+    /// Output folder.
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    #[arg(long)]
+    n_train: Option<usize>,
+    #[arg(long)]
+    n_valid: Option<usize>,
+    #[arg(long)]
+    n_test: Option<usize>,
+    /// File type: parquet or csv.
+    #[arg(long, default_value = "parquet")]
+    ext: String,
+}
+
+#[derive(Args, Debug)]
+struct ConvertArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    #[arg(long)]
+    out: PathBuf,
+    /// File type: parquet or csv.
+    #[arg(long, default_value = "parquet")]
+    ext: String,
+}
+
+/// Runs the `weaksup` CLI with the built-in LF kinds only.
+pub fn main() -> ExitCode {
+    main_with(Registry::new())
+}
+
+/// Runs the `weaksup` CLI with `registry`'s custom LFs usable from LF files (`kind = "custom"`).
+pub fn main_with(registry: Registry) -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose, cli.quiet);
+    match run(cli, &registry) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(verbose: u8, quiet: bool) {
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn,weaksup=info",
+        (false, 1) => "info,weaksup=debug",
+        _ => "debug,weaksup=trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn run(cli: Cli, registry: &Registry) -> Result<ExitCode> {
+    let quiet = cli.quiet;
+    match cli.command {
+        Command::Run(a) => cmd_run(a, registry, quiet),
+        Command::Lf(LfCommand::Apply(a)) => cmd_lf_apply(a, registry, quiet),
+        Command::Lf(LfCommand::Analyze(a)) => cmd_lf_analyze(a, registry, quiet),
+        Command::Lf(LfCommand::Bench(a)) => cmd_lf_bench(a, registry),
+        Command::Data(DataCommand::Info(a)) => cmd_data_info(a),
+        Command::Data(DataCommand::Demo(a)) => cmd_data_demo(a),
+        Command::Data(DataCommand::Convert(a)) => cmd_data_convert(a),
+    }
+}
+
+fn load_data(a: &DataArgs, lf_classes: Option<&[String]>) -> Result<Splits> {
+    let splits = match &a.data {
+        None => data::demo_splits(&DemoParams { seed: a.seed, ..DemoParams::default() })?,
+        Some(path) => {
+            let opts = LoadOptions {
+                format: a.format,
+                text_col: a.text_col.clone(),
+                label_col: a.label_col.clone(),
+                // WRENCH folders name their classes in label.json; elsewhere the LF file's classes
+                // (or --classes) give label names their ids.
+                classes: a.classes.clone().or_else(|| {
+                    let wrench = matches!(a.format, Some(Format::Wrench)) || path.is_dir();
+                    (!wrench).then(|| lf_classes.map(<[String]>::to_vec)).flatten()
+                }),
+                split: a.split.clone(),
+            };
+            data::load(path, &opts)?
+        }
+    };
+    match &a.split {
+        Some(s) if splits.splits.len() > 1 => Ok(Splits { splits: vec![splits.require(s)?.clone()] }),
+        _ => Ok(splits),
+    }
+}
+
+fn cmd_run(a: RunArgs, registry: &Registry, quiet: bool) -> Result<ExitCode> {
+    let mut cfg = match &a.config {
+        Some(p) => RunConfig::load(p)?,
+        None => RunConfig::default(),
+    };
+    if let Some(out) = a.out {
+        cfg.out = out;
+    }
+    if let Some(seed) = a.seed {
+        cfg.seed = seed;
+    }
+    if a.print_config {
+        print!("{}", cfg.to_toml());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let bars = Bars::new(quiet);
+    let t = Instant::now();
+    let outputs = pipeline::run(&cfg, registry, &bars)?;
+    if !quiet {
+        for r in &outputs.splits {
+            println!("== {} ==\n{}", r.split, r.analysis.to_table(&outputs.classes));
+        }
+        println!("wrote {} in {:.1}s (report: {})", outputs.out.display(), t.elapsed().as_secs_f64(), outputs.out.join("report.md").display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_lf_apply(a: LfApplyArgs, registry: &Registry, quiet: bool) -> Result<ExitCode> {
+    let (set, _) = LfFile::load_set(&a.lfs, registry)?;
+    let splits = load_data(&a.data, Some(set.classes()))?;
+    check_classes(set.classes(), &splits)?;
+    let compiled = set.compile()?;
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let bars = Bars::new(quiet);
+    for ds in &splits.splits {
+        ds.require_non_empty()?;
+        let t = Instant::now();
+        let applied = compiled.apply(&ds.frame, &a.apply.options(), &bars)?;
+        let secs = t.elapsed().as_secs_f64();
+        let path = a.out.join(format!("{}.votes.parquet", ds.split));
+        applied.matrix.write_parquet(&path, &ds.classes)?;
+        let cov = analyze(&applied.matrix, None, None, None).coverage;
+        let faults: u64 = applied.faults.iter().sum();
+        if !quiet {
+            println!(
+                "{}: {} rows × {} LFs in {:.3}s ({:.0} rows/s), coverage {:.3}{} → {}",
+                ds.split,
+                ds.len(),
+                compiled.names().len(),
+                secs,
+                ds.len() as f64 / secs.max(1e-9),
+                cov,
+                if faults > 0 { format!(", {faults} LF faults") } else { String::new() },
+                path.display()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check_classes(lf_classes: &[String], splits: &Splits) -> Result<()> {
+    for ds in &splits.splits {
+        if ds.classes != lf_classes {
+            bail!(
+                "the LF files' classes [{}] differ from the data's [{}] ({}); pass --classes or fix label.json / the LF file",
+                lf_classes.join(", "),
+                ds.classes.join(", "),
+                ds.split
+            );
+        }
+    }
+    Ok(())
+}
+
+fn cmd_lf_analyze(a: LfAnalyzeArgs, registry: &Registry, quiet: bool) -> Result<ExitCode> {
+    let lfs = if a.lfs.is_empty() { None } else { Some(LfFile::load_set(&a.lfs, registry)?.0) };
+    let splits = load_data(&a.data, lfs.as_ref().map(|s| s.classes()))?;
+    if let Some(set) = &lfs {
+        check_classes(set.classes(), &splits)?;
+    }
+    let compiled = lfs.map(|s| s.compile()).transpose()?;
+    let bars = Bars::new(quiet);
+    for ds in &splits.splits {
+        let (matrix, faults, kinds) = match (&compiled, &a.votes) {
+            (Some(c), _) => {
+                let applied = c.apply(&ds.frame, &a.apply.options(), &bars)?;
+                (applied.matrix, Some(applied.faults), Some(c.kinds().to_vec()))
+            }
+            (None, Some(dir)) => {
+                let path = dir.join(format!("{}.votes.parquet", ds.split));
+                let (m, classes) = LabelMatrix::read_parquet(&path)?;
+                if classes != ds.classes || m.n_rows() != ds.len() {
+                    bail!("{}: {} rows over [{}] do not match split `{}` ({} rows over [{}])", path.display(), m.n_rows(), classes.join(", "), ds.split, ds.len(), ds.classes.join(", "));
+                }
+                (m, None, None)
+            }
+            (None, None) => match &ds.votes {
+                Some(v) => (v.clone(), None, None),
+                None => bail!("split `{}` has no stored votes: pass --lfs or --votes", ds.split),
+            },
+        };
+        let gold = ds.gold();
+        let analysis = analyze(&matrix, gold.as_deref(), kinds.as_deref(), faults.as_deref());
+        println!("== {} ({} rows) ==\n{}", ds.split, ds.len(), analysis.to_table(&ds.classes));
+        if let Some(out) = &a.out {
+            std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+            pipeline::write_analysis(&analysis, &ds.classes, &out.join(&ds.split))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_lf_bench(a: LfBenchArgs, registry: &Registry) -> Result<ExitCode> {
+    let (set, _) = LfFile::load_set(&a.lfs, registry)?;
+    let splits = load_data(&a.data, Some(set.classes()))?;
+    let frame = data::repeat_rows(&data::concat_texts(&splits)?, a.rows)?;
+    let compiled = set.compile()?;
+    let opts = a.apply.options();
+    let threads = a.apply.threads.unwrap_or_else(rayon::current_num_threads);
+    compiled.apply(&frame, &opts, &crate::progress::NoProgress)?;
+    let mut secs = Vec::with_capacity(a.repeat);
+    for _ in 0..a.repeat.max(1) {
+        let t = Instant::now();
+        let out = compiled.apply(&frame, &opts, &crate::progress::NoProgress)?;
+        secs.push(t.elapsed().as_secs_f64());
+        std::hint::black_box(out);
+    }
+    secs.sort_by(f64::total_cmp);
+    let median = secs[secs.len() / 2];
+    println!(
+        "{} rows × {} LFs, {threads} threads, chunk {}: median {:.3}s ({:.0} rows/s), best {:.3}s ({:.0} rows/s) over {} runs",
+        a.rows,
+        compiled.names().len(),
+        opts.chunk_size,
+        median,
+        a.rows as f64 / median,
+        secs[0],
+        a.rows as f64 / secs[0],
+        secs.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_data_info(a: DataArgs) -> Result<ExitCode> {
+    let splits = load_data(&a, None)?;
+    for ds in &splits.splits {
+        let gold = ds.gold().map(|g| g.iter().filter(|x| x.is_some()).count());
+        println!(
+            "{} / {}: {} rows, columns [{}], classes [{}], gold {}, stored votes {}",
+            ds.name,
+            ds.split,
+            ds.len(),
+            data::column_list(&ds.frame),
+            ds.classes.join(", "),
+            gold.map_or("none".into(), |g| format!("{g} rows")),
+            ds.votes.as_ref().map_or("none".into(), |v| format!("{} LFs", v.n_lfs())),
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_splits(splits: &Splits, out: &Path, ext: &str) -> Result<()> {
+    if !["parquet", "csv"].contains(&ext) {
+        bail!("--ext must be parquet or csv, got `{ext}`");
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    for ds in &splits.splits {
+        let mut frame = ds.frame.clone();
+        let path = out.join(format!("{}.{ext}", ds.split));
+        data::write_frame(&mut frame, &path)?;
+        println!("{}: {} rows → {}", ds.split, ds.len(), path.display());
+    }
+    Ok(())
+}
+
+fn cmd_data_demo(a: DemoArgs) -> Result<ExitCode> {
+    let d = DemoParams::default();
+    let params = DemoParams {
+        seed: a.seed,
+        n_train: a.n_train.unwrap_or(d.n_train),
+        n_valid: a.n_valid.unwrap_or(d.n_valid),
+        n_test: a.n_test.unwrap_or(d.n_test),
+        ..d
+    };
+    let splits = data::demo_splits(&params)?;
+    write_splits(&splits, &a.out, &a.ext)?;
+    data::write_json(&a.out.join("classes.json"), &splits.splits[0].classes)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_data_convert(a: ConvertArgs) -> Result<ExitCode> {
+    let splits = load_data(&a.data, None)?;
+    write_splits(&splits, &a.out, &a.ext)?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,95 @@
+//! COSINE-paper files (Yu et al. 2021): a JSON array of `{"text", "label", "major", "len"}` where
+//! `label` is gold and `major` the majority vote of the paper's rules (-1 = no rule fired). The
+//! majority vote becomes a one-column vote matrix named `major`. Files named `unlabeled*` carry a
+//! placeholder label (= number of classes); their labels are dropped.
+
+use std::path::Path;
+
+use polars::prelude::*;
+use serde::Deserialize;
+
+use super::io::{json_error, read_utf8, strip_bom};
+use super::{Dataset, LABEL, TEXT};
+use crate::error::{Context, Error, Result};
+use crate::matrix::{Label, LabelMatrix};
+
+#[derive(Deserialize)]
+struct Row {
+    text: String,
+    label: serde_json::Value,
+    major: serde_json::Value,
+}
+
+fn as_id(v: &serde_json::Value, path: &Path, row: usize, field: &str) -> Result<i64> {
+    match v {
+        serde_json::Value::Number(n) if n.is_i64() => Ok(n.as_i64().unwrap_or_default()),
+        serde_json::Value::Array(_) => Err(Error::parse(
+            path,
+            None,
+            Some(field),
+            format!("row {row}: token-level labels (sequence labeling, e.g. mitr) are not supported"),
+        )),
+        other => Err(Error::parse(path, None, Some(field), format!("row {row}: expected an integer, got {other}"))),
+    }
+}
+
+fn read_rows(path: &Path) -> Result<Vec<Row>> {
+    let text = read_utf8(path)?;
+    serde_json::from_str(strip_bom(&text)).map_err(|e| json_error(path, &e))
+}
+
+pub(super) fn load(path: &Path, split: &str, classes: Option<&[String]>) -> Result<Dataset> {
+    let rows = read_rows(path)?;
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    let unlabeled = stem.starts_with("unlabeled") || stem.contains("_unlabeled");
+    let mut gold = Vec::with_capacity(rows.len());
+    let mut major = Vec::with_capacity(rows.len());
+    for (i, r) in rows.iter().enumerate() {
+        gold.push(as_id(&r.label, path, i, "label")?);
+        major.push(as_id(&r.major, path, i, "major")?);
+    }
+    let classes: Vec<String> = match classes {
+        Some(c) => c.to_vec(),
+        None => {
+            // Infer the class count from this file, or for unlabeled files from the sibling train file.
+            let source: Vec<i64> = if unlabeled {
+                let train = path.with_file_name("train_data.json");
+                if !train.is_file() {
+                    return Err(Error::invalid(path.display().to_string(), "unlabeled file: pass the class names (--classes)"));
+                }
+                read_rows(&train)?
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| as_id(&r.label, &train, i, "label"))
+                    .collect::<Result<_>>()?
+            } else {
+                gold.iter().chain(&major).copied().collect()
+            };
+            let max = source.iter().copied().max().unwrap_or(1).max(1);
+            (0..=max).map(|i| i.to_string()).collect()
+        }
+    };
+    let c = classes.len() as i64;
+    for (i, (&g, &m)) in gold.iter().zip(&major).enumerate() {
+        if !unlabeled && (g < 0 || g >= c) {
+            return Err(Error::parse(path, None, Some("label"), format!("row {i}: label {g} outside 0..{c}")));
+        }
+        if m < -1 || m >= c {
+            return Err(Error::parse(path, None, Some("major"), format!("row {i}: weak label {m} outside -1..{c}")));
+        }
+    }
+    let labels: Vec<Option<i32>> = gold.iter().map(|&g| (!unlabeled).then_some(g as i32)).collect();
+    let texts: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
+    let frame = DataFrame::new_infer_height(vec![Column::new(TEXT.into(), texts), Column::new(LABEL.into(), labels)])
+        .ctx(|| path.display().to_string())?;
+    let votes = LabelMatrix::new(major.iter().map(|&m| m as Label).collect(), rows.len(), vec!["major".into()], classes.len())?;
+    let name = path
+        .parent()
+        .and_then(|p| p.file_name())
+        .and_then(|s| s.to_str())
+        .unwrap_or("cosine")
+        .to_string();
+    let mut ds = Dataset::new(name, split, frame, classes, Some(votes))?;
+    ds.source = Some(path.to_path_buf());
+    Ok(ds)
+}

@@ -1,0 +1,384 @@
+//! The data layer: datasets as polars frames, loaders for WRENCH / CSV / Parquet / JSONL /
+//! COSINE-paper files, writers, and the built-in demo corpus.
+//!
+//! Every loader produces the same shape: a [`Dataset`] whose frame has a `text` column
+//! (String, no nulls), an optional gold `label` column (Int32 class ids, null = unknown), any other
+//! columns of the source kept as they were (relation tasks add `entity1`, `entity2`,
+//! `span1_start`, `span1_end`, `span2_start`, `span2_end`), the class names, and optionally a
+//! pre-computed vote matrix.
+
+pub mod demo;
+mod cosine;
+mod io;
+mod tabular;
+mod wrench;
+
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+pub use io::{line_of,
+    read_json, read_parquet, read_utf8, write_atomic, write_csv, write_frame, write_json,
+    write_parquet,
+};
+pub use wrench::load_wrench;
+
+use crate::error::{Context, Error, Result};
+use crate::matrix::LabelMatrix;
+
+/// Name of the text column of every [`Dataset`].
+pub const TEXT: &str = "text";
+/// Name of the gold label column (Int32 class id, null where unknown).
+pub const LABEL: &str = "label";
+
+/// One split of a corpus.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// Corpus name (folder or file stem).
+    pub name: String,
+    /// `train`, `valid`, `test`, `unlabeled`, or the user's name.
+    pub split: String,
+    /// `text`, optional `label`, other columns.
+    pub frame: DataFrame,
+    /// Class names; a class id is a position in this list.
+    pub classes: Vec<String>,
+    /// Votes that came with the data (WRENCH `weak_labels`, COSINE `major`).
+    pub votes: Option<LabelMatrix>,
+    /// Where it was read from.
+    pub source: Option<PathBuf>,
+}
+
+impl Dataset {
+    /// Builds and validates a dataset: `text` must be a String column without nulls, `label`
+    /// (if present) integer ids in `0..classes.len()`, votes (if any) one row per frame row.
+    pub fn new(
+        name: impl Into<String>,
+        split: impl Into<String>,
+        frame: DataFrame,
+        classes: Vec<String>,
+        votes: Option<LabelMatrix>,
+    ) -> Result<Self> {
+        let ds = Self {
+            name: name.into(),
+            split: split.into(),
+            frame,
+            classes,
+            votes,
+            source: None,
+        };
+        ds.validate()?;
+        Ok(ds)
+    }
+
+    fn describe(&self) -> String {
+        match &self.source {
+            Some(p) => format!("{} ({})", p.display(), self.split),
+            None => format!("{} ({})", self.name, self.split),
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        let ctx = self.describe();
+        if self.classes.len() < 2 {
+            return Err(Error::invalid(ctx, format!("{} classes; need at least 2", self.classes.len())));
+        }
+        let text = column(&self.frame, TEXT, &ctx)?;
+        if text.dtype() != &DataType::String {
+            return Err(Error::invalid(ctx, format!("column `text` is {}, expected strings", text.dtype())));
+        }
+        if let Some(row) = first_null(text) {
+            return Err(Error::invalid(ctx, format!("row {row}: missing text (field `text`)")));
+        }
+        if let Some(label) = self.frame.column(LABEL).ok() {
+            let ca = label.i32().ctx(|| format!("{ctx}: column `label`"))?;
+            let c = self.classes.len() as i32;
+            if let Some((row, v)) = ca
+                .iter()
+                .enumerate()
+                .find_map(|(i, v)| v.filter(|&v| v < 0 || v >= c).map(|v| (i, v)))
+            {
+                return Err(Error::invalid(
+                    ctx,
+                    format!("row {row}: label {v} outside the {c} classes {:?} (field `label`)", self.classes),
+                ));
+            }
+        }
+        if let Some(v) = &self.votes {
+            if v.n_rows() != self.frame.height() {
+                return Err(Error::invalid(
+                    ctx,
+                    format!("{} vote rows for {} data rows", v.n_rows(), self.frame.height()),
+                ));
+            }
+            if v.cardinality() != self.classes.len() {
+                return Err(Error::invalid(
+                    ctx,
+                    format!("votes over {} classes, data has {}", v.cardinality(), self.classes.len()),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.frame.height()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.frame.height() == 0
+    }
+
+    /// The text column.
+    pub fn texts(&self) -> Result<&StringChunked> {
+        column(&self.frame, TEXT, &self.describe())?
+            .str()
+            .ctx(|| "column `text`".into())
+    }
+
+    /// Gold labels (None where unknown), or None when the dataset has no label column.
+    pub fn gold(&self) -> Option<Vec<Option<u32>>> {
+        let ca = self.frame.column(LABEL).ok()?.i32().ok()?;
+        Some(ca.iter().map(|v| v.map(|v| v as u32)).collect())
+    }
+
+    /// Fails with a clear message when the split has no rows.
+    pub fn require_non_empty(&self) -> Result<()> {
+        if self.is_empty() {
+            return Err(Error::invalid(self.describe(), "empty split (0 rows)"));
+        }
+        Ok(())
+    }
+}
+
+/// The splits of one corpus, in file order (`train`, `valid`, `test`, then others).
+#[derive(Debug, Clone, Default)]
+pub struct Splits {
+    pub splits: Vec<Dataset>,
+}
+
+impl Splits {
+    /// The split named `name`.
+    pub fn get(&self, name: &str) -> Option<&Dataset> {
+        self.splits.iter().find(|d| d.split == name)
+    }
+    /// The split named `name`, or an error listing the ones there are.
+    pub fn require(&self, name: &str) -> Result<&Dataset> {
+        self.get(name).ok_or_else(|| {
+            let have: Vec<&str> = self.splits.iter().map(|d| d.split.as_str()).collect();
+            Error::invalid("dataset", format!("no split `{name}` (have: {})", have.join(", ")))
+        })
+    }
+    pub fn names(&self) -> Vec<&str> {
+        self.splits.iter().map(|d| d.split.as_str()).collect()
+    }
+}
+
+/// A supported input format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// A WRENCH folder (`train.json`, `valid.json`, `test.json`, `label.json`) or one split file.
+    Wrench,
+    Csv,
+    Parquet,
+    /// JSON Lines (one object per line).
+    Jsonl,
+    /// COSINE-paper JSON arrays of `{text, label, major}`.
+    Cosine,
+}
+
+impl std::str::FromStr for Format {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s.to_ascii_lowercase().as_str() {
+            "wrench" => Format::Wrench,
+            "csv" => Format::Csv,
+            "parquet" | "pq" => Format::Parquet,
+            "jsonl" | "ndjson" => Format::Jsonl,
+            "cosine" => Format::Cosine,
+            other => {
+                return Err(Error::Config(format!(
+                    "unknown format `{other}` (wrench, csv, parquet, jsonl, cosine)"
+                )));
+            }
+        })
+    }
+}
+
+/// How to read a corpus: which columns hold text and gold labels, and the class names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoadOptions {
+    /// Forced format; `None` detects it from the path (folder with `label.json` → WRENCH,
+    /// `.csv`, `.parquet`, `.jsonl`/`.ndjson`, `.json` array → COSINE).
+    pub format: Option<Format>,
+    /// Source column holding the text (tabular formats). Default `text`.
+    pub text_col: String,
+    /// Source column holding gold labels (names or ids). Default: `label` when present.
+    pub label_col: Option<String>,
+    /// Class names. Tabular formats infer them when absent (sorted names, or `0..=max id`);
+    /// WRENCH reads `label.json`.
+    pub classes: Option<Vec<String>>,
+    /// Split name for single-file formats (default: the file stem).
+    pub split: Option<String>,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self {
+            format: None,
+            text_col: TEXT.into(),
+            label_col: None,
+            classes: None,
+            split: None,
+        }
+    }
+}
+
+/// Loads a corpus: every split of a WRENCH folder, or one split from a file.
+pub fn load(path: &Path, opts: &LoadOptions) -> Result<Splits> {
+    let format = match opts.format {
+        Some(f) => f,
+        None => detect_format(path)?,
+    };
+    if format == Format::Wrench {
+        return wrench::load_wrench_path(path, opts.classes.as_deref());
+    }
+    let split = opts.split.clone().unwrap_or_else(|| file_stem(path));
+    let ds = match format {
+        Format::Csv | Format::Parquet | Format::Jsonl => tabular::load(path, format, &split, opts)?,
+        Format::Cosine => cosine::load(path, &split, opts.classes.as_deref())?,
+        Format::Wrench => unreachable!(),
+    };
+    Ok(Splits { splits: vec![ds] })
+}
+
+fn detect_format(path: &Path) -> Result<Format> {
+    if path.is_dir() {
+        if path.join("label.json").is_file() {
+            return Ok(Format::Wrench);
+        }
+        return Err(Error::invalid(
+            path.display().to_string(),
+            "a folder without label.json; expected a WRENCH folder (train.json, valid.json, test.json, label.json)",
+        ));
+    }
+    if !path.exists() {
+        return Err(Error::io(path, std::io::Error::from(std::io::ErrorKind::NotFound)));
+    }
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    match ext.as_str() {
+        "csv" | "tsv" => Ok(Format::Csv),
+        "parquet" | "pq" => Ok(Format::Parquet),
+        "jsonl" | "ndjson" => Ok(Format::Jsonl),
+        "json" => {
+            // A JSON array is a COSINE-paper file; an object keyed by ids is a WRENCH split.
+            let mut head = [0u8; 4096];
+            let n = std::io::Read::read(
+                &mut std::fs::File::open(path).map_err(|e| Error::io(path, e))?,
+                &mut head,
+            )
+            .map_err(|e| Error::io(path, e))?;
+            let first = head[..n]
+                .iter()
+                .copied()
+                .skip_while(|b| b.is_ascii_whitespace() || [0xEF, 0xBB, 0xBF].contains(b))
+                .next();
+            match first {
+                Some(b'[') => Ok(Format::Cosine),
+                Some(b'{') => Ok(Format::Wrench),
+                _ => Err(Error::parse(path, Some(1), None, "neither a JSON array nor a JSON object")),
+            }
+        }
+        _ => Err(Error::invalid(
+            path.display().to_string(),
+            "cannot tell the format from the extension; pass --format wrench|csv|parquet|jsonl|cosine",
+        )),
+    }
+}
+
+fn file_stem(path: &Path) -> String {
+    path.file_stem().and_then(|s| s.to_str()).unwrap_or("data").to_string()
+}
+
+fn column<'a>(frame: &'a DataFrame, name: &str, ctx: &str) -> Result<&'a Column> {
+    frame.column(name).map_err(|_| Error::MissingColumn {
+        context: ctx.to_string(),
+        column: name.to_string(),
+        available: column_list(frame),
+    })
+}
+
+pub(crate) fn column_list(frame: &DataFrame) -> String {
+    frame
+        .get_column_names()
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn first_null(c: &Column) -> Option<usize> {
+    if c.null_count() == 0 {
+        return None;
+    }
+    let mask = c.is_null();
+    mask.iter().position(|v| v == Some(true))
+}
+
+/// Maps gold labels given as names to class ids, checking each against `classes`;
+/// `err(row, name)` builds the error for an unknown name at 0-based data row `row`.
+pub(crate) fn label_ids_from_names<'a>(
+    names: impl Iterator<Item = Option<&'a str>>,
+    classes: &[String],
+    err: impl Fn(usize, &str) -> Error,
+) -> Result<Vec<Option<i32>>> {
+    let lookup: std::collections::HashMap<&str, i32> =
+        classes.iter().enumerate().map(|(i, c)| (c.as_str(), i as i32)).collect();
+    names
+        .enumerate()
+        .map(|(row, n)| match n {
+            None => Ok(None),
+            Some(n) => lookup.get(n).copied().map(Some).ok_or_else(|| err(row, n)),
+        })
+        .collect()
+}
+
+/// The built-in demo corpus as [`Splits`] (`train`, `valid`, `test`).
+pub fn demo_splits(params: &demo::DemoParams) -> Result<Splits> {
+    let corpus = demo::generate(params).map_err(Error::Config)?;
+    let mut splits = Vec::new();
+    for (name, split) in [("train", &corpus.train), ("valid", &corpus.valid), ("test", &corpus.test)] {
+        let frame = DataFrame::new_infer_height(vec![
+            Column::new(TEXT.into(), &split.texts),
+            Column::new(LABEL.into(), split.labels.iter().map(|&l| l as i32).collect::<Vec<_>>()),
+        ])
+        .ctx(|| "demo corpus frame".into())?;
+        splits.push(Dataset::new("demo", name, frame, corpus.classes.clone(), None)?);
+    }
+    Ok(Splits { splits })
+}
+
+/// The rows of `frame` repeated in order and cut to `n` rows (benchmark corpora such as the
+/// 1,000,000-row YouTube set of `shared/bench/youtube_15_lfs.json`).
+pub fn repeat_rows(frame: &DataFrame, n: usize) -> Result<DataFrame> {
+    if frame.height() == 0 {
+        return Err(Error::invalid("repeat_rows", "cannot repeat an empty frame"));
+    }
+    let mut out = frame.clone();
+    while out.height() < n {
+        out.vstack_mut(frame).ctx(|| "repeat_rows".into())?;
+    }
+    let mut out = out.slice(0, n);
+    out.rechunk_mut();
+    Ok(out)
+}
+
+/// The texts of every split of a corpus, concatenated in split order (train, valid, test).
+pub fn concat_texts(splits: &Splits) -> Result<DataFrame> {
+    let mut texts: Vec<&str> = Vec::new();
+    for ds in &splits.splits {
+        texts.extend(ds.texts()?.iter().flatten());
+    }
+    DataFrame::new_infer_height(vec![Column::new(TEXT.into(), texts)]).ctx(|| "concat_texts".into())
+}

@@ -1,0 +1,130 @@
+//! The library's error type. Every variant keeps its source and names the file, row/line and
+//! field involved where there is one, so a user can fix their input from the message alone.
+
+use std::path::PathBuf;
+
+/// Result alias used throughout the library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in weaksup's library code.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file's content is malformed at a known place.
+    #[error("{path}{}: {message}", location_suffix(*.line, .field.as_deref()))]
+    Parse {
+        path: PathBuf,
+        /// 1-based line (or row) number, when known.
+        line: Option<usize>,
+        /// The field or column involved, when known.
+        field: Option<String>,
+        message: String,
+    },
+    /// A value is valid syntax but not acceptable (unknown label, uneven vote width, ...).
+    #[error("{context}: {message}")]
+    Invalid { context: String, message: String },
+    /// A requested column does not exist.
+    #[error("{context}: no column `{column}` (columns: {available})")]
+    MissingColumn {
+        context: String,
+        column: String,
+        available: String,
+    },
+    /// A labeling function definition or application failed.
+    #[error("labeling function `{lf}`: {message}")]
+    Lf { lf: String, message: String },
+    /// A configuration value is out of range or inconsistent.
+    #[error("config: {0}")]
+    Config(String),
+    /// An error from polars, with what we were doing.
+    #[error("{context}: {source}")]
+    Polars {
+        context: String,
+        #[source]
+        source: polars::error::PolarsError,
+    },
+    /// An error from libtorch.
+    #[error("{context}: {source}")]
+    Torch {
+        context: String,
+        #[source]
+        source: tch::TchError,
+    },
+}
+
+fn location_suffix(line: Option<usize>, field: Option<&str>) -> String {
+    let mut s = String::new();
+    if let Some(l) = line {
+        s.push_str(&format!(":{l}"));
+    }
+    if let Some(f) = field {
+        s.push_str(&format!(" (field `{f}`)"));
+    }
+    s
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn parse(
+        path: impl Into<PathBuf>,
+        line: Option<usize>,
+        field: Option<&str>,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::Parse {
+            path: path.into(),
+            line,
+            field: field.map(str::to_owned),
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn invalid(context: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Invalid {
+            context: context.into(),
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn lf(lf: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Lf {
+            lf: lf.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Attach context to polars / torch errors.
+pub(crate) trait Context<T> {
+    fn ctx(self, context: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T> Context<T> for std::result::Result<T, polars::error::PolarsError> {
+    fn ctx(self, context: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|source| Error::Polars {
+            context: context(),
+            source,
+        })
+    }
+}
+
+impl<T> Context<T> for std::result::Result<T, tch::TchError> {
+    fn ctx(self, context: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|source| Error::Torch {
+            context: context(),
+            source,
+        })
+    }
+}

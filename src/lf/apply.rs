@@ -1,0 +1,482 @@
+//! Compiled LF sets and the parallel applier.
+//!
+//! Rows are cut into chunks (`ApplyOptions::chunk_size`) processed in parallel by rayon; every
+//! chunk writes its own row-major block and blocks are concatenated in row order, so the label
+//! matrix is bit-identical at any thread count and chunk size.
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use polars::prelude::*;
+use rayon::prelude::*;
+use regex::RegexSet;
+use serde::{Deserialize, Serialize};
+
+use super::builtin::{KeywordLf, KeywordMatch, REGEX_SIZE_LIMIT, RegexLf, RowLf, SqlLf, text_column};
+use super::{LabelingFunction, LfEntry, LfSet, Preprocessor};
+use crate::error::{Error, Result};
+use crate::matrix::{ABSTAIN, Label, LabelMatrix};
+use crate::progress::Progress;
+
+/// How to apply an LF set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApplyOptions {
+    /// Rows per parallel work item. Default 8192: large enough to amortise per-chunk set-up
+    /// (preprocessors, SQL plans), small enough to balance two or more cores on 10⁴-row splits.
+    pub chunk_size: usize,
+    /// Count LF failures (errors, panics, out-of-range votes) per LF and abstain instead of
+    /// stopping (Snorkel's `fault_tolerant=True`). Default false: the first failure is an error.
+    pub fault_tolerant: bool,
+    /// Worker threads; `None` uses rayon's global pool (all cores or `RAYON_NUM_THREADS`).
+    pub threads: Option<usize>,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        Self { chunk_size: 8192, fault_tolerant: false, threads: None }
+    }
+}
+
+/// The result of applying an LF set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied {
+    pub matrix: LabelMatrix,
+    /// Rows on which each LF failed (always zero unless fault-tolerant), in column order.
+    pub faults: Vec<u64>,
+}
+
+/// Lower-cases like Python's `str.lower` (Rust's Unicode `to_lowercase`), without allocating for
+/// ASCII text.
+fn fold_into(text: &str, buf: &mut String) {
+    buf.clear();
+    if text.is_ascii() {
+        buf.push_str(text);
+        buf.make_ascii_lowercase();
+    } else {
+        buf.push_str(&text.to_lowercase());
+    }
+}
+
+fn is_word_char_at_end(hay: &str, end: usize) -> bool {
+    hay[end..].chars().next().is_some_and(regex_syntax::is_word_character)
+}
+fn is_word_char_before(hay: &str, start: usize) -> bool {
+    hay[..start].chars().next_back().is_some_and(regex_syntax::is_word_character)
+}
+
+struct KwLf {
+    col: usize,
+    patterns: Vec<usize>,
+    mode: KeywordMatch,
+    word_boundary: bool,
+    label: Label,
+}
+
+/// All keyword LFs over one (column, case sensitivity): one Aho-Corasick automaton, one pass.
+struct KeywordGroup {
+    column: String,
+    case_sensitive: bool,
+    ac: AhoCorasick,
+    n_patterns: usize,
+    needs_boundary: Vec<bool>,
+    lfs: Vec<KwLf>,
+}
+
+impl KeywordGroup {
+    fn new(column: &str, case_sensitive: bool, lfs: &[(usize, &KeywordLf)]) -> Result<Self> {
+        let mut ids: HashMap<String, usize> = HashMap::new();
+        let mut patterns: Vec<String> = Vec::new();
+        let mut needs_boundary = Vec::new();
+        let mut out = Vec::new();
+        for &(col, lf) in lfs {
+            let mut pats = Vec::new();
+            for kw in &lf.keywords {
+                let key = if case_sensitive { kw.clone() } else { kw.to_lowercase() };
+                let id = *ids.entry(key.clone()).or_insert_with(|| {
+                    patterns.push(key);
+                    needs_boundary.push(false);
+                    patterns.len() - 1
+                });
+                needs_boundary[id] |= lf.word_boundary;
+                pats.push(id);
+            }
+            out.push(KwLf { col, patterns: pats, mode: lf.mode, word_boundary: lf.word_boundary, label: lf.label });
+        }
+        let ac = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .build(&patterns)
+            .map_err(|e| Error::lf(&lfs[0].1.name, format!("keyword automaton: {e}")))?;
+        Ok(Self { column: column.into(), case_sensitive, ac, n_patterns: patterns.len(), needs_boundary, lfs: out })
+    }
+
+    /// # Shapes
+    /// `texts`: one per chunk row; `block`: `rows × m` row-major, written at each LF's column.
+    fn eval(&self, texts: &StringChunked, block: &mut [Label], m: usize) {
+        let mut seen = vec![0u32; self.n_patterns];
+        let mut seen_wb = vec![0u32; self.n_patterns];
+        let mut buf = String::new();
+        for (i, text) in texts.iter().enumerate() {
+            let Some(text) = text else { continue };
+            let hay: &str = if self.case_sensitive {
+                text
+            } else {
+                fold_into(text, &mut buf);
+                &buf
+            };
+            let stamp = i as u32 + 1;
+            let mut any = false;
+            for mat in self.ac.find_overlapping_iter(hay) {
+                let p = mat.pattern().as_usize();
+                seen[p] = stamp;
+                any = true;
+                if self.needs_boundary[p]
+                    && !is_word_char_before(hay, mat.start())
+                    && !is_word_char_at_end(hay, mat.end())
+                {
+                    seen_wb[p] = stamp;
+                }
+            }
+            if !any {
+                continue;
+            }
+            for lf in &self.lfs {
+                let marks = if lf.word_boundary { &seen_wb } else { &seen };
+                let hit = |&p: &usize| marks[p] == stamp;
+                let fires = match lf.mode {
+                    KeywordMatch::Any => lf.patterns.iter().any(hit),
+                    KeywordMatch::All => lf.patterns.iter().all(hit),
+                };
+                if fires {
+                    block[i * m + lf.col] = lf.label;
+                }
+            }
+        }
+    }
+}
+
+/// All regex LFs over one column: one `RegexSet`, one pass.
+struct RegexGroup {
+    column: String,
+    set: RegexSet,
+    lfs: Vec<(usize, Label)>,
+}
+
+impl RegexGroup {
+    fn new(column: &str, lfs: &[(usize, &RegexLf)]) -> Result<Self> {
+        let set = regex::RegexSetBuilder::new(lfs.iter().map(|(_, l)| l.pattern.as_str()))
+            .size_limit(REGEX_SIZE_LIMIT)
+            .dfa_size_limit(REGEX_SIZE_LIMIT)
+            .build()
+            .map_err(|e| {
+                // Name the culprit: the first pattern that fails on its own, else the set.
+                let bad = lfs.iter().find(|(_, l)| l.validate().is_err()).map_or(lfs[0].1.name.as_str(), |(_, l)| &l.name);
+                Error::lf(bad, format!("regex set over `{column}`: {e}"))
+            })?;
+        Ok(Self { column: column.into(), set, lfs: lfs.iter().map(|(c, l)| (*c, l.label)).collect() })
+    }
+
+    fn eval(&self, texts: &StringChunked, block: &mut [Label], m: usize) {
+        for (i, text) in texts.iter().enumerate() {
+            let Some(text) = text else { continue };
+            let hits = self.set.matches(text);
+            if !hits.matched_any() {
+                continue;
+            }
+            for k in hits.iter() {
+                let (col, label) = self.lfs[k];
+                block[i * m + col] = label;
+            }
+        }
+    }
+}
+
+/// An LF set ready to apply.
+pub struct CompiledLfs {
+    classes: Vec<String>,
+    names: Vec<String>,
+    kinds: Vec<&'static str>,
+    preprocessors: Vec<Box<dyn Preprocessor>>,
+    keyword_groups: Vec<KeywordGroup>,
+    regex_groups: Vec<RegexGroup>,
+    sql: Vec<(usize, SqlLf)>,
+    rows: Vec<(usize, RowLf)>,
+    customs: Vec<(usize, Box<dyn LabelingFunction>)>,
+}
+
+/// Groups `(column, item)` pairs by key, keeping first-seen order of keys.
+fn group_by_key<K: PartialEq + Clone, T: Copy>(items: &[(K, T)]) -> Vec<(K, Vec<T>)> {
+    let mut out: Vec<(K, Vec<T>)> = Vec::new();
+    for (k, t) in items {
+        match out.iter_mut().find(|(g, _)| g == k) {
+            Some((_, v)) => v.push(*t),
+            None => out.push((k.clone(), vec![*t])),
+        }
+    }
+    out
+}
+
+impl CompiledLfs {
+    pub(crate) fn new(set: LfSet) -> Result<Self> {
+        let names = set.names();
+        let kinds = set.kinds();
+        let mut kw: Vec<((String, bool), (usize, &KeywordLf))> = Vec::new();
+        let mut rx: Vec<(String, (usize, &RegexLf))> = Vec::new();
+        for (j, e) in set.entries.iter().enumerate() {
+            match e {
+                LfEntry::Keyword(l) => kw.push(((l.column.clone(), l.case_sensitive), (j, l))),
+                LfEntry::Regex(l) => rx.push((l.column.clone(), (j, l))),
+                _ => {}
+            }
+        }
+        let keyword_groups = group_by_key(&kw)
+            .into_iter()
+            .map(|((col, cs), lfs)| KeywordGroup::new(&col, cs, &lfs))
+            .collect::<Result<Vec<_>>>()?;
+        let regex_groups = group_by_key(&rx)
+            .into_iter()
+            .map(|(col, lfs)| RegexGroup::new(&col, &lfs))
+            .collect::<Result<Vec<_>>>()?;
+        let mut sql = Vec::new();
+        let mut rows = Vec::new();
+        let mut customs = Vec::new();
+        for (j, e) in set.entries.into_iter().enumerate() {
+            match e {
+                LfEntry::Sql(l) => sql.push((j, l)),
+                LfEntry::Row(l) => rows.push((j, l)),
+                LfEntry::Custom(l) => customs.push((j, l)),
+                LfEntry::Keyword(_) | LfEntry::Regex(_) => {}
+            }
+        }
+        Ok(Self {
+            classes: set.classes,
+            names,
+            kinds,
+            preprocessors: set.preprocessors,
+            keyword_groups,
+            regex_groups,
+            sql,
+            rows,
+            customs,
+        })
+    }
+
+    pub fn classes(&self) -> &[String] {
+        &self.classes
+    }
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+    pub fn kinds(&self) -> &[&'static str] {
+        &self.kinds
+    }
+
+    /// Checks that every column an LF reads exists in `frame` or is made by a preprocessor.
+    fn check_columns(&self, frame: &DataFrame) -> Result<()> {
+        let made: Vec<&str> = self.preprocessors.iter().map(|p| p.name()).collect();
+        let has = |c: &str| frame.column(c).is_ok() || made.contains(&c);
+        let cols = self
+            .keyword_groups
+            .iter()
+            .flat_map(|g| g.lfs.iter().map(move |l| (l.col, g.column.as_str())))
+            .chain(self.regex_groups.iter().flat_map(|g| g.lfs.iter().map(move |l| (l.0, g.column.as_str()))))
+            .chain(self.rows.iter().map(|(j, r)| (*j, r.column.as_str())));
+        for (j, c) in cols {
+            if !has(c) {
+                return Err(Error::lf(
+                    &self.names[j],
+                    format!("no column `{c}` (columns: {})", crate::data::column_list(frame)),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies every LF to every row of `frame`.
+    pub fn apply(&self, frame: &DataFrame, opts: &ApplyOptions, progress: &dyn Progress) -> Result<Applied> {
+        if opts.chunk_size == 0 {
+            return Err(Error::Config("apply: chunk_size must be positive".into()));
+        }
+        self.check_columns(frame)?;
+        let n = frame.height();
+        let m = self.names.len();
+        progress.start("applying LFs", n as u64);
+        let starts: Vec<usize> = (0..n).step_by(opts.chunk_size).collect();
+        let run = || {
+            starts
+                .par_iter()
+                .map(|&start| {
+                    let len = opts.chunk_size.min(n - start);
+                    let out = self.apply_chunk(frame, start, len, opts.fault_tolerant);
+                    progress.advance(len as u64);
+                    out
+                })
+                .collect::<Result<Vec<_>>>()
+        };
+        let blocks = match opts.threads {
+            Some(t) => rayon::ThreadPoolBuilder::new()
+                .num_threads(t.max(1))
+                .build()
+                .map_err(|e| Error::Config(format!("thread pool: {e}")))?
+                .install(run)?,
+            None => run()?,
+        };
+        progress.finish();
+        let mut votes = Vec::with_capacity(n * m);
+        let mut faults = vec![0u64; m];
+        for (block, f) in blocks {
+            votes.extend_from_slice(&block);
+            faults.iter_mut().zip(f).for_each(|(a, b)| *a += b);
+        }
+        let matrix = LabelMatrix::new(votes, n, self.names.clone(), self.classes.len())?;
+        tracing::debug!(rows = n, lfs = m, faults = faults.iter().sum::<u64>(), "applied LFs");
+        Ok(Applied { matrix, faults })
+    }
+
+    fn apply_chunk(&self, frame: &DataFrame, start: usize, len: usize, tolerant: bool) -> Result<(Vec<Label>, Vec<u64>)> {
+        let m = self.names.len();
+        let c = self.classes.len() as Label;
+        let mut chunk = frame.slice(start as i64, len);
+        for p in &self.preprocessors {
+            let col = p.apply(&chunk)?;
+            chunk.with_column(col).map_err(|e| Error::Config(format!("preprocessor `{}`: {e}", p.name())))?;
+        }
+        let mut block = vec![ABSTAIN; len * m];
+        let mut faults = vec![0u64; m];
+        for g in &self.keyword_groups {
+            let texts = text_column(&chunk, &g.column, &self.names[g.lfs[0].col])?;
+            g.eval(texts, &mut block, m);
+        }
+        for g in &self.regex_groups {
+            let texts = text_column(&chunk, &g.column, &self.names[g.lfs[0].0])?;
+            g.eval(texts, &mut block, m);
+        }
+        if !self.sql.is_empty() {
+            self.eval_sql(&chunk, &mut block, m, &mut faults, tolerant)?;
+        }
+        for (j, lf) in &self.rows {
+            let texts = text_column(&chunk, &lf.column, lf.name())?;
+            for (i, text) in texts.iter().enumerate() {
+                let Some(text) = text else { continue };
+                let vote = catch_unwind(AssertUnwindSafe(|| (lf.f)(text)));
+                let failure = match vote {
+                    Ok(v) if v == ABSTAIN || (0..c).contains(&v) => {
+                        block[i * m + j] = v;
+                        None
+                    }
+                    Ok(v) => Some(format!("vote {v} outside -1..{c}")),
+                    Err(p) => Some(format!("panicked: {}", panic_message(&p))),
+                };
+                if let Some(msg) = failure {
+                    if !tolerant {
+                        return Err(Error::lf(lf.name(), format!("row {}: {msg}", start + i)));
+                    }
+                    faults[*j] += 1;
+                }
+            }
+        }
+        for (j, lf) in &self.customs {
+            let result = catch_unwind(AssertUnwindSafe(|| lf.apply(&chunk)));
+            let failure = match result {
+                Ok(Ok(v)) if v.len() != len => Some(format!("returned {} votes for {len} rows", v.len())),
+                Ok(Ok(v)) => match v.iter().position(|&x| x != ABSTAIN && !(0..c).contains(&x)) {
+                    Some(i) => Some(format!("row {}: vote {} outside -1..{c}", start + i, v[i])),
+                    None => {
+                        v.iter().enumerate().for_each(|(i, &x)| block[i * m + j] = x);
+                        None
+                    }
+                },
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(p) => Some(format!("panicked on rows {start}..{}: {}", start + len, panic_message(&p))),
+            };
+            if let Some(msg) = failure {
+                if !tolerant {
+                    return Err(Error::lf(&self.names[*j], msg));
+                }
+                faults[*j] += len as u64;
+            }
+        }
+        Ok((block, faults))
+    }
+
+    fn eval_sql(&self, chunk: &DataFrame, block: &mut [Label], m: usize, faults: &mut [u64], tolerant: bool) -> Result<()> {
+        let exprs: Vec<Expr> = self.sql.iter().map(|(_, l)| l.to_expr()).collect::<Result<_>>()?;
+        match chunk.clone().lazy().select(exprs).collect() {
+            Ok(out) => {
+                for ((j, lf), col) in self.sql.iter().zip(out.columns()) {
+                    write_votes(col, lf, *j, block, m)?;
+                }
+                Ok(())
+            }
+            // Find which expression failed, evaluating them one at a time.
+            Err(_) => {
+                for (j, lf) in &self.sql {
+                    match chunk.clone().lazy().select([lf.to_expr()?]).collect() {
+                        Ok(out) => write_votes(&out.columns()[0], lf, *j, block, m)?,
+                        Err(e) if tolerant => {
+                            tracing::warn!(lf = %lf.name, error = %e, "SQL LF failed on a chunk");
+                            faults[*j] += chunk.height() as u64;
+                        }
+                        Err(e) => return Err(Error::lf(&lf.name, format!("`{}`: {e}", lf.expr))),
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+fn write_votes(col: &Column, lf: &SqlLf, j: usize, block: &mut [Label], m: usize) -> Result<()> {
+    let ca = col.i16().map_err(|e| Error::lf(&lf.name, e.to_string()))?;
+    if ca.len() != block.len() / m.max(1) {
+        return Err(Error::lf(&lf.name, format!("`{}` is not a per-row condition (got {} values)", lf.expr, ca.len())));
+    }
+    for (i, v) in ca.iter().enumerate() {
+        block[i * m + j] = v.unwrap_or(ABSTAIN);
+    }
+    Ok(())
+}
+
+fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".into())
+}
+
+/// Applies a single built-in LF (compiled as a set of one) to a frame.
+fn apply_single(set: LfSet, frame: &DataFrame) -> Result<Vec<Label>> {
+    let compiled = set.compile()?;
+    let applied = compiled.apply(frame, &ApplyOptions::default(), &crate::progress::NoProgress)?;
+    Ok(applied.matrix.column(0))
+}
+
+/// Classes `"0"..="label"` so a lone LF's own label is in range.
+fn classes_for(label: Label) -> Vec<String> {
+    (0..=label.max(1)).map(|i| i.to_string()).collect()
+}
+
+macro_rules! standalone {
+    ($ty:ty, $add:ident) => {
+        impl LabelingFunction for $ty {
+            fn name(&self) -> &str {
+                &self.name
+            }
+            fn apply(&self, frame: &DataFrame) -> Result<Vec<Label>> {
+                let mut set = LfSet::new(classes_for(self.label))?;
+                set.$add(self.clone())?;
+                apply_single(set, frame)
+            }
+        }
+    };
+}
+standalone!(KeywordLf, add_keyword);
+standalone!(RegexLf, add_regex);
+standalone!(SqlLf, add_sql);
+
+impl std::fmt::Debug for CompiledLfs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledLfs").field("classes", &self.classes).field("lfs", &self.names).finish()
+    }
+}

@@ -1,0 +1,3 @@
+//! Reports: small, dependency-free SVG charts.
+
+pub mod svg;

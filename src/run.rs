@@ -1,0 +1,191 @@
+//! `weaksup run`: the main job. Today it loads a corpus (the built-in demo corpus by default),
+//! applies the LF files, analyses them and writes everything to one output folder; later stages
+//! (label model, end model, COSINE) attach here.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::{self, LoadOptions, Splits, demo::DemoParams};
+use crate::error::{Error, Result};
+use crate::lf::{ApplyOptions, LfAnalysis, LfFile, LfSet, Registry, analyze};
+use crate::matrix::LabelMatrix;
+use crate::progress::Progress;
+
+/// Where the data comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataConfig {
+    /// A dataset path (WRENCH folder, CSV, Parquet, JSONL, COSINE JSON); `None` = the demo corpus.
+    pub path: Option<PathBuf>,
+    /// Column mapping and format for `path`.
+    pub load: LoadOptions,
+    /// Parameters of the built-in demo corpus (used when `path` is `None`).
+    pub demo: DemoParams,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self { path: None, load: LoadOptions::default(), demo: DemoParams::default() }
+    }
+}
+
+/// Which labeling functions to apply.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LfConfig {
+    /// LF files. Empty: the built-in demo LFs for the demo corpus, else the votes stored with
+    /// the data (WRENCH `weak_labels`, COSINE `major`).
+    pub files: Vec<PathBuf>,
+    /// Parallel application settings.
+    pub apply: ApplyOptions,
+}
+
+/// The whole `weaksup run` configuration. Every section is optional; `weaksup run
+/// --print-config` shows the resolved one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunConfig {
+    /// Seed for everything random (demo corpus, later training). Default 42.
+    pub seed: u64,
+    /// Output folder. Default `runs/demo`.
+    pub out: PathBuf,
+    pub data: DataConfig,
+    pub lfs: LfConfig,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        Self { seed: 42, out: PathBuf::from("runs/demo"), data: DataConfig::default(), lfs: LfConfig::default() }
+    }
+}
+
+impl RunConfig {
+    /// Reads a TOML config; unknown keys are errors naming the line.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = data::read_utf8(path)?;
+        toml::from_str(&text).map_err(|e| {
+            let line = e.span().map(|s| data::line_of(&text, s.start));
+            Error::parse(path, line, None, e.message().to_string())
+        })
+    }
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+/// Per split: its label matrix and LF analysis.
+#[derive(Debug, Clone)]
+pub struct SplitReport {
+    pub split: String,
+    pub matrix: LabelMatrix,
+    pub analysis: LfAnalysis,
+}
+
+/// What a run produced.
+#[derive(Debug, Clone)]
+pub struct RunOutputs {
+    pub out: PathBuf,
+    pub classes: Vec<String>,
+    pub splits: Vec<SplitReport>,
+}
+
+/// Loads the configured corpus.
+pub fn load_data(cfg: &RunConfig) -> Result<Splits> {
+    match &cfg.data.path {
+        Some(p) => data::load(p, &cfg.data.load),
+        None => {
+            let mut params = cfg.data.demo.clone();
+            params.seed = cfg.seed;
+            data::demo_splits(&params)
+        }
+    }
+}
+
+/// Builds the configured LF set, or `None` to use the votes stored with the data.
+pub fn load_lfs(cfg: &RunConfig, registry: &Registry) -> Result<Option<LfSet>> {
+    if !cfg.lfs.files.is_empty() {
+        return LfFile::load_set(&cfg.lfs.files, registry).map(|(s, _)| Some(s));
+    }
+    if cfg.data.path.is_none() {
+        let file = LfFile::parse(Path::new("<built-in>/labeling_functions/demo_topics.toml"), data::demo::DEMO_LF_TOML.to_string())?;
+        let mut set = LfSet::new(file.classes().to_vec())?;
+        file.add_to(&mut set, registry)?;
+        return Ok(Some(set));
+    }
+    Ok(None)
+}
+
+/// Runs the pipeline and writes its outputs under `cfg.out`.
+pub fn run(cfg: &RunConfig, registry: &Registry, progress: &dyn Progress) -> Result<RunOutputs> {
+    let splits = load_data(cfg)?;
+    let lfs = load_lfs(cfg, registry)?;
+    std::fs::create_dir_all(&cfg.out).map_err(|e| Error::io(&cfg.out, e))?;
+    data::write_atomic(&cfg.out.join("config.toml"), cfg.to_toml().as_bytes())?;
+    let compiled = lfs.map(|s| s.compile()).transpose()?;
+    let mut reports = Vec::new();
+    let classes = splits.splits.first().map(|d| d.classes.clone()).unwrap_or_default();
+    for ds in &splits.splits {
+        ds.require_non_empty()?;
+        let (matrix, faults, kinds) = match &compiled {
+            Some(c) => {
+                if c.classes() != ds.classes.as_slice() {
+                    return Err(Error::Config(format!(
+                        "the LF files' classes [{}] differ from the data's [{}]",
+                        c.classes().join(", "),
+                        ds.classes.join(", ")
+                    )));
+                }
+                let applied = c.apply(&ds.frame, &cfg.lfs.apply, progress)?;
+                (applied.matrix, Some(applied.faults), Some(c.kinds().to_vec()))
+            }
+            None => match &ds.votes {
+                Some(v) => (v.clone(), None, None),
+                None => return Err(Error::Config(format!("split `{}` has no stored votes: give LF files ([lfs] files)", ds.split))),
+            },
+        };
+        let gold = ds.gold();
+        let analysis = analyze(&matrix, gold.as_deref(), kinds.as_deref(), faults.as_deref());
+        let stem = cfg.out.join(&ds.split);
+        matrix.write_parquet(&with_suffix(&stem, ".votes.parquet"), &ds.classes)?;
+        write_analysis(&analysis, &ds.classes, &stem)?;
+        reports.push(SplitReport { split: ds.split.clone(), matrix, analysis });
+    }
+    let report = render_report(cfg, &classes, &reports);
+    data::write_atomic(&cfg.out.join("report.md"), report.as_bytes())?;
+    Ok(RunOutputs { out: cfg.out.clone(), classes, splits: reports })
+}
+
+fn with_suffix(stem: &Path, suffix: &str) -> PathBuf {
+    let mut s = stem.as_os_str().to_owned();
+    s.push(suffix);
+    s.into()
+}
+
+/// Writes `<stem>.lf_summary.{txt,csv,json,svg}`.
+pub fn write_analysis(a: &LfAnalysis, classes: &[String], stem: &Path) -> Result<()> {
+    data::write_atomic(&with_suffix(stem, ".lf_summary.txt"), a.to_table(classes).as_bytes())?;
+    data::write_atomic(&with_suffix(stem, ".lf_summary.csv"), a.to_csv(classes).as_bytes())?;
+    data::write_json(&with_suffix(stem, ".lf_summary.json"), a)?;
+    data::write_atomic(&with_suffix(stem, ".lf_summary.svg"), a.to_svg().as_bytes())
+}
+
+fn render_report(cfg: &RunConfig, classes: &[String], reports: &[SplitReport]) -> String {
+    let mut s = String::from("# weaksup run\n\n");
+    s.push_str(&format!(
+        "Data: {}. Classes: {}. Seed: {}. Resolved config: [config.toml](config.toml).\n\n",
+        cfg.data.path.as_ref().map_or("built-in demo corpus".to_string(), |p| format!("`{}`", p.display())),
+        classes.join(", "),
+        cfg.seed
+    ));
+    for r in reports {
+        s.push_str(&format!(
+            "## {} ({} rows, {} LFs)\n\nVotes: [{0}.votes.parquet]({0}.votes.parquet). Summary: [CSV]({0}.lf_summary.csv), [JSON]({0}.lf_summary.json).\n\n```\n{}```\n\n![LF chart]({0}.lf_summary.svg)\n\n",
+            r.split,
+            r.matrix.n_rows(),
+            r.matrix.n_lfs(),
+            r.analysis.to_table(classes)
+        ));
+    }
+    s
+}

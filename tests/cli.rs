@@ -1,0 +1,100 @@
+//! The `weaksup` binary end to end: the main job on the demo corpus, `lf apply` / `lf analyze`,
+//! and clean failures (exit code 1, one `error:` message, no panic) on bad input.
+
+mod common;
+
+use std::process::{Command, Output};
+
+fn weaksup(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_weaksup"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run weaksup")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = weaksup(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "weaksup {args:?} failed: {stderr}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn fails(args: &[&str]) -> String {
+    let out = weaksup(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "weaksup {args:?}: {stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+#[test]
+fn run_on_the_demo_corpus_writes_every_artefact() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let stdout = ok(&["run", "--out", out.to_str().unwrap(), "-q"]);
+    assert!(stdout.is_empty(), "quiet run prints nothing: {stdout}");
+    for f in ["config.toml", "report.md"] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+    for split in ["train", "valid", "test"] {
+        for ext in [".votes.parquet", ".votes.parquet.json", ".lf_summary.txt", ".lf_summary.csv", ".lf_summary.json", ".lf_summary.svg"] {
+            assert!(out.join(format!("{split}{ext}")).is_file(), "{split}{ext}");
+        }
+    }
+    // The saved config reproduces the run: rerunning from it gives identical votes.
+    let out2 = dir.path().join("run2");
+    ok(&["run", "--config", out.join("config.toml").to_str().unwrap(), "--out", out2.to_str().unwrap(), "-q"]);
+    let a = std::fs::read(out.join("train.votes.parquet")).unwrap();
+    let b = std::fs::read(out2.join("train.votes.parquet")).unwrap();
+    assert_eq!(a, b);
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("train.lf_summary.json")).unwrap()).unwrap();
+    let cov = summary["coverage"].as_f64().unwrap();
+    assert!((0.6..0.95).contains(&cov), "demo coverage {cov}");
+    let printed = ok(&["run", "--print-config"]);
+    assert!(printed.contains("seed = 42"), "{printed}");
+}
+
+#[test]
+fn lf_apply_and_analyze_on_wrench_youtube() {
+    let Some(data) = common::dataset("wrench_youtube") else { return };
+    let lfs = common::repo().join("labeling_functions/youtube_bench15.toml");
+    let dir = tempfile::tempdir().unwrap();
+    let d = data.to_str().unwrap();
+    let stdout = ok(&["lf", "apply", "--data", d, "--lfs", lfs.to_str().unwrap(), "--out", dir.path().to_str().unwrap()]);
+    assert!(stdout.contains("train: 1686 rows × 15 LFs"), "{stdout}");
+    let (m, classes) = weaksup::LabelMatrix::read_parquet(&dir.path().join("train.votes.parquet")).unwrap();
+    assert_eq!((m.n_rows(), m.n_lfs()), (1686, 15));
+    assert_eq!(classes, vec!["HAM", "SPAM"]);
+
+    let summary_dir = dir.path().join("summary");
+    let table = ok(&["lf", "analyze", "--data", d, "--votes", dir.path().to_str().unwrap(), "--split", "train", "--out", summary_dir.to_str().unwrap()]);
+    assert!(table.contains("kw_check_out") && table.contains("emp_acc"), "{table}");
+    assert!(summary_dir.join("train.lf_summary.svg").is_file());
+    // Stored WRENCH votes: coverage 0.893 on train.
+    let stored = ok(&["lf", "analyze", "--data", d, "--split", "train"]);
+    assert!(stored.contains("coverage 0.893"), "{stored}");
+}
+
+#[test]
+fn bad_input_fails_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = fails(&["lf", "analyze", "--data", "/nonexistent/data.csv"]);
+    assert!(e.contains("/nonexistent/data.csv"), "{e}");
+
+    let lf = dir.path().join("bad.toml");
+    std::fs::write(&lf, "classes = [\"a\", \"b\"]\n[[lf]]\nname = \"x\"\nkind = \"regex\"\nlabel = \"a\"\npattern = \"([\"\n").unwrap();
+    let e = fails(&["lf", "apply", "--lfs", lf.to_str().unwrap(), "--out", dir.path().to_str().unwrap()]);
+    assert!(e.contains("bad.toml:2") && e.contains("LF `x`") && e.contains("bad regex"), "{e}");
+
+    // Demo data has 4 classes; an LF file over 2 classes is refused with both lists named.
+    std::fs::write(&lf, "classes = [\"a\", \"b\"]\n[[lf]]\nname = \"x\"\nkind = \"keyword\"\nlabel = \"a\"\nkeywords = [\"y\"]\n").unwrap();
+    let e = fails(&["lf", "apply", "--lfs", lf.to_str().unwrap(), "--out", dir.path().to_str().unwrap()]);
+    assert!(e.contains("[a, b]") && e.contains("billing"), "{e}");
+
+    let cfg = dir.path().join("run.toml");
+    std::fs::write(&cfg, "seed = 1\n[data]\npaht = \"x\"\n").unwrap();
+    let e = fails(&["run", "--config", cfg.to_str().unwrap()]);
+    assert!(e.contains("run.toml:3") && e.contains("unknown field `paht`"), "{e}");
+}

@@ -1,0 +1,224 @@
+//! Loaders on the shared WRENCH / COSINE / UCI files (golden row counts) and on bad files.
+
+mod common;
+
+use std::path::Path;
+
+use weaksup::data::{self, Format, LoadOptions};
+use weaksup::lf::analyze;
+
+fn load(path: &Path, opts: &LoadOptions) -> weaksup::Result<data::Splits> {
+    data::load(path, opts)
+}
+
+fn err(path: &Path, opts: &LoadOptions) -> String {
+    load(path, opts).expect_err("expected an error").to_string()
+}
+
+#[test]
+fn wrench_youtube_sms_trec_golden_shapes() {
+    for (name, rows, m, c) in [
+        ("wrench_youtube", [1686, 120, 250], 10, 2),
+        ("wrench_sms", [4571, 500, 500], 73, 2),
+        ("wrench_trec", [5033, 500, 500], 68, 6),
+    ] {
+        let Some(dir) = common::dataset(name) else { return };
+        let splits = data::load_wrench(&dir).unwrap();
+        assert_eq!(splits.names(), vec!["train", "valid", "test"], "{name}");
+        for (ds, n) in splits.splits.iter().zip(rows) {
+            assert_eq!(ds.len(), n, "{name} {}", ds.split);
+            assert_eq!(ds.classes.len(), c);
+            let v = ds.votes.as_ref().unwrap();
+            assert_eq!((v.n_rows(), v.n_lfs()), (n, m), "{name} {}", ds.split);
+            assert_eq!(ds.gold().unwrap().iter().filter(|g| g.is_some()).count(), n);
+        }
+    }
+}
+
+#[test]
+fn wrench_youtube_file_order_and_coverage() {
+    let Some(dir) = common::dataset("wrench_youtube") else { return };
+    let splits = data::load_wrench(&dir).unwrap();
+    let train = splits.require("train").unwrap();
+    assert_eq!(train.classes, vec!["HAM", "SPAM"]);
+    // Row "0" of train.json: label 1, weak_labels [-1,-1,1,-1,-1,-1,-1,-1,-1,-1], text starts "pls http://"
+    assert!(train.texts().unwrap().get(0).unwrap().starts_with("pls http://www10.vakinha"));
+    assert_eq!(train.gold().unwrap()[0], Some(1));
+    assert_eq!(train.votes.as_ref().unwrap().row(0), &[-1, -1, 1, -1, -1, -1, -1, -1, -1, -1]);
+    // SOURCE.md: coverage (>= 1 non-abstain) train 0.893, valid 0.875, test 0.928.
+    for (split, cov) in [("train", 0.893), ("valid", 0.875), ("test", 0.928)] {
+        let ds = splits.require(split).unwrap();
+        let a = analyze(ds.votes.as_ref().unwrap(), ds.gold().as_deref(), None, None);
+        assert!((a.coverage - cov).abs() < 5e-4, "{split}: {}", a.coverage);
+    }
+}
+
+#[test]
+fn wrench_single_split_file_and_relation_fields() {
+    let Some(dir) = common::dataset("wrench_chemprot") else { return };
+    // chemprot has no train split: the folder loads valid + test.
+    let splits = data::load_wrench(&dir).unwrap();
+    assert_eq!(splits.names(), vec!["valid", "test"]);
+    let valid = splits.require("valid").unwrap();
+    assert_eq!(valid.len(), 1607);
+    assert_eq!(valid.classes.len(), 10);
+    assert_eq!(valid.votes.as_ref().unwrap().n_lfs(), 26);
+    for c in ["entity1", "entity2", "span1_start", "span1_end", "span2_start", "span2_end"] {
+        assert!(valid.frame.column(c).is_ok(), "{c}");
+    }
+    // First row (id 12409): span1 [96, 117] = "BK Channel β1-Subunit"
+    let s1 = valid.frame.column("span1_start").unwrap().i64().unwrap().get(0);
+    assert_eq!(s1, Some(96));
+    assert!(splits.require("train").unwrap_err().to_string().contains("no split `train`"));
+
+    let one = load(&dir.join("test.json"), &LoadOptions::default()).unwrap();
+    assert_eq!(one.names(), vec!["test"]);
+    assert_eq!(one.splits[0].len(), 1607);
+}
+
+#[test]
+fn cosine_paper_files() {
+    let Some(dir) = common::dataset("cosine") else { return };
+    let train = load(&dir.join("trec/train_data.json"), &LoadOptions::default()).unwrap();
+    let ds = &train.splits[0];
+    assert_eq!(ds.split, "train_data");
+    assert_eq!(ds.len(), 4585);
+    assert_eq!(ds.classes.len(), 6);
+    let v = ds.votes.as_ref().unwrap();
+    assert_eq!(v.lf_names(), &["major".to_string()]);
+    // SOURCE.md: trec train weak coverage 1.000, MV accuracy on covered 0.540
+    let a = analyze(v, ds.gold().as_deref(), None, None);
+    assert_eq!(a.coverage, 1.0);
+    assert!((a.lfs[0].emp_acc.unwrap() - 0.540).abs() < 5e-4, "{:?}", a.lfs[0].emp_acc);
+
+    let unl = load(&dir.join("trec/unlabeled_data.json"), &LoadOptions::default()).unwrap();
+    let ds = &unl.splits[0];
+    assert_eq!(ds.len(), 242);
+    assert_eq!(ds.classes.len(), 6, "class count from the sibling train file");
+    assert!(ds.gold().unwrap().iter().all(Option::is_none), "placeholder labels are dropped");
+
+    let e = err(&dir.join("mitr/train_data.json"), &LoadOptions::default());
+    assert!(e.contains("token-level"), "{e}");
+}
+
+#[test]
+fn uci_youtube_csv_with_bom_and_column_mapping() {
+    let Some(dir) = common::dataset("youtube_spam_raw") else { return };
+    let path = dir.join("Youtube01-Psy.csv");
+    let opts = LoadOptions {
+        text_col: "CONTENT".into(),
+        label_col: Some("CLASS".into()),
+        ..LoadOptions::default()
+    };
+    let s = load(&path, &opts).unwrap();
+    let ds = &s.splits[0];
+    assert_eq!(ds.len(), 350);
+    assert_eq!(ds.classes, vec!["0", "1"]);
+    let gold = ds.gold().unwrap();
+    assert_eq!(gold.iter().filter(|g| **g == Some(1)).count(), 175);
+    assert!(ds.frame.column("COMMENT_ID").is_ok(), "BOM stripped from the first header");
+    assert!(ds.frame.column("AUTHOR").is_ok());
+    assert!(ds.texts().unwrap().get(0).unwrap().starts_with("Huh, anyway check out"));
+
+    let named = LoadOptions { classes: Some(vec!["HAM".into(), "SPAM".into()]), ..opts.clone() };
+    assert_eq!(load(&path, &named).unwrap().splits[0].classes, vec!["HAM", "SPAM"]);
+
+    let e = err(&path, &LoadOptions { text_col: "BODY".into(), ..opts });
+    assert!(e.contains("no column `BODY`") && e.contains("CONTENT"), "{e}");
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+#[test]
+fn tabular_formats_and_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write(dir.path(), "d.csv", b"text,label,stars\nhello world,pos,5\n\"bad, really\",neg,1\nmeh,,3\n");
+    let s = load(&csv, &LoadOptions::default()).unwrap();
+    let ds = &s.splits[0];
+    assert_eq!(ds.classes, vec!["neg", "pos"], "sorted label names");
+    assert_eq!(ds.gold().unwrap(), vec![Some(1), Some(0), None]);
+    assert_eq!(ds.texts().unwrap().get(1), Some("bad, really"));
+
+    // Parquet and CSV writers round-trip the frame.
+    let mut frame = ds.frame.clone();
+    let pq = dir.path().join("d.parquet");
+    data::write_frame(&mut frame, &pq).unwrap();
+    let back = load(&pq, &LoadOptions { classes: Some(ds.classes.clone()), ..LoadOptions::default() }).unwrap();
+    assert!(back.splits[0].frame.equals_missing(&ds.frame));
+    let csv2 = dir.path().join("d2.csv");
+    data::write_frame(&mut frame, &csv2).unwrap();
+    let back = load(&csv2, &LoadOptions { classes: Some(ds.classes.clone()), ..LoadOptions::default() }).unwrap();
+    assert!(back.splits[0].frame.equals_missing(&ds.frame));
+
+    let jsonl = write(dir.path(), "d.jsonl", b"{\"body\": \"a\", \"y\": 1}\n{\"body\": \"b\", \"y\": 0}\n");
+    let opts = LoadOptions { text_col: "body".into(), label_col: Some("y".into()), ..LoadOptions::default() };
+    let s = load(&jsonl, &opts).unwrap();
+    assert_eq!(s.splits[0].gold().unwrap(), vec![Some(1), Some(0)]);
+    assert_eq!(s.splits[0].classes, vec!["0", "1"]);
+}
+
+#[test]
+fn bad_inputs_give_one_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let opts = LoadOptions::default();
+
+    let e = err(&d.join("nope.csv"), &opts);
+    assert!(e.contains("nope.csv"), "{e}");
+
+    let p = write(d, "ragged.csv", b"text,label\na,0\nb,1,extra\nc,0\n");
+    let e = err(&p, &opts);
+    assert!(e.contains("ragged.csv:3") && e.contains("3 fields"), "{e}");
+
+    let p = write(d, "latin1.csv", b"text,label\nok,0\ncaf\xe9,1\n");
+    let e = err(&p, &opts);
+    assert!(e.contains("latin1.csv:3") && e.contains("invalid UTF-8"), "{e}");
+
+    let p = write(d, "unknown.csv", b"text,label\na,HAM\nb,SPAMM\n");
+    let e = err(&p, &LoadOptions { classes: Some(vec!["HAM".into(), "SPAM".into()]), ..opts.clone() });
+    assert!(e.contains("row 1") && e.contains("unknown label `SPAMM`") && e.contains("`label`"), "{e}");
+
+    let p = write(d, "range.csv", b"text,label\na,0\nb,7\n");
+    let e = err(&p, &LoadOptions { classes: Some(vec!["HAM".into(), "SPAM".into()]), ..opts.clone() });
+    assert!(e.contains("row 1") && e.contains("label 7 outside"), "{e}");
+
+    let p = write(d, "nulltext.csv", b"text,label\na,0\n,1\n");
+    let e = err(&p, &opts);
+    assert!(e.contains("row 1") && e.contains("missing text"), "{e}");
+
+    let p = write(d, "bad.jsonl", b"{\"text\": \"a\"}\n{\"text\": \"b\"\n");
+    let e = err(&p, &LoadOptions { classes: Some(vec!["a".into(), "b".into()]), ..opts.clone() });
+    assert!(e.contains("bad.jsonl:2") && e.contains("malformed JSON"), "{e}");
+
+    let p = write(d, "empty.csv", b"text,label\n");
+    let s = load(&p, &LoadOptions { classes: Some(vec!["a".into(), "b".into()]), ..opts.clone() }).unwrap();
+    let e = s.splits[0].require_non_empty().unwrap_err().to_string();
+    assert!(e.contains("empty split"), "{e}");
+
+    let p = write(d, "x.weird", b"text\n");
+    assert!(err(&p, &opts).contains("--format"));
+
+    // WRENCH: malformed JSON (line named), uneven vote width, label outside label.json.
+    let w = d.join("wrench");
+    std::fs::create_dir_all(&w).unwrap();
+    write(&w, "label.json", br#"{"0": "HAM", "1": "SPAM"}"#);
+    write(&w, "train.json", b"{\n\"0\": {\"label\": 0, \"weak_labels\": [0, -1], \"data\": {\"text\": \"a\"}},\n\"1\": {\"label\": 1, \"weak_labels\": [1], \"data\": {\"text\": \"b\"}}\n}\n");
+    let e = err(&w, &opts);
+    assert!(e.contains("train.json:3") && e.contains("row id 1") && e.contains("1 votes, but the first row has 2") && e.contains("weak_labels"), "{e}");
+    write(&w, "train.json", b"{\n\"0\": {\"label\": 5, \"weak_labels\": [0], \"data\": {\"text\": \"a\"}}\n}\n");
+    let e = err(&w, &opts);
+    assert!(e.contains("label 5 outside the 2 classes"), "{e}");
+    write(&w, "train.json", b"{\n\"0\": {\"label\": 0, \"weak_labels\": [0], \"data\": {\"text\": \"a\"}},\n\"1\": {\"label\": 0 \"data\": {}}\n}\n");
+    let e = err(&w, &opts);
+    assert!(e.contains("train.json:3"), "{e}");
+    write(&w, "train.json", b"{\"0\": {\"label\": 0, \"weak_labels\": [3], \"data\": {\"text\": \"a\"}}}");
+    let e = err(&w, &opts);
+    assert!(e.contains("vote 3 of LF 0 outside -1..2"), "{e}");
+
+    let e = err(&w, &LoadOptions { format: Some(Format::Csv), ..opts.clone() });
+    assert!(!e.is_empty());
+}
