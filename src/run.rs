@@ -20,7 +20,8 @@ pub struct DataConfig {
     pub path: Option<PathBuf>,
     /// Column mapping and format for `path`.
     pub load: LoadOptions,
-    /// Parameters of the built-in demo corpus (used when `path` is `None`).
+    /// Parameters of the built-in demo corpus (used when `path` is `None`); its `seed` is always
+    /// the run's `seed`.
     pub demo: DemoParams,
 }
 
@@ -69,6 +70,10 @@ impl RunConfig {
             Error::parse(path, line, None, e.message().to_string())
         })
     }
+    /// Makes derived values consistent: the demo corpus is seeded by the run's `seed`.
+    pub fn resolve(&mut self) {
+        self.data.demo.seed = self.seed;
+    }
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_default()
     }
@@ -94,11 +99,7 @@ pub struct RunOutputs {
 pub fn load_data(cfg: &RunConfig) -> Result<Splits> {
     match &cfg.data.path {
         Some(p) => data::load(p, &cfg.data.load),
-        None => {
-            let mut params = cfg.data.demo.clone();
-            params.seed = cfg.seed;
-            data::demo_splits(&params)
-        }
+        None => data::demo_splits(&DemoParams { seed: cfg.seed, ..cfg.data.demo.clone() }),
     }
 }
 

@@ -284,6 +284,7 @@ fn cmd_run(a: RunArgs, registry: &Registry, quiet: bool) -> Result<ExitCode> {
     if let Some(seed) = a.seed {
         cfg.seed = seed;
     }
+    cfg.resolve();
     if a.print_config {
         print!("{}", cfg.to_toml());
         return Ok(ExitCode::SUCCESS);

@@ -78,6 +78,24 @@ struct LfSpec {
     params: Option<toml::Table>,
 }
 
+/// An error's message without the prefix naming its kind (the file error adds file, line and LF).
+fn bare_message(e: Error) -> String {
+    match e {
+        Error::Lf { message, .. } => message,
+        Error::Config(m) => m,
+        other => other.to_string(),
+    }
+}
+
+/// "registered: a, b", or how to register when nothing is.
+fn registered(names: &[&str]) -> String {
+    if names.is_empty() {
+        "none registered: register it with weaksup::lf::Registry in your own binary, see examples/custom_lfs.rs".into()
+    } else {
+        format!("registered: {}", names.join(", "))
+    }
+}
+
 /// One LF as written in a file, for reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LfInfo {
@@ -250,9 +268,9 @@ impl LfFile {
                     let function = spec.function.as_deref().unwrap_or_default();
                     let cs = CustomPreprocessorSpec { name: &spec.name, input: &input, params: spec.params.as_ref().unwrap_or(&empty) };
                     registry.build_preprocessor(function, &cs).unwrap_or_else(|| {
-                        Err(Error::Config(format!("no custom preprocessor `{function}` is registered (registered: {})", registry.preprocessor_functions().join(", "))))
+                        Err(Error::Config(format!("no custom preprocessor `{function}` is registered ({})", registered(&registry.preprocessor_functions()))))
                     })
-                    .map_err(|e| self.err(off, None, Some("function"), format!("preprocessor `{}`: {e}", spec.name)))?
+                    .map_err(|e| self.err(off, None, Some("function"), format!("preprocessor `{}`: {}", spec.name, bare_message(e))))?
                 }
             };
             set.add_preprocessor(pre).map_err(|e| self.err(off, None, Some("name"), e.to_string()))?;
@@ -261,10 +279,7 @@ impl LfFile {
             let (spec, off) = (lf.get_ref(), lf.span().start);
             let label = self.label_id(spec, off)?;
             let column = spec.column.clone().unwrap_or_else(|| self.spec.text_column.clone());
-            let wrap = |e: Error| match e {
-                Error::Lf { message, .. } => self.err(off, Some(&spec.name), None, message),
-                other => self.err(off, Some(&spec.name), None, other.to_string()),
-            };
+            let wrap = |e: Error| self.err(off, Some(&spec.name), None, bare_message(e));
             match spec.kind {
                 LfKind::Keyword => {
                     let lf = KeywordLf::new(&spec.name, spec.keywords.clone().unwrap_or_default(), label)
@@ -291,11 +306,7 @@ impl LfFile {
                         classes: &self.spec.classes,
                     };
                     let built = registry.build_lf(function, &cs).unwrap_or_else(|| {
-                        let have = registry.lf_functions();
-                        Err(Error::Config(format!(
-                            "no custom function `{function}` is registered ({}); register it with weaksup::lf::Registry in your own binary",
-                            if have.is_empty() { "none registered".to_string() } else { format!("registered: {}", have.join(", ")) }
-                        )))
+                        Err(Error::Config(format!("no custom function `{function}` is registered ({})", registered(&registry.lf_functions()))))
                     });
                     match built.map_err(wrap)? {
                         Built::Row(r) => set.add_row(r).map_err(wrap)?,

@@ -4,8 +4,8 @@
 //!
 //! An [`LfSet`] keeps LFs in declared order (that order is the label matrix's column order) and
 //! compiles them so that all keyword LFs over one column run as **one** Aho-Corasick pass and all
-//! regex LFs over one column as **one** `RegexSet` pass; SQL LFs are polars expressions; closures
-//! are the escape hatch.
+//! regex LFs over one column in one pass over the rows (each regex with its own literal
+//! prefilter); SQL LFs are polars expressions; closures are the escape hatch.
 
 pub mod analysis;
 mod apply;
@@ -138,7 +138,7 @@ impl LfSet {
         self.push(LfEntry::Keyword(lf), label)?;
         Ok(self)
     }
-    /// Adds a regex LF (compiled with every other regex LF of its column into one `RegexSet`).
+    /// Adds a regex LF (evaluated with every other regex LF of its column in one pass over the rows).
     pub fn add_regex(&mut self, lf: RegexLf) -> Result<&mut Self> {
         lf.validate()?;
         let label = lf.label;
