@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod data;
 pub mod error;
+pub mod label_model;
 pub mod lf;
 pub mod matrix;
 pub mod progress;

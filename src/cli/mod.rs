@@ -1,6 +1,7 @@
 //! The `weaksup` command line. The only module that uses `anyhow`, prints, and draws progress
 //! bars. [`main_with`] lets a user's own binary reuse the whole CLI with custom LFs registered.
 
+mod label_model;
 mod progress;
 
 use std::path::{Path, PathBuf};
@@ -12,7 +13,6 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::data::{self, Format, LoadOptions, Splits, demo::DemoParams};
 use crate::lf::{ApplyOptions, LfFile, Registry, analyze};
-use crate::matrix::LabelMatrix;
 use crate::run::{self as pipeline, RunConfig};
 use progress::Bars;
 
@@ -39,6 +39,84 @@ enum Command {
     /// Datasets: inspect, convert, write the demo corpus.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Label models: fit one and write soft labels, or compare all side by side.
+    #[command(subcommand, name = "label-model")]
+    LabelModel(LabelModelCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum LabelModelCommand {
+    /// Fit a label model on the train split; write the model, soft labels per split and metrics.
+    Fit(LmFitArgs),
+    /// Fit every label model (hyper-parameters chosen on valid) and print them side by side.
+    Compare(LmCompareArgs),
+}
+
+/// Where votes come from: LF files applied on the fly, a folder of saved votes, or the data's own.
+#[derive(Args, Debug, Clone)]
+struct VotesArgs {
+    /// LF files to apply (default: the votes stored with the data, e.g. WRENCH weak_labels).
+    #[arg(long, num_args = 1..)]
+    lfs: Vec<PathBuf>,
+    /// A folder written by `weaksup lf apply` (`<split>.votes.parquet`).
+    #[arg(long, conflicts_with = "lfs")]
+    votes: Option<PathBuf>,
+    #[command(flatten)]
+    apply: ApplyArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+struct PolicyArgs {
+    /// Ties between classes on covered rows: random, lowest-id, abstain.
+    #[arg(long, default_value = "random")]
+    tie: String,
+    /// Rows where every LF abstains: random (WRENCH's protocol), prior, model, lowest-id, abstain.
+    #[arg(long, default_value = "random")]
+    uncovered: String,
+    /// Metric for model selection on valid and for the report: accuracy, binary_f1, macro_f1.
+    #[arg(long, default_value = "accuracy")]
+    metric: String,
+    /// Known class balance, comma-separated (default: estimated by each model).
+    #[arg(long, value_delimiter = ',')]
+    class_balance: Option<Vec<f64>>,
+    /// Do not use the valid split for hyper-parameter selection (default: use it when it has gold labels).
+    #[arg(long)]
+    no_select: bool,
+    /// Seed for random tie / uncovered-row draws.
+    #[arg(long, default_value_t = 0)]
+    policy_seed: u64,
+}
+
+#[derive(Args, Debug)]
+struct LmFitArgs {
+    /// mv, wmv, ds or snorkel.
+    #[arg(long)]
+    model: String,
+    #[command(flatten)]
+    data: DataArgs,
+    #[command(flatten)]
+    votes: VotesArgs,
+    #[command(flatten)]
+    policy: PolicyArgs,
+    /// Output folder: model.json, <split>.soft_labels.parquet, metrics.json.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+struct LmCompareArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    #[command(flatten)]
+    votes: VotesArgs,
+    #[command(flatten)]
+    policy: PolicyArgs,
+    /// Models to compare.
+    #[arg(long, value_delimiter = ',', default_value = "mv,wmv,ds,snorkel")]
+    models: Vec<String>,
+    /// Also write compare.md / compare.json here.
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -156,17 +234,11 @@ impl ApplyArgs {
 struct LfAnalyzeArgs {
     #[command(flatten)]
     data: DataArgs,
-    /// LF files to apply first; without them (and without --votes) the dataset's stored votes are analysed.
-    #[arg(long, num_args = 1..)]
-    lfs: Vec<PathBuf>,
-    /// A folder written by `weaksup lf apply` (reads `<split>.votes.parquet`).
-    #[arg(long, conflicts_with = "lfs")]
-    votes: Option<PathBuf>,
+    #[command(flatten)]
+    votes: VotesArgs,
     /// Also write `<split>.lf_summary.{txt,csv,json,svg}` here.
     #[arg(long)]
     out: Option<PathBuf>,
-    #[command(flatten)]
-    apply: ApplyArgs,
 }
 
 #[derive(Args, Debug)]
@@ -242,6 +314,8 @@ fn run(cli: Cli, registry: &Registry) -> Result<ExitCode> {
         Command::Lf(LfCommand::Apply(a)) => cmd_lf_apply(a, registry, quiet),
         Command::Lf(LfCommand::Analyze(a)) => cmd_lf_analyze(a, registry, quiet),
         Command::Lf(LfCommand::Bench(a)) => cmd_lf_bench(a, registry),
+        Command::LabelModel(LabelModelCommand::Fit(a)) => label_model::cmd_lm_fit(a, registry, quiet),
+        Command::LabelModel(LabelModelCommand::Compare(a)) => label_model::cmd_lm_compare(a, registry, quiet),
         Command::Data(DataCommand::Info(a)) => cmd_data_info(a),
         Command::Data(DataCommand::Demo(a)) => cmd_data_demo(a),
         Command::Data(DataCommand::Convert(a)) => cmd_data_convert(a),
@@ -349,34 +423,10 @@ fn check_classes(lf_classes: &[String], splits: &Splits) -> Result<()> {
 }
 
 fn cmd_lf_analyze(a: LfAnalyzeArgs, registry: &Registry, quiet: bool) -> Result<ExitCode> {
-    let lfs = if a.lfs.is_empty() { None } else { Some(LfFile::load_set(&a.lfs, registry)?.0) };
-    let splits = load_data(&a.data, lfs.as_ref().map(|s| s.classes()))?;
-    if let Some(set) = &lfs {
-        check_classes(set.classes(), &splits)?;
-    }
-    let compiled = lfs.map(|s| s.compile()).transpose()?;
-    let bars = Bars::new(quiet);
-    for ds in &splits.splits {
-        let (matrix, faults, kinds) = match (&compiled, &a.votes) {
-            (Some(c), _) => {
-                let applied = c.apply(&ds.frame, &a.apply.options(), &bars)?;
-                (applied.matrix, Some(applied.faults), Some(c.kinds().to_vec()))
-            }
-            (None, Some(dir)) => {
-                let path = dir.join(format!("{}.votes.parquet", ds.split));
-                let (m, classes) = LabelMatrix::read_parquet(&path)?;
-                if classes != ds.classes || m.n_rows() != ds.len() {
-                    bail!("{}: {} rows over [{}] do not match split `{}` ({} rows over [{}])", path.display(), m.n_rows(), classes.join(", "), ds.split, ds.len(), ds.classes.join(", "));
-                }
-                (m, None, None)
-            }
-            (None, None) => match &ds.votes {
-                Some(v) => (v.clone(), None, None),
-                None => bail!("split `{}` has no stored votes: pass --lfs or --votes", ds.split),
-            },
-        };
+    let (splits, votes) = label_model::load_with_votes(&a.data, &a.votes, registry, quiet)?;
+    for (ds, v) in splits.splits.iter().zip(&votes) {
         let gold = ds.gold();
-        let analysis = analyze(&matrix, gold.as_deref(), kinds.as_deref(), faults.as_deref());
+        let analysis = analyze(&v.matrix, gold.as_deref(), v.kinds.as_deref(), v.faults.as_deref());
         println!("== {} ({} rows) ==\n{}", ds.split, ds.len(), analysis.to_table(&ds.classes));
         if let Some(out) = &a.out {
             std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;

@@ -1,0 +1,139 @@
+//! Model selection on a small gold dev set (the valid split), and side-by-side comparison.
+//! Test labels are never used to choose anything.
+
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::snorkel::{Balance, Optimizer};
+use super::{DsParams, Evaluation, FitOptions, Fitted, LabelModel, Params, PredictOptions, SnorkelParams, evaluate, predict};
+use crate::error::{Error, Result};
+use crate::matrix::{ABSTAIN, LabelMatrix};
+
+/// The metric a model is selected and reported on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    #[default]
+    Accuracy,
+    /// F1 of class 1 (two-class tasks: the positive / spam class).
+    BinaryF1,
+    MacroF1,
+}
+
+impl Metric {
+    pub fn of(&self, s: &super::Scores) -> f64 {
+        match self {
+            Metric::Accuracy => s.accuracy,
+            Metric::BinaryF1 => s.binary_f1.unwrap_or(0.0),
+            Metric::MacroF1 => s.macro_f1,
+        }
+    }
+}
+
+impl std::str::FromStr for Metric {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "accuracy" | "acc" => Ok(Metric::Accuracy),
+            "binary_f1" | "f1" => Ok(Metric::BinaryF1),
+            "macro_f1" => Ok(Metric::MacroF1),
+            o => Err(Error::Config(format!("unknown metric `{o}` (accuracy, binary_f1, macro_f1)"))),
+        }
+    }
+}
+
+/// The hyper-parameter grid searched for a model when a dev set is given (one point for models
+/// without hyper-parameters).
+pub fn default_grid(model: &str) -> Result<Vec<Params>> {
+    Ok(match model {
+        "ds" => [0.001, 0.01, 0.1, 1.0]
+            .into_iter()
+            .map(|smoothing| Params::Ds(DsParams { smoothing, ..DsParams::default() }))
+            .collect(),
+        "snorkel" => {
+            let mut g = Vec::new();
+            for balance in [Balance::Uniform, Balance::Mv] {
+                for (optimizer, lrs) in [(Optimizer::Sgd, [0.003, 0.01, 0.03]), (Optimizer::Adam, [0.001, 0.003, 0.01])] {
+                    for lr in lrs {
+                        for l2 in [0.0, 0.01, 0.1] {
+                            for epochs in [100, 500] {
+                                g.push(Params::Snorkel(SnorkelParams { epochs, lr, l2, optimizer, balance, ..SnorkelParams::default() }));
+                            }
+                        }
+                    }
+                }
+            }
+            g
+        }
+        other => vec![Params::default_for(other)?],
+    })
+}
+
+fn covered(m: &LabelMatrix) -> Vec<bool> {
+    m.rows().map(|r| r.iter().any(|&v| v != ABSTAIN)).collect()
+}
+
+/// Scores a fitted model on `votes` against `gold`. `all`-row scores with random policies are
+/// averaged over `policy_seeds` draws so that one lucky draw does not decide a comparison.
+pub fn score(model: &Fitted, votes: &LabelMatrix, gold: &[Option<u32>], opts: &PredictOptions, policy_seeds: u64) -> Result<Evaluation> {
+    let proba = model.predict_proba(votes)?;
+    let cov = covered(votes);
+    let c = votes.cardinality();
+    let runs: Vec<Evaluation> = (0..policy_seeds.max(1))
+        .map(|s| {
+            let o = PredictOptions { seed: opts.seed.wrapping_add(s), ..*opts };
+            evaluate(&predict(&proba, &cov, model.class_balance(), &o), &cov, gold, c)
+        })
+        .collect();
+    let k = runs.len() as f64;
+    let mean = |f: &dyn Fn(&Evaluation) -> f64| runs.iter().map(f).sum::<f64>() / k;
+    let mut e = runs[0].clone();
+    e.covered.accuracy = mean(&|e| e.covered.accuracy);
+    e.covered.macro_f1 = mean(&|e| e.covered.macro_f1);
+    e.covered.binary_f1 = e.covered.binary_f1.map(|_| mean(&|e| e.covered.binary_f1.unwrap_or(0.0)));
+    e.all.accuracy = mean(&|e| e.all.accuracy);
+    e.all.macro_f1 = mean(&|e| e.all.macro_f1);
+    e.all.binary_f1 = e.all.binary_f1.map(|_| mean(&|e| e.all.binary_f1.unwrap_or(0.0)));
+    Ok(e)
+}
+
+/// The outcome of a selection.
+#[derive(Debug, Clone)]
+pub struct Selected {
+    pub params: Params,
+    pub model: Fitted,
+    /// Dev score (covered rows, the selection metric), when a dev set was given.
+    pub dev_score: Option<f64>,
+    pub candidates: usize,
+    pub fit_seconds: f64,
+}
+
+/// Fits every point of `grid` on `train` and keeps the best on the dev set's covered rows under
+/// `metric` (the first point when there is no dev set). Ties keep the earlier point.
+pub fn select(
+    grid: &[Params],
+    train: &LabelMatrix,
+    dev: Option<(&LabelMatrix, &[Option<u32>])>,
+    metric: Metric,
+    fit: &FitOptions,
+    predict_opts: &PredictOptions,
+) -> Result<Selected> {
+    let grid = if dev.is_none() { &grid[..1.min(grid.len())] } else { grid };
+    let t = Instant::now();
+    let mut best: Option<(Params, Fitted, f64)> = None;
+    for p in grid {
+        let model = p.fit_quiet(train, fit)?;
+        let s = match dev {
+            Some((votes, gold)) => metric.of(&score(&model, votes, gold, predict_opts, 5)?.covered),
+            None => 0.0,
+        };
+        tracing::debug!(?p, dev_score = s, "candidate");
+        if best.as_ref().is_none_or(|(_, _, b)| s > *b) {
+            best = Some((p.clone(), model, s));
+        }
+    }
+    let (params, model, s) = best.ok_or_else(|| Error::Config("empty hyper-parameter grid".into()))?;
+    model.warn_if_unhealthy();
+    Ok(Selected { params, model, dev_score: dev.map(|_| s), candidates: grid.len(), fit_seconds: t.elapsed().as_secs_f64() })
+}

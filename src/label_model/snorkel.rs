@@ -1,0 +1,336 @@
+//! A Snorkel-style label model (Ratner et al., "Training Complex Models with Multi-Task Weak
+//! Supervision", AAAI 2019; Snorkel 0.9 `LabelModel`): per-LF class-conditional vote
+//! probabilities μ are fitted to the LFs' agreement structure, without labels.
+//!
+//! With the one-hot vote matrix Λ (n × mC, abstain = all zeros), O = ΛᵀΛ / n and P = diag(class
+//! balance), conditionally independent LFs satisfy O = μ P μᵀ off the LF-diagonal blocks. The fit
+//! minimises, by full-batch gradient descent,
+//!
+//! `‖(O − μPμᵀ) ⊙ M‖²_F + ‖μP1 − diag(O)‖² + l2 ‖μ − μ₀‖²`
+//!
+//! (M masks out each LF's own block), from μ₀[jC + y, y] = clamp(O[jC+y, jC+y] · prec_init / p_y, 0, 1).
+//! Prediction: P(Y = y | λ) ∝ p_y ∏_{j votes} clip(μ[jC + λ_j, y], 0.01, 0.99).
+
+use serde::{Deserialize, Serialize};
+
+use super::ds::normalize_log;
+use super::{FitInfo, FitOptions, LabelModel, Proba, Votes, check_shape, mv_balance};
+use crate::error::{Error, Result};
+use crate::matrix::LabelMatrix;
+
+/// The optimiser of the μ fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Optimizer {
+    /// SGD with momentum 0.9 (Snorkel 0.9's default optimiser).
+    Sgd,
+    /// Adam (β = 0.9, 0.999).
+    Adam,
+}
+
+/// Where the class balance comes from when none is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Balance {
+    /// Uniform (Snorkel's default when `class_balance` is not passed).
+    Uniform,
+    /// The smoothed class frequencies of the majority vote on covered rows.
+    Mv,
+}
+
+/// Snorkel-style model parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SnorkelParams {
+    /// Epochs (full-batch steps) at most; the fit stops earlier when the loss moves by less than
+    /// 1e-7 (relative) over 10 epochs. Default 100 (Snorkel `n_epochs=100`).
+    pub epochs: usize,
+    /// Learning rate. Default 0.01 (Snorkel `lr=0.01`).
+    pub lr: f64,
+    /// L2 pull towards μ₀. Default 0 (Snorkel `l2=0.0`).
+    pub l2: f64,
+    /// Initial precision of every LF. Default 0.7 (Snorkel `prec_init=0.7`).
+    pub prec_init: f64,
+    /// Default `sgd` (Snorkel's default).
+    pub optimizer: Optimizer,
+    /// Class balance when none is given. Default `uniform` (Snorkel).
+    pub balance: Balance,
+    /// Divide ΛᵀΛ by all rows, uncovered included (Snorkel), rather than by the covered rows.
+    /// Default true.
+    pub all_rows_in_o: bool,
+}
+
+impl Default for SnorkelParams {
+    fn default() -> Self {
+        Self { epochs: 100, lr: 0.01, l2: 0.0, prec_init: 0.7, optimizer: Optimizer::Sgd, balance: Balance::Uniform, all_rows_in_o: true }
+    }
+}
+
+/// A fitted Snorkel-style model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnorkelModel {
+    n_lfs: usize,
+    cardinality: usize,
+    class_balance: Vec<f64>,
+    /// Row-major `(m·C) × C`: `mu[(j*C + l)*C + y]` = P(LF j votes l | Y = y).
+    mu: Vec<f64>,
+    /// Loss per epoch.
+    pub loss_history: Vec<f64>,
+    pub info: FitInfo,
+}
+
+impl SnorkelParams {
+    fn validate(&self) -> Result<()> {
+        if self.epochs == 0 || !(self.lr > 0.0) || !(self.l2 >= 0.0) || !(self.prec_init > 0.0 && self.prec_init <= 1.0) {
+            return Err(Error::Config(format!("snorkel: need epochs > 0, lr > 0, l2 >= 0, 0 < prec_init <= 1 (got {self:?})")));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn fit(&self, votes: &Votes, opts: &FitOptions) -> Result<SnorkelModel> {
+        self.validate()?;
+        let (c, m) = (votes.cardinality, votes.n_lfs);
+        let d = m * c;
+        let p: Vec<f64> = match (&opts.class_balance, self.balance) {
+            (Some(b), _) => b.clone(),
+            (None, Balance::Uniform) => vec![1.0 / c as f64; c],
+            (None, Balance::Mv) => mv_balance(votes),
+        };
+        // O = ΛᵀΛ / n. Uncovered rows add nothing to ΛᵀΛ; whether they count in n is a choice:
+        // Snorkel divides by all rows.
+        let rows = votes.covered();
+        let n = if self.all_rows_in_o { votes.n_rows } else { rows.len() } as f64;
+        let mut o = vec![0.0; d * d];
+        let mut idx: Vec<usize> = Vec::new();
+        for &i in &rows {
+            idx.clear();
+            idx.extend(votes.row(i).map(|(j, l)| j * c + l));
+            for &a in &idx {
+                for &b in &idx {
+                    o[a * d + b] += 1.0;
+                }
+            }
+        }
+        o.iter_mut().for_each(|x| *x /= n);
+        let mu0: Vec<f64> = (0..d * c)
+            .map(|k| {
+                let (a, y) = (k / c, k % c);
+                if a % c == y { (o[a * d + a] * self.prec_init / p[y]).clamp(0.0, 1.0) } else { 0.0 }
+            })
+            .collect();
+        let mut mu = mu0.clone();
+        // Snorkel: mu_eps = min(0.01, 1 / 10^ceil(log10 n)).
+        let mu_eps = (0.01f64).min(1.0 / 10f64.powf((votes.n_rows.max(2) as f64).log10().ceil()));
+        let objective = Objective { diag: (0..d).map(|a| o[a * d + a]).collect(), o, d, c, p: p.clone(), mu0: mu0.clone(), l2: self.l2 };
+        let mut grad = vec![0.0; d * c];
+        let mut state1 = vec![0.0; d * c];
+        let mut state2 = vec![0.0; d * c];
+        let mut history: Vec<f64> = Vec::with_capacity(self.epochs);
+        let mut converged = false;
+        for epoch in 0..self.epochs {
+            let loss = objective.loss_grad(&mu, &mut grad);
+            if !loss.is_finite() {
+                return Err(Error::invalid("snorkel label model", format!("loss became {loss} at epoch {epoch}; lower lr")));
+            }
+            // Converged: the loss moved by less than 1e-7 (relative) over the last 10 epochs.
+            if history.len() >= 10 && (history[history.len() - 10] - loss).abs() <= 1e-7 * loss.abs().max(1e-12) {
+                history.push(loss);
+                converged = true;
+                break;
+            }
+            history.push(loss);
+            tracing::trace!(epoch, loss, "snorkel label model");
+            match self.optimizer {
+                Optimizer::Sgd => {
+                    for k in 0..d * c {
+                        state1[k] = 0.9 * state1[k] + grad[k];
+                        mu[k] -= self.lr * state1[k];
+                    }
+                }
+                Optimizer::Adam => {
+                    let t = (epoch + 1) as i32;
+                    let (b1, b2) = (0.9f64, 0.999f64);
+                    for k in 0..d * c {
+                        state1[k] = b1 * state1[k] + (1.0 - b1) * grad[k];
+                        state2[k] = b2 * state2[k] + (1.0 - b2) * grad[k] * grad[k];
+                        let mh = state1[k] / (1.0 - b1.powi(t));
+                        let vh = state2[k] / (1.0 - b2.powi(t));
+                        mu[k] -= self.lr * mh / (vh.sqrt() + 1e-8);
+                    }
+                }
+            }
+            // Keep μ a probability after every step (Snorkel's `_clamp_params`).
+            mu.iter_mut().for_each(|x| *x = x.clamp(mu_eps, 1.0 - mu_eps));
+        }
+        let last = *history.last().unwrap_or(&f64::NAN);
+        tracing::debug!(first = history.first(), last, epochs = history.len(), converged, "snorkel label model loss");
+        Ok(SnorkelModel {
+            n_lfs: m,
+            cardinality: c,
+            class_balance: p,
+            mu,
+            loss_history: history.clone(),
+            info: FitInfo { iterations: history.len(), converged, final_loss: Some(last), ..FitInfo::default() },
+        })
+    }
+}
+
+/// The matrix-completion objective and its gradient.
+struct Objective {
+    /// `d × d`, d = m·C.
+    o: Vec<f64>,
+    diag: Vec<f64>,
+    d: usize,
+    c: usize,
+    p: Vec<f64>,
+    mu0: Vec<f64>,
+    l2: f64,
+}
+
+impl Objective {
+    /// Returns `‖(O − μPμᵀ) ⊙ M‖² + ‖μP1 − diag O‖² + l2‖μ − μ₀‖²` and writes its gradient.
+    ///
+    /// # Shapes
+    /// `mu`, `grad`: `[d, C]` row-major.
+    fn loss_grad(&self, mu: &[f64], grad: &mut [f64]) -> f64 {
+        let (d, c) = (self.d, self.c);
+        // μP: column y scaled by p_y.
+        let mp: Vec<f64> = (0..d * c).map(|k| mu[k] * self.p[k % c]).collect();
+        let mut loss = 0.0;
+        // rm[a] = Σ_b (R ⊙ M)_ab (μP)_b; d/dμ_a of the masked term = −4 rm[a] (R and M symmetric).
+        let mut rm = vec![0.0; d * c];
+        for a in 0..d {
+            let mpa = &mp[a * c..(a + 1) * c];
+            let g = &mut rm[a * c..(a + 1) * c];
+            for b in 0..d {
+                if a / c == b / c {
+                    continue; // M masks an LF's own block
+                }
+                let fit: f64 = mpa.iter().zip(&mu[b * c..(b + 1) * c]).map(|(x, y)| x * y).sum();
+                let r = self.o[a * d + b] - fit;
+                loss += r * r;
+                for (gy, mpby) in g.iter_mut().zip(&mp[b * c..(b + 1) * c]) {
+                    *gy += r * mpby;
+                }
+            }
+        }
+        for a in 0..d {
+            let r2: f64 = mp[a * c..(a + 1) * c].iter().sum::<f64>() - self.diag[a];
+            loss += r2 * r2;
+            for y in 0..c {
+                let k = a * c + y;
+                let dl2 = mu[k] - self.mu0[k];
+                loss += self.l2 * dl2 * dl2;
+                grad[k] = -4.0 * rm[k] + 2.0 * r2 * self.p[y] + 2.0 * self.l2 * dl2;
+            }
+        }
+        loss
+    }
+}
+
+impl LabelModel for SnorkelModel {
+    fn name(&self) -> &'static str {
+        "snorkel"
+    }
+    fn predict_proba(&self, m: &LabelMatrix) -> Result<Proba> {
+        check_shape("snorkel", m, self.n_lfs, self.cardinality)?;
+        let c = self.cardinality;
+        let log_mu: Vec<f64> = self.mu.iter().map(|x| x.clamp(0.01, 0.99).ln()).collect();
+        let log_p: Vec<f64> = self.class_balance.iter().map(|x| x.ln()).collect();
+        let votes = Votes::new(m);
+        let mut data = vec![0.0; m.n_rows() * c];
+        for i in 0..m.n_rows() {
+            let t = &mut data[i * c..(i + 1) * c];
+            t.copy_from_slice(&log_p);
+            for (j, l) in votes.row(i) {
+                for y in 0..c {
+                    t[y] += log_mu[(j * c + l) * c + y];
+                }
+            }
+            normalize_log(t);
+        }
+        Proba::new(m.n_rows(), c, data)
+    }
+    fn class_balance(&self) -> &[f64] {
+        &self.class_balance
+    }
+    fn lf_accuracies(&self) -> Option<Vec<f64>> {
+        // P(vote = y | Y = y, LF votes), balance-weighted.
+        let c = self.cardinality;
+        Some(
+            (0..self.n_lfs)
+                .map(|j| {
+                    (0..c)
+                        .map(|y| {
+                            let fires: f64 = (0..c).map(|l| self.mu[(j * c + l) * c + y].clamp(0.0, 1.0)).sum();
+                            let right = self.mu[(j * c + y) * c + y].clamp(0.0, 1.0);
+                            self.class_balance[y] * if fires > 0.0 { right / fires } else { 0.0 }
+                        })
+                        .sum()
+                })
+                .collect(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gradient_matches_finite_differences() {
+        // 2 LFs × 2 classes: d = 4. O symmetric with arbitrary positive entries.
+        let (d, c) = (4, 2);
+        let mut o = vec![0.0; d * d];
+        for a in 0..d {
+            for b in 0..=a {
+                let v = 0.05 + 0.01 * ((a * 7 + b * 3) % 11) as f64;
+                o[a * d + b] = v;
+                o[b * d + a] = v;
+            }
+        }
+        let obj = Objective {
+            diag: (0..d).map(|a| o[a * d + a]).collect(),
+            o,
+            d,
+            c,
+            p: vec![0.3, 0.7],
+            mu0: vec![0.2, 0.0, 0.0, 0.3, 0.25, 0.0, 0.0, 0.35],
+            l2: 0.1,
+        };
+        let mu = vec![0.3, 0.1, 0.05, 0.4, 0.2, 0.15, 0.1, 0.3];
+        let mut grad = vec![0.0; d * c];
+        obj.loss_grad(&mu, &mut grad);
+        let mut scratch = vec![0.0; d * c];
+        for k in 0..d * c {
+            let h = 1e-6;
+            let (mut up, mut down) = (mu.clone(), mu.clone());
+            up[k] += h;
+            down[k] -= h;
+            let fd = (obj.loss_grad(&up, &mut scratch) - obj.loss_grad(&down, &mut scratch)) / (2.0 * h);
+            assert!((fd - grad[k]).abs() < 1e-6, "k {k}: analytic {} vs numeric {fd}", grad[k]);
+        }
+    }
+
+    #[test]
+    fn predict_proba_matches_the_closed_form() {
+        // One LF, two classes; mu[(j*C + l)*C + y] = P(λ_j = l | Y = y).
+        // numpy: p = [.4, .6]; mu = [[.8, .1], [.1, .7]]  (rows l, cols y)
+        // P(Y | λ = 0) ∝ p * mu[0] = [.32, .06] → [.8421, .1579]
+        let model = SnorkelModel {
+            n_lfs: 1,
+            cardinality: 2,
+            class_balance: vec![0.4, 0.6],
+            mu: vec![0.8, 0.1, 0.1, 0.7],
+            loss_history: vec![],
+            info: FitInfo::default(),
+        };
+        let m = LabelMatrix::new(vec![0, 1, -1], 3, vec!["a".into()], 2).unwrap();
+        let p = model.predict_proba(&m).unwrap();
+        assert!((p.row(0)[0] - 0.32 / 0.38).abs() < 1e-12);
+        // λ = 1: [.4*.1, .6*.7] = [.04, .42]
+        assert!((p.row(1)[1] - 0.42 / 0.46).abs() < 1e-12);
+        // abstain: the prior
+        assert!((p.row(2)[0] - 0.4).abs() < 1e-12);
+    }
+}
