@@ -35,11 +35,11 @@ fn run_on_the_demo_corpus_writes_every_artefact() {
     let out = dir.path().join("run");
     let stdout = ok(&["run", "--out", out.to_str().unwrap(), "-q"]);
     assert!(stdout.is_empty(), "quiet run prints nothing: {stdout}");
-    for f in ["config.toml", "report.md"] {
+    for f in ["config.toml", "report.md", "label_model.json", "label_model.metrics.json"] {
         assert!(out.join(f).is_file(), "{f}");
     }
     for split in ["train", "valid", "test"] {
-        for ext in [".votes.parquet", ".votes.parquet.json", ".lf_summary.txt", ".lf_summary.csv", ".lf_summary.json", ".lf_summary.svg"] {
+        for ext in [".votes.parquet", ".votes.parquet.json", ".lf_summary.txt", ".lf_summary.csv", ".lf_summary.json", ".lf_summary.svg", ".soft_labels.parquet"] {
             assert!(out.join(format!("{split}{ext}")).is_file(), "{split}{ext}");
         }
     }
@@ -52,6 +52,11 @@ fn run_on_the_demo_corpus_writes_every_artefact() {
     let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("train.lf_summary.json")).unwrap()).unwrap();
     let cov = summary["coverage"].as_f64().unwrap();
     assert!((0.6..0.95).contains(&cov), "demo coverage {cov}");
+    let lm: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("label_model.metrics.json")).unwrap()).unwrap();
+    let test = &lm["splits"][2];
+    assert_eq!(test[0], "test");
+    let acc = test[1]["covered"]["accuracy"].as_f64().unwrap();
+    assert!((0.6..0.95).contains(&acc), "demo label-model accuracy on covered test rows {acc}");
     let printed = ok(&["run", "--print-config"]);
     assert!(printed.contains("seed = 42"), "{printed}");
 }
@@ -97,4 +102,24 @@ fn bad_input_fails_cleanly() {
     std::fs::write(&cfg, "seed = 1\n[data]\npaht = \"x\"\n").unwrap();
     let e = fails(&["run", "--config", cfg.to_str().unwrap()]);
     assert!(e.contains("run.toml:3") && e.contains("unknown field `paht`"), "{e}");
+}
+
+#[test]
+fn label_model_fit_and_compare_on_wrench_youtube() {
+    let Some(data) = common::dataset("wrench_youtube") else { return };
+    let d = data.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok(&["label-model", "fit", "--model", "ds", "--data", d, "--out", dir.path().to_str().unwrap()]);
+    assert!(out.contains("label model `ds`") && out.contains("test"), "{out}");
+    let model = weaksup::label_model::Fitted::load(&dir.path().join("label_model.json")).unwrap();
+    assert_eq!(weaksup::label_model::LabelModel::name(&model), "ds");
+    let soft = weaksup::data::read_parquet(&dir.path().join("test.soft_labels.parquet")).unwrap();
+    assert_eq!(soft.shape(), (250, 4), "prob_HAM, prob_SPAM, label, covered");
+
+    let table = ok(&["label-model", "compare", "--data", d, "--models", "mv,ds"]);
+    assert!(table.contains("| mv |") && table.contains("| ds |"), "{table}");
+    let e = fails(&["label-model", "fit", "--model", "flyingsquid", "--data", d, "--out", dir.path().to_str().unwrap()]);
+    assert!(e.contains("unknown label model `flyingsquid`"), "{e}");
+    let e = fails(&["label-model", "fit", "--data", d, "--uncovered", "maybe", "--out", dir.path().to_str().unwrap()]);
+    assert!(e.contains("--uncovered maybe"), "{e}");
 }

@@ -4,18 +4,18 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context as _, Result, bail};
-use polars::prelude::*;
 use serde::Serialize;
 
 use super::progress::Bars;
 use super::{DataArgs, LmCompareArgs, LmFitArgs, PolicyArgs, VotesArgs, check_classes, load_data};
 use crate::data::{self, Splits};
 use crate::label_model::{
-    Evaluation, FitInfo, FitOptions, Fitted, LabelModel, Metric, Params, PredictOptions, TiePolicy, UncoveredPolicy, default_grid,
-    predict, score, select,
+    Evaluation, FitOptions, Fitted, LabelModelConfig, Metric, Params, PredictOptions, TiePolicy, UncoveredPolicy, default_grid, score,
+    select,
 };
+use crate::run::{fit_and_dev_splits, write_label_model};
 use crate::lf::{LfFile, Registry};
-use crate::matrix::{ABSTAIN, LabelMatrix};
+use crate::matrix::LabelMatrix;
 
 /// One split's votes, with fault counts and LF kinds when LF files were applied.
 pub(super) struct SplitVotes {
@@ -84,106 +84,36 @@ fn parse_policy(a: &PolicyArgs) -> Result<(PredictOptions, Metric, FitOptions)> 
     Ok((PredictOptions { tie, uncovered, seed: a.policy_seed }, metric, FitOptions { class_balance: a.class_balance.clone(), seed: a.policy_seed }))
 }
 
-/// The fit split (train) and the dev split (valid, when it has gold and selection is on).
+/// The fit split and, unless disabled, the dev split.
 fn fit_and_dev(splits: &Splits, no_select: bool) -> Result<(usize, Option<(usize, Vec<Option<u32>>)>)> {
-    let train = splits
-        .splits
-        .iter()
-        .position(|d| d.split == "train")
-        .or_else(|| (splits.splits.len() == 1).then_some(0))
-        .context("no `train` split to fit on (use a dataset with a train split, or one split only)")?;
-    let dev = (!no_select)
-        .then(|| splits.splits.iter().position(|d| d.split == "valid"))
-        .flatten()
-        .and_then(|k| splits.splits[k].gold().filter(|g| g.iter().any(Option::is_some)).map(|g| (k, g)));
-    Ok((train, dev))
+    let (train, dev) = fit_and_dev_splits(splits)?;
+    Ok((train, dev.filter(|_| !no_select)))
 }
 
-/// "0.840 / 0.812": the metric on covered rows and on all rows.
-fn both(e: &Evaluation, metric: Metric) -> String {
-    format!("{:.3} / {:.3}", metric.of(&e.covered), metric.of(&e.all))
-}
-
-#[derive(Serialize)]
-struct FitReport<'a> {
-    model: &'a str,
-    params: &'a Params,
-    dev_score: Option<f64>,
-    candidates: usize,
-    fit_seconds: f64,
-    info: &'a FitInfo,
-    class_balance: &'a [f64],
-    lf_names: &'a [String],
-    lf_accuracies: Option<Vec<f64>>,
-    predict: PredictOptions,
-    metric: Metric,
-    splits: Vec<(String, Option<Evaluation>)>,
-}
+use crate::run::both;
 
 pub(super) fn cmd_lm_fit(a: LmFitArgs, registry: &Registry, quiet: bool) -> Result<ExitCode> {
     let (popts, metric, fopts) = parse_policy(&a.policy)?;
+    let config = LabelModelConfig {
+        model: a.model.clone(),
+        metric,
+        predict: popts,
+        class_balance: fopts.class_balance,
+        select_on_valid: !a.policy.no_select,
+    };
     let (splits, votes) = load_with_votes(&a.data, &a.votes, registry, quiet)?;
     let (train, dev) = fit_and_dev(&splits, a.policy.no_select)?;
-    let grid = default_grid(&a.model)?;
     let dev_ref = dev.as_ref().map(|(k, g)| (&votes[*k].matrix, g.as_slice()));
-    let sel = select(&grid, &votes[train].matrix, dev_ref, metric, &fopts, &popts)?;
+    let sel = config.fit(&votes[train].matrix, dev_ref)?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-    sel.model.save(&a.out.join("model.json"))?;
-    let mut rows = Vec::new();
-    for (ds, v) in splits.splits.iter().zip(&votes) {
-        let proba = sel.model.predict_proba(&v.matrix)?;
-        let covered: Vec<bool> = v.matrix.rows().map(|r| r.iter().any(|&x| x != ABSTAIN)).collect();
-        let hard = predict(&proba, &covered, sel.model.class_balance(), &popts);
-        let mut frame = proba.to_frame(&ds.classes)?;
-        frame.with_column(Column::new("label".into(), hard.iter().map(|&x| x as i32).collect::<Vec<_>>()))?;
-        frame.with_column(Column::new("covered".into(), covered))?;
-        data::write_parquet(&mut frame, &a.out.join(format!("{}.soft_labels.parquet", ds.split)))?;
-        let eval = ds.gold().map(|g| score(&sel.model, &v.matrix, &g, &popts, 10)).transpose()?;
-        rows.push((ds.split.clone(), eval));
-    }
-    let report = FitReport {
-        model: sel.model.name(),
-        params: &sel.params,
-        dev_score: sel.dev_score,
-        candidates: sel.candidates,
-        fit_seconds: sel.fit_seconds,
-        info: sel.model.info(),
-        class_balance: sel.model.class_balance(),
-        lf_names: votes[train].matrix.lf_names(),
-        lf_accuracies: sel.model.lf_accuracies(),
-        predict: popts,
-        metric,
-        splits: rows,
-    };
-    data::write_json(&a.out.join("metrics.json"), &report)?;
+    let report = write_label_model(&sel, &config, &splits, &votes.iter().map(|v| &v.matrix).collect::<Vec<_>>(), train, &a.out)?;
     if !quiet {
-        println!(
-            "{}: fitted on {} covered rows of `{}` ({} uncovered left out){}; {}",
-            report.model,
-            report.info.n_fit,
-            splits.splits[train].split,
-            report.info.n_uncovered,
-            sel.dev_score.map_or(String::new(), |s| format!(", chosen among {} settings on valid ({s:.3})", sel.candidates)),
-            if report.info.collapsed { "COLLAPSED to one class" } else { "ok" }
-        );
-        println!("{:<8} {:>6} {:>8}  {} covered / all rows", "split", "rows", "coverage", metric_name(metric));
-        for (split, e) in &report.splits {
-            if let Some(e) = e {
-                println!("{split:<8} {:>6} {:>8.3}  {}", e.all.n, e.coverage, both(e, metric));
-            }
-        }
+        print!("{}", report.summary(&splits.splits[train].split));
         println!("wrote {}", a.out.display());
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn metric_name(m: Metric) -> &'static str {
-    match m {
-        Metric::Accuracy => "accuracy",
-        Metric::BinaryF1 => "binary F1",
-        Metric::MacroF1 => "macro F1",
-    }
-}
 
 #[derive(Serialize)]
 struct CompareRow {
@@ -230,7 +160,7 @@ pub(super) fn cmd_lm_compare(a: LmCompareArgs, registry: &Registry, quiet: bool)
     let mut md = format!(
         "{} — {} covered / all rows (ties: {:?}, uncovered: {:?}; all-row scores averaged over 10 policy seeds); hyper-parameters chosen on {}\n\n| model | valid | test | fit (s) | notes |\n|---|---|---|---|---|\n",
         ds.name,
-        metric_name(metric),
+        metric.name(),
         popts.tie,
         popts.uncovered,
         if dev.is_some() { "valid (covered rows)" } else { "nothing (defaults)" }

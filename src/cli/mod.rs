@@ -31,7 +31,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// The main job: corpus → LFs → analysis (built-in demo corpus without a config).
+    /// The main job: corpus → LFs → analysis → label model (built-in demo corpus without a config).
     Run(RunArgs),
     /// Labeling functions: apply, analyze.
     #[command(subcommand)]
@@ -89,8 +89,8 @@ struct PolicyArgs {
 
 #[derive(Args, Debug)]
 struct LmFitArgs {
-    /// mv, wmv, ds or snorkel.
-    #[arg(long)]
+    /// mv, wmv, ds, snorkel, or auto (every model's grid, best on valid).
+    #[arg(long, default_value = "auto")]
     model: String,
     #[command(flatten)]
     data: DataArgs,
@@ -98,7 +98,7 @@ struct LmFitArgs {
     votes: VotesArgs,
     #[command(flatten)]
     policy: PolicyArgs,
-    /// Output folder: model.json, <split>.soft_labels.parquet, metrics.json.
+    /// Output folder: label_model.json, <split>.soft_labels.parquet, label_model.metrics.json.
     #[arg(long)]
     out: PathBuf,
 }
@@ -368,8 +368,9 @@ fn cmd_run(a: RunArgs, registry: &Registry, quiet: bool) -> Result<ExitCode> {
     let outputs = pipeline::run(&cfg, registry, &bars)?;
     if !quiet {
         for r in &outputs.splits {
-            println!("== {} ==\n{}", r.split, r.analysis.to_table(&outputs.classes));
+            println!("== LFs on {} ==\n{}", r.split, r.analysis.to_table(&outputs.classes));
         }
+        print!("{}", outputs.label_model.summary("train"));
         println!("wrote {} in {:.1}s (report: {})", outputs.out.display(), t.elapsed().as_secs_f64(), outputs.out.join("report.md").display());
     }
     Ok(ExitCode::SUCCESS)

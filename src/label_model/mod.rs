@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 pub use ds::{DawidSkene, DsParams};
 pub use metrics::{Evaluation, Scores, evaluate};
 pub use mv::{MajorityVote, MvParams, WeightedVote, WmvParams};
-pub use select::{Metric, Selected, default_grid, score, select};
+pub use select::{LabelModelConfig, Metric, Selected, default_grid, score, select, soft_label_frame};
 pub use snorkel::{Balance, Optimizer, SnorkelModel, SnorkelParams};
 
 use crate::error::{Context, Error, Result};

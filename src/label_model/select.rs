@@ -22,6 +22,13 @@ pub enum Metric {
 }
 
 impl Metric {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Metric::Accuracy => "accuracy",
+            Metric::BinaryF1 => "binary F1",
+            Metric::MacroF1 => "macro F1",
+        }
+    }
     pub fn of(&self, s: &super::Scores) -> f64 {
         match self {
             Metric::Accuracy => s.accuracy,
@@ -136,4 +143,63 @@ pub fn select(
     let (params, model, s) = best.ok_or_else(|| Error::Config("empty hyper-parameter grid".into()))?;
     model.warn_if_unhealthy();
     Ok(Selected { params, model, dev_score: dev.map(|_| s), candidates: grid.len(), fit_seconds: t.elapsed().as_secs_f64() })
+}
+
+/// The label-model stage of a run: which model (or `auto`), how to select and how to predict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LabelModelConfig {
+    /// `mv`, `wmv`, `ds`, `snorkel`, or `auto` (every model's grid, best on valid). Default `auto`.
+    pub model: String,
+    /// Selection metric on the valid split's covered rows. Default accuracy.
+    pub metric: Metric,
+    /// Tie and uncovered-row policies for hard labels and all-row metrics. Default: random ties,
+    /// random uncovered rows (WRENCH's protocol).
+    pub predict: PredictOptions,
+    /// A known class balance; default: estimated by each model.
+    pub class_balance: Option<Vec<f64>>,
+    /// Choose hyper-parameters (and, for `auto`, the model) on valid when it has gold labels.
+    /// Default true.
+    pub select_on_valid: bool,
+}
+
+impl Default for LabelModelConfig {
+    fn default() -> Self {
+        Self { model: "auto".into(), metric: Metric::Accuracy, predict: PredictOptions::default(), class_balance: None, select_on_valid: true }
+    }
+}
+
+impl LabelModelConfig {
+    /// The grid this config searches.
+    pub fn grid(&self) -> Result<Vec<Params>> {
+        if self.model == "auto" {
+            let mut g = Vec::new();
+            for m in ["mv", "wmv", "ds", "snorkel"] {
+                g.extend(default_grid(m)?);
+            }
+            return Ok(g);
+        }
+        default_grid(&self.model)
+    }
+
+    /// Fits on `train`, selecting on `dev` when given and enabled.
+    pub fn fit(&self, train: &LabelMatrix, dev: Option<(&LabelMatrix, &[Option<u32>])>) -> Result<Selected> {
+        let fit = FitOptions { class_balance: self.class_balance.clone(), seed: self.predict.seed };
+        let dev = dev.filter(|_| self.select_on_valid);
+        select(&self.grid()?, train, dev, self.metric, &fit, &self.predict)
+    }
+}
+
+/// Soft labels of every row as a frame: `prob_<class>` columns, the hard `label` under `opts`
+/// (`-1` where the policy abstains) and `covered`.
+pub fn soft_label_frame(model: &Fitted, votes: &LabelMatrix, classes: &[String], opts: &PredictOptions) -> Result<polars::prelude::DataFrame> {
+    use polars::prelude::*;
+    let proba = model.predict_proba(votes)?;
+    let cov = covered(votes);
+    let hard = predict(&proba, &cov, model.class_balance(), opts);
+    let mut frame = proba.to_frame(classes)?;
+    let ctx = |e: PolarsError| Error::Polars { context: "soft labels".into(), source: e };
+    frame.with_column(Column::new("label".into(), hard.iter().map(|&x| x as i32).collect::<Vec<_>>())).map_err(ctx)?;
+    frame.with_column(Column::new("covered".into(), cov)).map_err(ctx)?;
+    Ok(frame)
 }

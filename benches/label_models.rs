@@ -1,0 +1,45 @@
+//! Label-model fit times: a synthetic 100,000 × 50 matrix over 4 classes, and the WRENCH youtube,
+//! sms and trec train matrices. Each fit runs to convergence (or its iteration cap) with the
+//! model's default parameters.
+
+use std::path::PathBuf;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use weaksup::label_model::synthetic::{SyntheticSpec, generate};
+use weaksup::label_model::{FitOptions, Params};
+
+fn bench(c: &mut Criterion) {
+    let synth = generate(&SyntheticSpec {
+        n_rows: 100_000,
+        n_lfs: 50,
+        cardinality: 4,
+        class_balance: vec![0.4, 0.3, 0.2, 0.1],
+        accuracy: (0.55, 0.9),
+        propensity: (0.05, 0.3),
+        seed: 1,
+    })
+    .unwrap();
+    let mut matrices = vec![("synthetic_100k_x50", synth.votes)];
+    let shared = std::env::var_os("WEAKSUP_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
+    for name in ["wrench_youtube", "wrench_sms", "wrench_trec"] {
+        match weaksup::data::load_wrench(&shared.join("datasets").join(name)) {
+            Ok(s) => matrices.push((name, s.require("train").unwrap().votes.clone().unwrap())),
+            Err(e) if std::env::var("WEAKSUP_REQUIRE_SHARED").is_ok_and(|v| v == "1") => panic!("{e}"),
+            Err(e) => eprintln!("SKIPPED {name}: {e}"),
+        }
+    }
+    let mut g = c.benchmark_group("label_model_fit");
+    g.sample_size(10);
+    for (name, m) in &matrices {
+        for model in ["mv", "ds", "snorkel"] {
+            let p = Params::default_for(model).unwrap();
+            g.bench_function(format!("{model}/{name}"), |b| b.iter(|| p.fit_quiet(m, &FitOptions::default()).unwrap()));
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
