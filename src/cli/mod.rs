@@ -3,6 +3,7 @@
 
 mod label_model;
 mod progress;
+mod train;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -39,6 +40,10 @@ enum Command {
     /// Datasets: inspect, convert, write the demo corpus.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Fine-tune an end model (n-gram or transformer) on weak labels, gold labels or a column.
+    Train(train::TrainArgs),
+    /// Predict with a model written by `weaksup train`.
+    Predict(train::PredictArgs),
     /// Label models: fit one and write soft labels, or compare all side by side.
     #[command(subcommand, name = "label-model")]
     LabelModel(LabelModelCommand),
@@ -316,6 +321,8 @@ fn run(cli: Cli, registry: &Registry) -> Result<ExitCode> {
         Command::Lf(LfCommand::Bench(a)) => cmd_lf_bench(a, registry),
         Command::LabelModel(LabelModelCommand::Fit(a)) => label_model::cmd_lm_fit(a, registry, quiet),
         Command::LabelModel(LabelModelCommand::Compare(a)) => label_model::cmd_lm_compare(a, registry, quiet),
+        Command::Train(a) => train::cmd_train(a, registry, quiet),
+        Command::Predict(a) => train::cmd_predict(a),
         Command::Data(DataCommand::Info(a)) => cmd_data_info(a),
         Command::Data(DataCommand::Demo(a)) => cmd_data_demo(a),
         Command::Data(DataCommand::Convert(a)) => cmd_data_convert(a),

@@ -15,7 +15,6 @@
 //! [`predict`] applies an explicit tie and uncovered-row policy. Every report counts them.
 
 mod ds;
-pub mod metrics;
 mod mv;
 pub mod select;
 mod snorkel;
@@ -30,9 +29,9 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 pub use ds::{DawidSkene, DsParams};
-pub use metrics::{Evaluation, Scores, evaluate};
+pub use crate::metrics::{Evaluation, Metric, Scores, evaluate};
 pub use mv::{MajorityVote, MvParams, WeightedVote, WmvParams};
-pub use select::{LabelModelConfig, Metric, Selected, default_grid, score, select, soft_label_frame};
+pub use select::{LabelModelConfig, Selected, default_grid, score, select, soft_label_frame};
 pub use snorkel::{Balance, Optimizer, SnorkelModel, SnorkelParams};
 
 use crate::error::{Context, Error, Result};

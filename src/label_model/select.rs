@@ -6,49 +6,10 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::snorkel::{Balance, Optimizer};
+use crate::metrics::Metric;
 use super::{DsParams, Evaluation, FitOptions, Fitted, LabelModel, Params, PredictOptions, SnorkelParams, evaluate, predict};
 use crate::error::{Error, Result};
 use crate::matrix::{ABSTAIN, LabelMatrix};
-
-/// The metric a model is selected and reported on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Metric {
-    #[default]
-    Accuracy,
-    /// F1 of class 1 (two-class tasks: the positive / spam class).
-    BinaryF1,
-    MacroF1,
-}
-
-impl Metric {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Metric::Accuracy => "accuracy",
-            Metric::BinaryF1 => "binary F1",
-            Metric::MacroF1 => "macro F1",
-        }
-    }
-    pub fn of(&self, s: &super::Scores) -> f64 {
-        match self {
-            Metric::Accuracy => s.accuracy,
-            Metric::BinaryF1 => s.binary_f1.unwrap_or(0.0),
-            Metric::MacroF1 => s.macro_f1,
-        }
-    }
-}
-
-impl std::str::FromStr for Metric {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "accuracy" | "acc" => Ok(Metric::Accuracy),
-            "binary_f1" | "f1" => Ok(Metric::BinaryF1),
-            "macro_f1" => Ok(Metric::MacroF1),
-            o => Err(Error::Config(format!("unknown metric `{o}` (accuracy, binary_f1, macro_f1)"))),
-        }
-    }
-}
 
 /// The hyper-parameter grid searched for a model when a dev set is given (one point for models
 /// without hyper-parameters).

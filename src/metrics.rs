@@ -1,9 +1,52 @@
-//! Label-model metrics, always reported two ways: on covered rows only (Snorkel's default, which
-//! flatters models on low-coverage LF sets) and on all rows with the uncovered-row policy applied.
+//! Classification metrics shared by label models and end models. Label-model scores are always
+//! reported two ways: on covered rows only (Snorkel's default, which flatters models on
+//! low-coverage LF sets) and on all rows with the uncovered-row policy applied.
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Error, Result};
+
 use crate::matrix::Label;
+
+/// The metric a model is selected and reported on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    #[default]
+    Accuracy,
+    /// F1 of class 1 (two-class tasks: the positive / spam class).
+    BinaryF1,
+    MacroF1,
+}
+
+impl Metric {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Metric::Accuracy => "accuracy",
+            Metric::BinaryF1 => "binary F1",
+            Metric::MacroF1 => "macro F1",
+        }
+    }
+    pub fn of(&self, s: &Scores) -> f64 {
+        match self {
+            Metric::Accuracy => s.accuracy,
+            Metric::BinaryF1 => s.binary_f1.unwrap_or(0.0),
+            Metric::MacroF1 => s.macro_f1,
+        }
+    }
+}
+
+impl std::str::FromStr for Metric {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "accuracy" | "acc" => Ok(Metric::Accuracy),
+            "binary_f1" | "f1" => Ok(Metric::BinaryF1),
+            "macro_f1" => Ok(Metric::MacroF1),
+            o => Err(Error::Config(format!("unknown metric `{o}` (accuracy, binary_f1, macro_f1)"))),
+        }
+    }
+}
 
 /// Scores of hard predictions against gold labels; a `-1` prediction is wrong.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,0 +1,118 @@
+//! End models in libtorch (`tch`): pre-trained transformer encoders loaded from Hugging Face
+//! files, a hashed n-gram model, and what they share (devices, precision, pooling, outputs).
+//!
+//! This module sees tensors and token ids only; data frames stay upstream.
+
+pub mod ngram;
+pub mod tokenizer;
+pub mod transformer;
+
+use serde::{Deserialize, Serialize};
+use tch::{Device, Kind, Tensor};
+
+use crate::error::{Error, Result};
+
+/// Arithmetic of matrix products.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// Everything in fp32.
+    #[default]
+    Fp32,
+    /// Matrix products (linear layers, attention) in bf16 with fp32 master weights; LayerNorm,
+    /// softmax and losses in fp32. Done in the model code, so it works on CPU (AVX512-BF16 via
+    /// oneDNN) as well as CUDA; autograd carries the casts back to the fp32 weights.
+    Bf16,
+}
+
+impl std::str::FromStr for Precision {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "fp32" => Ok(Precision::Fp32),
+            "bf16" => Ok(Precision::Bf16),
+            o => Err(Error::Config(format!("unknown precision `{o}` (fp32, bf16)"))),
+        }
+    }
+}
+
+impl Precision {
+    /// The kind matrix products run in.
+    pub fn compute_kind(&self) -> Kind {
+        match self {
+            Precision::Fp32 => Kind::Float,
+            Precision::Bf16 => Kind::BFloat16,
+        }
+    }
+}
+
+/// How token states become one vector per text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pooling {
+    /// The first token's state (`[CLS]` / `<s>`), as BERT / RoBERTa classification heads.
+    Cls,
+    /// The mean of the real (unmasked) tokens' states, as sentence-transformers.
+    #[default]
+    Mean,
+}
+
+/// `auto` (CUDA when available, else CPU), `cpu`, `cuda` or `cuda:N`.
+pub fn parse_device(s: &str) -> Result<Device> {
+    match s {
+        "auto" => Ok(Device::cuda_if_available()),
+        "cpu" => Ok(Device::Cpu),
+        "cuda" => cuda(0),
+        other => match other.strip_prefix("cuda:").and_then(|n| n.parse::<usize>().ok()) {
+            Some(n) => cuda(n),
+            None => Err(Error::Config(format!("unknown device `{other}` (auto, cpu, cuda, cuda:N)"))),
+        },
+    }
+}
+
+fn cuda(n: usize) -> Result<Device> {
+    let count = tch::Cuda::device_count() as usize;
+    if n >= count {
+        return Err(Error::Config(format!("device cuda:{n} requested but {count} CUDA device(s) are available")));
+    }
+    Ok(Device::Cuda(n))
+}
+
+/// A classifier's forward output.
+#[derive(Debug)]
+pub struct Output {
+    /// `[batch, classes]`, fp32.
+    pub logits: Tensor,
+    /// `[batch, dim]` pooled features (COSINE's contrastive term uses them), fp32.
+    pub features: Tensor,
+}
+
+/// A batch of token ids with an attention mask.
+///
+/// # Shapes
+/// `ids`, `mask`: `[batch, seq]` int64 on the model's device; `mask` is 1 for real tokens.
+#[derive(Debug)]
+pub struct TokenBatch {
+    pub ids: Tensor,
+    pub mask: Tensor,
+}
+
+/// `x · wᵀ + b` in the given precision; the result is fp32.
+///
+/// # Shapes
+/// `x`: `[..., in]`, `w`: `[out, in]`, `b`: `[out]` → `[..., out]`.
+pub(crate) fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>, precision: Precision) -> Tensor {
+    match precision {
+        Precision::Fp32 => x.linear(w, b),
+        Precision::Bf16 => {
+            let k = Kind::BFloat16;
+            let b = b.map(|b| b.to_kind(k));
+            x.to_kind(k).linear(&w.to_kind(k), b.as_ref()).to_kind(Kind::Float)
+        }
+    }
+}
+
+/// Seeds libtorch's generators (CPU and CUDA) for reproducible initialisation and dropout.
+pub fn manual_seed(seed: u64) {
+    tch::manual_seed(seed as i64);
+}

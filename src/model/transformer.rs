@@ -1,0 +1,403 @@
+//! Transformer encoders (BERT / MiniLM, RoBERTa) built with Hugging Face tensor names, so
+//! `model.safetensors` checkpoints load without conversion, plus a classification head on a
+//! pooled representation.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use tch::nn::{self, Init};
+use tch::{Device, Kind, Tensor};
+
+use super::{Output, Pooling, Precision, TokenBatch, linear};
+use crate::error::{Context, Error, Result};
+
+/// The fields of a Hugging Face `config.json` that define the architecture (others are ignored).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TransformerConfig {
+    /// `bert` (BERT, MiniLM) or `roberta`.
+    pub model_type: String,
+    pub vocab_size: i64,
+    pub hidden_size: i64,
+    pub num_hidden_layers: i64,
+    pub num_attention_heads: i64,
+    pub intermediate_size: i64,
+    pub max_position_embeddings: i64,
+    #[serde(default = "default_type_vocab")]
+    pub type_vocab_size: i64,
+    #[serde(default = "default_eps")]
+    pub layer_norm_eps: f64,
+    #[serde(default = "default_dropout")]
+    pub hidden_dropout_prob: f64,
+    #[serde(default = "default_dropout")]
+    pub attention_probs_dropout_prob: f64,
+    #[serde(default)]
+    pub pad_token_id: i64,
+    #[serde(default = "default_act")]
+    pub hidden_act: String,
+}
+
+fn default_type_vocab() -> i64 {
+    2
+}
+fn default_eps() -> f64 {
+    1e-12
+}
+fn default_dropout() -> f64 {
+    0.1
+}
+fn default_act() -> String {
+    "gelu".into()
+}
+
+impl TransformerConfig {
+    /// Reads `config.json`; unknown `model_type`s are rejected.
+    pub fn load(path: &Path) -> Result<Self> {
+        let cfg: Self = crate::data::read_json(path)?;
+        cfg.validate().map_err(|e| Error::parse(path, None, Some("model_type"), e.to_string()))?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<()> {
+        if !["bert", "roberta"].contains(&self.model_type.as_str()) {
+            return Err(Error::Config(format!("model_type `{}` is not supported (bert, roberta)", self.model_type)));
+        }
+        if self.hidden_size % self.num_attention_heads != 0 {
+            return Err(Error::Config(format!("hidden_size {} is not a multiple of {} heads", self.hidden_size, self.num_attention_heads)));
+        }
+        if !["gelu", "gelu_new", "relu"].contains(&self.hidden_act.as_str()) {
+            return Err(Error::Config(format!("hidden_act `{}` is not supported (gelu, gelu_new, relu)", self.hidden_act)));
+        }
+        Ok(())
+    }
+
+    /// RoBERTa numbers positions from `pad_token_id + 1`.
+    fn position_offset(&self) -> i64 {
+        if self.model_type == "roberta" { self.pad_token_id + 1 } else { 0 }
+    }
+
+    /// A small random BERT (for tests and the GPU smoke script).
+    pub fn tiny(vocab_size: i64, hidden: i64, layers: i64, heads: i64) -> Self {
+        Self {
+            model_type: "bert".into(),
+            vocab_size,
+            hidden_size: hidden,
+            num_hidden_layers: layers,
+            num_attention_heads: heads,
+            intermediate_size: hidden * 4,
+            max_position_embeddings: 512,
+            type_vocab_size: 2,
+            layer_norm_eps: 1e-12,
+            hidden_dropout_prob: 0.1,
+            attention_probs_dropout_prob: 0.1,
+            pad_token_id: 0,
+            hidden_act: "gelu".into(),
+        }
+    }
+}
+
+struct Lin {
+    w: Tensor,
+    b: Tensor,
+}
+
+impl Lin {
+    fn new(p: nn::Path, inp: i64, out: i64) -> Self {
+        Self {
+            w: p.var("weight", &[out, inp], Init::Randn { mean: 0.0, stdev: 0.02 }),
+            b: p.var("bias", &[out], Init::Const(0.0)),
+        }
+    }
+    fn forward(&self, x: &Tensor, precision: Precision) -> Tensor {
+        linear(x, &self.w, Some(&self.b), precision)
+    }
+}
+
+struct Norm {
+    w: Tensor,
+    b: Tensor,
+    eps: f64,
+}
+
+impl Norm {
+    fn new(p: nn::Path, dim: i64, eps: f64) -> Self {
+        Self { w: p.var("weight", &[dim], Init::Const(1.0)), b: p.var("bias", &[dim], Init::Const(0.0)), eps }
+    }
+    /// LayerNorm in fp32.
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let d = self.w.size()[0];
+        x.layer_norm([d], Some(&self.w), Some(&self.b), self.eps, true)
+    }
+}
+
+struct Layer {
+    query: Lin,
+    key: Lin,
+    value: Lin,
+    attn_out: Lin,
+    attn_norm: Norm,
+    inter: Lin,
+    out: Lin,
+    out_norm: Norm,
+}
+
+/// A BERT-style encoder.
+pub struct Encoder {
+    cfg: TransformerConfig,
+    word: Tensor,
+    position: Tensor,
+    token_type: Tensor,
+    emb_norm: Norm,
+    layers: Vec<Layer>,
+}
+
+impl Encoder {
+    fn new(p: &nn::Path, cfg: &TransformerConfig) -> Self {
+        let (h, eps) = (cfg.hidden_size, cfg.layer_norm_eps);
+        let e = p / "embeddings";
+        let init = Init::Randn { mean: 0.0, stdev: 0.02 };
+        let layers = (0..cfg.num_hidden_layers)
+            .map(|i| {
+                let l = p / "encoder" / "layer" / i;
+                Layer {
+                    query: Lin::new(&l / "attention" / "self" / "query", h, h),
+                    key: Lin::new(&l / "attention" / "self" / "key", h, h),
+                    value: Lin::new(&l / "attention" / "self" / "value", h, h),
+                    attn_out: Lin::new(&l / "attention" / "output" / "dense", h, h),
+                    attn_norm: Norm::new(&l / "attention" / "output" / "LayerNorm", h, eps),
+                    inter: Lin::new(&l / "intermediate" / "dense", h, cfg.intermediate_size),
+                    out: Lin::new(&l / "output" / "dense", cfg.intermediate_size, h),
+                    out_norm: Norm::new(&l / "output" / "LayerNorm", h, eps),
+                }
+            })
+            .collect();
+        Self {
+            cfg: cfg.clone(),
+            word: (&e / "word_embeddings").var("weight", &[cfg.vocab_size, h], init),
+            position: (&e / "position_embeddings").var("weight", &[cfg.max_position_embeddings, h], init),
+            token_type: (&e / "token_type_embeddings").var("weight", &[cfg.type_vocab_size, h], init),
+            emb_norm: Norm::new(&e / "LayerNorm", h, eps),
+            layers,
+        }
+    }
+
+    fn act(&self, x: &Tensor) -> Tensor {
+        match self.cfg.hidden_act.as_str() {
+            "relu" => x.relu(),
+            "gelu_new" => x.gelu("tanh"),
+            _ => x.gelu("none"),
+        }
+    }
+
+    /// Token states.
+    ///
+    /// # Shapes
+    /// `ids`, `mask`: `[b, s]` int64 → `[b, s, hidden]` fp32.
+    pub fn forward(&self, ids: &Tensor, mask: &Tensor, train: bool, precision: Precision) -> Result<Tensor> {
+        let (b, s) = ids.size2().ctx(|| "encoder input must be [batch, seq]".into())?;
+        if s > self.cfg.max_position_embeddings - self.cfg.position_offset() {
+            return Err(Error::Config(format!("sequence length {s} exceeds the model's {} positions", self.cfg.max_position_embeddings)));
+        }
+        let dev = ids.device();
+        let positions = Tensor::arange_start(self.cfg.position_offset(), s + self.cfg.position_offset(), (Kind::Int64, dev));
+        let types = Tensor::zeros([b, s], (Kind::Int64, dev));
+        let words = Tensor::f_embedding(&self.word, ids, -1, false, false).ctx(|| "token id outside the vocabulary".into())?;
+        let x = words
+            + Tensor::embedding(&self.position, &positions, -1, false, false).unsqueeze(0)
+            + Tensor::embedding(&self.token_type, &types, -1, false, false);
+        let mut x = self.emb_norm.forward(&x).dropout(self.cfg.hidden_dropout_prob, train);
+        let (heads, hd) = (self.cfg.num_attention_heads, self.cfg.hidden_size / self.cfg.num_attention_heads);
+        let keep = mask.ne(0).view([b, 1, 1, s]);
+        let attn_p = if train { self.cfg.attention_probs_dropout_prob } else { 0.0 };
+        let kind = precision.compute_kind();
+        for l in &self.layers {
+            let split = |t: Tensor| t.view([b, s, heads, hd]).transpose(1, 2).to_kind(kind);
+            let q = split(l.query.forward(&x, precision));
+            let k = split(l.key.forward(&x, precision));
+            let v = split(l.value.forward(&x, precision));
+            let ctx = Tensor::scaled_dot_product_attention(&q, &k, &v, Some(&keep), attn_p, false, None, false)
+                .to_kind(Kind::Float)
+                .transpose(1, 2)
+                .contiguous()
+                .view([b, s, heads * hd]);
+            let a = l.attn_norm.forward(&(l.attn_out.forward(&ctx, precision).dropout(self.cfg.hidden_dropout_prob, train) + &x));
+            let i = self.act(&l.inter.forward(&a, precision));
+            x = l.out_norm.forward(&(l.out.forward(&i, precision).dropout(self.cfg.hidden_dropout_prob, train) + &a));
+        }
+        Ok(x)
+    }
+}
+
+/// Pools token states into one vector per text.
+///
+/// # Shapes
+/// `states`: `[b, s, d]`, `mask`: `[b, s]` → `[b, d]`.
+pub fn pool(states: &Tensor, mask: &Tensor, pooling: Pooling) -> Tensor {
+    match pooling {
+        Pooling::Cls => states.select(1, 0),
+        Pooling::Mean => {
+            let m = mask.to_kind(Kind::Float).unsqueeze(-1);
+            (states * &m).sum_dim_intlist(1, false, Kind::Float) / m.sum_dim_intlist(1, false, Kind::Float).clamp_min(1.0)
+        }
+    }
+}
+
+/// Which tensors a checkpoint lacked and which it had in excess.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LoadReport {
+    /// Model tensors absent from the checkpoint (left at their initialisation).
+    pub missing: Vec<String>,
+    /// Checkpoint tensors the model does not use (e.g. `pooler.*`).
+    pub unexpected: Vec<String>,
+}
+
+/// Options of a transformer classifier.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TransformerOptions {
+    /// Default mean pooling (sentence-transformers; MiniLM was trained with it).
+    pub pooling: Pooling,
+    /// Dropout before the classification head. Default 0.1 (BERT's `hidden_dropout_prob`).
+    pub head_dropout: f64,
+    pub precision: Precision,
+}
+
+impl Default for TransformerOptions {
+    fn default() -> Self {
+        Self { pooling: Pooling::Mean, head_dropout: 0.1, precision: Precision::Fp32 }
+    }
+}
+
+/// A transformer encoder with a linear classification head on the pooled representation.
+pub struct TransformerClassifier {
+    pub vs: nn::VarStore,
+    pub config: TransformerConfig,
+    pub options: TransformerOptions,
+    pub n_classes: i64,
+    encoder: Encoder,
+    head: Lin,
+}
+
+impl std::fmt::Debug for TransformerClassifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransformerClassifier").field("config", &self.config).field("n_classes", &self.n_classes).finish()
+    }
+}
+
+/// Checkpoint names may carry the task model's prefix (`bert.`, `roberta.`).
+fn strip_prefix(name: &str) -> &str {
+    ["bert.", "roberta."].iter().find_map(|p| name.strip_prefix(p)).unwrap_or(name)
+}
+
+impl TransformerClassifier {
+    /// A randomly initialised model (seeded) on `device`.
+    pub fn new(config: TransformerConfig, n_classes: i64, options: TransformerOptions, device: Device, seed: u64) -> Result<Self> {
+        config.validate()?;
+        if n_classes < 2 {
+            return Err(Error::Config(format!("{n_classes} classes: need at least 2")));
+        }
+        super::manual_seed(seed);
+        let vs = nn::VarStore::new(device);
+        let root = vs.root();
+        let encoder = Encoder::new(&root, &config);
+        let head = Lin::new(&root / "classifier", config.hidden_size, n_classes);
+        Ok(Self { vs, config, options, n_classes, encoder, head })
+    }
+
+    /// Loads `config.json` and `model.safetensors` from a Hugging Face folder; the head is new.
+    /// Every encoder tensor must be in the checkpoint (a partially random encoder is an error).
+    pub fn from_pretrained(dir: &Path, n_classes: i64, options: TransformerOptions, device: Device, seed: u64) -> Result<(Self, LoadReport)> {
+        let config = TransformerConfig::load(&dir.join("config.json"))?;
+        let mut model = Self::new(config, n_classes, options, device, seed)?;
+        let weights = dir.join("model.safetensors");
+        if !weights.is_file() {
+            return Err(Error::io(&weights, std::io::Error::from(std::io::ErrorKind::NotFound)));
+        }
+        let report = model.load_weights(&weights)?;
+        let missing_encoder: Vec<&String> = report.missing.iter().filter(|n| !n.starts_with("classifier.")).collect();
+        if !missing_encoder.is_empty() {
+            return Err(Error::invalid(weights.display().to_string(), format!("checkpoint lacks encoder tensors: {missing_encoder:?}")));
+        }
+        if !report.unexpected.is_empty() {
+            tracing::debug!(unexpected = ?report.unexpected, "checkpoint tensors not used by the model");
+        }
+        Ok((model, report))
+    }
+
+    /// Copies every tensor of a safetensors file whose (prefix-stripped) name matches a model
+    /// variable, checking shapes.
+    pub fn load_weights(&mut self, path: &Path) -> Result<LoadReport> {
+        let tensors = Tensor::read_safetensors(path).ctx(|| format!("reading {}", path.display()))?;
+        let by_name: HashMap<String, Tensor> = tensors.into_iter().map(|(n, t)| (strip_prefix(&n).to_string(), t)).collect();
+        let mut vars = self.vs.variables();
+        let mut report = LoadReport::default();
+        let mut names: Vec<&String> = vars.keys().collect();
+        names.sort();
+        let names: Vec<String> = names.into_iter().cloned().collect();
+        for name in &names {
+            let var = vars.get_mut(name).expect("listed variable");
+            match by_name.get(name) {
+                Some(src) => {
+                    if src.size() != var.size() {
+                        return Err(Error::invalid(path.display().to_string(), format!("tensor `{name}` has shape {:?}, the model expects {:?}", src.size(), var.size())));
+                    }
+                    tch::no_grad(|| var.f_copy_(&src.to_kind(Kind::Float))).ctx(|| format!("loading `{name}`"))?;
+                }
+                None => report.missing.push(name.clone()),
+            }
+        }
+        let mut unexpected: Vec<String> = by_name.keys().filter(|n| !vars.contains_key(*n)).cloned().collect();
+        unexpected.sort();
+        report.unexpected = unexpected;
+        Ok(report)
+    }
+
+    /// The last layer's token states.
+    ///
+    /// # Shapes
+    /// → `[b, s, hidden]`.
+    pub fn hidden_states(&self, batch: &TokenBatch, train: bool) -> Result<Tensor> {
+        self.encoder.forward(&batch.ids, &batch.mask, train, self.options.precision)
+    }
+
+    /// Pooled features (no head).
+    ///
+    /// # Shapes
+    /// → `[b, hidden]`.
+    pub fn features(&self, batch: &TokenBatch, train: bool) -> Result<Tensor> {
+        let states = self.encoder.forward(&batch.ids, &batch.mask, train, self.options.precision)?;
+        Ok(pool(&states, &batch.mask, self.options.pooling))
+    }
+
+    /// Logits and pooled features.
+    ///
+    /// # Shapes
+    /// → logits `[b, n_classes]`, features `[b, hidden]`.
+    pub fn forward(&self, batch: &TokenBatch, train: bool) -> Result<Output> {
+        let features = self.features(batch, train)?;
+        let logits = self.head.forward(&features.dropout(self.options.head_dropout, train), self.options.precision);
+        Ok(Output { logits, features })
+    }
+
+    /// Writes a Hugging Face folder: `config.json`, `model.safetensors` (encoder + `classifier.*`),
+    /// and the tokenizer if given, so `transformers` (and this type) can load it.
+    pub fn export_hf(&self, dir: &Path, tokenizer: Option<&super::tokenizer::TextTokenizer>) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let mut cfg = serde_json::to_value(&self.config).map_err(|e| Error::Config(e.to_string()))?;
+        let arch = if self.config.model_type == "roberta" { "RobertaModel" } else { "BertModel" };
+        cfg["architectures"] = serde_json::json!([arch]);
+        cfg["num_labels"] = serde_json::json!(self.n_classes);
+        crate::data::write_json(&dir.join("config.json"), &cfg)?;
+        let vars = self.vs.variables();
+        let mut named: Vec<(String, Tensor)> = vars.into_iter().map(|(n, t)| (n, t.to_device(Device::Cpu).contiguous())).collect();
+        named.sort_by(|a, b| a.0.cmp(&b.0));
+        let path: PathBuf = dir.join("model.safetensors");
+        let tmp = dir.join("model.safetensors.tmp");
+        Tensor::write_safetensors(&named, &tmp).ctx(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+        if let Some(t) = tokenizer {
+            t.save(&dir.join("tokenizer.json"))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,154 @@
+//! Training checkpoints: `model.safetensors`, `optimizer.safetensors`, `best.safetensors` and
+//! `state.json` (step, data position, history, resolved config) in one folder, replaced
+//! atomically (written beside it, then renamed), so a killed run never leaves a torn checkpoint.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use tch::{Device, Tensor};
+
+use super::optim::AdamW;
+use super::{EndModel, EvalRecord, TrainConfig, snapshot};
+use crate::error::{Context, Error, Result};
+
+/// The trainer's resumable state.
+pub(crate) struct State {
+    pub step: usize,
+    pub epoch: usize,
+    pub batch_in_epoch: usize,
+    pub losses: Vec<f64>,
+    pub history: Vec<EvalRecord>,
+    pub best_score: Option<f64>,
+    pub best_step: Option<usize>,
+    pub best: Option<Vec<(String, Tensor)>>,
+    pub bad_evals: usize,
+    pub skipped: usize,
+    pub stopped_early: bool,
+}
+
+impl State {
+    pub fn fresh() -> Self {
+        Self {
+            step: 0,
+            epoch: 0,
+            batch_in_epoch: 0,
+            losses: Vec::new(),
+            history: Vec::new(),
+            best_score: None,
+            best_step: None,
+            best: None,
+            bad_evals: 0,
+            skipped: 0,
+            stopped_early: false,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct StateFile {
+    step: usize,
+    epoch: usize,
+    batch_in_epoch: usize,
+    adam_t: i64,
+    losses: Vec<f64>,
+    history: Vec<EvalRecord>,
+    best_score: Option<f64>,
+    best_step: Option<usize>,
+    bad_evals: usize,
+    skipped: usize,
+    stopped_early: bool,
+    config: TrainConfig,
+}
+
+fn to_cpu(v: Vec<(String, Tensor)>) -> Vec<(String, Tensor)> {
+    v.into_iter().map(|(n, t)| (n, t.to_device(Device::Cpu).contiguous())).collect()
+}
+
+pub(crate) fn save(dir: &Path, model: &EndModel, opt: &AdamW, state: &State, cfg: &TrainConfig) -> Result<()> {
+    let tmp = dir.with_extension("tmp");
+    let old = dir.with_extension("old");
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    Tensor::write_safetensors(&to_cpu(snapshot(model)), tmp.join("model.safetensors")).ctx(|| "writing checkpoint model".into())?;
+    Tensor::write_safetensors(&to_cpu(opt.named_state()), tmp.join("optimizer.safetensors")).ctx(|| "writing checkpoint optimizer".into())?;
+    if let Some(best) = &state.best {
+        let best: Vec<(String, Tensor)> = best.iter().map(|(n, t)| (n.clone(), t.shallow_clone())).collect();
+        Tensor::write_safetensors(&to_cpu(best), tmp.join("best.safetensors")).ctx(|| "writing checkpoint best".into())?;
+    }
+    let file = StateFile {
+        step: state.step,
+        epoch: state.epoch,
+        batch_in_epoch: state.batch_in_epoch,
+        adam_t: opt.t,
+        losses: state.losses.clone(),
+        history: state.history.clone(),
+        best_score: state.best_score,
+        best_step: state.best_step,
+        bad_evals: state.bad_evals,
+        skipped: state.skipped,
+        stopped_early: state.stopped_early,
+        config: cfg.clone(),
+    };
+    crate::data::write_json(&tmp.join("state.json"), &file)?;
+    let _ = std::fs::remove_dir_all(&old);
+    if dir.exists() {
+        std::fs::rename(dir, &old).map_err(|e| Error::io(dir, e))?;
+    }
+    std::fs::rename(&tmp, dir).map_err(|e| Error::io(dir, e))?;
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(())
+}
+
+fn read(path: &Path, device: Device) -> Result<HashMap<String, Tensor>> {
+    Ok(Tensor::read_safetensors(path)
+        .ctx(|| format!("reading {}", path.display()))?
+        .into_iter()
+        .map(|(n, t)| (n, t.to_device(device)))
+        .collect())
+}
+
+/// Loads a checkpoint into `model` and `opt`; `None` when the folder holds none.
+pub(crate) fn load(dir: &Path, model: &mut EndModel, opt: &mut AdamW) -> Result<Option<State>> {
+    // A crash between the two renames of `save` leaves the previous checkpoint as `.old`.
+    let dir = if dir.join("state.json").is_file() {
+        dir.to_path_buf()
+    } else if dir.with_extension("old").join("state.json").is_file() {
+        dir.with_extension("old")
+    } else {
+        return Ok(None);
+    };
+    let file: StateFile = crate::data::read_json(&dir.join("state.json"))?;
+    let device = model.device();
+    let weights = read(&dir.join("model.safetensors"), device)?;
+    let mut vars = model.vs().variables();
+    tch::no_grad(|| -> Result<()> {
+        for (name, var) in vars.iter_mut() {
+            let src = weights.get(name).ok_or_else(|| Error::invalid(dir.display().to_string(), format!("checkpoint lacks `{name}` (a different model?)")))?;
+            var.f_copy_(src).ctx(|| format!("restoring `{name}`"))?;
+        }
+        Ok(())
+    })?;
+    opt.load_state(&read(&dir.join("optimizer.safetensors"), device)?, file.adam_t)?;
+    let best_path = dir.join("best.safetensors");
+    let best = if best_path.is_file() {
+        let mut b: Vec<(String, Tensor)> = read(&best_path, device)?.into_iter().collect();
+        b.sort_by(|x, y| x.0.cmp(&y.0));
+        Some(b)
+    } else {
+        None
+    };
+    Ok(Some(State {
+        step: file.step,
+        epoch: file.epoch,
+        batch_in_epoch: file.batch_in_epoch,
+        losses: file.losses,
+        history: file.history,
+        best_score: file.best_score,
+        best_step: file.best_step,
+        best,
+        bad_evals: file.bad_evals,
+        skipped: file.skipped,
+        stopped_early: file.stopped_early,
+    }))
+}

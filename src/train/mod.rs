@@ -1,0 +1,505 @@
+//! The supervised trainer shared by weak-label training, the supervised baselines and COSINE:
+//! mini-batches over soft (or one-hot) targets with optional per-example weights, AdamW with
+//! linear warm-up and decay, gradient clipping, seeded shuffling, length-bucketed dynamic padding,
+//! validation with early stopping (best weights restored), atomic checkpoints with resume, and
+//! batched no-grad inference.
+
+pub mod batch;
+mod checkpoint;
+mod optim;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use tch::{Device, Kind, Tensor};
+
+pub use batch::{Encoded, Input, Padding, epoch_batches, inference_batches};
+pub use optim::AdamW;
+
+use crate::error::{Context, Error, Result};
+use crate::metrics::{Metric, scores};
+use crate::model::ngram::NgramClassifier;
+use crate::model::tokenizer::TextTokenizer;
+use crate::model::transformer::TransformerClassifier;
+use crate::model::{Output, manual_seed};
+use crate::progress::Progress;
+
+/// An end model: a transformer with its tokenizer, or the n-gram model.
+pub enum EndModel {
+    /// The tokenizer may be absent when inputs come pre-encoded (tests, cached token ids).
+    Transformer(Box<TransformerClassifier>, Option<TextTokenizer>),
+    Ngram(NgramClassifier),
+}
+
+impl std::fmt::Debug for EndModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EndModel::Transformer(m, _) => m.fmt(f),
+            EndModel::Ngram(m) => m.fmt(f),
+        }
+    }
+}
+
+impl EndModel {
+    pub fn vs(&self) -> &tch::nn::VarStore {
+        match self {
+            EndModel::Transformer(m, _) => &m.vs,
+            EndModel::Ngram(m) => &m.vs,
+        }
+    }
+    pub fn vs_mut(&mut self) -> &mut tch::nn::VarStore {
+        match self {
+            EndModel::Transformer(m, _) => &mut m.vs,
+            EndModel::Ngram(m) => &mut m.vs,
+        }
+    }
+    pub fn device(&self) -> Device {
+        self.vs().device()
+    }
+    pub fn n_classes(&self) -> i64 {
+        match self {
+            EndModel::Transformer(m, _) => m.n_classes,
+            EndModel::Ngram(m) => m.n_classes,
+        }
+    }
+    /// Tokenises (or hashes) texts once.
+    pub fn encode(&self, texts: &[&str]) -> Result<Encoded> {
+        match self {
+            EndModel::Transformer(_, Some(tok)) => Ok(Encoded { items: tok.encode_batch(texts)?, pad_id: Some(tok.pad_id), max_len: tok.max_len }),
+            EndModel::Transformer(_, None) => Err(Error::Config("this transformer has no tokenizer to encode texts with".into())),
+            EndModel::Ngram(m) => Ok(Encoded { items: texts.iter().map(|t| m.config.featurize(t)).collect(), pad_id: None, max_len: 0 }),
+        }
+    }
+    /// # Shapes
+    /// → logits `[b, C]`, features `[b, D]`.
+    pub fn forward(&self, input: &Input, train: bool) -> Result<Output> {
+        match (self, input) {
+            (EndModel::Transformer(m, _), Input::Tokens(t)) => m.forward(t, train),
+            (EndModel::Ngram(m), Input::Bags(b)) => m.forward(b, train),
+            _ => Err(Error::Config("model and batch kinds differ (tokens vs n-gram bags)".into())),
+        }
+    }
+    /// Parameter names that get no weight decay: biases and LayerNorm weights (BERT / HF practice).
+    fn no_decay(name: &str) -> bool {
+        name.ends_with(".bias") || name.contains("LayerNorm")
+    }
+}
+
+/// What to do when a loss or gradient is NaN / infinite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnNonFinite {
+    /// Stop with an error naming the step. Default.
+    #[default]
+    Error,
+    /// Skip the batch (no update) and count it.
+    Skip,
+}
+
+/// Trainer settings. Defaults follow BERT fine-tuning practice (Devlin et al. 2019; HF `Trainer`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    /// Default 32.
+    pub batch_size: usize,
+    /// Optimiser steps at most. Default 1000.
+    pub max_steps: usize,
+    /// Peak learning rate. Default 2e-5 (transformers; use ~1e-2 for the n-gram model).
+    pub lr: f64,
+    /// AdamW decoupled weight decay, not applied to biases and LayerNorm. Default 0.01.
+    pub weight_decay: f64,
+    /// Fraction of `max_steps` of linear warm-up, then linear decay to 0. Default 0.1.
+    pub warmup_ratio: f64,
+    /// Global gradient-norm clip. Default 1.0.
+    pub max_grad_norm: f64,
+    /// Validate every this many steps. Default 50.
+    pub eval_every: usize,
+    /// Stop after this many validations without improvement. Default 5.
+    pub patience: usize,
+    /// Validation metric. Default accuracy.
+    pub metric: Metric,
+    pub padding: Padding,
+    pub seed: u64,
+    pub on_nonfinite: OnNonFinite,
+    /// Write a checkpoint every this many steps (with a checkpoint folder). Default 100.
+    pub checkpoint_every: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 32,
+            max_steps: 1000,
+            lr: 2e-5,
+            weight_decay: 0.01,
+            warmup_ratio: 0.1,
+            max_grad_norm: 1.0,
+            eval_every: 50,
+            patience: 5,
+            metric: Metric::Accuracy,
+            padding: Padding::Bucketed,
+            seed: 42,
+            on_nonfinite: OnNonFinite::Error,
+            checkpoint_every: 100,
+        }
+    }
+}
+
+impl TrainConfig {
+    pub fn validate(&self) -> Result<()> {
+        if self.batch_size == 0 || self.max_steps == 0 || self.eval_every == 0 || !(self.lr > 0.0) || !(0.0..=1.0).contains(&self.warmup_ratio) {
+            return Err(Error::Config(format!("train: need batch_size, max_steps, eval_every > 0, lr > 0, 0 ≤ warmup_ratio ≤ 1 (got {self:?})")));
+        }
+        Ok(())
+    }
+    /// Learning rate at `step` (0-based): linear warm-up, then linear decay to 0.
+    pub fn lr_at(&self, step: usize) -> f64 {
+        let warm = (self.warmup_ratio * self.max_steps as f64).round() as usize;
+        if step < warm {
+            self.lr * (step + 1) as f64 / warm as f64
+        } else {
+            self.lr * (self.max_steps - step) as f64 / (self.max_steps - warm).max(1) as f64
+        }
+    }
+}
+
+/// Training rows with their targets.
+#[derive(Debug, Clone)]
+pub struct TrainSet<'a> {
+    pub encoded: &'a Encoded,
+    /// Rows of `encoded` to train on.
+    pub rows: Vec<usize>,
+    /// `rows.len() × C` row-major target distributions (one-hot for hard labels).
+    pub targets: Vec<f32>,
+    /// Optional per-row weights (same order as `rows`).
+    pub weights: Option<Vec<f32>>,
+}
+
+impl<'a> TrainSet<'a> {
+    /// One-hot targets from hard labels.
+    pub fn hard(encoded: &'a Encoded, rows: Vec<usize>, labels: &[u32], c: usize) -> Self {
+        let mut targets = vec![0.0; rows.len() * c];
+        for (r, &l) in labels.iter().enumerate() {
+            targets[r * c + l as usize] = 1.0;
+        }
+        Self { encoded, rows, targets, weights: None }
+    }
+}
+
+/// A validation set: rows with gold labels.
+#[derive(Debug, Clone)]
+pub struct EvalSet<'a> {
+    pub encoded: &'a Encoded,
+    pub gold: Vec<u32>,
+}
+
+/// One validation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalRecord {
+    pub step: usize,
+    pub train_loss: f64,
+    pub score: f64,
+}
+
+/// What training did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainReport {
+    pub steps: usize,
+    pub best_step: Option<usize>,
+    pub best_score: Option<f64>,
+    pub history: Vec<EvalRecord>,
+    /// Loss per step.
+    pub losses: Vec<f64>,
+    pub skipped_batches: usize,
+    pub stopped_early: bool,
+    pub seconds: f64,
+    pub examples_per_second: f64,
+}
+
+/// Mean over the batch of `w · CE(target, softmax(logits))`.
+///
+/// ```python
+/// loss = (w * -(targets * logits.log_softmax(-1)).sum(-1)).mean()
+/// ```
+///
+/// # Shapes
+/// `logits`, `targets`: `[b, C]`; `weights`: `[b]` → scalar.
+pub fn soft_cross_entropy(logits: &Tensor, targets: &Tensor, weights: Option<&Tensor>) -> Tensor {
+    let per = -(targets * logits.log_softmax(-1, Kind::Float)).sum_dim_intlist(-1, false, Kind::Float);
+    match weights {
+        Some(w) => (per * w).mean(Kind::Float),
+        None => per.mean(Kind::Float),
+    }
+}
+
+/// Class probabilities for every row of `encoded`, in row order (eval mode, no grad).
+///
+/// # Shapes
+/// → `[n, C]` fp32 on the CPU.
+pub fn predict_proba(model: &EndModel, encoded: &Encoded, batch_size: usize, padding: Padding) -> Result<Tensor> {
+    let lengths: Vec<usize> = encoded.items.iter().map(Vec::len).collect();
+    let batches = inference_batches(encoded.len(), &lengths, batch_size, padding);
+    let c = model.n_classes();
+    let mut out = Tensor::zeros([encoded.len() as i64, c], (Kind::Float, Device::Cpu));
+    tch::no_grad(|| -> Result<()> {
+        for idx in &batches {
+            let input = encoded.collate(idx, padding, model.device());
+            let probs = model.forward(&input, false)?.logits.softmax(-1, Kind::Float).to_device(Device::Cpu);
+            let index = Tensor::from_slice(&idx.iter().map(|&i| i as i64).collect::<Vec<_>>());
+            let _ = out.index_copy_(0, &index, &probs);
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Hard predictions (argmax).
+pub fn predict(model: &EndModel, encoded: &Encoded, batch_size: usize, padding: Padding) -> Result<Vec<u32>> {
+    let p = predict_proba(model, encoded, batch_size, padding)?;
+    Ok(Vec::<i64>::try_from(p.argmax(-1, false)).ctx(|| "predictions".into())?.into_iter().map(|x| x as u32).collect())
+}
+
+/// Scores `model` on a labelled set under `metric`.
+pub fn evaluate(model: &EndModel, set: &EvalSet, batch_size: usize, padding: Padding, metric: Metric) -> Result<f64> {
+    let pred = predict(model, set.encoded, batch_size, padding)?;
+    let pred: Vec<i16> = pred.iter().map(|&p| p as i16).collect();
+    let gold: Vec<Option<u32>> = set.gold.iter().map(|&g| Some(g)).collect();
+    Ok(metric.of(&scores(&pred, &gold, |_| true, model.n_classes() as usize)))
+}
+
+/// Snapshot of every variable (for best-weight restore).
+fn snapshot(model: &EndModel) -> Vec<(String, Tensor)> {
+    let mut v: Vec<(String, Tensor)> = model.vs().variables().into_iter().map(|(n, t)| (n, t.detach().copy())).collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+fn restore(model: &mut EndModel, snap: &[(String, Tensor)]) -> Result<()> {
+    let mut vars = model.vs().variables();
+    tch::no_grad(|| -> Result<()> {
+        for (n, t) in snap {
+            if let Some(v) = vars.get_mut(n) {
+                v.f_copy_(t).ctx(|| format!("restoring `{n}`"))?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Trains `model` on `train`, validating on `valid` every `eval_every` steps with early stopping;
+/// the best weights are restored at the end. With `checkpoint_dir`, state is written there every
+/// `checkpoint_every` steps and a rerun resumes from it (same result as an uninterrupted run on CPU).
+pub fn train(
+    model: &mut EndModel,
+    train: &TrainSet,
+    valid: Option<&EvalSet>,
+    cfg: &TrainConfig,
+    checkpoint_dir: Option<&Path>,
+    progress: &dyn Progress,
+) -> Result<TrainReport> {
+    cfg.validate()?;
+    let c = model.n_classes() as usize;
+    if train.rows.is_empty() {
+        return Err(Error::invalid("train", "no training rows"));
+    }
+    if train.targets.len() != train.rows.len() * c {
+        return Err(Error::invalid("train", format!("{} target values for {} rows × {c} classes", train.targets.len(), train.rows.len())));
+    }
+    let device = model.device();
+    let lengths: Vec<usize> = train.encoded.items.iter().map(Vec::len).collect();
+    // Position of each encoded row in `train.rows`, for target lookup.
+    let mut slot = vec![usize::MAX; train.encoded.len()];
+    for (k, &r) in train.rows.iter().enumerate() {
+        slot[r] = k;
+    }
+    let names: Vec<String> = snapshot(model).into_iter().map(|(n, _)| n).collect();
+    let mut opt = AdamW::new(model.vs(), &names, cfg.weight_decay, EndModel::no_decay);
+    let mut state = checkpoint::State::fresh();
+    if let Some(dir) = checkpoint_dir {
+        if let Some(s) = checkpoint::load(dir, model, &mut opt)? {
+            tracing::info!(step = s.step, dir = %dir.display(), "resuming from checkpoint");
+            state = s;
+        }
+    }
+    let started = Instant::now();
+    let mut seen = 0usize;
+    progress.start("training", cfg.max_steps as u64);
+    progress.advance(state.step as u64);
+    'outer: while state.step < cfg.max_steps {
+        let batches = epoch_batches(&train.rows, &lengths, cfg.batch_size, cfg.padding, cfg.seed.wrapping_add(state.epoch as u64));
+        while state.batch_in_epoch < batches.len() {
+            let idx = &batches[state.batch_in_epoch];
+            state.batch_in_epoch += 1;
+            // Dropout draws depend on (seed, step) only, so a resumed run replays them.
+            manual_seed(cfg.seed.wrapping_mul(1_000_003).wrapping_add(state.step as u64));
+            let input = train.encoded.collate(idx, cfg.padding, device);
+            let mut t = Vec::with_capacity(idx.len() * c);
+            let mut w = Vec::with_capacity(idx.len());
+            for &i in idx {
+                let k = slot[i];
+                t.extend_from_slice(&train.targets[k * c..(k + 1) * c]);
+                w.push(train.weights.as_ref().map_or(1.0, |ws| ws[k]));
+            }
+            let targets = Tensor::from_slice(&t).view([idx.len() as i64, c as i64]).to_device(device);
+            let weights = train.weights.as_ref().map(|_| Tensor::from_slice(&w).to_device(device));
+            let out = model.forward(&input, true)?;
+            let loss = soft_cross_entropy(&out.logits, &targets, weights.as_ref());
+            let lv = loss.double_value(&[]);
+            opt.zero_grad();
+            let finite = lv.is_finite() && {
+                loss.backward();
+                opt.grad_norm().is_finite()
+            };
+            if !finite {
+                match cfg.on_nonfinite {
+                    OnNonFinite::Error => {
+                        return Err(Error::invalid("train", format!("non-finite loss or gradient at step {} (loss {lv}); lower the learning rate or use --on-nonfinite skip", state.step)));
+                    }
+                    OnNonFinite::Skip => {
+                        tracing::warn!(step = state.step, loss = lv, "skipping a batch with a non-finite loss or gradient");
+                        state.skipped += 1;
+                        opt.zero_grad();
+                        continue;
+                    }
+                }
+            }
+            opt.clip_grad_norm(cfg.max_grad_norm);
+            opt.step(cfg.lr_at(state.step));
+            state.losses.push(lv);
+            state.step += 1;
+            seen += idx.len();
+            progress.advance(1);
+            if state.step % cfg.eval_every == 0 || state.step == cfg.max_steps {
+                let window = &state.losses[state.losses.len().saturating_sub(cfg.eval_every)..];
+                let train_loss = window.iter().sum::<f64>() / window.len() as f64;
+                match valid {
+                    Some(v) => {
+                        let score = evaluate(model, v, cfg.batch_size.max(64), cfg.padding, cfg.metric)?;
+                        tracing::info!(step = state.step, train_loss, score, "validation");
+                        progress.message(&format!("loss {train_loss:.4} valid {score:.3}"));
+                        state.history.push(EvalRecord { step: state.step, train_loss, score });
+                        if state.best_score.is_none_or(|b| score > b) {
+                            state.best_score = Some(score);
+                            state.best_step = Some(state.step);
+                            state.best = Some(snapshot(model));
+                            state.bad_evals = 0;
+                        } else {
+                            state.bad_evals += 1;
+                        }
+                    }
+                    None => {
+                        progress.message(&format!("loss {train_loss:.4}"));
+                        state.history.push(EvalRecord { step: state.step, train_loss, score: f64::NAN });
+                    }
+                }
+            }
+            if let Some(dir) = checkpoint_dir {
+                if state.step % cfg.checkpoint_every == 0 {
+                    checkpoint::save(dir, model, &opt, &state, cfg)?;
+                }
+            }
+            if valid.is_some() && state.bad_evals >= cfg.patience {
+                state.stopped_early = true;
+                break 'outer;
+            }
+            if state.step >= cfg.max_steps {
+                break 'outer;
+            }
+        }
+        state.epoch += 1;
+        state.batch_in_epoch = 0;
+    }
+    progress.finish();
+    if let Some(best) = &state.best {
+        restore(model, best)?;
+    }
+    if let Some(dir) = checkpoint_dir {
+        checkpoint::save(dir, model, &opt, &state, cfg)?;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(TrainReport {
+        steps: state.step,
+        best_step: state.best_step,
+        best_score: state.best_score,
+        history: state.history.clone(),
+        losses: state.losses.clone(),
+        skipped_batches: state.skipped,
+        stopped_early: state.stopped_early,
+        seconds,
+        examples_per_second: seen as f64 / seconds.max(1e-9),
+    })
+}
+
+/// Where a run's checkpoint lives.
+pub fn checkpoint_path(dir: &Path) -> PathBuf {
+    dir.join("checkpoint")
+}
+
+/// What `weaksup.json` says about a saved end model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum SavedModel {
+    Transformer {
+        classes: Vec<String>,
+        options: crate::model::transformer::TransformerOptions,
+        max_len: usize,
+    },
+    Ngram {
+        classes: Vec<String>,
+        config: crate::model::ngram::NgramConfig,
+        precision: crate::model::Precision,
+    },
+}
+
+impl EndModel {
+    /// Saves the model to `dir`: a Hugging Face layout for transformers (`config.json`,
+    /// `model.safetensors`, `tokenizer.json`), `model.safetensors` for the n-gram model, and
+    /// `weaksup.json` describing how to load it.
+    pub fn save(&self, dir: &Path, classes: &[String]) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let meta = match self {
+            EndModel::Transformer(m, tok) => {
+                m.export_hf(dir, tok.as_ref())?;
+                SavedModel::Transformer { classes: classes.to_vec(), options: m.options, max_len: tok.as_ref().map_or(128, |t| t.max_len) }
+            }
+            EndModel::Ngram(m) => {
+                let mut named: Vec<(String, Tensor)> = snapshot(self).into_iter().map(|(n, t)| (n, t.to_device(Device::Cpu))).collect();
+                named.sort_by(|a, b| a.0.cmp(&b.0));
+                let tmp = dir.join("model.safetensors.tmp");
+                Tensor::write_safetensors(&named, &tmp).ctx(|| format!("writing {}", tmp.display()))?;
+                std::fs::rename(&tmp, dir.join("model.safetensors")).map_err(|e| Error::io(dir, e))?;
+                SavedModel::Ngram { classes: classes.to_vec(), config: m.config.clone(), precision: m.precision }
+            }
+        };
+        crate::data::write_json(&dir.join("weaksup.json"), &meta)
+    }
+
+    /// Loads a model written by [`EndModel::save`]; returns it with its class names.
+    pub fn load(dir: &Path, device: Device) -> Result<(Self, Vec<String>)> {
+        let meta: SavedModel = crate::data::read_json(&dir.join("weaksup.json"))?;
+        match meta {
+            SavedModel::Transformer { classes, options, max_len } => {
+                let (m, _) = TransformerClassifier::from_pretrained(dir, classes.len() as i64, options, device, 0)?;
+                let tok_path = dir.join("tokenizer.json");
+                let tok = if tok_path.is_file() { Some(TextTokenizer::from_file(&tok_path, max_len)?) } else { None };
+                Ok((EndModel::Transformer(Box::new(m), tok), classes))
+            }
+            SavedModel::Ngram { classes, config, precision } => {
+                let m = NgramClassifier::new(config, classes.len() as i64, precision, device, 0)?;
+                let model = EndModel::Ngram(m);
+                let weights: std::collections::HashMap<String, Tensor> =
+                    Tensor::read_safetensors(dir.join("model.safetensors")).ctx(|| format!("reading {}", dir.display()))?.into_iter().collect();
+                let mut vars = model.vs().variables();
+                tch::no_grad(|| -> Result<()> {
+                    for (n, v) in vars.iter_mut() {
+                        let src = weights.get(n).ok_or_else(|| Error::invalid(dir.display().to_string(), format!("missing tensor `{n}`")))?;
+                        v.f_copy_(src).ctx(|| format!("loading `{n}`"))?;
+                    }
+                    Ok(())
+                })?;
+                Ok((model, classes))
+            }
+        }
+    }
+}

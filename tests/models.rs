@@ -1,0 +1,235 @@
+//! End models and the trainer: MiniLM golden values, a tiny BERT that learns a toy task, the
+//! n-gram model on the demo corpus, loss identities, checkpoint resume, HF export, bf16 parity.
+
+mod common;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tch::{Device, Kind, Tensor};
+use weaksup::data::{self, demo::DemoParams};
+use weaksup::metrics::Metric;
+use weaksup::model::ngram::{NgramClassifier, NgramConfig};
+use weaksup::model::tokenizer::TextTokenizer;
+use weaksup::model::transformer::{TransformerClassifier, TransformerConfig, TransformerOptions};
+use weaksup::model::{Pooling, Precision, TokenBatch};
+use weaksup::progress::{NoProgress, Progress};
+use weaksup::train::{self, EndModel, Encoded, EvalSet, TrainConfig, TrainSet, soft_cross_entropy};
+
+/// libtorch's random generator is process-global and cargo runs tests on parallel threads: tests
+/// that seed it take this lock so their draws do not interleave.
+static TORCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn torch_lock() -> std::sync::MutexGuard<'static, ()> {
+    TORCH.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn minilm() -> Option<std::path::PathBuf> {
+    common::shared().map(|s| s.join("models/all-minilm-l6-v2"))
+}
+
+#[test]
+fn minilm_matches_published_embeddings_and_hidden_states() {
+    let _guard = torch_lock();
+    let Some(dir) = minilm() else { return };
+    let tok = TextTokenizer::from_file(&dir.join("tokenizer.json"), 128).unwrap();
+    let texts = ["A man is eating food.", "A man is eating a piece of bread.", "A man is riding a horse."];
+    let ids = tok.encode_batch(&texts).unwrap();
+    assert_eq!(ids[0], vec![101, 1037, 2158, 2003, 5983, 2833, 1012, 102]);
+    let opts = TransformerOptions { pooling: Pooling::Mean, ..Default::default() };
+    let (model, report) = TransformerClassifier::from_pretrained(&dir, 2, opts, Device::Cpu, 0).unwrap();
+    assert_eq!(report.missing, vec!["classifier.bias", "classifier.weight"]);
+    assert!(report.unexpected.iter().any(|n| n.starts_with("pooler.")), "{:?}", report.unexpected);
+    let enc = Encoded { items: ids, pad_id: Some(tok.pad_id), max_len: 128 };
+    let train::Input::Tokens(batch) = enc.collate(&[0, 1, 2], train::Padding::Dynamic, Device::Cpu) else { panic!() };
+    let emb = tch::no_grad(|| model.features(&batch, false).unwrap());
+    let emb = &emb / emb.norm_scalaropt_dim(2, [1], true);
+    let cos = |a: i64, b: i64| (emb.get(a) * emb.get(b)).sum(Kind::Float).double_value(&[]);
+    // Published for sentence-transformers/all-MiniLM-L6-v2; transformers 5 + torch 2.11 give
+    // cos01 = 0.755337, cos02 = 0.247402 (mean pooling over real tokens, L2 norm).
+    assert!((cos(0, 1) - 0.755337).abs() < 1e-4, "{}", cos(0, 1));
+    assert!((cos(0, 2) - 0.247402).abs() < 1e-4, "{}", cos(0, 2));
+    // AutoModel(...)(**tok(texts, padding=True)).last_hidden_state[0, 0, :4] and [1, 3, :4]
+    let h = tch::no_grad(|| model.hidden_states(&batch, false).unwrap());
+    let h00: Vec<f32> = Vec::try_from(h.get(0).get(0).narrow(0, 0, 4)).unwrap();
+    let h13: Vec<f32> = Vec::try_from(h.get(1).get(3).narrow(0, 0, 4)).unwrap();
+    for (g, w) in h00.iter().zip([-0.002550319, 0.117697448, 0.003737639, 0.244708315]) {
+        assert!((*g as f64 - w).abs() < 1e-4, "{h00:?}");
+    }
+    for (g, w) in h13.iter().zip([0.515598714, 0.028692139, 0.158553153, 0.280112773]) {
+        assert!((*g as f64 - w).abs() < 1e-4, "{h13:?}");
+    }
+    // F.normalize(mean_pool(last_hidden_state), dim=-1)[0, :4]
+    let e0: Vec<f32> = Vec::try_from(emb.get(0).narrow(0, 0, 4)).unwrap();
+    let want = [0.033241585, 0.004406029, -0.006276987, 0.048378699];
+    for (g, w) in e0.iter().zip(want) {
+        assert!((*g as f64 - w).abs() < 1e-5, "{e0:?}");
+    }
+}
+
+fn toy_tokens(n: usize, seed: u64) -> (Encoded, Vec<u32>) {
+    // Class 1 iff token 7 appears; texts are 4–12 random tokens from 10..50 plus maybe 7.
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut items = Vec::new();
+    let mut labels = Vec::new();
+    for _ in 0..n {
+        let len = rng.gen_range(4..12);
+        let mut t: Vec<i64> = vec![1];
+        t.extend((0..len).map(|_| rng.gen_range(10..50)));
+        let y = rng.gen_bool(0.5);
+        if y {
+            let pos = rng.gen_range(1..t.len());
+            t[pos] = 7;
+        }
+        t.push(2);
+        items.push(t);
+        labels.push(y as u32);
+    }
+    (Encoded { items, pad_id: Some(0), max_len: 16 }, labels)
+}
+
+#[test]
+fn tiny_bert_learns_a_toy_task_to_near_zero_loss() {
+    let _guard = torch_lock();
+    let cfg = TransformerConfig::tiny(64, 32, 2, 2);
+    let t = TransformerClassifier::new(cfg, 2, TransformerOptions { head_dropout: 0.0, ..Default::default() }, Device::Cpu, 1).unwrap();
+    let mut model = EndModel::Transformer(Box::new(t), None);
+    let (enc, labels) = toy_tokens(512, 3);
+    let rows: Vec<usize> = (0..enc.len()).collect();
+    let set = TrainSet::hard(&enc, rows, &labels, 2);
+    let cfg = TrainConfig { lr: 1e-3, max_steps: 300, eval_every: 300, batch_size: 32, warmup_ratio: 0.05, ..Default::default() };
+    let report = train::train(&mut model, &set, None, &cfg, None, &NoProgress).unwrap();
+    let tail: f64 = report.losses[report.losses.len() - 20..].iter().sum::<f64>() / 20.0;
+    assert!(tail < 0.05, "final loss {tail}");
+    let (test, gold) = toy_tokens(200, 4);
+    let acc = train::evaluate(&model, &EvalSet { encoded: &test, gold }, 64, train::Padding::Bucketed, Metric::Accuracy).unwrap();
+    assert!(acc > 0.97, "{acc}");
+}
+
+fn demo_ngram(seed: u64) -> (EndModel, Encoded, Vec<u32>, Encoded, Vec<u32>) {
+    let splits = data::demo_splits(&DemoParams::default()).unwrap();
+    let model = EndModel::Ngram(NgramClassifier::new(NgramConfig { buckets: 1 << 16, ..Default::default() }, 4, Precision::Fp32, Device::Cpu, seed).unwrap());
+    let enc = |name: &str| {
+        let ds = splits.require(name).unwrap();
+        let texts: Vec<&str> = ds.texts().unwrap().iter().flatten().collect();
+        let gold: Vec<u32> = ds.gold().unwrap().into_iter().map(|g| g.unwrap()).collect();
+        (model.encode(&texts).unwrap(), gold)
+    };
+    let (tr, ytr) = enc("train");
+    let (te, yte) = enc("test");
+    (model, tr, ytr, te, yte)
+}
+
+#[test]
+fn ngram_model_learns_the_demo_corpus() {
+    let _guard = torch_lock();
+    let (mut model, tr, ytr, te, yte) = demo_ngram(0);
+    let set = TrainSet::hard(&tr, (0..tr.len()).collect(), &ytr, 4);
+    let cfg = TrainConfig { lr: 5e-3, max_steps: 400, eval_every: 100, batch_size: 32, ..Default::default() };
+    let valid = EvalSet { encoded: &te, gold: yte.clone() };
+    let report = train::train(&mut model, &set, Some(&valid), &cfg, None, &NoProgress).unwrap();
+    let acc = train::evaluate(&model, &valid, 64, train::Padding::Bucketed, Metric::Accuracy).unwrap();
+    assert!(acc > 0.85, "demo test accuracy {acc} ({report:?})");
+    assert_eq!(Some(acc), report.best_score, "best weights restored");
+}
+
+#[test]
+fn soft_targets_equal_cross_entropy_for_one_hot() {
+    let _guard = torch_lock();
+    // torch: F.cross_entropy(logits, y) == -(one_hot(y) * logits.log_softmax(-1)).sum(-1).mean()
+    let logits = Tensor::from_slice(&[0.3f32, -1.2, 2.0, 0.5, 0.1, -0.4]).view([2, 3]);
+    let y = Tensor::from_slice(&[2i64, 0]);
+    let onehot = y.one_hot(3).to_kind(Kind::Float);
+    let a = soft_cross_entropy(&logits, &onehot, None).double_value(&[]);
+    let b = logits.cross_entropy_for_logits(&y).double_value(&[]);
+    assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+    // weights [1, 0] keep only the first row's loss, averaged over the batch of 2
+    let w = Tensor::from_slice(&[1.0f32, 0.0]);
+    let first = logits.get(0).unsqueeze(0).cross_entropy_for_logits(&y.get(0).unsqueeze(0)).double_value(&[]);
+    assert!((soft_cross_entropy(&logits, &onehot, Some(&w)).double_value(&[]) - first / 2.0).abs() < 1e-6);
+}
+
+/// Panics (a simulated kill) once `at` steps have been reported.
+struct KillAt {
+    at: u64,
+    seen: AtomicU64,
+}
+
+impl Progress for KillAt {
+    fn advance(&self, n: u64) {
+        if self.seen.fetch_add(n, Ordering::SeqCst) + n >= self.at {
+            panic!("simulated kill");
+        }
+    }
+}
+
+fn weights(m: &EndModel) -> Vec<(String, Vec<f32>)> {
+    let mut v: Vec<(String, Vec<f32>)> = m.vs().variables().into_iter().map(|(n, t)| (n, Vec::<f32>::try_from(t.flatten(0, -1)).unwrap())).collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+#[test]
+fn killed_run_resumes_to_the_same_weights() {
+    let _guard = torch_lock();
+    let cfg = TrainConfig { lr: 5e-3, max_steps: 60, eval_every: 20, checkpoint_every: 10, batch_size: 16, ..Default::default() };
+    let (mut a, tr, ytr, te, yte) = demo_ngram(5);
+    let set = TrainSet::hard(&tr, (0..tr.len()).collect(), &ytr, 4);
+    let valid = EvalSet { encoded: &te, gold: yte };
+    let full = train::train(&mut a, &set, Some(&valid), &cfg, None, &NoProgress).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = dir.path().join("checkpoint");
+    let (mut b, ..) = demo_ngram(5);
+    let killed = catch_unwind(AssertUnwindSafe(|| {
+        let _ = train::train(&mut b, &set, Some(&valid), &cfg, Some(&ckpt), &KillAt { at: 35, seen: AtomicU64::new(0) });
+    }));
+    assert!(killed.is_err(), "the run was killed");
+    let (mut c, ..) = demo_ngram(5);
+    let resumed = train::train(&mut c, &set, Some(&valid), &cfg, Some(&ckpt), &NoProgress).unwrap();
+    assert_eq!(resumed.losses, full.losses);
+    assert_eq!(weights(&c), weights(&a));
+}
+
+#[test]
+fn hf_export_reloads_to_identical_logits_and_bf16_matches_fp32() {
+    let _guard = torch_lock();
+    let cfg = TransformerConfig::tiny(64, 32, 2, 2);
+    let model = TransformerClassifier::new(cfg, 3, TransformerOptions::default(), Device::Cpu, 9).unwrap();
+    let (enc, _) = toy_tokens(8, 1);
+    let train::Input::Tokens(batch) = enc.collate(&(0..8).collect::<Vec<_>>(), train::Padding::Dynamic, Device::Cpu) else { panic!() };
+    let logits = tch::no_grad(|| model.forward(&batch, false).unwrap().logits);
+    let dir = tempfile::tempdir().unwrap();
+    model.export_hf(dir.path(), None).unwrap();
+    let (back, report) = TransformerClassifier::from_pretrained(dir.path(), 3, TransformerOptions::default(), Device::Cpu, 0).unwrap();
+    assert!(report.missing.is_empty() && report.unexpected.is_empty(), "{report:?}");
+    let again = tch::no_grad(|| back.forward(&batch, false).unwrap().logits);
+    assert_eq!(Vec::<f32>::try_from(logits.flatten(0, -1)).unwrap(), Vec::<f32>::try_from(again.flatten(0, -1)).unwrap());
+
+    let bf = TransformerClassifier::from_pretrained(dir.path(), 3, TransformerOptions { precision: Precision::Bf16, ..Default::default() }, Device::Cpu, 0).unwrap().0;
+    let lb = tch::no_grad(|| bf.forward(&batch, false).unwrap().logits);
+    let diff = (&lb - &logits).abs().max().double_value(&[]);
+    assert!(diff < 0.05, "bf16 vs fp32 max |Δlogit| {diff}");
+    assert!(diff > 0.0, "bf16 really ran in bf16");
+}
+
+#[test]
+fn cuda_forward_matches_cpu_when_available() {
+    let _guard = torch_lock();
+    if !tch::Cuda::is_available() {
+        eprintln!("SKIPPED: no CUDA device");
+        return;
+    }
+    let cfg = TransformerConfig::tiny(64, 32, 2, 2);
+    let cpu = TransformerClassifier::new(cfg.clone(), 2, TransformerOptions::default(), Device::Cpu, 3).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    cpu.export_hf(dir.path(), None).unwrap();
+    let gpu = TransformerClassifier::from_pretrained(dir.path(), 2, TransformerOptions::default(), Device::Cuda(0), 3).unwrap().0;
+    let (enc, _) = toy_tokens(4, 2);
+    let train::Input::Tokens(b) = enc.collate(&[0, 1, 2, 3], train::Padding::Dynamic, Device::Cpu) else { panic!() };
+    let gb = TokenBatch { ids: b.ids.to_device(Device::Cuda(0)), mask: b.mask.to_device(Device::Cuda(0)) };
+    let a = tch::no_grad(|| cpu.forward(&b, false).unwrap().logits);
+    let g = tch::no_grad(|| gpu.forward(&gb, false).unwrap().logits.to_device(Device::Cpu));
+    assert!((a - g).abs().max().double_value(&[]) < 1e-3);
+}
