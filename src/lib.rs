@@ -17,6 +17,7 @@ pub mod train;
 pub mod progress;
 pub mod report;
 pub mod run;
+pub mod runtime;
 
 pub use error::{Error, Result};
 pub use matrix::{ABSTAIN, Label, LabelMatrix};

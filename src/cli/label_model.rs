@@ -1,5 +1,6 @@
 //! `weaksup label-model fit|compare`, and how every command gets its votes.
 
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -26,7 +27,17 @@ pub(super) struct SplitVotes {
 
 /// Loads the data and the votes of each of its splits (LF files, a votes folder, or stored votes).
 pub(super) fn load_with_votes(data: &DataArgs, v: &VotesArgs, registry: &Registry, quiet: bool) -> Result<(Splits, Vec<SplitVotes>)> {
-    let lfs = if v.lfs.is_empty() { None } else { Some(LfFile::load_set(&v.lfs, registry)?.0) };
+    let lfs = if !v.lfs.is_empty() {
+        Some(LfFile::load_set(&v.lfs, registry)?.0)
+    } else if data.data.is_none() && v.votes.is_none() {
+        // The built-in demo corpus comes with its LF file.
+        let file = LfFile::parse(Path::new("<built-in>/labeling_functions/demo_topics.toml"), crate::data::demo::DEMO_LF_TOML.to_string())?;
+        let mut set = crate::lf::LfSet::new(file.classes().to_vec())?;
+        file.add_to(&mut set, registry)?;
+        Some(set)
+    } else {
+        None
+    };
     let splits = load_data(data, lfs.as_ref().map(|s| s.classes()))?;
     if let Some(set) = &lfs {
         check_classes(set.classes(), &splits)?;

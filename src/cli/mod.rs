@@ -282,6 +282,7 @@ pub fn main() -> ExitCode {
 
 /// Runs the `weaksup` CLI with `registry`'s custom LFs usable from LF files (`kind = "custom"`).
 pub fn main_with(registry: Registry) -> ExitCode {
+    crate::runtime::tune_allocator();
     let cli = Cli::parse();
     init_tracing(cli.verbose, cli.quiet);
     match run(cli, &registry) {

@@ -13,7 +13,10 @@ use crate::error::{Context, Error, Result};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NgramConfig {
-    /// Hash buckets (rows of the embedding table). Default 2^20 (fastText's default is 2·10^6).
+    /// Hash buckets (rows of the embedding table). Default 2^16: fastText uses 2·10^6 rows with
+    /// sparse SGD, but the trainer's dense AdamW touches every row each step, so the table is kept
+    /// small (4.2 M parameters at dim 64, 16 MiB: measured 10.8 ms a step on the demo corpus vs
+    /// 42 ms at 2^17, whose 32 MiB buffers fall to mmap/munmap on every allocation).
     pub buckets: i64,
     /// Embedding size. Default 64.
     pub dim: i64,
@@ -29,7 +32,7 @@ pub struct NgramConfig {
 
 impl Default for NgramConfig {
     fn default() -> Self {
-        Self { buckets: 1 << 20, dim: 64, hidden: 64, word_ngrams: vec![1, 2], char_ngrams: (3, 5), dropout: 0.2 }
+        Self { buckets: 1 << 16, dim: 64, hidden: 64, word_ngrams: vec![1, 2], char_ngrams: (3, 5), dropout: 0.2 }
     }
 }
 

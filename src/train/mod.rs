@@ -347,9 +347,10 @@ pub fn train(
             let loss = soft_cross_entropy(&out.logits, &targets, weights.as_ref());
             let lv = loss.double_value(&[]);
             opt.zero_grad();
+            // Clipping measures the global gradient norm once; a non-finite norm skips the update.
             let finite = lv.is_finite() && {
                 loss.backward();
-                opt.grad_norm().is_finite()
+                opt.clip_grad_norm(cfg.max_grad_norm).is_finite()
             };
             if !finite {
                 match cfg.on_nonfinite {
@@ -364,7 +365,6 @@ pub fn train(
                     }
                 }
             }
-            opt.clip_grad_norm(cfg.max_grad_norm);
             opt.step(cfg.lr_at(state.step));
             state.losses.push(lv);
             state.step += 1;
