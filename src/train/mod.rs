@@ -366,6 +366,7 @@ pub fn train(
                 }
             }
             opt.step(cfg.lr_at(state.step));
+            tracing::debug!(step = state.step, loss = lv, lr = cfg.lr_at(state.step), "train step");
             state.losses.push(lv);
             state.step += 1;
             seen += idx.len();
@@ -444,6 +445,9 @@ pub enum SavedModel {
         classes: Vec<String>,
         options: crate::model::transformer::TransformerOptions,
         max_len: usize,
+        /// Set when the model uses the hashing tokenizer (no `tokenizer.json`).
+        #[serde(default)]
+        hash_vocab: Option<i64>,
     },
     Ngram {
         classes: Vec<String>,
@@ -461,7 +465,12 @@ impl EndModel {
         let meta = match self {
             EndModel::Transformer(m, tok) => {
                 m.export_hf(dir, tok.as_ref())?;
-                SavedModel::Transformer { classes: classes.to_vec(), options: m.options, max_len: tok.as_ref().map_or(128, |t| t.max_len) }
+                SavedModel::Transformer {
+                    classes: classes.to_vec(),
+                    options: m.options,
+                    max_len: tok.as_ref().map_or(128, |t| t.max_len),
+                    hash_vocab: tok.as_ref().and_then(TextTokenizer::hash_vocab),
+                }
             }
             EndModel::Ngram(m) => {
                 let mut named: Vec<(String, Tensor)> = snapshot(self).into_iter().map(|(n, t)| (n, t.to_device(Device::Cpu))).collect();
@@ -479,10 +488,14 @@ impl EndModel {
     pub fn load(dir: &Path, device: Device) -> Result<(Self, Vec<String>)> {
         let meta: SavedModel = crate::data::read_json(&dir.join("weaksup.json"))?;
         match meta {
-            SavedModel::Transformer { classes, options, max_len } => {
+            SavedModel::Transformer { classes, options, max_len, hash_vocab } => {
                 let (m, _) = TransformerClassifier::from_pretrained(dir, classes.len() as i64, options, device, 0)?;
                 let tok_path = dir.join("tokenizer.json");
-                let tok = if tok_path.is_file() { Some(TextTokenizer::from_file(&tok_path, max_len)?) } else { None };
+                let tok = match hash_vocab {
+                    Some(v) => Some(TextTokenizer::hashing(v, max_len)?),
+                    None if tok_path.is_file() => Some(TextTokenizer::from_file(&tok_path, max_len)?),
+                    None => None,
+                };
                 Ok((EndModel::Transformer(Box::new(m), tok), classes))
             }
             SavedModel::Ngram { classes, config, precision } => {
