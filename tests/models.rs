@@ -215,6 +215,38 @@ fn hf_export_reloads_to_identical_logits_and_bf16_matches_fp32() {
 }
 
 #[test]
+fn roberta_and_distilbert_layouts_export_and_reload() {
+    let _guard = torch_lock();
+    for (kind, probe) in [("roberta", "encoder.layer.1.attention.self.query.weight"), ("distilbert", "transformer.layer.1.attention.q_lin.weight")] {
+        let mut cfg = TransformerConfig::tiny(64, 32, 2, 2);
+        cfg.model_type = kind.into();
+        cfg.pad_token_id = 1;
+        let model = TransformerClassifier::new(cfg.clone(), 2, TransformerOptions::default(), Device::Cpu, 4).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        model.export_hf(dir.path(), None).unwrap();
+        let names: Vec<String> = Tensor::read_safetensors(dir.path().join("model.safetensors")).unwrap().into_iter().map(|(n, _)| n).collect();
+        assert!(names.contains(&probe.to_string()), "{kind}: {names:?}");
+        assert_eq!(names.iter().any(|n| n.contains("token_type")), kind != "distilbert", "{kind}");
+        let json: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("config.json")).unwrap()).unwrap();
+        if kind == "distilbert" {
+            assert_eq!(json["dim"], 32, "HF DistilBertConfig names");
+        }
+        let (back, report) = TransformerClassifier::from_pretrained(dir.path(), 2, TransformerOptions::default(), Device::Cpu, 0).unwrap();
+        assert!(report.missing.is_empty() && report.unexpected.is_empty(), "{kind}: {report:?}");
+        assert_eq!(back.config, cfg);
+        let (enc, _) = toy_tokens(4, 8);
+        let train::Input::Tokens(b) = enc.collate(&[0, 1, 2, 3], train::Padding::Dynamic, Device::Cpu) else { panic!() };
+        let a = tch::no_grad(|| model.forward(&b, false).unwrap().logits);
+        let c = tch::no_grad(|| back.forward(&b, false).unwrap().logits);
+        assert_eq!(Vec::<f32>::try_from(a.flatten(0, -1)).unwrap(), Vec::<f32>::try_from(c.flatten(0, -1)).unwrap(), "{kind}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("config.json"), r#"{"model_type": "gpt2", "vocab_size": 10, "hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 16, "max_position_embeddings": 32}"#).unwrap();
+    let e = TransformerClassifier::from_pretrained(dir.path(), 2, TransformerOptions::default(), Device::Cpu, 0).unwrap_err().to_string();
+    assert!(e.contains("model_type `gpt2` is not supported"), "{e}");
+}
+
+#[test]
 fn cuda_forward_matches_cpu_when_available() {
     let _guard = torch_lock();
     if !tch::Cuda::is_available() {

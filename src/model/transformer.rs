@@ -1,4 +1,4 @@
-//! Transformer encoders (BERT / MiniLM, RoBERTa) built with Hugging Face tensor names, so
+//! Transformer encoders (BERT / MiniLM, RoBERTa, DistilBERT) built with Hugging Face tensor names, so
 //! `model.safetensors` checkpoints load without conversion, plus a classification head on a
 //! pooled representation.
 
@@ -13,28 +13,84 @@ use super::{Output, Pooling, Precision, TokenBatch, linear};
 use crate::error::{Context, Error, Result};
 
 /// The fields of a Hugging Face `config.json` that define the architecture (others are ignored).
+/// DistilBERT's names (`dim`, `n_layers`, `n_heads`, `hidden_dim`, `dropout`, `attention_dropout`,
+/// `activation`) are read as aliases.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TransformerConfig {
-    /// `bert` (BERT, MiniLM) or `roberta`.
+    /// `bert` (BERT, MiniLM), `roberta` or `distilbert`.
     pub model_type: String,
     pub vocab_size: i64,
+    #[serde(alias = "dim")]
     pub hidden_size: i64,
+    #[serde(alias = "n_layers")]
     pub num_hidden_layers: i64,
+    #[serde(alias = "n_heads")]
     pub num_attention_heads: i64,
+    #[serde(alias = "hidden_dim")]
     pub intermediate_size: i64,
     pub max_position_embeddings: i64,
     #[serde(default = "default_type_vocab")]
     pub type_vocab_size: i64,
     #[serde(default = "default_eps")]
     pub layer_norm_eps: f64,
-    #[serde(default = "default_dropout")]
+    #[serde(default = "default_dropout", alias = "dropout")]
     pub hidden_dropout_prob: f64,
-    #[serde(default = "default_dropout")]
+    #[serde(default = "default_dropout", alias = "attention_dropout")]
     pub attention_probs_dropout_prob: f64,
     #[serde(default)]
     pub pad_token_id: i64,
-    #[serde(default = "default_act")]
+    #[serde(default = "default_act", alias = "activation")]
     pub hidden_act: String,
+}
+
+/// Where each tensor lives in a checkpoint of a given architecture.
+struct Names {
+    layers: &'static str,
+    query: &'static str,
+    key: &'static str,
+    value: &'static str,
+    attn_out: &'static str,
+    attn_norm: &'static str,
+    inter: &'static str,
+    out: &'static str,
+    out_norm: &'static str,
+    token_types: bool,
+}
+
+impl Names {
+    fn of(model_type: &str) -> Self {
+        match model_type {
+            "distilbert" => Names {
+                layers: "transformer.layer",
+                query: "attention.q_lin",
+                key: "attention.k_lin",
+                value: "attention.v_lin",
+                attn_out: "attention.out_lin",
+                attn_norm: "sa_layer_norm",
+                inter: "ffn.lin1",
+                out: "ffn.lin2",
+                out_norm: "output_layer_norm",
+                token_types: false,
+            },
+            _ => Names {
+                layers: "encoder.layer",
+                query: "attention.self.query",
+                key: "attention.self.key",
+                value: "attention.self.value",
+                attn_out: "attention.output.dense",
+                attn_norm: "attention.output.LayerNorm",
+                inter: "intermediate.dense",
+                out: "output.dense",
+                out_norm: "output.LayerNorm",
+                token_types: true,
+            },
+        }
+    }
+}
+
+/// `root / "a.b.c"`.
+fn sub<'a>(root: &nn::Path<'a>, dotted: &str) -> nn::Path<'a> {
+    dotted.split('.').fold(root.clone(), |p, part| &p / part)
 }
 
 fn default_type_vocab() -> i64 {
@@ -59,8 +115,8 @@ impl TransformerConfig {
     }
 
     fn validate(&self) -> Result<()> {
-        if !["bert", "roberta"].contains(&self.model_type.as_str()) {
-            return Err(Error::Config(format!("model_type `{}` is not supported (bert, roberta)", self.model_type)));
+        if !["bert", "roberta", "distilbert"].contains(&self.model_type.as_str()) {
+            return Err(Error::Config(format!("model_type `{}` is not supported (bert, roberta, distilbert)", self.model_type)));
         }
         if self.hidden_size % self.num_attention_heads != 0 {
             return Err(Error::Config(format!("hidden_size {} is not a multiple of {} heads", self.hidden_size, self.num_attention_heads)));
@@ -146,7 +202,8 @@ pub struct Encoder {
     cfg: TransformerConfig,
     word: Tensor,
     position: Tensor,
-    token_type: Tensor,
+    /// Absent for DistilBERT.
+    token_type: Option<Tensor>,
     emb_norm: Norm,
     layers: Vec<Layer>,
 }
@@ -156,18 +213,19 @@ impl Encoder {
         let (h, eps) = (cfg.hidden_size, cfg.layer_norm_eps);
         let e = p / "embeddings";
         let init = Init::Randn { mean: 0.0, stdev: 0.02 };
+        let n = Names::of(&cfg.model_type);
         let layers = (0..cfg.num_hidden_layers)
             .map(|i| {
-                let l = p / "encoder" / "layer" / i;
+                let l = &sub(p, n.layers) / i;
                 Layer {
-                    query: Lin::new(&l / "attention" / "self" / "query", h, h),
-                    key: Lin::new(&l / "attention" / "self" / "key", h, h),
-                    value: Lin::new(&l / "attention" / "self" / "value", h, h),
-                    attn_out: Lin::new(&l / "attention" / "output" / "dense", h, h),
-                    attn_norm: Norm::new(&l / "attention" / "output" / "LayerNorm", h, eps),
-                    inter: Lin::new(&l / "intermediate" / "dense", h, cfg.intermediate_size),
-                    out: Lin::new(&l / "output" / "dense", cfg.intermediate_size, h),
-                    out_norm: Norm::new(&l / "output" / "LayerNorm", h, eps),
+                    query: Lin::new(sub(&l, n.query), h, h),
+                    key: Lin::new(sub(&l, n.key), h, h),
+                    value: Lin::new(sub(&l, n.value), h, h),
+                    attn_out: Lin::new(sub(&l, n.attn_out), h, h),
+                    attn_norm: Norm::new(sub(&l, n.attn_norm), h, eps),
+                    inter: Lin::new(sub(&l, n.inter), h, cfg.intermediate_size),
+                    out: Lin::new(sub(&l, n.out), cfg.intermediate_size, h),
+                    out_norm: Norm::new(sub(&l, n.out_norm), h, eps),
                 }
             })
             .collect();
@@ -175,7 +233,7 @@ impl Encoder {
             cfg: cfg.clone(),
             word: (&e / "word_embeddings").var("weight", &[cfg.vocab_size, h], init),
             position: (&e / "position_embeddings").var("weight", &[cfg.max_position_embeddings, h], init),
-            token_type: (&e / "token_type_embeddings").var("weight", &[cfg.type_vocab_size, h], init),
+            token_type: n.token_types.then(|| (&e / "token_type_embeddings").var("weight", &[cfg.type_vocab_size, h], init)),
             emb_norm: Norm::new(&e / "LayerNorm", h, eps),
             layers,
         }
@@ -200,11 +258,11 @@ impl Encoder {
         }
         let dev = ids.device();
         let positions = Tensor::arange_start(self.cfg.position_offset(), s + self.cfg.position_offset(), (Kind::Int64, dev));
-        let types = Tensor::zeros([b, s], (Kind::Int64, dev));
         let words = Tensor::f_embedding(&self.word, ids, -1, false, false).ctx(|| "token id outside the vocabulary".into())?;
-        let x = words
-            + Tensor::embedding(&self.position, &positions, -1, false, false).unsqueeze(0)
-            + Tensor::embedding(&self.token_type, &types, -1, false, false);
+        let mut x = words + Tensor::embedding(&self.position, &positions, -1, false, false).unsqueeze(0);
+        if let Some(tt) = &self.token_type {
+            x = x + Tensor::embedding(tt, &Tensor::zeros([b, s], (Kind::Int64, dev)), -1, false, false);
+        }
         let mut x = self.emb_norm.forward(&x).dropout(self.cfg.hidden_dropout_prob, train);
         let (heads, hd) = (self.cfg.num_attention_heads, self.cfg.hidden_size / self.cfg.num_attention_heads);
         let keep = mask.ne(0).view([b, 1, 1, s]);
@@ -284,9 +342,9 @@ impl std::fmt::Debug for TransformerClassifier {
     }
 }
 
-/// Checkpoint names may carry the task model's prefix (`bert.`, `roberta.`).
+/// Checkpoint names may carry the task model's prefix (`bert.`, `roberta.`, `distilbert.`).
 fn strip_prefix(name: &str) -> &str {
-    ["bert.", "roberta."].iter().find_map(|p| name.strip_prefix(p)).unwrap_or(name)
+    ["bert.", "roberta.", "distilbert."].iter().find_map(|p| name.strip_prefix(p)).unwrap_or(name)
 }
 
 impl TransformerClassifier {
@@ -384,7 +442,28 @@ impl TransformerClassifier {
     pub fn export_hf(&self, dir: &Path, tokenizer: Option<&super::tokenizer::TextTokenizer>) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let mut cfg = serde_json::to_value(&self.config).map_err(|e| Error::Config(e.to_string()))?;
-        let arch = if self.config.model_type == "roberta" { "RobertaModel" } else { "BertModel" };
+        let arch = match self.config.model_type.as_str() {
+            "roberta" => "RobertaModel",
+            "distilbert" => "DistilBertModel",
+            _ => "BertModel",
+        };
+        if self.config.model_type == "distilbert" {
+            // transformers' DistilBertConfig spells the sizes its own way.
+            let obj = cfg.as_object_mut().expect("config serialises to an object");
+            for (ours, theirs) in [
+                ("hidden_size", "dim"),
+                ("num_hidden_layers", "n_layers"),
+                ("num_attention_heads", "n_heads"),
+                ("intermediate_size", "hidden_dim"),
+                ("hidden_dropout_prob", "dropout"),
+                ("attention_probs_dropout_prob", "attention_dropout"),
+                ("hidden_act", "activation"),
+            ] {
+                if let Some(v) = obj.remove(ours) {
+                    obj.insert(theirs.to_string(), v);
+                }
+            }
+        }
         cfg["architectures"] = serde_json::json!([arch]);
         cfg["num_labels"] = serde_json::json!(self.n_classes);
         crate::data::write_json(&dir.join("config.json"), &cfg)?;
