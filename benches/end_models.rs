@@ -5,6 +5,9 @@
 
 use std::path::PathBuf;
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tch::Device;
 use weaksup::model::ngram::{NgramClassifier, NgramConfig};
@@ -13,17 +16,6 @@ use weaksup::model::transformer::{TransformerClassifier, TransformerOptions};
 use weaksup::model::Precision;
 use weaksup::train::{AdamW, EndModel, Encoded, Padding, epoch_batches, inference_batches, soft_cross_entropy};
 
-fn shared() -> Option<PathBuf> {
-    let p = std::env::var_os("WEAKSUP_SHARED").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
-    if p.join("datasets").is_dir() {
-        return Some(p);
-    }
-    if std::env::var("WEAKSUP_REQUIRE_SHARED").is_ok_and(|v| v == "1") {
-        panic!("WEAKSUP_REQUIRE_SHARED=1 but shared/ is missing");
-    }
-    eprintln!("SKIPPED: shared/ not found (set WEAKSUP_SHARED)");
-    None
-}
 
 fn step(model: &EndModel, opt: &mut AdamW, enc: &Encoded, idx: &[usize], padding: Padding) {
     let input = enc.collate(idx, padding, Device::Cpu);
@@ -39,7 +31,7 @@ fn step(model: &EndModel, opt: &mut AdamW, enc: &Encoded, idx: &[usize], padding
 
 fn bench(c: &mut Criterion) {
     weaksup::runtime::tune_allocator();
-    let Some(shared) = shared() else { return };
+    let Some(shared) = common::shared() else { return };
     let splits = weaksup::data::load_wrench(&shared.join("datasets/wrench_youtube")).unwrap();
     let texts: Vec<String> = splits.require("train").unwrap().texts().unwrap().iter().map(|t| t.unwrap_or("").to_string()).collect();
     let texts: Vec<&str> = texts.iter().map(String::as_str).collect();

@@ -4,27 +4,17 @@
 
 use std::path::PathBuf;
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use weaksup::data;
 use weaksup::lf::{ApplyOptions, LfFile, Registry};
 use weaksup::progress::NoProgress;
 
-fn shared() -> Option<PathBuf> {
-    let p = std::env::var_os("WEAKSUP_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
-    if p.join("datasets").is_dir() {
-        return Some(p);
-    }
-    if std::env::var("WEAKSUP_REQUIRE_SHARED").is_ok_and(|v| v == "1") {
-        panic!("WEAKSUP_REQUIRE_SHARED=1 but shared/ is missing");
-    }
-    eprintln!("SKIPPED: shared/ not found (set WEAKSUP_SHARED)");
-    None
-}
 
 fn bench(c: &mut Criterion) {
-    let Some(shared) = shared() else { return };
+    let Some(shared) = common::shared() else { return };
     let splits = data::load_wrench(&shared.join("datasets/wrench_youtube")).expect("wrench_youtube");
     let texts = data::concat_texts(&splits).unwrap();
     let n = 200_000;

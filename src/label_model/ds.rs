@@ -226,18 +226,6 @@ impl LabelModel for DawidSkene {
     }
     fn lf_accuracies(&self) -> Option<Vec<f64>> {
         let c = self.cardinality;
-        Some(
-            (0..self.n_lfs)
-                .map(|j| {
-                    (0..c)
-                        .map(|y| {
-                            let row = &self.confusion[(j * c + y) * (c + 1)..(j * c + y + 1) * (c + 1)];
-                            let fires: f64 = row[..c].iter().sum();
-                            self.class_balance[y] * row[y] / fires
-                        })
-                        .sum()
-                })
-                .collect(),
-        )
+        Some(super::balanced_accuracies(self.n_lfs, &self.class_balance, |j, y, l| self.confusion[(j * c + y) * (c + 1) + l]))
     }
 }

@@ -384,6 +384,22 @@ pub(crate) fn check_shape(model: &str, votes: &LabelMatrix, n_lfs: usize, cardin
     Ok(())
 }
 
+/// Per-LF accuracy P(vote = y | Y = y, the LF votes), averaged over the class balance, from
+/// `p(j, y, l)` = P(LF j votes l | Y = y) (unnormalised over l is fine).
+pub(crate) fn balanced_accuracies(n_lfs: usize, balance: &[f64], p: impl Fn(usize, usize, usize) -> f64) -> Vec<f64> {
+    let c = balance.len();
+    (0..n_lfs)
+        .map(|j| {
+            (0..c)
+                .map(|y| {
+                    let fires: f64 = (0..c).map(|l| p(j, y, l)).sum();
+                    balance[y] * if fires > 0.0 { p(j, y, y) / fires } else { 0.0 }
+                })
+                .sum()
+        })
+        .collect()
+}
+
 /// Class frequencies of the majority vote over covered rows (ties split evenly), smoothed so no
 /// class has zero mass: the class balance estimate when none is given.
 pub(crate) fn mv_balance(votes: &Votes) -> Vec<f64> {

@@ -255,21 +255,8 @@ impl LabelModel for SnorkelModel {
         &self.class_balance
     }
     fn lf_accuracies(&self) -> Option<Vec<f64>> {
-        // P(vote = y | Y = y, LF votes), balance-weighted.
         let c = self.cardinality;
-        Some(
-            (0..self.n_lfs)
-                .map(|j| {
-                    (0..c)
-                        .map(|y| {
-                            let fires: f64 = (0..c).map(|l| self.mu[(j * c + l) * c + y].clamp(0.0, 1.0)).sum();
-                            let right = self.mu[(j * c + y) * c + y].clamp(0.0, 1.0);
-                            self.class_balance[y] * if fires > 0.0 { right / fires } else { 0.0 }
-                        })
-                        .sum()
-                })
-                .collect(),
-        )
+        Some(super::balanced_accuracies(self.n_lfs, &self.class_balance, |j, y, l| self.mu[(j * c + l) * c + y].clamp(0.0, 1.0)))
     }
 }
 

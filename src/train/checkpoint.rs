@@ -120,15 +120,7 @@ pub(crate) fn load(dir: &Path, model: &mut EndModel, opt: &mut AdamW) -> Result<
     };
     let file: StateFile = crate::data::read_json(&dir.join("state.json"))?;
     let device = model.device();
-    let weights = read(&dir.join("model.safetensors"), device)?;
-    let mut vars = model.vs().variables();
-    tch::no_grad(|| -> Result<()> {
-        for (name, var) in vars.iter_mut() {
-            let src = weights.get(name).ok_or_else(|| Error::invalid(dir.display().to_string(), format!("checkpoint lacks `{name}` (a different model?)")))?;
-            var.f_copy_(src).ctx(|| format!("restoring `{name}`"))?;
-        }
-        Ok(())
-    })?;
+    super::copy_into(model, &read(&dir.join("model.safetensors"), device)?, &dir.display().to_string())?;
     opt.load_state(&read(&dir.join("optimizer.safetensors"), device)?, file.adam_t)?;
     let best_path = dir.join("best.safetensors");
     let best = if best_path.is_file() {

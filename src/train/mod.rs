@@ -275,16 +275,22 @@ fn snapshot(model: &EndModel) -> Vec<(String, Tensor)> {
     v
 }
 
-fn restore(model: &mut EndModel, snap: &[(String, Tensor)]) -> Result<()> {
+/// Copies `tensors` into every variable of `model`; a variable without a tensor is an error
+/// naming `source`.
+pub(crate) fn copy_into(model: &EndModel, tensors: &std::collections::HashMap<String, Tensor>, source: &str) -> Result<()> {
     let mut vars = model.vs().variables();
     tch::no_grad(|| -> Result<()> {
-        for (n, t) in snap {
-            if let Some(v) = vars.get_mut(n) {
-                v.f_copy_(t).ctx(|| format!("restoring `{n}`"))?;
-            }
+        for (name, var) in vars.iter_mut() {
+            let src = tensors.get(name).ok_or_else(|| Error::invalid(source, format!("no tensor `{name}` (a different model?)")))?;
+            var.f_copy_(src).ctx(|| format!("{source}: loading `{name}`"))?;
         }
         Ok(())
     })
+}
+
+fn restore(model: &mut EndModel, snap: &[(String, Tensor)]) -> Result<()> {
+    let map = snap.iter().map(|(n, t)| (n.clone(), t.shallow_clone())).collect();
+    copy_into(model, &map, "best weights")
 }
 
 /// Trains `model` on `train`, validating on `valid` every `eval_every` steps with early stopping;
@@ -378,7 +384,7 @@ pub fn train(
                     Some(v) => {
                         let score = evaluate(model, v, cfg.batch_size.max(64), cfg.padding, cfg.metric)?;
                         tracing::info!(step = state.step, train_loss, score, "validation");
-                        progress.message(&format!("loss {train_loss:.4} valid {score:.3}"));
+                        progress.message(&format!("loss {train_loss:.4} valid {score:.3} {:.0} ex/s", seen as f64 / started.elapsed().as_secs_f64().max(1e-9)));
                         state.history.push(EvalRecord { step: state.step, train_loss, score });
                         if state.best_score.is_none_or(|b| score > b) {
                             state.best_score = Some(score);
@@ -390,7 +396,7 @@ pub fn train(
                         }
                     }
                     None => {
-                        progress.message(&format!("loss {train_loss:.4}"));
+                        progress.message(&format!("loss {train_loss:.4} {:.0} ex/s", seen as f64 / started.elapsed().as_secs_f64().max(1e-9)));
                         state.history.push(EvalRecord { step: state.step, train_loss, score: f64::NAN });
                     }
                 }
@@ -501,16 +507,9 @@ impl EndModel {
             SavedModel::Ngram { classes, config, precision } => {
                 let m = NgramClassifier::new(config, classes.len() as i64, precision, device, 0)?;
                 let model = EndModel::Ngram(m);
-                let weights: std::collections::HashMap<String, Tensor> =
-                    Tensor::read_safetensors(dir.join("model.safetensors")).ctx(|| format!("reading {}", dir.display()))?.into_iter().collect();
-                let mut vars = model.vs().variables();
-                tch::no_grad(|| -> Result<()> {
-                    for (n, v) in vars.iter_mut() {
-                        let src = weights.get(n).ok_or_else(|| Error::invalid(dir.display().to_string(), format!("missing tensor `{n}`")))?;
-                        v.f_copy_(src).ctx(|| format!("loading `{n}`"))?;
-                    }
-                    Ok(())
-                })?;
+                let path = dir.join("model.safetensors");
+                let weights = Tensor::read_safetensors(&path).ctx(|| format!("reading {}", path.display()))?.into_iter().collect();
+                copy_into(&model, &weights, &path.display().to_string())?;
                 Ok((model, classes))
             }
         }
