@@ -228,9 +228,7 @@ impl LabelMatrix {
 }
 
 fn meta_path(path: &Path) -> std::path::PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(".json");
-    s.into()
+    crate::data::with_suffix(path, ".json")
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::{self, LoadOptions, Splits, demo::DemoParams};
+use crate::data::{self, LoadOptions, Splits, demo::DemoParams, with_suffix};
 use crate::error::{Error, Result};
 use crate::label_model::{
     Evaluation, FitInfo, LabelModel, LabelModelConfig, Metric, Params, PredictOptions, Selected, score, soft_label_frame,
@@ -271,11 +271,6 @@ pub fn run(cfg: &RunConfig, registry: &Registry, progress: &dyn Progress) -> Res
     Ok(RunOutputs { out: cfg.out.clone(), classes, splits: reports, label_model: lm })
 }
 
-fn with_suffix(stem: &Path, suffix: &str) -> PathBuf {
-    let mut s = stem.as_os_str().to_owned();
-    s.push(suffix);
-    s.into()
-}
 
 /// Writes `<stem>.lf_summary.{txt,csv,json,svg}`.
 pub fn write_analysis(a: &LfAnalysis, classes: &[String], stem: &Path) -> Result<()> {

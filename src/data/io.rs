@@ -48,8 +48,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 fn tmp_path(path: &Path) -> PathBuf {
+    with_suffix(path, &format!(".tmp{}", std::process::id()))
+}
+
+/// `path` with `suffix` appended to its file name (`votes.parquet` → `votes.parquet.json`).
+pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
-    s.push(format!(".tmp{}", std::process::id()));
+    s.push(suffix);
     s.into()
 }
 
