@@ -97,19 +97,29 @@ pub struct TokenBatch {
     pub mask: Tensor,
 }
 
-/// `x · wᵀ + b` in the given precision; the result is fp32.
+/// `x · wᵀ + b` in the given precision, the result left in the compute kind (bf16 stays bf16), for
+/// chaining into another matrix product (attention, the feed-forward pair) without a round trip
+/// through fp32.
 ///
 /// # Shapes
 /// `x`: `[..., in]`, `w`: `[out, in]`, `b`: `[out]` → `[..., out]`.
-pub(crate) fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>, precision: Precision) -> Tensor {
+pub(crate) fn linear_keep(x: &Tensor, w: &Tensor, b: Option<&Tensor>, precision: Precision) -> Tensor {
     match precision {
         Precision::Fp32 => x.linear(w, b),
         Precision::Bf16 => {
             let k = Kind::BFloat16;
             let b = b.map(|b| b.to_kind(k));
-            x.to_kind(k).linear(&w.to_kind(k), b.as_ref()).to_kind(Kind::Float)
+            x.to_kind(k).linear(&w.to_kind(k), b.as_ref())
         }
     }
+}
+
+/// `x · wᵀ + b` in the given precision; the result is fp32.
+///
+/// # Shapes
+/// `x`: `[..., in]`, `w`: `[out, in]`, `b`: `[out]` → `[..., out]`.
+pub(crate) fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>, precision: Precision) -> Tensor {
+    linear_keep(x, w, b, precision).to_kind(Kind::Float)
 }
 
 /// Seeds libtorch's generators (CPU and CUDA) for reproducible initialisation and dropout.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use tch::nn::{self, Init};
 use tch::{Device, Kind, Tensor};
 
-use super::{Output, Pooling, Precision, TokenBatch, linear};
+use super::{Output, Pooling, Precision, TokenBatch, linear, linear_keep};
 use crate::error::{Context, Error, Result};
 
 /// The fields of a Hugging Face `config.json` that define the architecture (others are ignored).
@@ -167,6 +167,10 @@ impl Lin {
     fn forward(&self, x: &Tensor, precision: Precision) -> Tensor {
         linear(x, &self.w, Some(&self.b), precision)
     }
+    /// The output stays in the compute kind (see [`linear_keep`]).
+    fn forward_keep(&self, x: &Tensor, precision: Precision) -> Tensor {
+        linear_keep(x, &self.w, Some(&self.b), precision)
+    }
 }
 
 struct Norm {
@@ -267,19 +271,19 @@ impl Encoder {
         let (heads, hd) = (self.cfg.num_attention_heads, self.cfg.hidden_size / self.cfg.num_attention_heads);
         let keep = mask.ne(0).view([b, 1, 1, s]);
         let attn_p = if train { self.cfg.attention_probs_dropout_prob } else { 0.0 };
-        let kind = precision.compute_kind();
         for l in &self.layers {
-            let split = |t: Tensor| t.view([b, s, heads, hd]).transpose(1, 2).to_kind(kind);
-            let q = split(l.query.forward(&x, precision));
-            let k = split(l.key.forward(&x, precision));
-            let v = split(l.value.forward(&x, precision));
+            // q, k, v, the attention context and the feed-forward activation stay in the compute
+            // kind between matrix products; residual sums and LayerNorm are fp32.
+            let split = |t: Tensor| t.view([b, s, heads, hd]).transpose(1, 2);
+            let q = split(l.query.forward_keep(&x, precision));
+            let k = split(l.key.forward_keep(&x, precision));
+            let v = split(l.value.forward_keep(&x, precision));
             let ctx = Tensor::scaled_dot_product_attention(&q, &k, &v, Some(&keep), attn_p, false, None, false)
-                .to_kind(Kind::Float)
                 .transpose(1, 2)
                 .contiguous()
                 .view([b, s, heads * hd]);
             let a = l.attn_norm.forward(&(l.attn_out.forward(&ctx, precision).dropout(self.cfg.hidden_dropout_prob, train) + &x));
-            let i = self.act(&l.inter.forward(&a, precision));
+            let i = self.act(&l.inter.forward_keep(&a, precision));
             x = l.out_norm.forward(&(l.out.forward(&i, precision).dropout(self.cfg.hidden_dropout_prob, train) + &a));
         }
         Ok(x)
