@@ -58,11 +58,14 @@ pub struct SnorkelParams {
     /// Divide ΛᵀΛ by all rows, uncovered included (Snorkel), rather than by the covered rows.
     /// Default true.
     pub all_rows_in_o: bool,
+    /// The optimisation starts from `init_scale · μ₀` (Snorkel draws this scale uniformly from
+    /// [0, 1) per fit). Default 1.
+    pub init_scale: f64,
 }
 
 impl Default for SnorkelParams {
     fn default() -> Self {
-        Self { epochs: 100, lr: 0.01, l2: 0.0, prec_init: 0.7, optimizer: Optimizer::Sgd, balance: Balance::Uniform, all_rows_in_o: true }
+        Self { epochs: 100, lr: 0.01, l2: 0.0, prec_init: 0.7, optimizer: Optimizer::Sgd, balance: Balance::Uniform, all_rows_in_o: true, init_scale: 1.0 }
     }
 }
 
@@ -81,8 +84,8 @@ pub struct SnorkelModel {
 
 impl SnorkelParams {
     fn validate(&self) -> Result<()> {
-        if self.epochs == 0 || !(self.lr > 0.0) || !(self.l2 >= 0.0) || !(self.prec_init > 0.0 && self.prec_init <= 1.0) {
-            return Err(Error::Config(format!("snorkel: need epochs > 0, lr > 0, l2 >= 0, 0 < prec_init <= 1 (got {self:?})")));
+        if self.epochs == 0 || !(self.lr > 0.0) || !(self.l2 >= 0.0) || !(self.prec_init > 0.0 && self.prec_init <= 1.0) || !(self.init_scale > 0.0 && self.init_scale <= 1.0) {
+            return Err(Error::Config(format!("snorkel: need epochs > 0, lr > 0, l2 >= 0, 0 < prec_init <= 1, 0 < init_scale <= 1 (got {self:?})")));
         }
         Ok(())
     }
@@ -118,7 +121,9 @@ impl SnorkelParams {
                 if a % c == y { (o[a * d + a] * self.prec_init / p[y]).clamp(0.0, 1.0) } else { 0.0 }
             })
             .collect();
-        let mut mu = mu0.clone();
+        // Snorkel starts from μ₀ times a random scale in [0, 1); a fixed scale makes that choice
+        // explicit (and searchable on valid) instead of seed-dependent.
+        let mut mu: Vec<f64> = mu0.iter().map(|x| x * self.init_scale).collect();
         // Snorkel: mu_eps = min(0.01, 1 / 10^ceil(log10 n)).
         let mu_eps = (0.01f64).min(1.0 / 10f64.powf((votes.n_rows.max(2) as f64).log10().ceil()));
         let objective = Objective { diag: (0..d).map(|a| o[a * d + a]).collect(), o, d, c, p: p.clone(), mu0: mu0.clone(), l2: self.l2 };
