@@ -11,8 +11,8 @@ use super::progress::Bars;
 use super::{DataArgs, LmCompareArgs, LmFitArgs, PolicyArgs, VotesArgs, check_classes, load_data};
 use crate::data::{self, Splits};
 use crate::label_model::{
-    Evaluation, FitOptions, Fitted, LabelModelConfig, Metric, Params, PredictOptions, TiePolicy, UncoveredPolicy, default_grid, score,
-    select,
+    Evaluation, FitOptions, Fitted, LabelModelConfig, Metric, Params, PredictOptions, TiePolicy, UncoveredPolicy, default_grid,
+    mean_evaluation, score_runs, select,
 };
 use crate::run::{fit_and_dev_splits, write_label_model};
 use crate::lf::{LfFile, Registry};
@@ -136,6 +136,8 @@ struct CompareRow {
     converged: bool,
     valid: Option<Evaluation>,
     test: Option<Evaluation>,
+    /// Lowest and highest all-row test score over the 10 policy seeds.
+    test_all_range: Option<(f64, f64)>,
 }
 
 pub(super) fn cmd_lm_compare(a: LmCompareArgs, registry: &Registry, quiet: bool) -> Result<ExitCode> {
@@ -143,10 +145,14 @@ pub(super) fn cmd_lm_compare(a: LmCompareArgs, registry: &Registry, quiet: bool)
     let (splits, votes) = load_with_votes(&a.data, &a.votes, registry, quiet)?;
     let (train, dev) = fit_and_dev(&splits, a.policy.no_select)?;
     let dev_ref = dev.as_ref().map(|(k, g)| (&votes[*k].matrix, g.as_slice()));
-    let eval_on = |name: &str, model: &Fitted| -> Result<Option<Evaluation>> {
+    // Mean over 10 policy seeds, with the range of the all-row metric across them.
+    let eval_on = |name: &str, model: &Fitted| -> Result<Option<(Evaluation, f64, f64)>> {
         let Some(k) = splits.splits.iter().position(|d| d.split == name) else { return Ok(None) };
         let Some(g) = splits.splits[k].gold() else { return Ok(None) };
-        Ok(Some(score(model, &votes[k].matrix, &g, &popts, 10)?))
+        let runs = score_runs(model, &votes[k].matrix, &g, &popts, 10)?;
+        let all: Vec<f64> = runs.iter().map(|e| metric.of(&e.all)).collect();
+        let (lo, hi) = all.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+        Ok(Some((mean_evaluation(&runs), lo, hi)))
     };
     let mut rows = Vec::new();
     for name in &a.models {
@@ -156,6 +162,7 @@ pub(super) fn cmd_lm_compare(a: LmCompareArgs, registry: &Registry, quiet: bool)
         let t = Instant::now();
         sel.params.fit_quiet(&votes[train].matrix, &fopts)?;
         let fit_seconds = t.elapsed().as_secs_f64();
+        let test = eval_on("test", &sel.model)?;
         rows.push(CompareRow {
             model: name.clone(),
             params: sel.params.clone(),
@@ -163,13 +170,14 @@ pub(super) fn cmd_lm_compare(a: LmCompareArgs, registry: &Registry, quiet: bool)
             fit_seconds,
             collapsed: sel.model.info().collapsed,
             converged: sel.model.info().converged,
-            valid: eval_on("valid", &sel.model)?,
-            test: eval_on("test", &sel.model)?,
+            valid: eval_on("valid", &sel.model)?.map(|(e, _, _)| e),
+            test_all_range: test.as_ref().map(|(_, lo, hi)| (*lo, *hi)),
+            test: test.map(|(e, _, _)| e),
         });
     }
     let ds = &splits.splits[train];
     let mut md = format!(
-        "{} — {} covered / all rows (ties: {:?}, uncovered: {:?}; all-row scores averaged over 10 policy seeds); hyper-parameters chosen on {}\n\n| model | valid | test | fit (s) | notes |\n|---|---|---|---|---|\n",
+        "{} — {} covered / all rows (ties: {:?}, uncovered: {:?}; all-row scores averaged over 10 policy seeds, test range across them); hyper-parameters chosen on {}\n\n| model | valid | test | test all-row range | fit (s) | notes |\n|---|---|---|---|---|---|\n",
         ds.name,
         metric.name(),
         popts.tie,
@@ -184,10 +192,11 @@ pub(super) fn cmd_lm_compare(a: LmCompareArgs, registry: &Registry, quiet: bool)
             .collect::<Vec<_>>()
             .join(", ");
         md.push_str(&format!(
-            "| {} | {} | {} | {:.3} | {} |\n",
+            "| {} | {} | {} | {} | {:.3} | {} |\n",
             r.model,
             r.valid.as_ref().map_or("-".into(), |e| both(e, metric)),
             r.test.as_ref().map_or("-".into(), |e| both(e, metric)),
+            r.test_all_range.map_or("-".into(), |(lo, hi)| format!("{lo:.3}–{hi:.3}")),
             r.fit_seconds,
             notes
         ));

@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 pub use ds::{DawidSkene, DsParams};
 pub use crate::metrics::{Evaluation, Metric, Scores, evaluate};
 pub use mv::{MajorityVote, MvParams, WeightedVote, WmvParams};
-pub use select::{LabelModelConfig, Selected, default_grid, score, select, soft_label_frame};
+pub use select::{LabelModelConfig, Selected, default_grid, mean_evaluation, score, score_runs, select, soft_label_frame};
 pub use snorkel::{Balance, Optimizer, SnorkelModel, SnorkelParams};
 
 use crate::error::{Context, Error, Result};

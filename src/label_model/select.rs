@@ -49,16 +49,26 @@ fn covered(m: &LabelMatrix) -> Vec<bool> {
 /// Scores a fitted model on `votes` against `gold`. `all`-row scores with random policies are
 /// averaged over `policy_seeds` draws so that one lucky draw does not decide a comparison.
 pub fn score(model: &Fitted, votes: &LabelMatrix, gold: &[Option<u32>], opts: &PredictOptions, policy_seeds: u64) -> Result<Evaluation> {
+    Ok(mean_evaluation(&score_runs(model, votes, gold, opts, policy_seeds)?))
+}
+
+/// One evaluation per policy seed (`opts.seed`, `opts.seed + 1`, ...): the spread of all-row
+/// scores under random policies, for comparing with single-run published numbers.
+pub fn score_runs(model: &Fitted, votes: &LabelMatrix, gold: &[Option<u32>], opts: &PredictOptions, policy_seeds: u64) -> Result<Vec<Evaluation>> {
     let proba = model.predict_proba(votes)?;
     let cov = covered(votes);
     let c = votes.cardinality();
-    let runs: Vec<Evaluation> = (0..policy_seeds.max(1))
+    Ok((0..policy_seeds.max(1))
         .map(|s| {
             let o = PredictOptions { seed: opts.seed.wrapping_add(s), ..*opts };
             evaluate(&predict(&proba, &cov, model.class_balance(), &o), &cov, gold, c)
         })
-        .collect();
-    let k = runs.len() as f64;
+        .collect())
+}
+
+/// The mean of several evaluations (counts from the first).
+pub fn mean_evaluation(runs: &[Evaluation]) -> Evaluation {
+    let k = runs.len().max(1) as f64;
     let mean = |f: &dyn Fn(&Evaluation) -> f64| runs.iter().map(f).sum::<f64>() / k;
     let mut e = runs[0].clone();
     e.covered.accuracy = mean(&|e| e.covered.accuracy);
@@ -67,7 +77,7 @@ pub fn score(model: &Fitted, votes: &LabelMatrix, gold: &[Option<u32>], opts: &P
     e.all.accuracy = mean(&|e| e.all.accuracy);
     e.all.macro_f1 = mean(&|e| e.all.macro_f1);
     e.all.binary_f1 = e.all.binary_f1.map(|_| mean(&|e| e.all.binary_f1.unwrap_or(0.0)));
-    Ok(e)
+    e
 }
 
 /// The outcome of a selection.
