@@ -18,6 +18,7 @@ pub mod progress;
 pub mod report;
 pub mod run;
 pub mod runtime;
+pub mod selftrain;
 
 pub use error::{Error, Result};
 pub use matrix::{ABSTAIN, Label, LabelMatrix};

@@ -1,0 +1,251 @@
+//! COSINE self-training (Yu et al., NAACL 2021, arXiv:2010.07835): the pieces of one round —
+//! soft pseudo-labels from a frozen teacher, confidence weights and the sample mask, and the three
+//! loss terms (confidence-weighted classification, contrastive and confidence regularisers).
+//!
+//! This module holds the math; the training loop over rounds builds on [`crate::train`].
+
+use serde::{Deserialize, Serialize};
+use tch::{Kind, Tensor};
+
+use crate::error::{Error, Result};
+
+/// Which published semantics to follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Variant {
+    /// The paper's equations (default).
+    #[default]
+    Paper,
+    /// WRENCH's `Cosine` end model, to reproduce its published numbers (see the module docs of
+    /// the loop for its differences).
+    Wrench,
+}
+
+/// Distance between student features in the contrastive term.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Distance {
+    /// ‖v_i − v_j‖ / √D (the paper's scaled Euclidean distance). Default.
+    #[default]
+    ScaledEuclidean,
+    /// 1 − cos(v_i, v_j).
+    Cosine,
+}
+
+/// COSINE hyper-parameters; defaults and their sources.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CosineConfig {
+    /// Confidence threshold ξ: rows with ω ≤ ξ are not used. Default 0.6 (official run scripts;
+    /// WRENCH uses 0.7).
+    pub xi: f64,
+    /// Weight λ of the confidence regulariser. Default 0.1 (paper).
+    pub lambda: f64,
+    /// Weight μ of the contrastive regulariser. Default 1 (paper).
+    pub mu: f64,
+    /// Margin γ of the contrastive term. Default 1 (paper).
+    pub gamma: f64,
+    /// Steps between teacher refreshes, T3. Default 100 (paper).
+    pub t3: usize,
+    /// Power of the teacher probabilities in the soft pseudo-labels. Default 2 (paper).
+    pub power: f64,
+    pub distance: Distance,
+    pub variant: Variant,
+}
+
+impl Default for CosineConfig {
+    fn default() -> Self {
+        Self { xi: 0.6, lambda: 0.1, mu: 1.0, gamma: 1.0, t3: 100, power: 2.0, distance: Distance::ScaledEuclidean, variant: Variant::Paper }
+    }
+}
+
+impl CosineConfig {
+    pub fn validate(&self) -> Result<()> {
+        if !(0.0..1.0).contains(&self.xi) || self.lambda < 0.0 || self.mu < 0.0 || !(self.gamma > 0.0) || self.t3 == 0 || !(self.power > 0.0) {
+            return Err(Error::Config(format!("cosine: need 0 ≤ xi < 1, lambda, mu ≥ 0, gamma > 0, t3 > 0, power > 0 (got {self:?})")));
+        }
+        Ok(())
+    }
+}
+
+/// Soft pseudo-labels ỹ_j(x) = (g_j(x)^p / f_j) / Σ_k (g_k(x)^p / f_k), with soft frequencies
+/// f_j = Σ_x g_j(x) over the whole pool.
+///
+/// ```python
+/// f = g.sum(0); w = g**p / f; y = w / w.sum(1, keepdim=True)
+/// ```
+///
+/// # Shapes
+/// `teacher`: `[n, C]` probabilities → `[n, C]`.
+pub fn soft_pseudo_labels(teacher: &Tensor, power: f64) -> Tensor {
+    let f = teacher.sum_dim_intlist(0, true, Kind::Float).clamp_min(1e-12);
+    let w = teacher.pow_tensor_scalar(power) / f;
+    &w / w.sum_dim_intlist(1, true, Kind::Float).clamp_min(1e-12)
+}
+
+/// Confidence weights ω(x) = 1 − H(ỹ(x)) / log C (0 for a uniform row, 1 for a one-hot row).
+///
+/// ```python
+/// w = 1 + (y * y.clamp_min(1e-12).log()).sum(1) / math.log(C)
+/// ```
+///
+/// # Shapes
+/// `pseudo`: `[n, C]` → `[n]`.
+pub fn confidence_weights(pseudo: &Tensor) -> Tensor {
+    let c = pseudo.size()[1] as f64;
+    let neg_entropy = (pseudo * pseudo.clamp_min(1e-12).log()).sum_dim_intlist(1, false, Kind::Float);
+    neg_entropy / c.ln() + 1.0
+}
+
+/// Rows used in a round: ω > ξ.
+///
+/// # Shapes
+/// `weights`: `[n]` → `[n]` bool.
+pub fn selection_mask(weights: &Tensor, xi: f64) -> Tensor {
+    weights.gt(xi)
+}
+
+/// L_cls = mean over the batch of ω(x) · KL(ỹ(x) ‖ f_θ(x)).
+///
+/// ```python
+/// kl = (y * (y.clamp_min(1e-12).log() - logits.log_softmax(-1))).sum(-1); loss = (w * kl).mean()
+/// ```
+///
+/// # Shapes
+/// `logits`, `pseudo`: `[b, C]`; `weights`: `[b]` → scalar.
+pub fn classification_loss(logits: &Tensor, pseudo: &Tensor, weights: &Tensor) -> Tensor {
+    let kl = (pseudo * (pseudo.clamp_min(1e-12).log() - logits.log_softmax(-1, Kind::Float))).sum_dim_intlist(-1, false, Kind::Float);
+    (weights * kl).mean(Kind::Float)
+}
+
+/// R_con: over all pairs i < j of the batch, W_ij = [argmax ỹ_i = argmax ỹ_j], d_ij the distance
+/// between the **student's** features, ℓ_ij = W_ij d_ij² + (1 − W_ij) max(0, γ − d_ij)²; the mean.
+///
+/// ```python
+/// d = torch.cdist(v, v) / math.sqrt(D)            # or 1 - cosine similarity
+/// W = (y.argmax(1)[:, None] == y.argmax(1)[None, :]).float()
+/// l = W * d**2 + (1 - W) * (gamma - d).clamp_min(0)**2
+/// loss = l[torch.triu_indices(b, b, 1).unbind()].mean()
+/// ```
+///
+/// # Shapes
+/// `features`: `[b, D]`, `pseudo`: `[b, C]` → scalar (0 for b < 2).
+pub fn contrastive_loss(features: &Tensor, pseudo: &Tensor, gamma: f64, distance: Distance) -> Tensor {
+    let size = features.size();
+    let (b, dim) = (size[0], size[1]);
+    if b < 2 {
+        return features.sum(Kind::Float) * 0.0;
+    }
+    let d = match distance {
+        Distance::ScaledEuclidean => {
+            // √(‖v_i − v_j‖² + ε): differentiable at i = j pairs, which are masked out anyway.
+            let diff = features.unsqueeze(1) - features.unsqueeze(0);
+            (diff.square().sum_dim_intlist(-1, false, Kind::Float) + 1e-12).sqrt() / (dim as f64).sqrt()
+        }
+        Distance::Cosine => {
+            let n = features / features.norm_scalaropt_dim(2, [1], true).clamp_min(1e-12);
+            1.0 - n.matmul(&n.tr())
+        }
+    };
+    let lab = pseudo.argmax(1, false);
+    let same = lab.unsqueeze(1).eq_tensor(&lab.unsqueeze(0)).to_kind(Kind::Float);
+    let l: Tensor = &same * d.square() + (1.0 - &same) * (gamma - &d).clamp_min(0.0).square();
+    let upper = Tensor::ones([b, b], (Kind::Float, features.device())).triu(1);
+    let total: Tensor = (l * &upper).sum(Kind::Float);
+    total / (b * (b - 1) / 2) as f64
+}
+
+/// R_conf = mean over the batch of KL(u ‖ f_θ(x)), u uniform over C.
+///
+/// ```python
+/// loss = (-math.log(C) - logits.log_softmax(-1).mean(-1)).mean()
+/// ```
+///
+/// # Shapes
+/// `logits`: `[b, C]` → scalar.
+pub fn confidence_regularizer(logits: &Tensor) -> Tensor {
+    let c = logits.size()[1] as f64;
+    (-c.ln() - logits.log_softmax(-1, Kind::Float).mean_dim(-1, false, Kind::Float)).mean(Kind::Float)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(rows: &[[f32; 2]]) -> Tensor {
+        Tensor::from_slice(&rows.concat()).view([rows.len() as i64, 2])
+    }
+    fn close(a: &Tensor, want: &[f64]) {
+        let got: Vec<f32> = Vec::try_from(a.flatten(0, -1)).unwrap();
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(want) {
+            assert!((*g as f64 - w).abs() < 1e-5, "{got:?} vs {want:?}");
+        }
+    }
+
+    // Teacher probabilities of 3 rows, 2 classes; f = g.sum(0) = [1.7, 1.3].
+    fn teacher() -> Tensor {
+        t(&[[0.9, 0.1], [0.6, 0.4], [0.2, 0.8]])
+    }
+
+    #[test]
+    fn pseudo_labels_and_confidence_weights() {
+        // torch: w = g**2 / g.sum(0); y = w / w.sum(1, keepdim=True)
+        // row 0: [0.81/1.7, 0.01/1.3] = [0.476471, 0.007692] → [0.984112, 0.015888]
+        let y = soft_pseudo_labels(&teacher(), 2.0);
+        close(&y, &[0.984112, 0.015888, 0.632432, 0.367568, 0.045614, 0.954386]);
+        // ω = 1 + Σ y log y / log 2
+        let w = confidence_weights(&y);
+        close(&w, &[0.882317, 0.051214, 0.732535]);
+        let mask = selection_mask(&w, 0.6);
+        assert_eq!(Vec::<bool>::try_from(mask).unwrap(), vec![true, false, true]);
+        // A uniform row has weight 0, a one-hot row 1.
+        close(&confidence_weights(&t(&[[0.5, 0.5], [1.0, 0.0]])), &[0.0, 1.0]);
+    }
+
+    #[test]
+    fn classification_and_confidence_losses() {
+        let y = soft_pseudo_labels(&teacher(), 2.0);
+        let w = confidence_weights(&y);
+        let logits = t(&[[2.0, -1.0], [0.5, 0.5], [-1.0, 1.5]]);
+        // torch: kl = (y * (y.log() - logits.log_softmax(-1))).sum(-1); (w * kl).mean() = 0.0067624
+        close(&classification_loss(&logits, &y, &w), &[0.0067624]);
+        // torch: (-log 2 - logits.log_softmax(-1).mean(-1)).mean() = 0.4970609
+        close(&confidence_regularizer(&logits), &[0.4970609]);
+    }
+
+    #[test]
+    fn contrastive_term_on_three_rows() {
+        // Pseudo-label argmax: rows 0, 1 → class 0, row 2 → class 1.
+        let y = soft_pseudo_labels(&teacher(), 2.0);
+        // v0 = (0, 0), v1 = (0.6, 0.8), v2 = (1.2, 1.6); d = ‖·‖ / √2:
+        // (0,1) agree, d = 1/√2 → d² = 0.5
+        // (0,2) disagree, d = 2/√2 = 1.414 > γ = 1 → margin inactive, 0
+        // (1,2) disagree, d = 1/√2 < 1 → (1 − 0.707107)² = 0.085786
+        // mean over 3 pairs = 0.195262
+        let v = t(&[[0.0, 0.0], [0.6, 0.8], [1.2, 1.6]]);
+        close(&contrastive_loss(&v, &y, 1.0, Distance::ScaledEuclidean), &[0.195262]);
+        // Cosine: v1 ∥ v2 → distance 0 (disagree, margin active: (1 − 0)² = 1); v0 = 0 vector
+        // is normalised to 0 → distance 1 to both (agree with v1: 1; disagree with v2: 0).
+        close(&contrastive_loss(&v, &y, 1.0, Distance::Cosine), &[(1.0 + 0.0 + 1.0) / 3.0]);
+        assert_eq!(contrastive_loss(&v.narrow(0, 0, 1), &y.narrow(0, 0, 1), 1.0, Distance::ScaledEuclidean).double_value(&[]), 0.0);
+    }
+
+    #[test]
+    fn contrastive_term_moves_the_student() {
+        // Features come from a linear student; one gradient step on μ·R_con alone changes its
+        // weights and lowers R_con (it would not if the features were detached, as in the
+        // official code's frozen-teacher features).
+        tch::manual_seed(0);
+        let w = Tensor::randn([2, 4], (Kind::Float, tch::Device::Cpu)).set_requires_grad(true);
+        let x = t(&[[1.0, 0.2], [0.9, 0.1], [0.1, 1.0]]);
+        let y = soft_pseudo_labels(&teacher(), 2.0);
+        let loss = |w: &Tensor| contrastive_loss(&x.matmul(w), &y, 1.0, Distance::ScaledEuclidean);
+        let before = loss(&w);
+        before.backward();
+        let g = w.grad();
+        assert!(g.abs().sum(Kind::Float).double_value(&[]) > 0.0, "R_con has a gradient into the student");
+        let stepped = tch::no_grad(|| &w - g * 0.5);
+        assert!(loss(&stepped).double_value(&[]) < before.double_value(&[]));
+    }
+}
