@@ -4,8 +4,12 @@
 //!
 //! This module holds the math; the training loop over rounds builds on [`crate::train`].
 
+mod rounds;
+
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
+
+pub use rounds::{CosineReport, RoundRecord, cosine};
 
 use crate::error::{Error, Result};
 

@@ -269,7 +269,7 @@ pub fn evaluate(model: &EndModel, set: &EvalSet, batch_size: usize, padding: Pad
 }
 
 /// Snapshot of every variable (for best-weight restore).
-fn snapshot(model: &EndModel) -> Vec<(String, Tensor)> {
+pub(crate) fn snapshot(model: &EndModel) -> Vec<(String, Tensor)> {
     let mut v: Vec<(String, Tensor)> = model.vs().variables().into_iter().map(|(n, t)| (n, t.detach().copy())).collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));
     v
@@ -288,7 +288,7 @@ pub(crate) fn copy_into(model: &EndModel, tensors: &std::collections::HashMap<St
     })
 }
 
-fn restore(model: &mut EndModel, snap: &[(String, Tensor)]) -> Result<()> {
+pub(crate) fn restore(model: &mut EndModel, snap: &[(String, Tensor)]) -> Result<()> {
     let map = snap.iter().map(|(n, t)| (n.clone(), t.shallow_clone())).collect();
     copy_into(model, &map, "best weights")
 }
