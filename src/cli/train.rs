@@ -20,6 +20,7 @@ use crate::model::tokenizer::TextTokenizer;
 use crate::model::transformer::{TransformerClassifier, TransformerOptions};
 use crate::model::{Pooling, Precision, parse_device};
 use crate::run::fit_and_dev_splits;
+use crate::selftrain::{CosineConfig, CosineReport, cosine};
 use crate::train::{self, EndModel, Encoded, EvalSet, OnNonFinite, Padding, TrainConfig, TrainSet};
 
 #[derive(Args, Debug)]
@@ -79,6 +80,27 @@ pub(super) struct TrainArgs {
     /// Continue from <out>/checkpoint if it exists.
     #[arg(long)]
     resume: bool,
+    /// `weak` (stage 1 only: the trainer on the targets) or `cosine` (stage 1, then COSINE self-training).
+    #[arg(long, default_value = "weak")]
+    method: String,
+    /// COSINE stage-2 steps (T2).
+    #[arg(long, default_value_t = 300)]
+    t2: usize,
+    /// COSINE steps per round (T3; teacher refresh period).
+    #[arg(long, default_value_t = 100)]
+    t3: usize,
+    /// COSINE confidence threshold ξ.
+    #[arg(long, default_value_t = 0.6)]
+    xi: f64,
+    /// COSINE confidence-regulariser weight λ.
+    #[arg(long, default_value_t = 0.1)]
+    lambda: f64,
+    /// COSINE contrastive-regulariser weight μ.
+    #[arg(long, default_value_t = 1.0)]
+    mu: f64,
+    /// COSINE contrastive margin γ.
+    #[arg(long, default_value_t = 1.0)]
+    gamma: f64,
 }
 
 #[derive(Args, Debug)]
@@ -115,6 +137,9 @@ fn parse<T: serde::de::DeserializeOwned>(what: &str, v: &str) -> Result<T> {
 struct TrainOutput<'a> {
     model: &'a str,
     targets: &'a str,
+    method: &'a str,
+    /// COSINE rounds and best score (method `cosine`).
+    cosine: Option<&'a CosineReport>,
     train_rows: usize,
     config: &'a TrainConfig,
     report: &'a train::TrainReport,
@@ -225,7 +250,32 @@ pub(super) fn cmd_train(a: TrainArgs, registry: &Registry, quiet: bool) -> Resul
     let set = TrainSet { encoded: &enc, rows, targets, weights: None };
     let valid = valid_enc.as_ref().map(|(e, g)| EvalSet { encoded: e, gold: g.clone() });
     let bars = Bars::new(quiet);
-    let report = train::train(&mut model, &set, valid.as_ref(), &cfg, Some(&ckpt), &bars)?;
+    let (report, cosine_report) = match a.method.as_str() {
+        "weak" => (train::train(&mut model, &set, valid.as_ref(), &cfg, Some(&ckpt), &bars)?, None),
+        "cosine" => {
+            let ccfg = CosineConfig { t3: a.t3, xi: a.xi, lambda: a.lambda, mu: a.mu, gamma: a.gamma, ..CosineConfig::default() };
+            let pool: Vec<usize> = (0..enc.len()).collect();
+            let gold = ds.gold();
+            let r = cosine(&mut model, &set, &pool, gold.as_deref(), valid.as_ref(), &cfg, a.t2, &ccfg, &bars)?;
+            if !quiet {
+                for round in &r.rounds {
+                    println!(
+                        "round {} (step {}): selected {:.1}%{} loss cls {:.4} con {:.4} conf {:.4}{}",
+                        round.round,
+                        round.step,
+                        100.0 * round.selected_fraction,
+                        round.pseudo_accuracy.map_or(String::new(), |p| format!(", pseudo-label accuracy {p:.3} (diagnostic)")),
+                        round.loss_cls,
+                        round.loss_con,
+                        round.loss_conf,
+                        round.valid.map_or(String::new(), |v| format!(", valid {v:.3}"))
+                    );
+                }
+            }
+            (r.stage1.clone(), Some(r))
+        }
+        other => bail!("--method {other}: expected weak or cosine"),
+    };
     model.save(&a.out.join("model"), &classes)?;
     // Scores on every split with gold labels.
     let mut scores = Vec::new();
@@ -240,11 +290,12 @@ pub(super) fn cmd_train(a: TrainArgs, registry: &Registry, quiet: bool) -> Resul
         let s = train::evaluate(&model, &EvalSet { encoded: &e, gold: keep.iter().map(|&i| gold[i].unwrap_or(0)).collect() }, 64, padding, metric)?;
         scores.push((d.split.clone(), s));
     }
-    let out = TrainOutput { model: &a.model, targets: &a.targets, train_rows: set.rows.len(), config: &cfg, report: &report, scores, metric };
+    let out = TrainOutput { model: &a.model, targets: &a.targets, method: &a.method, train_rows: set.rows.len(), config: &cfg, report: &report, cosine: cosine_report.as_ref(), scores, metric };
     data::write_json(&a.out.join("train.json"), &out)?;
     if !quiet {
         println!(
-            "trained {} steps in {:.1}s ({:.1} examples/s){}; best valid {} at step {}",
+            "{}trained {} steps in {:.1}s ({:.1} examples/s){}; best valid {} at step {}",
+            if cosine_report.is_some() { "stage 1: " } else { "" },
             report.steps,
             report.seconds,
             report.examples_per_second,
@@ -252,6 +303,14 @@ pub(super) fn cmd_train(a: TrainArgs, registry: &Registry, quiet: bool) -> Resul
             report.best_score.map_or("-".into(), |s| format!("{s:.3}")),
             report.best_step.map_or("-".into(), |s| s.to_string())
         );
+        if let Some(r) = &cosine_report {
+            println!(
+                "COSINE: {} rounds; best valid {} ({})",
+                r.rounds.len(),
+                r.best_score.map_or("-".into(), |s| format!("{s:.3}")),
+                if r.best_in_stage2 { "from stage 2" } else { "stage 1 stayed best" }
+            );
+        }
         for (split, s) in &out.scores {
             println!("{split:<8} {} {s:.3}", metric.name());
         }
