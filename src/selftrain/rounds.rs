@@ -58,7 +58,7 @@ pub fn cosine(
     let mut best_in_stage2 = false;
     let device = model.device();
     let names: Vec<String> = train::snapshot(model).into_iter().map(|(n, _)| n).collect();
-    let mut opt = AdamW::new(model.vs(), &names, train_cfg.weight_decay, |n| n.ends_with(".bias") || n.contains("LayerNorm"));
+    let mut opt = AdamW::new(model.vs(), &names, train_cfg.weight_decay, EndModel::no_decay);
     let lengths: Vec<usize> = enc.items.iter().map(Vec::len).collect();
     let mut rounds = Vec::new();
     let mut step = 0usize;

@@ -81,7 +81,7 @@ impl EndModel {
         }
     }
     /// Parameter names that get no weight decay: biases and LayerNorm weights (BERT / HF practice).
-    fn no_decay(name: &str) -> bool {
+    pub(crate) fn no_decay(name: &str) -> bool {
         name.ends_with(".bias") || name.contains("LayerNorm")
     }
 }
