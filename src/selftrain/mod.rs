@@ -13,18 +13,6 @@ pub use rounds::{CosineReport, RoundRecord, cosine};
 
 use crate::error::{Error, Result};
 
-/// Which published semantics to follow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Variant {
-    /// The paper's equations (default).
-    #[default]
-    Paper,
-    /// WRENCH's `Cosine` end model, to reproduce its published numbers (see the module docs of
-    /// the loop for its differences).
-    Wrench,
-}
-
 /// Distance between student features in the contrastive term.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -54,12 +42,11 @@ pub struct CosineConfig {
     /// Power of the teacher probabilities in the soft pseudo-labels. Default 2 (paper).
     pub power: f64,
     pub distance: Distance,
-    pub variant: Variant,
 }
 
 impl Default for CosineConfig {
     fn default() -> Self {
-        Self { xi: 0.6, lambda: 0.1, mu: 1.0, gamma: 1.0, t3: 100, power: 2.0, distance: Distance::ScaledEuclidean, variant: Variant::Paper }
+        Self { xi: 0.6, lambda: 0.1, mu: 1.0, gamma: 1.0, t3: 100, power: 2.0, distance: Distance::ScaledEuclidean }
     }
 }
 
