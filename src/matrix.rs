@@ -132,6 +132,11 @@ impl LabelMatrix {
     pub fn rows(&self) -> impl ExactSizeIterator<Item = &[Label]> + '_ {
         (0..self.n_rows).map(move |i| self.row(i))
     }
+    /// Per row: whether any LF voted (rows where every LF abstains are "uncovered").
+    pub fn covered(&self) -> Vec<bool> {
+        self.rows().map(|r| r.iter().any(|&v| v != ABSTAIN)).collect()
+    }
+
     /// The votes of LF `j` over all rows.
     pub fn column(&self, j: usize) -> Vec<Label> {
         self.rows().map(|r| r[j]).collect()

@@ -181,7 +181,8 @@ pub(super) fn cmd_train(a: TrainArgs, registry: &Registry, quiet: bool) -> Resul
             let sel = config.fit(&votes[train_k].matrix, dev.as_ref().map(|(k, g)| (&votes[*k].matrix, g.as_slice())))?;
             let proba = sel.model.predict_proba(&votes[train_k].matrix)?;
             // Uncovered rows are left out of the training targets.
-            let rows: Vec<usize> = votes[train_k].matrix.rows().enumerate().filter(|(_, r)| r.iter().any(|&v| v >= 0)).map(|(i, _)| i).collect();
+            let covered = votes[train_k].matrix.covered();
+            let rows: Vec<usize> = (0..covered.len()).filter(|&i| covered[i]).collect();
             let mut t = Vec::with_capacity(rows.len() * c);
             for &i in &rows {
                 let p = proba.row(i);

@@ -345,8 +345,7 @@ impl Fitted {
     /// Hard labels under `opts` (see [`predict`]).
     pub fn predict(&self, votes: &LabelMatrix, opts: &PredictOptions) -> Result<Vec<Label>> {
         let proba = self.predict_proba(votes)?;
-        let covered: Vec<bool> = votes.rows().map(|r| r.iter().any(|&v| v != ABSTAIN)).collect();
-        Ok(predict(&proba, &covered, self.class_balance(), opts))
+        Ok(predict(&proba, &votes.covered(), self.class_balance(), opts))
     }
     /// Writes the model as pretty JSON (atomically).
     pub fn save(&self, path: &Path) -> Result<()> {

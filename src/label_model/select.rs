@@ -9,7 +9,7 @@ use super::snorkel::{Balance, Optimizer};
 use crate::metrics::Metric;
 use super::{DsParams, Evaluation, FitOptions, Fitted, LabelModel, Params, PredictOptions, SnorkelParams, evaluate, predict};
 use crate::error::{Error, Result};
-use crate::matrix::{ABSTAIN, LabelMatrix};
+use crate::matrix::LabelMatrix;
 
 /// The hyper-parameter grid searched for a model when a dev set is given (one point for models
 /// without hyper-parameters).
@@ -42,9 +42,6 @@ pub fn default_grid(model: &str) -> Result<Vec<Params>> {
     })
 }
 
-fn covered(m: &LabelMatrix) -> Vec<bool> {
-    m.rows().map(|r| r.iter().any(|&v| v != ABSTAIN)).collect()
-}
 
 /// Scores a fitted model on `votes` against `gold`. `all`-row scores with random policies are
 /// averaged over `policy_seeds` draws so that one lucky draw does not decide a comparison.
@@ -56,7 +53,7 @@ pub fn score(model: &Fitted, votes: &LabelMatrix, gold: &[Option<u32>], opts: &P
 /// scores under random policies, for comparing with single-run published numbers.
 pub fn score_runs(model: &Fitted, votes: &LabelMatrix, gold: &[Option<u32>], opts: &PredictOptions, policy_seeds: u64) -> Result<Vec<Evaluation>> {
     let proba = model.predict_proba(votes)?;
-    let cov = covered(votes);
+    let cov = votes.covered();
     let c = votes.cardinality();
     Ok((0..policy_seeds.max(1))
         .map(|s| {
@@ -170,7 +167,7 @@ impl LabelModelConfig {
 pub fn soft_label_frame(model: &Fitted, votes: &LabelMatrix, classes: &[String], opts: &PredictOptions) -> Result<polars::prelude::DataFrame> {
     use polars::prelude::*;
     let proba = model.predict_proba(votes)?;
-    let cov = covered(votes);
+    let cov = votes.covered();
     let hard = predict(&proba, &cov, model.class_balance(), opts);
     let mut frame = proba.to_frame(classes)?;
     let ctx = |e: PolarsError| Error::Polars { context: "soft labels".into(), source: e };

@@ -64,9 +64,10 @@ pub fn cosine(
     let mut step = 0usize;
     let s2_cfg = TrainConfig { max_steps: t2.max(1), ..train_cfg.clone() };
     progress.start("COSINE stage 2", t2 as u64);
+    // The pool's token ids, gathered once for every round's teacher pass.
+    let pool_enc = Encoded { items: pool.iter().map(|&i| enc.items[i].clone()).collect(), pad_id: enc.pad_id, max_len: enc.max_len };
     while step < t2 {
         // Teacher pass: the current student, frozen, over the whole pool.
-        let pool_enc = Encoded { items: pool.iter().map(|&i| enc.items[i].clone()).collect(), ..enc.clone() };
         let g = train::predict_proba(model, &pool_enc, train_cfg.batch_size.max(64), train_cfg.padding)?;
         let pseudo = soft_pseudo_labels(&g, cfg.power);
         let omega = confidence_weights(&pseudo);
