@@ -35,11 +35,37 @@ fn fails(args: &[&str]) -> String {
 fn run_on_the_demo_corpus_writes_every_artefact() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let stdout = ok(&["run", "--out", out.to_str().unwrap(), "-q"]);
+    let stdout = ok(&["run", "--model", "ngram", "--out", out.to_str().unwrap(), "-q"]);
     assert!(stdout.is_empty(), "quiet run prints nothing: {stdout}");
-    for f in ["config.toml", "report.md", "label_model.json", "label_model.metrics.json"] {
+    let end_model = [
+        "metrics.json",
+        "curves.csv",
+        "training_loss.svg",
+        "validation.svg",
+        "test.confusion.csv",
+        "valid.confusion.csv",
+        "test.predictions.parquet",
+        "model/weaksup.json",
+        "model/model.safetensors",
+    ];
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    for f in ["config.toml", "report.md", "label_model.json", "label_model.metrics.json"].iter().chain(&end_model) {
         assert!(out.join(f).is_file(), "{f}");
+        let linked = f.strip_prefix("model/").map_or(f.to_string(), |_| "model/".to_string());
+        assert!(f == &"report.md" || f.ends_with(".csv") && f.contains("confusion") || report.contains(&format!("({linked})")), "report.md links {f}");
     }
+    // End-model metrics: COSINE on the n-gram model, and stage 1 alone from the same run.
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    let split = |name: &str| m["splits"].as_array().unwrap().iter().find(|s| s["split"] == name).unwrap().clone();
+    let test = split("test")["scores"]["accuracy"].as_f64().unwrap();
+    assert!((0.7..1.0).contains(&test), "demo end-model test accuracy {test}");
+    let covered = split("train")["covered_scores"]["accuracy"].as_f64().unwrap();
+    assert!(covered > 0.7, "train, LF-covered rows: {covered}");
+    assert!(!m["cosine"]["rounds"].as_array().unwrap().is_empty());
+    assert!(m["stage1_scores"].as_array().unwrap().iter().any(|s| s[0] == "test"));
+    let confusion: usize = split("test")["confusion"].as_array().unwrap().iter().flat_map(|r| r.as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize)).sum();
+    assert_eq!(confusion, 500, "the confusion matrix counts every test row");
+    assert!(std::fs::read_to_string(out.join("training_loss.svg")).unwrap().contains("stage 2 R_con"));
     for split in ["train", "valid", "test"] {
         for ext in [".votes.parquet", ".votes.parquet.json", ".lf_summary.txt", ".lf_summary.csv", ".lf_summary.json", ".lf_summary.svg", ".soft_labels.parquet"] {
             assert!(out.join(format!("{split}{ext}")).is_file(), "{split}{ext}");
@@ -47,7 +73,7 @@ fn run_on_the_demo_corpus_writes_every_artefact() {
     }
     // The saved config reproduces the run: rerunning from it gives identical votes.
     let out2 = dir.path().join("run2");
-    ok(&["run", "--config", out.join("config.toml").to_str().unwrap(), "--out", out2.to_str().unwrap(), "-q"]);
+    ok(&["run", "--config", out.join("config.toml").to_str().unwrap(), "--method", "none", "--out", out2.to_str().unwrap(), "-q"]);
     let a = std::fs::read(out.join("train.votes.parquet")).unwrap();
     let b = std::fs::read(out2.join("train.votes.parquet")).unwrap();
     assert_eq!(a, b);
@@ -136,9 +162,9 @@ fn train_and_predict_round_trip_on_the_demo_corpus() {
         let stdout = ok(&args);
         assert!(stdout.contains("test     accuracy"), "{stdout}");
         let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("train.json")).unwrap()).unwrap();
-        let test = report["scores"].as_array().unwrap().iter().find(|s| s[0] == "test").unwrap()[1].as_f64().unwrap();
+        let test = report["run"]["splits"].as_array().unwrap().iter().find(|s| s["split"] == "test").unwrap()["scores"]["accuracy"].as_f64().unwrap();
         assert!(test > 0.6, "{model}: demo test accuracy {test}");
-        assert!(out.join("model/weaksup.json").is_file() && out.join("checkpoint/state.json").is_file());
+        assert!(out.join("model/weaksup.json").is_file() && out.join("checkpoint/stage1/state.json").is_file());
         let preds = dir.path().join(format!("{model}_preds"));
         let printed = ok(&["predict", "--model", out.to_str().unwrap(), "--device", "cpu", "--split", "test", "--out", preds.to_str().unwrap()]);
         // The saved model predicts exactly what training reported.

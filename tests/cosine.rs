@@ -1,4 +1,9 @@
-//! COSINE end to end on the demo corpus with the n-gram model: self-training beats stage 1.
+//! COSINE end to end on the demo corpus with the n-gram model: self-training beats stage 1, the
+//! `wrench` variant runs, and a run killed in stage 2 resumes to the same weights.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tch::Device;
 use weaksup::data::{self, demo::DemoParams};
@@ -6,54 +11,150 @@ use weaksup::label_model::{FitOptions, LabelModel, Params};
 use weaksup::metrics::Metric;
 use weaksup::model::Precision;
 use weaksup::model::ngram::{NgramClassifier, NgramConfig};
-use weaksup::progress::NoProgress;
-use weaksup::selftrain::{CosineConfig, cosine};
-use weaksup::train::{self, EndModel, EvalSet, TrainConfig, TrainSet};
+use weaksup::progress::{NoProgress, Progress};
+use weaksup::selftrain::{CosineConfig, CosineReport, Variant, cosine};
+use weaksup::train::{self, EndModel, Encoded, EvalSet, TrainConfig, TrainSet};
 
-#[test]
-fn cosine_beats_stage_one_on_the_demo_corpus() {
+/// Torch's RNG is process-global: tests that train take this lock.
+static TORCH: Mutex<()> = Mutex::new(());
+
+struct Demo {
+    enc: Encoded,
+    venc: Encoded,
+    tenc: Encoded,
+    yva: Vec<u32>,
+    yte: Vec<u32>,
+    gold: Vec<Option<u32>>,
+    covered: Vec<usize>,
+    labels: Vec<u32>,
+}
+
+fn ngram() -> EndModel {
+    EndModel::Ngram(NgramClassifier::new(NgramConfig::default(), 4, Precision::Fp32, Device::Cpu, 1).unwrap())
+}
+
+fn demo() -> Demo {
     let splits = data::demo_splits(&DemoParams::default()).unwrap();
     let (set, _) = weaksup::lf::LfFile::load_set(
         &[std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("labeling_functions/demo_topics.toml")],
         &weaksup::lf::Registry::new(),
     )
     .unwrap();
-    let compiled = set.compile().unwrap();
     let train_ds = splits.require("train").unwrap();
-    let votes = compiled.apply(&train_ds.frame, &Default::default(), &NoProgress).unwrap().matrix;
+    let votes = set.compile().unwrap().apply(&train_ds.frame, &Default::default(), &NoProgress).unwrap().matrix;
     let mv = Params::default_for("mv").unwrap().fit(&votes, &FitOptions::default()).unwrap();
     let proba = mv.predict_proba(&votes).unwrap();
-    let covered: Vec<usize> = votes.rows().enumerate().filter(|(_, r)| r.iter().any(|&v| v >= 0)).map(|(i, _)| i).collect();
+    let cov = votes.covered();
+    let covered: Vec<usize> = (0..cov.len()).filter(|&i| cov[i]).collect();
     let labels: Vec<u32> = covered.iter().map(|&i| (0..4).fold(0, |b, k| if proba.row(i)[k] > proba.row(i)[b] { k } else { b }) as u32).collect();
-
-    let texts = |name: &str| -> (Vec<String>, Vec<u32>) {
+    let model = ngram();
+    let texts = |name: &str| -> (Encoded, Vec<u32>) {
         let ds = splits.require(name).unwrap();
-        (ds.texts().unwrap().iter().map(|t| t.unwrap().to_string()).collect(), ds.gold().unwrap().into_iter().map(|g| g.unwrap()).collect())
+        let t: Vec<&str> = ds.texts().unwrap().iter().map(|t| t.unwrap()).collect();
+        (model.encode(&t).unwrap(), ds.gold().unwrap().into_iter().map(|g| g.unwrap()).collect())
     };
-    let run = |t2: usize| -> f64 {
-        let mut model = EndModel::Ngram(NgramClassifier::new(NgramConfig::default(), 4, Precision::Fp32, Device::Cpu, 1).unwrap());
-        let (tr, gold_tr) = texts("train");
-        let enc = model.encode(&tr.iter().map(String::as_str).collect::<Vec<_>>()).unwrap();
-        let (va, yva) = texts("valid");
-        let venc = model.encode(&va.iter().map(String::as_str).collect::<Vec<_>>()).unwrap();
-        let (te, yte) = texts("test");
-        let tenc = model.encode(&te.iter().map(String::as_str).collect::<Vec<_>>()).unwrap();
-        let set = TrainSet::hard(&enc, covered.clone(), &labels, 4);
-        let valid = EvalSet { encoded: &venc, gold: yva };
-        let cfg = TrainConfig { lr: 5e-3, max_steps: 300, eval_every: 25, patience: 4, seed: 3, ..Default::default() };
-        let pool: Vec<usize> = (0..enc.len()).collect();
-        let gold: Vec<Option<u32>> = gold_tr.iter().map(|&g| Some(g)).collect();
-        if t2 == 0 {
-            train::train(&mut model, &set, Some(&valid), &cfg, None, &NoProgress).unwrap();
-        } else {
-            let c = CosineConfig { t3: 50, ..Default::default() };
-            let r = cosine(&mut model, &set, &pool, Some(&gold), Some(&valid), &cfg, t2, &c, &NoProgress).unwrap();
-            eprintln!("{:?}", r.rounds);
-        }
-        train::evaluate(&model, &EvalSet { encoded: &tenc, gold: yte }, 64, train::Padding::Bucketed, Metric::Accuracy).unwrap()
-    };
-    let stage1 = run(0);
-    let cos = run(300);
-    eprintln!("stage 1 {stage1:.3}, COSINE {cos:.3}");
+    let (enc, ytr) = texts("train");
+    let (venc, yva) = texts("valid");
+    let (tenc, yte) = texts("test");
+    Demo { enc, venc, tenc, yva, yte, gold: ytr.into_iter().map(Some).collect(), covered, labels }
+}
+
+fn stage1_cfg() -> TrainConfig {
+    TrainConfig { lr: Some(5e-3), max_steps: 300, eval_every: 25, patience: 4, seed: 3, ..Default::default() }
+}
+
+fn run_cosine(d: &Demo, model: &mut EndModel, c: &CosineConfig, ckpt: Option<&std::path::Path>, progress: &dyn Progress) -> CosineReport {
+    let set = TrainSet::hard(&d.enc, d.covered.clone(), &d.labels, 4);
+    let valid = EvalSet { encoded: &d.venc, gold: d.yva.clone() };
+    let pool: Vec<usize> = (0..d.enc.len()).collect();
+    cosine(model, &set, &pool, Some(&d.gold), Some(&valid), &stage1_cfg(), c, ckpt, progress).unwrap()
+}
+
+fn test_accuracy(d: &Demo, model: &EndModel) -> f64 {
+    train::evaluate(model, &EvalSet { encoded: &d.tenc, gold: d.yte.clone() }, 64, train::Padding::Bucketed, Metric::Accuracy).unwrap()
+}
+
+#[test]
+fn cosine_beats_stage_one_on_the_demo_corpus() {
+    let _g = TORCH.lock().unwrap_or_else(|e| e.into_inner());
+    let d = demo();
+    let mut m1 = ngram();
+    let set = TrainSet::hard(&d.enc, d.covered.clone(), &d.labels, 4);
+    train::train(&mut m1, &set, Some(&EvalSet { encoded: &d.venc, gold: d.yva.clone() }), &stage1_cfg(), None, &NoProgress).unwrap();
+    let stage1 = test_accuracy(&d, &m1);
+    let mut m2 = ngram();
+    let r = run_cosine(&d, &mut m2, &CosineConfig { t3: 50, ..Default::default() }, None, &NoProgress);
+    let cos = test_accuracy(&d, &m2);
+    eprintln!("stage 1 {stage1:.3}, COSINE {cos:.3}; {:?}", r.stage2.rounds);
+    assert_eq!(r.stage2.steps, 300);
     assert!(cos > stage1, "COSINE {cos:.3} vs stage 1 {stage1:.3}");
+}
+
+#[test]
+fn wrench_variant_keeps_a_bounded_prefix_and_trains() {
+    let _g = TORCH.lock().unwrap_or_else(|e| e.into_inner());
+    let d = demo();
+    let mut m = ngram();
+    let c = CosineConfig { t3: 20, t2: 60, xi: 0.3, variant: Variant::Wrench, ..Default::default() };
+    let r = run_cosine(&d, &mut m, &c, None, &NoProgress);
+    // WRENCH sums R_conf over the batch, so with the n-gram model's learning rate it can push the
+    // student towards uniform outputs until nothing passes ξ, and stage 2 stops early; the best
+    // weights of either stage are kept.
+    assert!((1..=3).contains(&r.stage2.rounds.len()), "{:?}", r.stage2.rounds);
+    // At most batch × T3 = 640 rows (plus the rest of one inference batch) of 2,000 are kept.
+    for round in &r.stage2.rounds {
+        assert!(round.selected_fraction <= (640.0 + 32.0) / 2000.0, "{round:?}");
+        assert!(round.selected_fraction > 0.0 && round.loss_cls.is_finite() && round.loss_con.is_finite());
+    }
+    assert!(test_accuracy(&d, &m) > 0.6);
+}
+
+/// Panics (a simulated kill) once `limit` steps have been reported.
+struct KillAfter {
+    steps: AtomicU64,
+    limit: u64,
+}
+
+impl Progress for KillAfter {
+    fn start(&self, _: &str, _: u64) {}
+    fn advance(&self, n: u64) {
+        if self.steps.fetch_add(n, Ordering::SeqCst) + n >= self.limit {
+            panic!("simulated kill");
+        }
+    }
+    fn message(&self, _: &str) {}
+    fn finish(&self) {}
+}
+
+#[test]
+fn killed_in_stage_two_resumes_to_the_same_weights() {
+    let _g = TORCH.lock().unwrap_or_else(|e| e.into_inner());
+    let d = demo();
+    let c = CosineConfig { t3: 40, t2: 120, ..Default::default() };
+    let mut whole = ngram();
+    let full = run_cosine(&d, &mut whole, &c, None, &NoProgress);
+
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = dir.path().join("checkpoint");
+    // Stage 1 takes `full.stage1.steps` steps (+1 progress tick for its checkpoint resume);
+    // kill 50 steps into stage 2: rounds 0 is checkpointed, round 1 is lost mid-way.
+    let kill = KillAfter { steps: AtomicU64::new(0), limit: full.stage1.steps as u64 + 50 };
+    let mut first = ngram();
+    let crashed = catch_unwind(AssertUnwindSafe(|| run_cosine(&d, &mut first, &c, Some(&ckpt), &kill)));
+    assert!(crashed.is_err(), "the simulated kill happened");
+    assert!(ckpt.join("stage2/state.json").is_file());
+
+    let mut resumed = ngram();
+    let r = run_cosine(&d, &mut resumed, &c, Some(&ckpt), &NoProgress);
+    assert_eq!(r.stage2.resumed_at_round, Some(1));
+    assert_eq!(r.stage2.rounds, full.stage2.rounds, "same rounds as the uninterrupted run");
+    let a = train::predict_proba(&whole, &d.tenc, 64, train::Padding::Bucketed).unwrap();
+    let b = train::predict_proba(&resumed, &d.tenc, 64, train::Padding::Bucketed).unwrap();
+    assert_eq!(Vec::<f32>::try_from(a.flatten(0, -1)).unwrap(), Vec::<f32>::try_from(b.flatten(0, -1)).unwrap());
+    // A checkpoint written with other settings is refused.
+    let mut other = ngram();
+    let set = TrainSet::hard(&d.enc, d.covered.clone(), &d.labels, 4);
+    let pool: Vec<usize> = (0..d.enc.len()).collect();
+    let e = cosine(&mut other, &set, &pool, None, None, &stage1_cfg(), &CosineConfig { xi: 0.5, ..c.clone() }, Some(&ckpt), &NoProgress).unwrap_err();
+    assert!(e.to_string().contains("another COSINE config"), "{e}");
 }

@@ -98,7 +98,7 @@ fn tiny_bert_learns_a_toy_task_to_near_zero_loss() {
     let (enc, labels) = toy_tokens(512, 3);
     let rows: Vec<usize> = (0..enc.len()).collect();
     let set = TrainSet::hard(&enc, rows, &labels, 2);
-    let cfg = TrainConfig { lr: 1e-3, max_steps: 300, eval_every: 300, batch_size: 32, warmup_ratio: 0.05, ..Default::default() };
+    let cfg = TrainConfig { lr: Some(1e-3), max_steps: 300, eval_every: 300, batch_size: 32, warmup_ratio: 0.05, ..Default::default() };
     let report = train::train(&mut model, &set, None, &cfg, None, &NoProgress).unwrap();
     let tail: f64 = report.losses[report.losses.len() - 20..].iter().sum::<f64>() / 20.0;
     assert!(tail < 0.05, "final loss {tail}");
@@ -126,7 +126,7 @@ fn ngram_model_learns_the_demo_corpus() {
     let _guard = torch_lock();
     let (mut model, tr, ytr, te, yte) = demo_ngram(0);
     let set = TrainSet::hard(&tr, (0..tr.len()).collect(), &ytr, 4);
-    let cfg = TrainConfig { lr: 5e-3, max_steps: 400, eval_every: 100, batch_size: 32, ..Default::default() };
+    let cfg = TrainConfig { lr: Some(5e-3), max_steps: 400, eval_every: 100, batch_size: 32, ..Default::default() };
     let valid = EvalSet { encoded: &te, gold: yte.clone() };
     let report = train::train(&mut model, &set, Some(&valid), &cfg, None, &NoProgress).unwrap();
     let acc = train::evaluate(&model, &valid, 64, train::Padding::Bucketed, Metric::Accuracy).unwrap();
@@ -173,7 +173,7 @@ fn weights(m: &EndModel) -> Vec<(String, Vec<f32>)> {
 #[test]
 fn killed_run_resumes_to_the_same_weights() {
     let _guard = torch_lock();
-    let cfg = TrainConfig { lr: 5e-3, max_steps: 60, eval_every: 20, checkpoint_every: 10, batch_size: 16, ..Default::default() };
+    let cfg = TrainConfig { lr: Some(5e-3), max_steps: 60, eval_every: 20, checkpoint_every: 10, batch_size: 16, ..Default::default() };
     let (mut a, tr, ytr, te, yte) = demo_ngram(5);
     let set = TrainSet::hard(&tr, (0..tr.len()).collect(), &ytr, 4);
     let valid = EvalSet { encoded: &te, gold: yte };

@@ -42,6 +42,8 @@ enum Command {
     Data(DataCommand),
     /// Fine-tune an end model (n-gram or transformer) on weak labels, gold labels or a column.
     Train(train::TrainArgs),
+    /// COSINE: `weaksup train --method cosine` (stage 1, then contrastive self-training).
+    Cosine(train::TrainArgs),
     /// Predict with a model written by `weaksup train`.
     Predict(train::PredictArgs),
     /// Label models: fit one and write soft labels, or compare all side by side.
@@ -138,6 +140,15 @@ struct RunArgs {
     /// Print the resolved config and exit.
     #[arg(long)]
     print_config: bool,
+    /// End-model method (overrides the config's `method`): none, weak, cosine.
+    #[arg(long)]
+    method: Option<String>,
+    /// End model (overrides `[end_model] model`): auto, ngram, minilm, tiny-bert or a Hugging Face folder.
+    #[arg(long)]
+    model: Option<String>,
+    /// Continue end-model training from <out>/checkpoint (after a kill).
+    #[arg(long)]
+    resume: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -325,6 +336,10 @@ fn run(cli: Cli, registry: &Registry) -> Result<ExitCode> {
         Command::LabelModel(LabelModelCommand::Fit(a)) => label_model::cmd_lm_fit(a, registry, quiet),
         Command::LabelModel(LabelModelCommand::Compare(a)) => label_model::cmd_lm_compare(a, registry, quiet),
         Command::Train(a) => train::cmd_train(a, registry, quiet),
+        Command::Cosine(mut a) => {
+            a.method = "cosine".into();
+            train::cmd_train(a, registry, quiet)
+        }
         Command::Predict(a) => train::cmd_predict(a),
         Command::Data(DataCommand::Info(a)) => cmd_data_info(a),
         Command::Data(DataCommand::Demo(a)) => cmd_data_demo(a),
@@ -368,19 +383,29 @@ fn cmd_run(a: RunArgs, registry: &Registry, quiet: bool) -> Result<ExitCode> {
     if let Some(seed) = a.seed {
         cfg.seed = seed;
     }
-    cfg.resolve();
+    if let Some(m) = &a.method {
+        cfg.method = m.parse()?;
+    }
+    if let Some(m) = a.model {
+        cfg.end_model.model = m;
+    }
+    cfg.resolve()?;
     if a.print_config {
         print!("{}", cfg.to_toml());
         return Ok(ExitCode::SUCCESS);
     }
     let bars = Bars::new(quiet);
     let t = Instant::now();
-    let outputs = pipeline::run(&cfg, registry, &bars)?;
+    let outputs = pipeline::run(&cfg, registry, a.resume, &bars)?;
     if !quiet {
         for r in &outputs.splits {
             println!("== LFs on {} ==\n{}", r.split, r.analysis.to_table(&outputs.classes));
         }
         print!("{}", outputs.label_model.summary("train"));
+        if let Some(r) = &outputs.end_model {
+            println!("== end model `{}` ({}, {}) ==", cfg.end_model.model, cfg.end_model.precision, cfg.end_model.device);
+            train::print_summary(r, cfg.train.metric);
+        }
         println!("wrote {} in {:.1}s (report: {})", outputs.out.display(), t.elapsed().as_secs_f64(), outputs.out.join("report.md").display());
     }
     Ok(ExitCode::SUCCESS)

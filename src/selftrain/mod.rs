@@ -9,7 +9,7 @@ mod rounds;
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
-pub use rounds::{CosineReport, RoundRecord, cosine};
+pub use rounds::{CosineReport, RoundRecord, SelfTrainReport, cosine, self_train};
 
 use crate::error::{Error, Result};
 
@@ -22,6 +22,25 @@ pub enum Distance {
     ScaledEuclidean,
     /// 1 − cos(v_i, v_j).
     Cosine,
+}
+
+/// Which semantics stage 2 follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Variant {
+    /// The paper (arXiv:2010.07835, Alg. 1 and eqs. 3–9): soft pseudo-labels and ω over the
+    /// whole pool, every row with ω > ξ, mean-reduced L_cls and R_conf, R_con on all pairs of
+    /// the batch with W from the pseudo-labels, on the student's features. Default.
+    #[default]
+    Paper,
+    /// WRENCH's `Cosine` end model (ws-benchmark 1.1.1), to reproduce its published numbers:
+    /// the teacher's raw probabilities are stored, ω is the teacher's confidence, the *first*
+    /// confident rows in dataset order are kept until batch size × T3 is passed, each batch
+    /// applies softmax to those probabilities again, sharpens them over the batch only, sums
+    /// (not averages) the weighted KL and the confidence term, pairs rows by a random
+    /// permutation with W from the student's own argmax, and uses a constant learning rate
+    /// without gradient clipping in stage 2.
+    Wrench,
 }
 
 /// COSINE hyper-parameters; defaults and their sources.
@@ -42,18 +61,22 @@ pub struct CosineConfig {
     /// Power of the teacher probabilities in the soft pseudo-labels. Default 2 (paper).
     pub power: f64,
     pub distance: Distance,
+    /// Stage-2 steps, T2. Default 300 (the WRENCH reference budget of issue 5; the paper's
+    /// T2 varies by dataset).
+    pub t2: usize,
+    pub variant: Variant,
 }
 
 impl Default for CosineConfig {
     fn default() -> Self {
-        Self { xi: 0.6, lambda: 0.1, mu: 1.0, gamma: 1.0, t3: 100, power: 2.0, distance: Distance::ScaledEuclidean }
+        Self { xi: 0.6, lambda: 0.1, mu: 1.0, gamma: 1.0, t3: 100, power: 2.0, distance: Distance::ScaledEuclidean, t2: 300, variant: Variant::Paper }
     }
 }
 
 impl CosineConfig {
     pub fn validate(&self) -> Result<()> {
-        if !(0.0..1.0).contains(&self.xi) || self.lambda < 0.0 || self.mu < 0.0 || !(self.gamma > 0.0) || self.t3 == 0 || !(self.power > 0.0) {
-            return Err(Error::Config(format!("cosine: need 0 ≤ xi < 1, lambda, mu ≥ 0, gamma > 0, t3 > 0, power > 0 (got {self:?})")));
+        if !(0.0..1.0).contains(&self.xi) || self.lambda < 0.0 || self.mu < 0.0 || !(self.gamma > 0.0) || self.t3 == 0 || self.t2 == 0 || !(self.power > 0.0) {
+            return Err(Error::Config(format!("cosine: need 0 ≤ xi < 1, lambda, mu ≥ 0, gamma > 0, t2, t3 > 0, power > 0 (got {self:?})")));
         }
         Ok(())
     }
@@ -146,6 +169,40 @@ pub fn contrastive_loss(features: &Tensor, pseudo: &Tensor, gamma: f64, distance
     total / (b * (b - 1) / 2) as f64
 }
 
+/// WRENCH's stage-2 loss terms (variant `wrench`), returned as (L_cls, R_con, R_conf) so that
+/// the loss is L_cls + μ R_con + λ R_conf. `teacher` holds the teacher's stored probabilities
+/// for the batch; `perm` pairs row i with row perm[i].
+///
+/// ```python
+/// t = teacher.softmax(1)                                   # softmax of probabilities
+/// w = 1 - (-(t + 1e-6).log() * t).sum(1) / math.log(C)
+/// q = t**2 / t.sum(0); q = q + 1e-10; q = q / q.sum(1, keepdim=True)   # batch-only sharpening
+/// lp = logits.log_softmax(-1)
+/// cls = (w[:, None] * q * (q.log() - lp)).sum()           # KLDivLoss(reduction='none'), summed
+/// conf = -(lp.sum() + math.log(C) * C)
+/// a = (lp.argmax(1) == lp[perm].argmax(1)).float()
+/// d = (v - v[perm]).pow(2).mean(1)
+/// con = (0.5 * (a * d + (1 - a) * (gamma - (d + 1e-9).sqrt()).clamp_min(0) ** 2)).mean()
+/// ```
+///
+/// # Shapes
+/// `logits`, `teacher`: `[b, C]`; `features`: `[b, D]`; `perm`: `[b]` int64 → three scalars.
+pub fn wrench_losses(logits: &Tensor, features: &Tensor, teacher: &Tensor, perm: &Tensor, gamma: f64) -> (Tensor, Tensor, Tensor) {
+    let c = logits.size()[1] as f64;
+    let t = teacher.softmax(1, Kind::Float);
+    let w = -(-(&t + 1e-6).log() * &t).sum_dim_intlist(1, false, Kind::Float) / c.ln() + 1.0;
+    let q = t.square() / t.sum_dim_intlist(0, true, Kind::Float) + 1e-10;
+    let q = &q / q.sum_dim_intlist(1, true, Kind::Float);
+    let lp = logits.log_softmax(-1, Kind::Float);
+    let cls = (w.unsqueeze(1) * &q * (q.log() - &lp)).sum(Kind::Float);
+    let conf = -(lp.sum(Kind::Float) + c.ln() * c);
+    let a = lp.argmax(1, false).eq_tensor(&lp.index_select(0, perm).argmax(1, false)).to_kind(Kind::Float);
+    let d = (features - features.index_select(0, perm)).square().mean_dim(1, false, Kind::Float);
+    let pair: Tensor = &a * &d + (1.0 - &a) * (gamma - (&d + 1e-9).sqrt()).clamp_min(0.0).square();
+    let con = (pair * 0.5).mean(Kind::Float);
+    (cls, con, conf)
+}
+
 /// R_conf = mean over the batch of KL(u ‖ f_θ(x)), u uniform over C.
 ///
 /// ```python
@@ -220,6 +277,21 @@ mod tests {
         // is normalised to 0 → distance 1 to both (agree with v1: 1; disagree with v2: 0).
         close(&contrastive_loss(&v, &y, 1.0, Distance::Cosine), &[(1.0 + 0.0 + 1.0) / 3.0]);
         assert_eq!(contrastive_loss(&v.narrow(0, 0, 1), &y.narrow(0, 0, 1), 1.0, Distance::ScaledEuclidean).double_value(&[]), 0.0);
+    }
+
+    #[test]
+    fn wrench_variant_losses() {
+        // Values from the Python block in `wrench_losses`'s docs (torch 2.11, float32), on the
+        // teacher and logits above, features v and the permutation [1, 2, 0]:
+        // cls = 0.0191709 (equal to nn.KLDivLoss(reduction='none') weighted and summed),
+        // con = 0.0976311, conf = 5.7549543.
+        let logits = t(&[[2.0, -1.0], [0.5, 0.5], [-1.0, 1.5]]);
+        let v = t(&[[0.0, 0.0], [0.6, 0.8], [1.2, 1.6]]);
+        let perm = Tensor::from_slice(&[1i64, 2, 0]);
+        let (cls, con, conf) = wrench_losses(&logits, &v, &teacher(), &perm, 1.0);
+        close(&cls, &[0.0191709]);
+        close(&con, &[0.0976311]);
+        close(&conf, &[5.7549543]);
     }
 
     #[test]

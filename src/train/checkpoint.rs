@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};
 
@@ -66,16 +67,6 @@ fn to_cpu(v: Vec<(String, Tensor)>) -> Vec<(String, Tensor)> {
 }
 
 pub(crate) fn save(dir: &Path, model: &EndModel, opt: &AdamW, state: &State, cfg: &TrainConfig) -> Result<()> {
-    let tmp = dir.with_extension("tmp");
-    let old = dir.with_extension("old");
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    Tensor::write_safetensors(&to_cpu(snapshot(model)), tmp.join("model.safetensors")).ctx(|| "writing checkpoint model".into())?;
-    Tensor::write_safetensors(&to_cpu(opt.named_state()), tmp.join("optimizer.safetensors")).ctx(|| "writing checkpoint optimizer".into())?;
-    if let Some(best) = &state.best {
-        let best: Vec<(String, Tensor)> = best.iter().map(|(n, t)| (n.clone(), t.shallow_clone())).collect();
-        Tensor::write_safetensors(&to_cpu(best), tmp.join("best.safetensors")).ctx(|| "writing checkpoint best".into())?;
-    }
     let file = StateFile {
         step: state.step,
         epoch: state.epoch,
@@ -90,7 +81,23 @@ pub(crate) fn save(dir: &Path, model: &EndModel, opt: &AdamW, state: &State, cfg
         stopped_early: state.stopped_early,
         config: cfg.clone(),
     };
-    crate::data::write_json(&tmp.join("state.json"), &file)?;
+    write_dir(dir, model, opt, state.best.as_deref(), &file)
+}
+
+/// Writes a checkpoint folder atomically: the model, the optimizer, the best weights (if any)
+/// and `state.json` (with `adam_t` set from `opt`), written beside `dir` and renamed over it.
+pub(crate) fn write_dir<S: Serialize>(dir: &Path, model: &EndModel, opt: &AdamW, best: Option<&[(String, Tensor)]>, state: &S) -> Result<()> {
+    let tmp = dir.with_extension("tmp");
+    let old = dir.with_extension("old");
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    Tensor::write_safetensors(&to_cpu(snapshot(model)), tmp.join("model.safetensors")).ctx(|| "writing checkpoint model".into())?;
+    Tensor::write_safetensors(&to_cpu(opt.named_state()), tmp.join("optimizer.safetensors")).ctx(|| "writing checkpoint optimizer".into())?;
+    if let Some(best) = best {
+        let best: Vec<(String, Tensor)> = best.iter().map(|(n, t)| (n.clone(), t.shallow_clone())).collect();
+        Tensor::write_safetensors(&to_cpu(best), tmp.join("best.safetensors")).ctx(|| "writing checkpoint best".into())?;
+    }
+    crate::data::write_json(&tmp.join("state.json"), state)?;
     let _ = std::fs::remove_dir_all(&old);
     if dir.exists() {
         std::fs::rename(dir, &old).map_err(|e| Error::io(dir, e))?;
@@ -108,9 +115,10 @@ fn read(path: &Path, device: Device) -> Result<HashMap<String, Tensor>> {
         .collect())
 }
 
-/// Loads a checkpoint into `model` and `opt`; `None` when the folder holds none.
-pub(crate) fn load(dir: &Path, model: &mut EndModel, opt: &mut AdamW) -> Result<Option<State>> {
-    // A crash between the two renames of `save` leaves the previous checkpoint as `.old`.
+/// Loads a checkpoint folder written by [`write_dir`] into `model` and `opt`: its state (`None`
+/// when there is none) and best weights. `adam_t` reads the optimizer's step count from the state.
+pub(crate) fn read_dir<S: DeserializeOwned>(dir: &Path, model: &mut EndModel, opt: &mut AdamW, adam_t: fn(&S) -> i64) -> Result<Option<(S, Option<Vec<(String, Tensor)>>)>> {
+    // A crash between the two renames of `write_dir` leaves the previous checkpoint as `.old`.
     let dir = if dir.join("state.json").is_file() {
         dir.to_path_buf()
     } else if dir.with_extension("old").join("state.json").is_file() {
@@ -118,10 +126,10 @@ pub(crate) fn load(dir: &Path, model: &mut EndModel, opt: &mut AdamW) -> Result<
     } else {
         return Ok(None);
     };
-    let file: StateFile = crate::data::read_json(&dir.join("state.json"))?;
+    let file: S = crate::data::read_json(&dir.join("state.json"))?;
     let device = model.device();
     super::copy_into(model, &read(&dir.join("model.safetensors"), device)?, &dir.display().to_string())?;
-    opt.load_state(&read(&dir.join("optimizer.safetensors"), device)?, file.adam_t)?;
+    opt.load_state(&read(&dir.join("optimizer.safetensors"), device)?, adam_t(&file))?;
     let best_path = dir.join("best.safetensors");
     let best = if best_path.is_file() {
         let mut b: Vec<(String, Tensor)> = read(&best_path, device)?.into_iter().collect();
@@ -130,6 +138,12 @@ pub(crate) fn load(dir: &Path, model: &mut EndModel, opt: &mut AdamW) -> Result<
     } else {
         None
     };
+    Ok(Some((file, best)))
+}
+
+/// Loads a trainer checkpoint into `model` and `opt`; `None` when the folder holds none.
+pub(crate) fn load(dir: &Path, model: &mut EndModel, opt: &mut AdamW) -> Result<Option<State>> {
+    let Some((file, best)) = read_dir::<StateFile>(dir, model, opt, |f| f.adam_t)? else { return Ok(None) };
     Ok(Some(State {
         step: file.step,
         epoch: file.epoch,

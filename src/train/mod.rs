@@ -5,7 +5,7 @@
 //! batched no-grad inference.
 
 pub mod batch;
-mod checkpoint;
+pub(crate) mod checkpoint;
 mod optim;
 
 use std::path::{Path, PathBuf};
@@ -24,6 +24,8 @@ use crate::model::tokenizer::TextTokenizer;
 use crate::model::transformer::TransformerClassifier;
 use crate::model::{Output, manual_seed};
 use crate::progress::Progress;
+
+const TRANSFORMER_LR: f64 = 2e-5;
 
 /// An end model: a transformer with its tokenizer, or the n-gram model.
 pub enum EndModel {
@@ -80,6 +82,14 @@ impl EndModel {
             _ => Err(Error::Config("model and batch kinds differ (tokens vs n-gram bags)".into())),
         }
     }
+    /// The default peak learning rate: 2e-5 for transformers (BERT fine-tuning practice, Devlin
+    /// et al. 2019), 5e-3 for the n-gram model (a linear model over sparse features).
+    pub fn default_lr(&self) -> f64 {
+        match self {
+            EndModel::Transformer(..) => TRANSFORMER_LR,
+            EndModel::Ngram(_) => 5e-3,
+        }
+    }
     /// Parameter names that get no weight decay: biases and LayerNorm weights (BERT / HF practice).
     pub(crate) fn no_decay(name: &str) -> bool {
         name.ends_with(".bias") || name.contains("LayerNorm")
@@ -105,8 +115,9 @@ pub struct TrainConfig {
     pub batch_size: usize,
     /// Optimiser steps at most. Default 1000.
     pub max_steps: usize,
-    /// Peak learning rate. Default 2e-5 (transformers; use ~1e-2 for the n-gram model).
-    pub lr: f64,
+    /// Peak learning rate. Default: the model's ([`EndModel::default_lr`]: 2e-5 for transformers,
+    /// BERT fine-tuning practice; 5e-3 for the n-gram model).
+    pub lr: Option<f64>,
     /// AdamW decoupled weight decay, not applied to biases and LayerNorm. Default 0.01.
     pub weight_decay: f64,
     /// Fraction of `max_steps` of linear warm-up, then linear decay to 0. Default 0.1.
@@ -131,7 +142,7 @@ impl Default for TrainConfig {
         Self {
             batch_size: 32,
             max_steps: 1000,
-            lr: 2e-5,
+            lr: None,
             weight_decay: 0.01,
             warmup_ratio: 0.1,
             max_grad_norm: 1.0,
@@ -148,18 +159,23 @@ impl Default for TrainConfig {
 
 impl TrainConfig {
     pub fn validate(&self) -> Result<()> {
-        if self.batch_size == 0 || self.max_steps == 0 || self.eval_every == 0 || !(self.lr > 0.0) || !(0.0..=1.0).contains(&self.warmup_ratio) {
+        if self.batch_size == 0 || self.max_steps == 0 || self.eval_every == 0 || self.lr.is_some_and(|lr| !(lr > 0.0)) || !(0.0..=1.0).contains(&self.warmup_ratio) {
             return Err(Error::Config(format!("train: need batch_size, max_steps, eval_every > 0, lr > 0, 0 ≤ warmup_ratio ≤ 1 (got {self:?})")));
         }
         Ok(())
     }
+    /// This config with the learning rate resolved for `model`.
+    pub fn resolved_for(&self, model: &EndModel) -> Self {
+        Self { lr: Some(self.lr.unwrap_or_else(|| model.default_lr())), ..self.clone() }
+    }
     /// Learning rate at `step` (0-based): linear warm-up, then linear decay to 0.
     pub fn lr_at(&self, step: usize) -> f64 {
+        let lr = self.lr.unwrap_or(TRANSFORMER_LR);
         let warm = (self.warmup_ratio * self.max_steps as f64).round() as usize;
         if step < warm {
-            self.lr * (step + 1) as f64 / warm as f64
+            lr * (step + 1) as f64 / warm as f64
         } else {
-            self.lr * (self.max_steps - step) as f64 / (self.max_steps - warm).max(1) as f64
+            lr * (self.max_steps - step) as f64 / (self.max_steps - warm).max(1) as f64
         }
     }
 }
@@ -305,6 +321,7 @@ pub fn train(
     progress: &dyn Progress,
 ) -> Result<TrainReport> {
     cfg.validate()?;
+    let cfg = &cfg.resolved_for(model);
     let c = model.n_classes() as usize;
     if train.rows.is_empty() {
         return Err(Error::invalid("train", "no training rows"));
@@ -332,7 +349,8 @@ pub fn train(
     let mut seen = 0usize;
     progress.start("training", cfg.max_steps as u64);
     progress.advance(state.step as u64);
-    'outer: while state.step < cfg.max_steps {
+    // A finished (or early-stopped) checkpoint trains no further.
+    'outer: while state.step < cfg.max_steps && !state.stopped_early {
         let batches = epoch_batches(&train.rows, &lengths, cfg.batch_size, cfg.padding, cfg.seed.wrapping_add(state.epoch as u64));
         while state.batch_in_epoch < batches.len() {
             let idx = &batches[state.batch_in_epoch];

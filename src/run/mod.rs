@@ -1,10 +1,15 @@
-//! `weaksup run`: the main job. Today it loads a corpus (the built-in demo corpus by default),
-//! applies the LF files, analyses them and writes everything to one output folder; later stages
-//! (label model, end model, COSINE) attach here.
+//! `weaksup run`: the main job. Loads a corpus (the built-in demo corpus by default), applies
+//! the LF files and analyses them, fits the label model, fine-tunes the end model on its labels
+//! (stage 1, then COSINE by default), and writes every artefact and a `report.md` to one folder.
+
+pub mod end_model;
+mod report;
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+pub use end_model::{EndModelConfig, EndModelRun, Method, SplitResult, Supervision, Targets, minilm_dir};
 
 use crate::data::{self, LoadOptions, Splits, demo::DemoParams, with_suffix};
 use crate::error::{Error, Result};
@@ -14,6 +19,8 @@ use crate::label_model::{
 use crate::lf::{ApplyOptions, LfAnalysis, LfFile, LfSet, Registry, analyze};
 use crate::matrix::LabelMatrix;
 use crate::progress::Progress;
+use crate::selftrain::CosineConfig;
+use crate::train::{TrainConfig, checkpoint_path};
 
 /// Where the data comes from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,6 +64,20 @@ pub struct RunConfig {
     pub data: DataConfig,
     pub lfs: LfConfig,
     pub label_model: LabelModelConfig,
+    /// How the end model is trained: `none` (stop after the label model), `weak` (stage 1
+    /// only) or `cosine`. Default `cosine`.
+    pub method: Method,
+    /// What the end model trains on: `label_model` (default), `gold`, `valid`, `column:<name>`.
+    pub targets: Targets,
+    /// Train on the label model's probabilities instead of its hard labels. Default false (the
+    /// COSINE paper's stage 1 uses hard labels).
+    pub soft: bool,
+    pub end_model: EndModelConfig,
+    /// Stage 1 / supervised training. Run defaults: at most 300 steps (the WRENCH reference
+    /// budget of issue 5), validation every 25 steps, patience 4; the rest as the trainer's.
+    pub train: TrainConfig,
+    /// COSINE stage 2 (`method = "cosine"`).
+    pub cosine: CosineConfig,
 }
 
 impl Default for RunConfig {
@@ -67,8 +88,19 @@ impl Default for RunConfig {
             data: DataConfig::default(),
             lfs: LfConfig::default(),
             label_model: LabelModelConfig::default(),
+            method: Method::Cosine,
+            targets: Targets::LabelModel,
+            soft: false,
+            end_model: EndModelConfig::default(),
+            train: run_train_defaults(),
+            cosine: CosineConfig::default(),
         }
     }
+}
+
+/// The run's stage-1 defaults (see [`RunConfig::train`]).
+pub fn run_train_defaults() -> TrainConfig {
+    TrainConfig { max_steps: 300, eval_every: 25, patience: 4, ..TrainConfig::default() }
 }
 
 impl RunConfig {
@@ -80,11 +112,19 @@ impl RunConfig {
             Error::parse(path, line, None, e.message().to_string())
         })
     }
-    /// Makes derived values consistent: the demo corpus and the label model's random policies
-    /// are seeded by the run's `seed`.
-    pub fn resolve(&mut self) {
+    /// Makes derived values consistent and explicit: the run's `seed` seeds the demo corpus,
+    /// the label model's random policies and training; `auto` end-model settings become what
+    /// they mean on this machine. Then validates.
+    pub fn resolve(&mut self) -> Result<()> {
         self.data.demo.seed = self.seed;
         self.label_model.predict.seed = self.seed;
+        self.train.seed = self.seed;
+        if self.method != Method::None {
+            self.end_model.resolve()?;
+            self.train.validate()?;
+            self.cosine.validate()?;
+        }
+        Ok(())
     }
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_default()
@@ -106,6 +146,7 @@ pub struct RunOutputs {
     pub classes: Vec<String>,
     pub splits: Vec<SplitReport>,
     pub label_model: LabelModelReport,
+    pub end_model: Option<EndModelRun>,
 }
 
 /// What the label-model stage wrote to `label_model.metrics.json`.
@@ -227,8 +268,9 @@ pub fn load_lfs(cfg: &RunConfig, registry: &Registry) -> Result<Option<LfSet>> {
     Ok(None)
 }
 
-/// Runs the pipeline and writes its outputs under `cfg.out`.
-pub fn run(cfg: &RunConfig, registry: &Registry, progress: &dyn Progress) -> Result<RunOutputs> {
+/// Runs the pipeline and writes its outputs under `cfg.out` (`cfg` resolved with
+/// [`RunConfig::resolve`]). With `resume`, end-model training continues from `<out>/checkpoint`.
+pub fn run(cfg: &RunConfig, registry: &Registry, resume: bool, progress: &dyn Progress) -> Result<RunOutputs> {
     let splits = load_data(cfg)?;
     let lfs = load_lfs(cfg, registry)?;
     std::fs::create_dir_all(&cfg.out).map_err(|e| Error::io(&cfg.out, e))?;
@@ -266,9 +308,26 @@ pub fn run(cfg: &RunConfig, registry: &Registry, progress: &dyn Progress) -> Res
     let matrices: Vec<&LabelMatrix> = reports.iter().map(|r| &r.matrix).collect();
     let sel = cfg.label_model.fit(matrices[train], dev.as_ref().map(|(k, g)| (matrices[*k], g.as_slice())))?;
     let lm = write_label_model(&sel, &cfg.label_model, &splits, &matrices, train, &cfg.out)?;
-    let report = render_report(cfg, &classes, &reports, &lm, &splits.splits[train].split);
-    data::write_atomic(&cfg.out.join("report.md"), report.as_bytes())?;
-    Ok(RunOutputs { out: cfg.out.clone(), classes, splits: reports, label_model: lm })
+    let end = match cfg.method {
+        Method::None => None,
+        method => {
+            let covered = matrices[train].covered();
+            let proba = sel.model.predict_proba(matrices[train])?;
+            let sup = Supervision::new(&splits, train, dev.as_ref().map(|(k, _)| *k), &cfg.targets, Some((&proba, &covered)), cfg.soft, cfg.seed)?;
+            let mut model = cfg.end_model.build(classes.len() as i64, cfg.seed)?;
+            let ckpt = checkpoint_path(&cfg.out);
+            if !resume && ckpt.exists() {
+                std::fs::remove_dir_all(&ckpt).map_err(|e| Error::io(&ckpt, e))?;
+            }
+            let r = end_model::fit(&mut model, &splits, &sup, method, &cfg.train, &cfg.cosine, Some(&ckpt), progress)?;
+            model.save(&cfg.out.join("model"), &classes)?;
+            report::write_end_model(&r, &splits, &classes, cfg.train.metric, &cfg.out)?;
+            Some(r)
+        }
+    };
+    let text = report::render(cfg, &classes, &reports, &lm, &splits.splits[train].split, end.as_ref());
+    data::write_atomic(&cfg.out.join("report.md"), text.as_bytes())?;
+    Ok(RunOutputs { out: cfg.out.clone(), classes, splits: reports, label_model: lm, end_model: end })
 }
 
 
@@ -280,26 +339,3 @@ pub fn write_analysis(a: &LfAnalysis, classes: &[String], stem: &Path) -> Result
     data::write_atomic(&with_suffix(stem, ".lf_summary.svg"), a.to_svg().as_bytes())
 }
 
-fn render_report(cfg: &RunConfig, classes: &[String], reports: &[SplitReport], lm: &LabelModelReport, fit_split: &str) -> String {
-    let mut s = String::from("# weaksup run\n\n");
-    s.push_str(&format!(
-        "Data: {}. Classes: {}. Seed: {}. Resolved config: [config.toml](config.toml).\n\n",
-        cfg.data.path.as_ref().map_or("built-in demo corpus".to_string(), |p| format!("`{}`", p.display())),
-        classes.join(", "),
-        cfg.seed
-    ));
-    s.push_str(&format!(
-        "## Label model\n\nModel: [label_model.json](label_model.json); metrics: [label_model.metrics.json](label_model.metrics.json); soft labels: `<split>.soft_labels.parquet`.\n\n```\n{}```\n\n",
-        lm.summary(fit_split)
-    ));
-    for r in reports {
-        s.push_str(&format!(
-            "## LFs on {} ({} rows, {} LFs)\n\nVotes: [{0}.votes.parquet]({0}.votes.parquet). Summary: [CSV]({0}.lf_summary.csv), [JSON]({0}.lf_summary.json).\n\n```\n{}```\n\n![LF chart]({0}.lf_summary.svg)\n\n",
-            r.split,
-            r.matrix.n_rows(),
-            r.matrix.n_lfs(),
-            r.analysis.to_table(classes)
-        ));
-    }
-    s
-}
