@@ -175,3 +175,68 @@ fn train_and_predict_round_trip_on_the_demo_corpus() {
     let e = fails(&["train", "--model", "ngram", "--padding", "sideways", "--out", dir.path().to_str().unwrap()]);
     assert!(e.contains("--padding sideways"), "{e}");
 }
+
+#[test]
+fn bench_runs_a_tiny_grid_resumes_and_reports_failing_cells() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bench");
+    let cfg = dir.path().join("grid.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"out = "{}"
+seeds = [1, 2]
+methods = ["label_model", "weak", "cosine", "gold", "valid"]
+[[datasets]]
+name = "demo"
+data = {{ demo = {{ n_train = 400, n_valid = 100, n_test = 200 }} }}
+[[datasets]]
+name = "broken"
+data = {{ path = "/nonexistent/corpus.csv" }}
+[end_model]
+model = "ngram"
+[train]
+max_steps = 60
+eval_every = 20
+[cosine]
+t2 = 20
+t3 = 10
+"#,
+            out.display()
+        ),
+    )
+    .unwrap();
+    // The broken dataset fails; the demo cells still run and the tables are written.
+    let e = fails(&["bench", "--config", cfg.to_str().unwrap(), "-q"]);
+    assert!(e.contains("broken") && e.contains("/nonexistent/corpus.csv"), "{e}");
+    let md = std::fs::read_to_string(out.join("results.md")).unwrap();
+    assert!(md.contains("Failed cells") && md.contains("broken / cosine / seed 2"), "{md}");
+    for f in ["results.csv", "results.json", "results.svg", "config.toml"] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
+    let summaries = json["summaries"].as_array().unwrap();
+    let demo: Vec<&serde_json::Value> = summaries.iter().filter(|s| s["dataset"] == "demo").collect();
+    assert_eq!(demo.len(), 5);
+    for s in &demo {
+        assert_eq!(s["n"], 2, "{s}");
+        let mean = s["mean"].as_f64().unwrap();
+        assert!((0.4..=1.0).contains(&mean), "{s}");
+    }
+    // Budgets: gold uses train + valid labels, the others valid only (100 demo valid rows).
+    let labelled = |m: &str| demo.iter().find(|s| s["method"] == m).unwrap()["labelled_rows"].as_u64().unwrap();
+    assert_eq!(labelled("label_model"), 100);
+    assert_eq!(labelled("valid"), 100);
+    assert_eq!(labelled("gold"), 500);
+    assert_eq!(std::fs::read_dir(out.join("cells")).unwrap().count(), 20);
+
+    // Rerun: finished cells are skipped (their files untouched); failed ones are retried.
+    let cell = out.join("cells/demo__cosine__1.json");
+    let before = std::fs::read(&cell).unwrap();
+    std::fs::remove_file(out.join("cells/demo__gold__2.json")).unwrap();
+    let rerun = weaksup(&["bench", "--config", cfg.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&rerun.stdout);
+    assert!(stdout.contains("11 cells computed, 9 already done"), "{stdout}");
+    assert_eq!(std::fs::read(&cell).unwrap(), before);
+    assert!(out.join("cells/demo__gold__2.json").is_file());
+}

@@ -1,6 +1,7 @@
 //! The `weaksup` command line. The only module that uses `anyhow`, prints, and draws progress
 //! bars. [`main_with`] lets a user's own binary reuse the whole CLI with custom LFs registered.
 
+mod bench;
 mod label_model;
 mod progress;
 mod train;
@@ -42,6 +43,8 @@ enum Command {
     Data(DataCommand),
     /// Fine-tune an end model (n-gram or transformer) on weak labels, gold labels or a column.
     Train(train::TrainArgs),
+    /// Benchmark a grid of datasets × methods × seeds against supervised baselines (resumable).
+    Bench(bench::BenchArgs),
     /// COSINE: `weaksup train --method cosine` (stage 1, then contrastive self-training).
     Cosine(train::TrainArgs),
     /// Predict with a model written by `weaksup train`.
@@ -336,6 +339,7 @@ fn run(cli: Cli, registry: &Registry) -> Result<ExitCode> {
         Command::LabelModel(LabelModelCommand::Fit(a)) => label_model::cmd_lm_fit(a, registry, quiet),
         Command::LabelModel(LabelModelCommand::Compare(a)) => label_model::cmd_lm_compare(a, registry, quiet),
         Command::Train(a) => train::cmd_train(a, registry, quiet),
+        Command::Bench(a) => bench::cmd_bench(a, registry, quiet),
         Command::Cosine(mut a) => {
             a.method = "cosine".into();
             train::cmd_train(a, registry, quiet)

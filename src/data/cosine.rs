@@ -33,6 +33,21 @@ fn as_id(v: &serde_json::Value, path: &Path, row: usize, field: &str) -> Result<
     }
 }
 
+/// A COSINE-paper folder: `train_data.json` → `train`, `dev_data.json` → `valid`,
+/// `test_data.json` → `test` (each optional but train), classes inferred from train.
+pub(super) fn load_folder(dir: &Path, classes: Option<&[String]>) -> Result<super::Splits> {
+    let train = load(&dir.join("train_data.json"), "train", classes)?;
+    let classes = train.classes.clone();
+    let mut splits = vec![train];
+    for (file, split) in [("dev_data.json", "valid"), ("test_data.json", "test")] {
+        let p = dir.join(file);
+        if p.is_file() {
+            splits.push(load(&p, split, Some(&classes))?);
+        }
+    }
+    Ok(super::Splits { splits })
+}
+
 fn read_rows(path: &Path) -> Result<Vec<Row>> {
     let text = read_utf8(path)?;
     serde_json::from_str(strip_bom(&text)).map_err(|e| json_error(path, &e))

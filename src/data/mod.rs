@@ -244,6 +244,9 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Splits> {
     if format == Format::Wrench {
         return wrench::load_wrench_path(path, opts.classes.as_deref());
     }
+    if format == Format::Cosine && path.is_dir() {
+        return cosine::load_folder(path, opts.classes.as_deref());
+    }
     let split = opts.split.clone().unwrap_or_else(|| file_stem(path));
     let ds = match format {
         Format::Csv | Format::Parquet | Format::Jsonl => tabular::load(path, format, &split, opts)?,
@@ -258,9 +261,12 @@ fn detect_format(path: &Path) -> Result<Format> {
         if path.join("label.json").is_file() {
             return Ok(Format::Wrench);
         }
+        if path.join("train_data.json").is_file() {
+            return Ok(Format::Cosine);
+        }
         return Err(Error::invalid(
             path.display().to_string(),
-            "a folder without label.json; expected a WRENCH folder (train.json, valid.json, test.json, label.json)",
+            "a folder without label.json or train_data.json; expected a WRENCH folder (train.json, valid.json, test.json, label.json) or a COSINE-paper folder (train_data.json, dev_data.json, test_data.json)",
         ));
     }
     if !path.exists() {

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::label_model::{
     Evaluation, FitInfo, LabelModel, LabelModelConfig, Metric, Params, PredictOptions, Selected, score, soft_label_frame,
 };
-use crate::lf::{ApplyOptions, LfAnalysis, LfFile, LfSet, Registry, analyze};
+use crate::lf::{ApplyOptions, CompiledLfs, LfAnalysis, LfFile, LfSet, Registry, analyze};
 use crate::matrix::LabelMatrix;
 use crate::progress::Progress;
 use crate::selftrain::CosineConfig;
@@ -268,6 +268,32 @@ pub fn load_lfs(cfg: &RunConfig, registry: &Registry) -> Result<Option<LfSet>> {
     Ok(None)
 }
 
+/// Per split: its votes, and the LFs' fault counts and kinds when LFs were applied (`compiled`)
+/// rather than read from the data's stored votes.
+#[allow(clippy::type_complexity)]
+pub fn split_votes(splits: &Splits, compiled: Option<&CompiledLfs>, apply: &ApplyOptions, progress: &dyn Progress) -> Result<Vec<(LabelMatrix, Option<Vec<u64>>, Option<Vec<&'static str>>)>> {
+    splits
+        .splits
+        .iter()
+        .map(|ds| {
+            ds.require_non_empty()?;
+            match compiled {
+                Some(c) => {
+                    if c.classes() != ds.classes.as_slice() {
+                        return Err(Error::Config(format!("the LF files' classes [{}] differ from the data's [{}]", c.classes().join(", "), ds.classes.join(", "))));
+                    }
+                    let applied = c.apply(&ds.frame, apply, progress)?;
+                    Ok((applied.matrix, Some(applied.faults), Some(c.kinds().to_vec())))
+                }
+                None => match &ds.votes {
+                    Some(v) => Ok((v.clone(), None, None)),
+                    None => Err(Error::Config(format!("split `{}` has no stored votes: give LF files ([lfs] files)", ds.split))),
+                },
+            }
+        })
+        .collect()
+}
+
 /// Runs the pipeline and writes its outputs under `cfg.out` (`cfg` resolved with
 /// [`RunConfig::resolve`]). With `resume`, end-model training continues from `<out>/checkpoint`.
 pub fn run(cfg: &RunConfig, registry: &Registry, resume: bool, progress: &dyn Progress) -> Result<RunOutputs> {
@@ -278,25 +304,7 @@ pub fn run(cfg: &RunConfig, registry: &Registry, resume: bool, progress: &dyn Pr
     let compiled = lfs.map(|s| s.compile()).transpose()?;
     let mut reports = Vec::new();
     let classes = splits.splits.first().map(|d| d.classes.clone()).unwrap_or_default();
-    for ds in &splits.splits {
-        ds.require_non_empty()?;
-        let (matrix, faults, kinds) = match &compiled {
-            Some(c) => {
-                if c.classes() != ds.classes.as_slice() {
-                    return Err(Error::Config(format!(
-                        "the LF files' classes [{}] differ from the data's [{}]",
-                        c.classes().join(", "),
-                        ds.classes.join(", ")
-                    )));
-                }
-                let applied = c.apply(&ds.frame, &cfg.lfs.apply, progress)?;
-                (applied.matrix, Some(applied.faults), Some(c.kinds().to_vec()))
-            }
-            None => match &ds.votes {
-                Some(v) => (v.clone(), None, None),
-                None => return Err(Error::Config(format!("split `{}` has no stored votes: give LF files ([lfs] files)", ds.split))),
-            },
-        };
+    for (ds, (matrix, faults, kinds)) in splits.splits.iter().zip(split_votes(&splits, compiled.as_ref(), &cfg.lfs.apply, progress)?) {
         let gold = ds.gold();
         let analysis = analyze(&matrix, gold.as_deref(), kinds.as_deref(), faults.as_deref());
         let stem = cfg.out.join(&ds.split);

@@ -1,0 +1,443 @@
+//! `weaksup bench`: a grid of datasets × methods × seeds from one config, against supervised
+//! baselines. Every finished cell is written to `<out>/cells/` atomically, so a rerun skips it;
+//! a failing cell is recorded and the others still run. The tables (Markdown, CSV, JSON) and an
+//! SVG bar chart summarise mean ± std over seeds with wall time per cell.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::{self, Splits};
+use crate::error::{Error, Result};
+use crate::label_model::{LabelModel, LabelModelConfig, PredictOptions, score};
+use crate::lf::Registry;
+use crate::matrix::LabelMatrix;
+use crate::metrics::{Metric, Scores};
+use crate::progress::{NoProgress, Progress};
+use crate::report::svg;
+use crate::run::end_model::{self, EndModelConfig, Method, Supervision, Targets};
+use crate::run::{DataConfig, LfConfig, RunConfig, fit_and_dev_splits, load_data, load_lfs, run_train_defaults, split_votes};
+use crate::selftrain::CosineConfig;
+use crate::train::TrainConfig;
+
+/// A benchmarked method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BenchMethod {
+    /// The label model alone (all test rows, uncovered rows by the configured policy).
+    LabelModel,
+    /// The end model on the label model's labels (stage 1).
+    Weak,
+    /// Stage 1 then COSINE.
+    Cosine,
+    /// The end model on gold train labels (supervised upper bound).
+    Gold,
+    /// The end model on the clean validation set only (half trains, half early-stops).
+    Valid,
+}
+
+impl BenchMethod {
+    pub fn name(&self) -> &'static str {
+        match self {
+            BenchMethod::LabelModel => "label model",
+            BenchMethod::Weak => "weak labels (stage 1)",
+            BenchMethod::Cosine => "COSINE",
+            BenchMethod::Gold => "gold train labels",
+            BenchMethod::Valid => "clean valid only",
+        }
+    }
+    fn key(&self) -> &'static str {
+        match self {
+            BenchMethod::LabelModel => "label_model",
+            BenchMethod::Weak => "weak",
+            BenchMethod::Cosine => "cosine",
+            BenchMethod::Gold => "gold",
+            BenchMethod::Valid => "valid",
+        }
+    }
+}
+
+/// One dataset of the grid.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BenchDataset {
+    /// Short name used in tables and cell files.
+    pub name: String,
+    /// Where the data comes from (`path` absent: the demo corpus). A path starting with
+    /// `shared:` is resolved in `$WEAKSUP_SHARED`, else `../shared`.
+    #[serde(default)]
+    pub data: DataConfig,
+    /// LF files (default: the data's stored votes; the built-in LFs for the demo corpus).
+    #[serde(default)]
+    pub lfs: LfConfig,
+    /// Metric on test (and for selection and early stopping). Default accuracy.
+    #[serde(default)]
+    pub metric: Metric,
+}
+
+/// A benchmark grid.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BenchConfig {
+    /// Output folder. Default `bench/out`.
+    pub out: PathBuf,
+    /// Seeds; every cell runs once per seed. Default [1, 2, 3].
+    pub seeds: Vec<u64>,
+    /// Default: all five.
+    pub methods: Vec<BenchMethod>,
+    pub datasets: Vec<BenchDataset>,
+    pub label_model: LabelModelConfig,
+    pub end_model: EndModelConfig,
+    /// Default: the run's (at most 300 steps, validation every 25, patience 4).
+    pub train: TrainConfig,
+    pub cosine: CosineConfig,
+}
+
+impl Default for BenchConfig {
+    fn default() -> Self {
+        Self {
+            out: PathBuf::from("bench/out"),
+            seeds: vec![1, 2, 3],
+            methods: vec![BenchMethod::LabelModel, BenchMethod::Weak, BenchMethod::Cosine, BenchMethod::Gold, BenchMethod::Valid],
+            datasets: Vec::new(),
+            label_model: LabelModelConfig::default(),
+            end_model: EndModelConfig::default(),
+            train: run_train_defaults(),
+            cosine: CosineConfig::default(),
+        }
+    }
+}
+
+/// Resolves `shared:<rest>` against `$WEAKSUP_SHARED` (else `../shared`).
+pub fn shared_path(p: &Path) -> PathBuf {
+    match p.to_str().and_then(|s| s.strip_prefix("shared:")) {
+        Some(rest) => std::env::var_os("WEAKSUP_SHARED").map_or_else(|| PathBuf::from("../shared"), PathBuf::from).join(rest),
+        None => p.to_path_buf(),
+    }
+}
+
+impl BenchConfig {
+    /// Reads a TOML config; unknown keys are errors naming the line.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = data::read_utf8(path)?;
+        toml::from_str(&text).map_err(|e| {
+            let line = e.span().map(|s| data::line_of(&text, s.start));
+            Error::parse(path, line, None, e.message().to_string())
+        })
+    }
+    /// Resolves `auto` settings and validates.
+    pub fn resolve(&mut self) -> Result<()> {
+        if self.seeds.is_empty() || self.methods.is_empty() || self.datasets.is_empty() {
+            return Err(Error::Config("bench: need at least one seed, method and dataset".into()));
+        }
+        let end = self.methods.iter().any(|m| *m != BenchMethod::LabelModel);
+        if end {
+            self.end_model.resolve()?;
+            self.train.validate()?;
+            self.cosine.validate()?;
+        }
+        Ok(())
+    }
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+/// One finished (or failed) cell.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cell {
+    pub dataset: String,
+    pub method: BenchMethod,
+    pub seed: u64,
+    pub metric: Metric,
+    /// Test score under `metric` (None when the cell failed).
+    pub score: Option<f64>,
+    pub test: Option<Scores>,
+    /// Best validation score (early stopping / selection), when there was one.
+    pub valid: Option<f64>,
+    /// Gold labels the method used: valid rows (selection, early stopping or training) plus, for
+    /// `gold`, the train rows.
+    pub labelled_rows: usize,
+    pub train_rows: usize,
+    pub seconds: f64,
+    pub error: Option<String>,
+}
+
+/// Mean and sample standard deviation over a cell's seeds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub dataset: String,
+    pub method: BenchMethod,
+    pub metric: Metric,
+    pub n: usize,
+    pub mean: f64,
+    pub std: f64,
+    pub seconds: f64,
+    pub labelled_rows: usize,
+    pub failed: usize,
+}
+
+/// What a bench run did.
+#[derive(Debug, Clone)]
+pub struct BenchOutputs {
+    pub cells: Vec<Cell>,
+    pub summaries: Vec<Summary>,
+    pub computed: usize,
+    pub skipped: usize,
+}
+
+fn cell_path(out: &Path, dataset: &str, method: BenchMethod, seed: u64) -> PathBuf {
+    out.join("cells").join(format!("{dataset}__{}__{seed}.json", method.key()))
+}
+
+fn read_cell(path: &Path) -> Option<Cell> {
+    data::read_json::<Cell>(path).ok().filter(|c| c.error.is_none())
+}
+
+/// A dataset loaded once: splits, votes and split indices.
+struct Loaded {
+    splits: Splits,
+    votes: Vec<LabelMatrix>,
+    train: usize,
+    dev: Option<(usize, Vec<Option<u32>>)>,
+    test: usize,
+}
+
+fn load(d: &BenchDataset, registry: &Registry, seed: u64) -> Result<Loaded> {
+    let mut data = d.data.clone();
+    data.path = data.path.as_deref().map(shared_path);
+    let cfg = RunConfig { seed, data, lfs: d.lfs.clone(), ..RunConfig::default() };
+    let splits = load_data(&cfg)?;
+    let compiled = load_lfs(&cfg, registry)?.map(|s| s.compile()).transpose()?;
+    let votes = split_votes(&splits, compiled.as_ref(), &cfg.lfs.apply, &NoProgress)?.into_iter().map(|(m, _, _)| m).collect();
+    let (train, dev) = fit_and_dev_splits(&splits)?;
+    let test = splits.splits.iter().position(|s| s.split == "test").ok_or_else(|| Error::Config(format!("dataset `{}`: no `test` split", d.name)))?;
+    if splits.splits[test].gold().is_none_or(|g| g.iter().all(Option::is_none)) {
+        return Err(Error::Config(format!("dataset `{}`: the test split has no gold labels", d.name)));
+    }
+    Ok(Loaded { splits, votes, train, dev, test })
+}
+
+/// Runs the cells of one dataset and seed that are still missing; returns them.
+fn run_seed(cfg: &BenchConfig, d: &BenchDataset, l: &Loaded, seed: u64, todo: &[BenchMethod]) -> Result<Vec<Cell>> {
+    let metric = d.metric;
+    let n_valid = l.dev.as_ref().map_or(0, |(_, g)| g.iter().filter(|x| x.is_some()).count());
+    let gold_test = l.splits.splits[l.test].gold().unwrap_or_default();
+    let mut lm_cfg = cfg.label_model.clone();
+    lm_cfg.metric = metric;
+    lm_cfg.predict.seed = seed;
+    let t = Instant::now();
+    let sel = lm_cfg.fit(&l.votes[l.train], l.dev.as_ref().map(|(k, g)| (&l.votes[*k], g.as_slice())))?;
+    let lm_seconds = t.elapsed().as_secs_f64();
+    let mut cells = Vec::new();
+    let cell = |method, test: Scores, valid, labelled_rows, train_rows, seconds| Cell {
+        dataset: d.name.clone(),
+        method,
+        seed,
+        metric,
+        score: Some(metric.of(&test)),
+        test: Some(test),
+        valid,
+        labelled_rows,
+        train_rows,
+        seconds,
+        error: None,
+    };
+    if todo.contains(&BenchMethod::LabelModel) {
+        let e = score(&sel.model, &l.votes[l.test], &gold_test, &PredictOptions { seed, ..lm_cfg.predict }, 1)?;
+        cells.push(cell(BenchMethod::LabelModel, e.all, sel.dev_score, n_valid, l.votes[l.train].n_rows(), lm_seconds));
+    }
+    let train_cfg = TrainConfig { seed, metric, ..cfg.train.clone() };
+    let c = l.splits.splits[l.train].classes.len();
+    let weak = (sel.model.predict_proba(&l.votes[l.train])?, l.votes[l.train].covered());
+    let test_name = &l.splits.splits[l.test].split;
+    let end = |targets: Targets, method: Method| -> Result<end_model::EndModelRun> {
+        let sup = Supervision::new(&l.splits, l.train, l.dev.as_ref().map(|(k, _)| *k), &targets, Some((&weak.0, &weak.1)), false, seed)?;
+        let mut model = cfg.end_model.build(c as i64, seed)?;
+        end_model::fit(&mut model, &l.splits, &sup, method, &train_cfg, &cfg.cosine, None, &NoProgress)
+    };
+    let test_of = |r: &end_model::EndModelRun| r.splits.iter().find(|s| &s.split == test_name).and_then(|s| s.scores.clone()).ok_or_else(|| Error::Config("no test scores".into()));
+    let (want_weak, want_cos) = (todo.contains(&BenchMethod::Weak), todo.contains(&BenchMethod::Cosine));
+    if want_cos || want_weak {
+        // One COSINE run gives both: stage 1 of it is the weak-label cell (same seed, same steps).
+        let method = if want_cos { Method::Cosine } else { Method::Weak };
+        let r = end(Targets::LabelModel, method)?;
+        if want_weak {
+            let s1 = if want_cos { r.stage1_scores.iter().find(|(s, _)| s == test_name).map(|(_, s)| s.clone()).ok_or_else(|| Error::Config("no stage-1 test scores".into()))? } else { test_of(&r)? };
+            let secs = if want_cos { r.seconds - r.cosine.as_ref().map_or(0.0, |c| c.seconds) } else { r.seconds };
+            cells.push(cell(BenchMethod::Weak, s1, r.stage1.best_score, n_valid, r.train_rows, lm_seconds + secs));
+        }
+        if want_cos {
+            let best = r.cosine.as_ref().and_then(|c| c.best_score);
+            cells.push(cell(BenchMethod::Cosine, test_of(&r)?, best, n_valid, r.train_rows, lm_seconds + r.seconds));
+        }
+    }
+    if todo.contains(&BenchMethod::Gold) {
+        let r = end(Targets::Gold, Method::Weak)?;
+        cells.push(cell(BenchMethod::Gold, test_of(&r)?, r.stage1.best_score, n_valid + r.train_rows, r.train_rows, r.seconds));
+    }
+    if todo.contains(&BenchMethod::Valid) {
+        let r = end(Targets::Valid, Method::Weak)?;
+        cells.push(cell(BenchMethod::Valid, test_of(&r)?, r.stage1.best_score, n_valid, r.train_rows, r.seconds));
+    }
+    Ok(cells)
+}
+
+fn failed(d: &str, method: BenchMethod, seed: u64, metric: Metric, error: String) -> Cell {
+    Cell { dataset: d.into(), method, seed, metric, score: None, test: None, valid: None, labelled_rows: 0, train_rows: 0, seconds: 0.0, error: Some(error) }
+}
+
+/// Runs the grid: cells already in `<out>/cells/` are skipped; failures are recorded (and
+/// retried on the next run) without stopping the others. Writes the tables and chart.
+pub fn run(cfg: &BenchConfig, registry: &Registry, progress: &dyn Progress) -> Result<BenchOutputs> {
+    let out = &cfg.out;
+    std::fs::create_dir_all(out.join("cells")).map_err(|e| Error::io(out, e))?;
+    data::write_atomic(&out.join("config.toml"), cfg.to_toml().as_bytes())?;
+    let total = cfg.datasets.len() * cfg.methods.len() * cfg.seeds.len();
+    progress.start("bench cells", total as u64);
+    let (mut computed, mut skipped) = (0, 0);
+    let mut cells = Vec::new();
+    for d in &cfg.datasets {
+        let mut loaded: Option<std::result::Result<Loaded, String>> = None;
+        for &seed in &cfg.seeds {
+            let mut todo = Vec::new();
+            for &m in &cfg.methods {
+                match read_cell(&cell_path(out, &d.name, m, seed)) {
+                    Some(c) => {
+                        cells.push(c);
+                        skipped += 1;
+                        progress.advance(1);
+                    }
+                    None => todo.push(m),
+                }
+            }
+            if todo.is_empty() {
+                continue;
+            }
+            progress.message(&format!("{} seed {seed}: {}", d.name, todo.iter().map(BenchMethod::key).collect::<Vec<_>>().join(", ")));
+            // Load once per dataset; the demo corpus and label-model policies take the first seed.
+            let l = loaded.get_or_insert_with(|| load(d, registry, cfg.seeds[0]).map_err(|e| e.to_string()));
+            let result = match l {
+                Ok(l) => catch_unwind(AssertUnwindSafe(|| run_seed(cfg, d, l, seed, &todo)))
+                    .unwrap_or_else(|p| Err(Error::Config(format!("panicked: {}", p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default()))))
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.clone()),
+            };
+            let new: Vec<Cell> = match result {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(dataset = %d.name, seed, error = %e, "bench cell failed");
+                    todo.iter().map(|&m| failed(&d.name, m, seed, d.metric, e.clone())).collect()
+                }
+            };
+            for c in new {
+                data::write_json(&cell_path(out, &c.dataset, c.method, c.seed), &c)?;
+                computed += 1;
+                progress.advance(1);
+                cells.push(c);
+            }
+        }
+    }
+    progress.finish();
+    let summaries = summarise(cfg, &cells);
+    write_tables(cfg, &cells, &summaries)?;
+    Ok(BenchOutputs { cells, summaries, computed, skipped })
+}
+
+/// Mean ± sample std per (dataset, method) in config order.
+pub fn summarise(cfg: &BenchConfig, cells: &[Cell]) -> Vec<Summary> {
+    let mut by: BTreeMap<(String, BenchMethod), Vec<&Cell>> = BTreeMap::new();
+    for c in cells {
+        by.entry((c.dataset.clone(), c.method)).or_default().push(c);
+    }
+    let mut out = Vec::new();
+    for d in &cfg.datasets {
+        for &m in &cfg.methods {
+            let Some(cs) = by.get(&(d.name.clone(), m)) else { continue };
+            let ok: Vec<&&Cell> = cs.iter().filter(|c| c.score.is_some()).collect();
+            let xs: Vec<f64> = ok.iter().filter_map(|c| c.score).collect();
+            let n = xs.len();
+            let mean = xs.iter().sum::<f64>() / n.max(1) as f64;
+            let std = if n > 1 { (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt() } else { 0.0 };
+            out.push(Summary {
+                dataset: d.name.clone(),
+                method: m,
+                metric: d.metric,
+                n,
+                mean,
+                std,
+                seconds: ok.iter().map(|c| c.seconds).sum::<f64>() / n.max(1) as f64,
+                labelled_rows: ok.first().map_or(0, |c| c.labelled_rows),
+                failed: cs.len() - n,
+            });
+        }
+    }
+    out
+}
+
+/// `results.md`, `results.csv` (every cell), `results.json` and `results.svg`.
+pub fn write_tables(cfg: &BenchConfig, cells: &[Cell], summaries: &[Summary]) -> Result<()> {
+    let out = &cfg.out;
+    let mut md = format!(
+        "# weaksup bench\n\nModel `{}` ({}, {}); seeds {:?}; stage 1 ≤ {} steps (batch {}), COSINE T2 = {}, T3 = {}, ξ = {}. Mean ± sample std over seeds; time is wall seconds per cell (mean). `labelled` counts the gold labels each method used (valid rows for selection / early stopping / training; plus train rows for `gold`).\n\n| dataset | metric | method | mean ± std | seeds | labelled | time (s) |\n|---|---|---|---|---|---|---|\n",
+        cfg.end_model.model, cfg.end_model.precision, cfg.end_model.device, cfg.seeds, cfg.train.max_steps, cfg.train.batch_size, cfg.cosine.t2, cfg.cosine.t3, cfg.cosine.xi
+    );
+    for s in summaries {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {}{} | {} | {:.1} |",
+            s.dataset,
+            s.metric.name(),
+            s.method.name(),
+            if s.n > 0 { format!("{:.3} ± {:.3}", s.mean, s.std) } else { "–".into() },
+            s.n,
+            if s.failed > 0 { format!(" ({} failed)", s.failed) } else { String::new() },
+            s.labelled_rows,
+            s.seconds
+        );
+    }
+    let failures: Vec<&Cell> = cells.iter().filter(|c| c.error.is_some()).collect();
+    if !failures.is_empty() {
+        md.push_str("\nFailed cells (rerun to retry):\n\n");
+        for c in failures {
+            let _ = writeln!(md, "- {} / {} / seed {}: {}", c.dataset, c.method.key(), c.seed, c.error.as_deref().unwrap_or(""));
+        }
+    }
+    md.push_str("\n![results](results.svg)\n");
+    data::write_atomic(&out.join("results.md"), md.as_bytes())?;
+    let mut csv = String::from("dataset,method,seed,metric,score,accuracy,macro_f1,binary_f1,valid,labelled_rows,train_rows,seconds,error\n");
+    let opt = |x: Option<f64>| x.map_or(String::new(), |v| format!("{v:.6}"));
+    for c in cells {
+        let _ = writeln!(
+            csv,
+            "{},{},{},{},{},{},{},{},{},{},{},{:.3},{}",
+            c.dataset,
+            c.method.key(),
+            c.seed,
+            c.metric.name().replace(' ', "_"),
+            opt(c.score),
+            opt(c.test.as_ref().map(|t| t.accuracy)),
+            opt(c.test.as_ref().map(|t| t.macro_f1)),
+            opt(c.test.as_ref().and_then(|t| t.binary_f1)),
+            opt(c.valid),
+            c.labelled_rows,
+            c.train_rows,
+            c.seconds,
+            c.error.as_deref().map_or(String::new(), |e| format!("\"{}\"", e.replace('"', "'")))
+        );
+    }
+    data::write_atomic(&out.join("results.csv"), csv.as_bytes())?;
+    #[derive(Serialize)]
+    struct Json<'a> {
+        summaries: &'a [Summary],
+        cells: &'a [Cell],
+    }
+    data::write_json(&out.join("results.json"), &Json { summaries, cells })?;
+    let labels: Vec<String> = summaries.iter().map(|s| format!("{} · {}", s.dataset, s.method.name())).collect();
+    let chart = svg::bars_with_errors("weaksup bench (test, mean ± std over seeds)", "score", &labels, &summaries.iter().map(|s| s.mean).collect::<Vec<_>>(), &summaries.iter().map(|s| s.std).collect::<Vec<_>>());
+    data::write_atomic(&out.join("results.svg"), chart.as_bytes())
+}
