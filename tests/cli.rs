@@ -240,3 +240,17 @@ t3 = 10
     assert_eq!(std::fs::read(&cell).unwrap(), before);
     assert!(out.join("cells/demo__gold__2.json").is_file());
 }
+
+#[test]
+fn the_readme_config_example_is_valid() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme.find("```toml\n").expect("a TOML block in the README") + 8;
+    let block = &readme[start..start + readme[start..].find("```").unwrap()];
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("run.toml");
+    std::fs::write(&cfg, block).unwrap();
+    let printed = ok(&["run", "--config", cfg.to_str().unwrap(), "--print-config"]);
+    for key in ["method = \"cosine\"", "[end_model]", "[cosine]", "variant = \"paper\"", "uncovered = \"random\""] {
+        assert!(printed.contains(key), "{key} in {printed}");
+    }
+}

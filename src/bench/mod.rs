@@ -123,11 +123,7 @@ pub fn shared_path(p: &Path) -> PathBuf {
 impl BenchConfig {
     /// Reads a TOML config; unknown keys are errors naming the line.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = data::read_utf8(path)?;
-        toml::from_str(&text).map_err(|e| {
-            let line = e.span().map(|s| data::line_of(&text, s.start));
-            Error::parse(path, line, None, e.message().to_string())
-        })
+        data::read_toml(path)
     }
     /// Resolves `auto` settings and validates.
     pub fn resolve(&mut self) -> Result<()> {
@@ -222,8 +218,9 @@ fn load(d: &BenchDataset, registry: &Registry, seed: u64) -> Result<Loaded> {
     Ok(Loaded { splits, votes, train, dev, test })
 }
 
-/// Runs the cells of one dataset and seed that are still missing; returns them.
-fn run_seed(cfg: &BenchConfig, d: &BenchDataset, l: &Loaded, seed: u64, todo: &[BenchMethod]) -> Result<Vec<Cell>> {
+/// Runs the cells of one dataset and seed that are still missing, handing each to `emit` as
+/// soon as it is done (so an interrupted seed keeps its finished cells).
+fn run_seed(cfg: &BenchConfig, d: &BenchDataset, l: &Loaded, seed: u64, todo: &[BenchMethod], emit: &mut dyn FnMut(Cell) -> Result<()>) -> Result<()> {
     let metric = d.metric;
     let n_valid = l.dev.as_ref().map_or(0, |(_, g)| g.iter().filter(|x| x.is_some()).count());
     let gold_test = l.splits.splits[l.test].gold().unwrap_or_default();
@@ -233,7 +230,6 @@ fn run_seed(cfg: &BenchConfig, d: &BenchDataset, l: &Loaded, seed: u64, todo: &[
     let t = Instant::now();
     let sel = lm_cfg.fit(&l.votes[l.train], l.dev.as_ref().map(|(k, g)| (&l.votes[*k], g.as_slice())))?;
     let lm_seconds = t.elapsed().as_secs_f64();
-    let mut cells = Vec::new();
     let cell = |method, test: Scores, valid, labelled_rows, train_rows, seconds| Cell {
         dataset: d.name.clone(),
         method,
@@ -249,7 +245,7 @@ fn run_seed(cfg: &BenchConfig, d: &BenchDataset, l: &Loaded, seed: u64, todo: &[
     };
     if todo.contains(&BenchMethod::LabelModel) {
         let e = score(&sel.model, &l.votes[l.test], &gold_test, &PredictOptions { seed, ..lm_cfg.predict }, 1)?;
-        cells.push(cell(BenchMethod::LabelModel, e.all, sel.dev_score, n_valid, l.votes[l.train].n_rows(), lm_seconds));
+        emit(cell(BenchMethod::LabelModel, e.all, sel.dev_score, n_valid, l.votes[l.train].n_rows(), lm_seconds))?;
     }
     let train_cfg = TrainConfig { seed, metric, ..cfg.train.clone() };
     let c = l.splits.splits[l.train].classes.len();
@@ -269,22 +265,22 @@ fn run_seed(cfg: &BenchConfig, d: &BenchDataset, l: &Loaded, seed: u64, todo: &[
         if want_weak {
             let s1 = if want_cos { r.stage1_scores.iter().find(|(s, _)| s == test_name).map(|(_, s)| s.clone()).ok_or_else(|| Error::Config("no stage-1 test scores".into()))? } else { test_of(&r)? };
             let secs = if want_cos { r.seconds - r.cosine.as_ref().map_or(0.0, |c| c.seconds) } else { r.seconds };
-            cells.push(cell(BenchMethod::Weak, s1, r.stage1.best_score, n_valid, r.train_rows, lm_seconds + secs));
+            emit(cell(BenchMethod::Weak, s1, r.stage1.best_score, n_valid, r.train_rows, lm_seconds + secs))?;
         }
         if want_cos {
             let best = r.cosine.as_ref().and_then(|c| c.best_score);
-            cells.push(cell(BenchMethod::Cosine, test_of(&r)?, best, n_valid, r.train_rows, lm_seconds + r.seconds));
+            emit(cell(BenchMethod::Cosine, test_of(&r)?, best, n_valid, r.train_rows, lm_seconds + r.seconds))?;
         }
     }
     if todo.contains(&BenchMethod::Gold) {
         let r = end(Targets::Gold, Method::Weak)?;
-        cells.push(cell(BenchMethod::Gold, test_of(&r)?, r.stage1.best_score, n_valid + r.train_rows, r.train_rows, r.seconds));
+        emit(cell(BenchMethod::Gold, test_of(&r)?, r.stage1.best_score, n_valid + r.train_rows, r.train_rows, r.seconds))?;
     }
     if todo.contains(&BenchMethod::Valid) {
         let r = end(Targets::Valid, Method::Weak)?;
-        cells.push(cell(BenchMethod::Valid, test_of(&r)?, r.stage1.best_score, n_valid, r.train_rows, r.seconds));
+        emit(cell(BenchMethod::Valid, test_of(&r)?, r.stage1.best_score, n_valid, r.train_rows, r.seconds))?;
     }
-    Ok(cells)
+    Ok(())
 }
 
 fn failed(d: &str, method: BenchMethod, seed: u64, metric: Metric, error: String) -> Cell {
@@ -321,24 +317,25 @@ pub fn run(cfg: &BenchConfig, registry: &Registry, progress: &dyn Progress) -> R
             progress.message(&format!("{} seed {seed}: {}", d.name, todo.iter().map(BenchMethod::key).collect::<Vec<_>>().join(", ")));
             // Load once per dataset; the demo corpus and label-model policies take the first seed.
             let l = loaded.get_or_insert_with(|| load(d, registry, cfg.seeds[0]).map_err(|e| e.to_string()));
-            let result = match l {
-                Ok(l) => catch_unwind(AssertUnwindSafe(|| run_seed(cfg, d, l, seed, &todo)))
-                    .unwrap_or_else(|p| Err(Error::Config(format!("panicked: {}", p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default()))))
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(e.clone()),
-            };
-            let new: Vec<Cell> = match result {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!(dataset = %d.name, seed, error = %e, "bench cell failed");
-                    todo.iter().map(|&m| failed(&d.name, m, seed, d.metric, e.clone())).collect()
-                }
-            };
-            for c in new {
+            let mut emit = |c: Cell| -> Result<()> {
                 data::write_json(&cell_path(out, &c.dataset, c.method, c.seed), &c)?;
                 computed += 1;
                 progress.advance(1);
                 cells.push(c);
+                Ok(())
+            };
+            let result = match l {
+                Ok(l) => catch_unwind(AssertUnwindSafe(|| run_seed(cfg, d, l, seed, &todo, &mut emit)))
+                    .unwrap_or_else(|p| Err(Error::Config(format!("panicked: {}", p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default()))))
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.clone()),
+            };
+            if let Err(e) = result {
+                tracing::warn!(dataset = %d.name, seed, error = %e, "bench cell failed");
+                // The cells of this seed that did not finish carry the error.
+                for &m in todo.iter().filter(|&&m| read_cell(&cell_path(out, &d.name, m, seed)).is_none()) {
+                    emit(failed(&d.name, m, seed, d.metric, e.clone()))?;
+                }
             }
         }
     }

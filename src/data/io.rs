@@ -109,6 +109,19 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
     serde_json::from_str(strip_bom(&text)).map_err(|e| json_error(path, &e))
 }
 
+/// Parses TOML text; errors (unknown keys included) name `path` and the line.
+pub fn parse_toml<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T> {
+    toml::from_str(text).map_err(|e| {
+        let line = e.span().map(|s| line_of(text, s.start));
+        Error::parse(path, line, None, e.message().to_string())
+    })
+}
+
+/// Reads and parses a TOML file (see [`parse_toml`]).
+pub fn read_toml<T: DeserializeOwned>(path: &Path) -> Result<T> {
+    parse_toml(path, &read_utf8(path)?)
+}
+
 pub(crate) fn json_error(path: &Path, e: &serde_json::Error) -> Error {
     let line = (e.line() > 0).then_some(e.line());
     Error::parse(path, line, None, format!("{e}"))

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-pub use io::{line_of, with_suffix,
+pub use io::{line_of, parse_toml, read_toml, with_suffix,
     read_json, read_parquet, read_utf8, write_atomic, write_csv, write_frame, write_json,
     write_parquet,
 };

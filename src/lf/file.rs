@@ -122,10 +122,7 @@ impl LfFile {
 
     /// Parses TOML text (`path` is used in messages only).
     pub fn parse(path: &Path, text: String) -> Result<Self> {
-        let spec: FileSpec = toml::from_str(&text).map_err(|e| {
-            let line = e.span().map(|s| crate::data::line_of(&text, s.start));
-            Error::parse(path, line, None, e.message().to_string())
-        })?;
+        let spec: FileSpec = crate::data::parse_toml(path, &text)?;
         let file = Self { path: path.to_path_buf(), text, spec };
         file.check()?;
         Ok(file)

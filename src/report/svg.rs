@@ -27,6 +27,36 @@ fn open(w: f64, h: f64, title: &str) -> String {
     s
 }
 
+/// A grid line pair: x pixel, y pixel, x tick text, y tick text.
+type Tick = (f64, f64, String, String);
+
+/// Grid lines, tick labels, the plot frame and axis labels.
+fn axes(s: &mut String, h: f64, pw: f64, ph: f64, ticks: &[Tick], xlabel: &str, ylabel: &str) {
+    for (x, y, xt, yt) in ticks {
+        let _ = writeln!(
+            s,
+            r##"<line x1="{x:.1}" y1="{MT}" x2="{x:.1}" y2="{:.1}" stroke="#eee"/><line x1="{ML}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#eee"/><text x="{x:.1}" y="{:.1}" text-anchor="middle">{xt}</text><text x="{:.1}" y="{:.1}" text-anchor="end">{yt}</text>"##,
+            MT + ph,
+            ML + pw,
+            MT + ph + 16.0,
+            ML - 6.0,
+            y + 4.0,
+        );
+    }
+    let _ = writeln!(
+        s,
+        r##"<rect x="{ML}" y="{MT}" width="{pw}" height="{ph}" fill="none" stroke="#333"/>
+<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>
+<text x="16" y="{:.1}" text-anchor="middle" transform="rotate(-90 16 {:.1})">{}</text>"##,
+        ML + pw / 2.0,
+        h - 12.0,
+        esc(xlabel),
+        MT + ph / 2.0,
+        MT + ph / 2.0,
+        esc(ylabel)
+    );
+}
+
 /// A scatter plot in the unit square (both axes 0..1), one labelled point per item; `None`
 /// points are skipped.
 pub fn scatter(title: &str, xlabel: &str, ylabel: &str, labels: &[String], points: &[Option<(f64, f64)>]) -> String {
@@ -35,34 +65,8 @@ pub fn scatter(title: &str, xlabel: &str, ylabel: &str, labels: &[String], point
     let px = |x: f64| ML + x.clamp(0.0, 1.0) * pw;
     let py = |y: f64| MT + (1.0 - y.clamp(0.0, 1.0)) * ph;
     let mut s = open(W, h, title);
-    for k in 0..=10 {
-        let t = k as f64 / 10.0;
-        let _ = writeln!(
-            s,
-            r##"<line x1="{x}" y1="{}" x2="{x}" y2="{}" stroke="#eee"/><line x1="{}" y1="{y}" x2="{}" y2="{y}" stroke="#eee"/><text x="{x}" y="{}" text-anchor="middle">{t:.1}</text><text x="{}" y="{}" text-anchor="end">{t:.1}</text>"##,
-            MT,
-            MT + ph,
-            ML,
-            ML + pw,
-            MT + ph + 16.0,
-            ML - 6.0,
-            py(t) + 4.0,
-            x = px(t),
-            y = py(t),
-        );
-    }
-    let _ = writeln!(
-        s,
-        r##"<rect x="{ML}" y="{MT}" width="{pw}" height="{ph}" fill="none" stroke="#333"/>
-<text x="{}" y="{}" text-anchor="middle">{}</text>
-<text x="16" y="{}" text-anchor="middle" transform="rotate(-90 16 {})">{}</text>"##,
-        ML + pw / 2.0,
-        h - 12.0,
-        esc(xlabel),
-        MT + ph / 2.0,
-        MT + ph / 2.0,
-        esc(ylabel)
-    );
+    let ticks: Vec<Tick> = (0..=10).map(|k| k as f64 / 10.0).map(|t| (px(t), py(t), format!("{t:.1}"), format!("{t:.1}"))).collect();
+    axes(&mut s, h, pw, ph, &ticks, xlabel, ylabel);
     for (label, p) in labels.iter().zip(points) {
         if let Some((x, y)) = p {
             let _ = writeln!(
@@ -149,35 +153,14 @@ pub fn lines(title: &str, xlabel: &str, ylabel: &str, series: &[(String, Vec<(f6
     let px = |x: f64| ML + (x - x0) / (x1 - x0) * pw;
     let py = |y: f64| MT + (1.0 - (y - y0) / (y1 - y0)) * ph;
     let mut s = open(W, h, title);
-    for k in 0..=5 {
-        let t = k as f64 / 5.0;
-        let (xv, yv) = (x0 + t * (x1 - x0), y0 + t * (y1 - y0));
-        let _ = writeln!(
-            s,
-            r##"<line x1="{x:.1}" y1="{MT}" x2="{x:.1}" y2="{:.1}" stroke="#eee"/><line x1="{ML}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#eee"/><text x="{x:.1}" y="{:.1}" text-anchor="middle">{}</text><text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"##,
-            MT + ph,
-            ML + pw,
-            MT + ph + 16.0,
-            fmt_tick(xv),
-            ML - 6.0,
-            py(yv) + 4.0,
-            fmt_tick(yv),
-            x = px(xv),
-            y = py(yv),
-        );
-    }
-    let _ = writeln!(
-        s,
-        r##"<rect x="{ML}" y="{MT}" width="{pw}" height="{ph}" fill="none" stroke="#333"/>
-<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>
-<text x="16" y="{:.1}" text-anchor="middle" transform="rotate(-90 16 {:.1})">{}</text>"##,
-        ML + pw / 2.0,
-        h - 12.0,
-        esc(xlabel),
-        MT + ph / 2.0,
-        MT + ph / 2.0,
-        esc(ylabel)
-    );
+    let ticks: Vec<Tick> = (0..=5)
+        .map(|k| {
+            let t = k as f64 / 5.0;
+            let (xv, yv) = (x0 + t * (x1 - x0), y0 + t * (y1 - y0));
+            (px(xv), py(yv), fmt_tick(xv), fmt_tick(yv))
+        })
+        .collect();
+    axes(&mut s, h, pw, ph, &ticks, xlabel, ylabel);
     for (k, (name, points)) in series.iter().enumerate() {
         let color = PALETTE[k % PALETTE.len()];
         let path: Vec<String> = points.iter().filter(|(x, y)| x.is_finite() && y.is_finite()).map(|&(x, y)| format!("{:.1},{:.1}", px(x), py(y))).collect();

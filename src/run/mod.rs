@@ -106,11 +106,7 @@ pub fn run_train_defaults() -> TrainConfig {
 impl RunConfig {
     /// Reads a TOML config; unknown keys are errors naming the line.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = data::read_utf8(path)?;
-        toml::from_str(&text).map_err(|e| {
-            let line = e.span().map(|s| data::line_of(&text, s.start));
-            Error::parse(path, line, None, e.message().to_string())
-        })
+        data::read_toml(path)
     }
     /// Makes derived values consistent and explicit: the run's `seed` seeds the demo corpus,
     /// the label model's random policies and training; `auto` end-model settings become what
