@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{BatchOptions, Columns, Job, RunControl, Summary, fingerprint, list_inputs, part_seed};
+use super::{BatchOptions, Columns, Job, RunControl, Summary, fingerprint, part_seed};
 use crate::error::{Error, Result};
 use crate::label_model::{Fitted, LabelModel, PredictOptions, TiePolicy, UncoveredPolicy, soft_label_frame};
 use crate::lf::{ApplyOptions, CompiledLfs, LfFile, Registry};
@@ -46,7 +46,6 @@ struct LabelJob {
     model: Fitted,
     opts: LabelOptions,
     apply: ApplyOptions,
-    settings: serde_json::Value,
 }
 
 /// Runs `batch label` over `inputs` into `out` (resuming a run recorded there).
@@ -89,18 +88,11 @@ pub fn label(
         "fault_tolerant": opts.fault_tolerant,
     });
     let apply = ApplyOptions { fault_tolerant: opts.fault_tolerant, threads, ..ApplyOptions::default() };
-    let mut job = LabelJob { compiled, model, opts: opts.clone(), apply, settings };
-    let inputs = list_inputs(inputs, batch.format, out)?;
-    super::run(&mut job, inputs, batch, control, out, progress)
+    let mut job = LabelJob { compiled, model, opts: opts.clone(), apply };
+    super::run(&mut job, ("label", settings), inputs, batch, control, out, progress)
 }
 
 impl Job for LabelJob {
-    fn kind(&self) -> &'static str {
-        "label"
-    }
-    fn settings(&self) -> serde_json::Value {
-        self.settings.clone()
-    }
     fn columns(&self) -> Columns {
         match self.compiled.input_columns() {
             Some(c) => Columns::Named(c),

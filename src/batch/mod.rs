@@ -232,21 +232,20 @@ pub(crate) enum Columns {
 
 /// One job over chunks: labels or predictions. Runs on the calling thread (tch models are not `Send`).
 pub(crate) trait Job {
-    /// `label` or `predict`.
-    fn kind(&self) -> &'static str;
-    /// What the job's options are, for the manifest (compared on resume and merge).
-    fn settings(&self) -> serde_json::Value;
     /// Source columns to read besides the text.
     fn columns(&self) -> Columns;
     /// Output columns for the rows of `frame` (columns `text` and the extra ones, in row order).
     fn process(&mut self, frame: &DataFrame, part: (usize, u64)) -> Result<Vec<Column>>;
 }
 
-/// Runs `job` over `inputs` into `out`, resuming from `out/manifest.json` when it records the same
-/// run. Returns the summary of the whole output folder (resumed parts included).
+/// Runs `job` (`kind`: `label` or `predict`; `settings`: its options for the manifest, compared on
+/// resume and merge) over the files `inputs` lists into `out`, resuming from `out/manifest.json`
+/// when it records the same run. Returns the summary of the whole output folder (resumed parts
+/// included).
 pub(crate) fn run(
     job: &mut dyn Job,
-    inputs: Vec<InputFile>,
+    (kind, settings): (&str, serde_json::Value),
+    inputs: &[PathBuf],
     opts: &BatchOptions,
     control: &RunControl,
     out: &Path,
@@ -257,8 +256,9 @@ pub(crate) fn run(
     }
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let t0 = Instant::now();
-    let settings = serde_json::json!({ "batch": opts, "job": job.settings() });
-    let fresh = Manifest::new(job.kind(), settings, control.shard, inputs);
+    let inputs = list_inputs(inputs, opts.format, out)?;
+    let settings = serde_json::json!({ "batch": opts, "job": settings });
+    let fresh = Manifest::new(kind, settings, control.shard, inputs);
     let mut manifest = match Manifest::load_if_any(out)? {
         Some(old) => old.resume_as(fresh, out)?,
         None => fresh,
@@ -278,47 +278,60 @@ pub(crate) fn run(
         done,
     };
     let total_bytes: u64 = manifest.inputs.iter().map(|f| f.bytes).sum();
+    let done_rows: u64 = manifest.parts.iter().map(|p| p.rows_in).sum();
     let files: Vec<InputFile> = manifest.inputs.clone();
     let mut written = 0usize;
     let mut rows_this_run = 0u64;
     let mut started = false;
+    // Three stages overlap: the reader thread parses chunk k+1 while this thread applies the job
+    // to chunk k and the writer thread encodes and stores chunk k-1 and updates the manifest.
     let result = std::thread::scope(|scope| -> Result<()> {
         let (tx, rx) = sync_channel::<source::Msg>(1);
-        let plan = &reader_opts;
-        let files = &files;
+        let (wtx, wrx) = sync_channel::<source::Msg>(1);
+        let (plan, files) = (&reader_opts, &files);
         let reader = scope.spawn(move || source::read_all(files, plan, &tx));
-        let res = (|| -> Result<()> {
-            consume(&rx, |msg| match msg {
-                source::Msg::FileDone { file, rows } => {
-                    manifest.inputs[file].rows = Some(rows);
-                    manifest.save(out)
+        let (manifest, written, rows_this_run) = (&mut manifest, &mut written, &mut rows_this_run);
+        let writer = scope.spawn(move || -> Result<()> {
+            for msg in wrx {
+                match msg {
+                    source::Msg::FileDone { file, rows } => manifest.inputs[file].rows = Some(rows),
+                    source::Msg::Chunk(chunk) => {
+                        let part = store_part(chunk, out)?;
+                        *rows_this_run += part.rows_in;
+                        progress.advance(part.rows_in);
+                        manifest.parts.push(part);
+                        *written += 1;
+                    }
                 }
+                manifest.save(out)?;
+                if control.stop_after_parts.is_some_and(|k| *written >= k) {
+                    return Err(Error::invalid("batch", format!("stopped after {written} parts as asked (stop_after_parts)")));
+                }
+            }
+            Ok(())
+        });
+        let res = consume(&rx, |msg| {
+            let msg = match msg {
                 source::Msg::Chunk(chunk) => {
                     if !started {
                         started = true;
                         // Rows of this shard still to do, estimated from the first chunk's density.
                         let per_byte = chunk.rows_in as f64 / chunk.bytes.max(1) as f64;
                         let est = (total_bytes as f64 * per_byte / control.shard.n as f64) as u64;
-                        let done_rows: u64 = manifest.parts.iter().map(|p| p.rows_in).sum();
-                        progress.start(&format!("batch {}", job.kind()), est.saturating_sub(done_rows).max(chunk.rows_in));
+                        progress.start(&format!("batch {kind}"), est.saturating_sub(done_rows).max(chunk.rows_in));
                     }
-                    let part = write_part(job, &chunk, opts, out)?;
-                    rows_this_run += part.rows_in;
-                    progress.advance(part.rows_in);
-                    manifest.parts.push(part);
-                    manifest.save(out)?;
-                    written += 1;
-                    if control.stop_after_parts.is_some_and(|k| written >= k) {
-                        return Err(Error::invalid("batch", format!("stopped after {written} parts as asked (stop_after_parts)")));
-                    }
-                    Ok(())
+                    source::Msg::Chunk(apply_job(job, chunk, opts)?)
                 }
-            })
-        })();
+                other => other,
+            };
+            wtx.send(msg).map_err(|_| Error::invalid("batch", "the writer stopped"))
+        });
         drop(rx);
+        drop(wtx);
         let read = reader.join().map_err(|_| Error::invalid("batch", "the reader thread panicked"))?;
-        // A reader error explains a consumer error caused by the closed channel, so it comes first.
-        read.and(res)
+        let wrote = writer.join().map_err(|_| Error::invalid("batch", "the writer thread panicked"))?;
+        // A reader or writer error explains the error of the stage it stopped, so it comes first.
+        read.and(wrote).and(res)
     });
     progress.finish();
     result?;
@@ -342,9 +355,8 @@ fn consume<T>(rx: &Receiver<T>, mut f: impl FnMut(T) -> Result<()>) -> Result<()
     Ok(())
 }
 
-/// Processes one chunk and writes its part (and rejections) atomically.
-fn write_part(job: &mut dyn Job, chunk: &source::Chunk, opts: &BatchOptions, out: &Path) -> Result<PartRecord> {
-    let name = manifest::part_name(chunk.file, chunk.index);
+/// Runs the job on a chunk: its frame becomes the part's (`file`, `row`, id, the job's columns).
+fn apply_job(job: &mut dyn Job, mut chunk: source::Chunk, opts: &BatchOptions) -> Result<source::Chunk> {
     let n = chunk.frame.height();
     let mut cols = vec![
         Column::new("file".into(), vec![chunk.file as u32; n]),
@@ -355,14 +367,21 @@ fn write_part(job: &mut dyn Job, chunk: &source::Chunk, opts: &BatchOptions, out
     }
     let t = Instant::now();
     let produced = job.process(&chunk.frame, (chunk.file, chunk.index))?;
-    let t_process = t.elapsed();
+    tracing::debug!(file = chunk.file, chunk = chunk.index, rows = n, seconds = t.elapsed().as_secs_f64(), "chunk processed");
     if let Some(c) = produced.iter().find(|c| c.len() != n) {
         return Err(Error::invalid("batch", format!("{} gave {} values for {n} rows", c.name(), c.len())));
     }
     cols.extend(produced);
-    let mut frame = DataFrame::new(n, cols).ctx(|| format!("part {name}"))?;
-    crate::data::write_parquet(&mut frame, &out.join(&name))?;
-    tracing::debug!(part = %name, rows = n, process_s = t_process.as_secs_f64(), write_s = (t.elapsed() - t_process).as_secs_f64(), "part written");
+    chunk.frame = DataFrame::new(n, cols).ctx(|| "part frame".into())?;
+    Ok(chunk)
+}
+
+/// Writes a processed chunk's part (and rejections) atomically.
+fn store_part(mut chunk: source::Chunk, out: &Path) -> Result<PartRecord> {
+    let t = Instant::now();
+    let name = manifest::part_name(chunk.file, chunk.index);
+    crate::data::write_parquet(&mut chunk.frame, &out.join(&name))?;
+    tracing::debug!(part = %name, seconds = t.elapsed().as_secs_f64(), "part written");
     let mut rejected: BTreeMap<String, u64> = BTreeMap::new();
     for r in &chunk.rejected {
         *rejected.entry(r.reason.to_string()).or_default() += 1;
@@ -380,7 +399,8 @@ fn write_part(job: &mut dyn Job, chunk: &source::Chunk, opts: &BatchOptions, out
         crate::data::write_atomic(&out.join(&rname), text.as_bytes())?;
         Some(rname)
     };
-    Ok(PartRecord { file: chunk.file, chunk: chunk.index, name, rows_in: chunk.rows_in, rows_out: n as u64, rejected, rejections })
+    let rows_out = chunk.frame.height() as u64;
+    Ok(PartRecord { file: chunk.file, chunk: chunk.index, name, rows_in: chunk.rows_in, rows_out, rejected, rejections })
 }
 
 /// The process's peak resident set (VmHWM), where the OS reports it (Linux).

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{BatchOptions, Columns, Job, RunControl, Summary, fingerprint, list_inputs};
+use super::{BatchOptions, Columns, Job, RunControl, Summary, fingerprint};
 use crate::data::TEXT;
 use crate::error::{Context, Error, Result};
 use crate::model::parse_device;
@@ -36,20 +36,26 @@ struct PredictJob {
     model: EndModel,
     classes: Vec<String>,
     batch_size: usize,
-    settings: serde_json::Value,
 }
 
 /// Runs `batch predict` over `inputs` into `out` (resuming a run recorded there).
+/// `threads`: libtorch intra-op threads (default: libtorch's choice). On cores shared with other
+/// work, libgomp's spin-waiting threads can cost 10× (docs/batch.md): pass 1, or run with
+/// `OMP_WAIT_POLICY=PASSIVE`.
 pub fn predict(
     opts: &PredictOptions,
     inputs: &[PathBuf],
     batch: &BatchOptions,
     control: &RunControl,
+    threads: Option<usize>,
     out: &Path,
     progress: &dyn Progress,
 ) -> Result<Summary> {
     if opts.batch_size == 0 {
         return Err(Error::Config("batch_size must be at least 1".into()));
+    }
+    if let Some(t) = threads {
+        tch::set_num_threads(t.max(1) as i32);
     }
     let device = parse_device(&opts.device)?;
     let dir = if opts.model.join("model/weaksup.json").is_file() { opts.model.join("model") } else { opts.model.clone() };
@@ -69,18 +75,11 @@ pub fn predict(
         "device": opts.device,
         "batch_size": opts.batch_size,
     });
-    let mut job = PredictJob { model, classes, batch_size: opts.batch_size, settings };
-    let inputs = list_inputs(inputs, batch.format, out)?;
-    super::run(&mut job, inputs, batch, control, out, progress)
+    let mut job = PredictJob { model, classes, batch_size: opts.batch_size };
+    super::run(&mut job, ("predict", settings), inputs, batch, control, out, progress)
 }
 
 impl Job for PredictJob {
-    fn kind(&self) -> &'static str {
-        "predict"
-    }
-    fn settings(&self) -> serde_json::Value {
-        self.settings.clone()
-    }
     fn columns(&self) -> Columns {
         Columns::Named(Vec::new())
     }

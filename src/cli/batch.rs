@@ -107,6 +107,9 @@ pub(super) struct PredictArgs {
     /// Examples per forward pass (length-bucketed).
     #[arg(long, default_value_t = 256)]
     batch_size: usize,
+    /// libtorch intra-op threads (default: libtorch's). On shared cores pass 1 or set OMP_WAIT_POLICY=PASSIVE.
+    #[arg(long)]
+    threads: Option<usize>,
 }
 
 #[derive(Args, Debug)]
@@ -136,7 +139,7 @@ pub(super) fn cmd_batch(c: BatchCommand, registry: &Registry, quiet: bool) -> Re
         BatchCommand::Predict(a) => {
             let (opts, control) = a.corpus.options();
             let popts = batch::predict::PredictOptions { model: a.model, device: a.device, batch_size: a.batch_size };
-            let s = batch::predict::predict(&popts, &a.corpus.input, &opts, &control, &a.corpus.out, &bars)?;
+            let s = batch::predict::predict(&popts, &a.corpus.input, &opts, &control, a.threads, &a.corpus.out, &bars)?;
             ("predict", a.corpus.out, s)
         }
         BatchCommand::Merge(a) => {
