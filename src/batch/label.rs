@@ -2,12 +2,12 @@
 //! `file`, `row`, the id column (if any), one Int16 vote column per LF (-1 = abstain),
 //! `prob_<class>` (Float64 soft labels), `label` (Int32 hard label, -1 = none) and `covered`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{BatchOptions, Columns, Job, RunControl, Summary, fingerprint, part_seed};
+use super::{BatchRun, Columns, Job, Summary, fingerprint, part_seed};
 use crate::error::{Error, Result};
 use crate::label_model::{Fitted, LabelModel, PredictOptions, TiePolicy, UncoveredPolicy, soft_label_frame};
 use crate::lf::{ApplyOptions, CompiledLfs, LfFile, Registry};
@@ -48,19 +48,8 @@ struct LabelJob {
     apply: ApplyOptions,
 }
 
-/// Runs `batch label` over `inputs` into `out` (resuming a run recorded there).
-/// `threads`: LF worker threads (default: all cores); it does not change the output.
-#[allow(clippy::too_many_arguments)]
-pub fn label(
-    opts: &LabelOptions,
-    registry: &Registry,
-    inputs: &[PathBuf],
-    batch: &BatchOptions,
-    control: &RunControl,
-    threads: Option<usize>,
-    out: &Path,
-    progress: &dyn Progress,
-) -> Result<Summary> {
+/// Runs `batch label` over `target` (resuming a run recorded in its output folder).
+pub fn label(opts: &LabelOptions, registry: &Registry, target: &BatchRun, progress: &dyn Progress) -> Result<Summary> {
     if opts.lfs.is_empty() {
         return Err(Error::Config("batch label needs at least one LF file".into()));
     }
@@ -74,7 +63,7 @@ pub fn label(
     model.predict_proba(&LabelMatrix::new(Vec::new(), 0, names.clone(), classes.len())?)
         .map_err(|e| Error::invalid(lm_path.display().to_string(), e.to_string()))?;
     let reserved = ["file", "row", "label", "covered"];
-    if let Some(n) = names.iter().find(|n| reserved.contains(&n.as_str()) || n.starts_with("prob_") || batch.id_col.as_deref() == Some(n.as_str())) {
+    if let Some(n) = names.iter().find(|n| reserved.contains(&n.as_str()) || n.starts_with("prob_") || target.options.id_col.as_deref() == Some(n.as_str())) {
         return Err(Error::Config(format!("LF `{n}`: the name clashes with an output column; rename the LF")));
     }
     let files = opts.lfs.iter().map(|p| fingerprint(p)).collect::<Result<Vec<_>>>()?;
@@ -87,9 +76,9 @@ pub fn label(
         "predict": opts.predict,
         "fault_tolerant": opts.fault_tolerant,
     });
-    let apply = ApplyOptions { fault_tolerant: opts.fault_tolerant, threads, ..ApplyOptions::default() };
+    let apply = ApplyOptions { fault_tolerant: opts.fault_tolerant, threads: target.control.threads, ..ApplyOptions::default() };
     let mut job = LabelJob { compiled, model, opts: opts.clone(), apply };
-    super::run(&mut job, ("label", settings), inputs, batch, control, out, progress)
+    super::run(&mut job, ("label", settings), target, progress)
 }
 
 impl Job for LabelJob {

@@ -164,8 +164,24 @@ impl Default for BatchOptions {
 #[derive(Debug, Clone, Default)]
 pub struct RunControl {
     pub shard: Shard,
+    /// Worker threads: the LF applier's (`label`, default all cores) or libtorch's intra-op
+    /// threads (`predict`, default libtorch's choice; on cores shared with other work, libgomp's
+    /// spin-waiting threads can cost 10×, docs/batch.md: pass 1 or run with
+    /// `OMP_WAIT_POLICY=PASSIVE`).
+    pub threads: Option<usize>,
     /// Stop (with an error) after writing this many parts: simulates a killed run in tests.
     pub stop_after_parts: Option<usize>,
+}
+
+/// Where a batch run reads and writes, and how.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchRun<'a> {
+    /// Files, folders or glob patterns ([`list_inputs`]).
+    pub inputs: &'a [PathBuf],
+    pub options: &'a BatchOptions,
+    pub control: &'a RunControl,
+    /// The output folder (resumed when it records the same run).
+    pub out: &'a Path,
 }
 
 /// Lists the input files: each argument is a file, a folder (its CSV / JSONL / Parquet files, not
@@ -245,12 +261,10 @@ pub(crate) trait Job {
 pub(crate) fn run(
     job: &mut dyn Job,
     (kind, settings): (&str, serde_json::Value),
-    inputs: &[PathBuf],
-    opts: &BatchOptions,
-    control: &RunControl,
-    out: &Path,
+    target: &BatchRun,
     progress: &dyn Progress,
 ) -> Result<Summary> {
+    let BatchRun { inputs, options: opts, control, out } = *target;
     if opts.chunk_rows == 0 {
         return Err(Error::Config("chunk_rows must be at least 1".into()));
     }

@@ -2,12 +2,12 @@
 //! chunk by chunk, with no-grad, length-bucketed batches on the CPU or a CUDA device. Every part
 //! holds `file`, `row`, the id column (if any), `prob_<class>` (Float32) and `prediction` (Int32).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{BatchOptions, Columns, Job, RunControl, Summary, fingerprint};
+use super::{BatchRun, Columns, Job, Summary, fingerprint};
 use crate::data::TEXT;
 use crate::error::{Context, Error, Result};
 use crate::model::parse_device;
@@ -38,29 +38,18 @@ struct PredictJob {
     batch_size: usize,
 }
 
-/// Runs `batch predict` over `inputs` into `out` (resuming a run recorded there).
-/// `threads`: libtorch intra-op threads (default: libtorch's choice). On cores shared with other
-/// work, libgomp's spin-waiting threads can cost 10× (docs/batch.md): pass 1, or run with
-/// `OMP_WAIT_POLICY=PASSIVE`.
-pub fn predict(
-    opts: &PredictOptions,
-    inputs: &[PathBuf],
-    batch: &BatchOptions,
-    control: &RunControl,
-    threads: Option<usize>,
-    out: &Path,
-    progress: &dyn Progress,
-) -> Result<Summary> {
+/// Runs `batch predict` over `target` (resuming a run recorded in its output folder).
+pub fn predict(opts: &PredictOptions, target: &BatchRun, progress: &dyn Progress) -> Result<Summary> {
     if opts.batch_size == 0 {
         return Err(Error::Config("batch_size must be at least 1".into()));
     }
-    if let Some(t) = threads {
+    if let Some(t) = target.control.threads {
         tch::set_num_threads(t.max(1) as i32);
     }
     let device = parse_device(&opts.device)?;
     let dir = if opts.model.join("model/weaksup.json").is_file() { opts.model.join("model") } else { opts.model.clone() };
     let (model, classes) = EndModel::load(&dir, device)?;
-    if batch.id_col.as_deref().is_some_and(|id| id == "prediction" || id.starts_with("prob_")) {
+    if target.options.id_col.as_deref().is_some_and(|id| id == "prediction" || id.starts_with("prob_")) {
         return Err(Error::Config("the id column clashes with an output column (prediction, prob_*)".into()));
     }
     let mut files = vec![fingerprint(&dir.join("weaksup.json"))?];
@@ -76,7 +65,7 @@ pub fn predict(
         "batch_size": opts.batch_size,
     });
     let mut job = PredictJob { model, classes, batch_size: opts.batch_size };
-    super::run(&mut job, ("predict", settings), inputs, batch, control, out, progress)
+    super::run(&mut job, ("predict", settings), target, progress)
 }
 
 impl Job for PredictJob {

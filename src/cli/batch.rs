@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 
 use super::label_model::{parse_tie, parse_uncovered};
 use super::progress::Bars;
-use crate::batch::{self, BatchOptions, InputFormat, OnBadRow, RunControl, Shard, Summary};
+use crate::batch::{self, BatchOptions, BatchRun, InputFormat, OnBadRow, RunControl, Shard, Summary};
 use crate::label_model::PredictOptions as Policies;
 use crate::lf::Registry;
 
@@ -55,7 +55,7 @@ struct CorpusArgs {
 }
 
 impl CorpusArgs {
-    fn options(&self) -> (BatchOptions, RunControl) {
+    fn options(&self, threads: Option<usize>) -> (BatchOptions, RunControl) {
         let opts = BatchOptions {
             text_col: self.text_col.clone(),
             id_col: self.id_col.clone(),
@@ -63,7 +63,7 @@ impl CorpusArgs {
             chunk_rows: self.chunk_rows,
             on_bad_row: self.on_bad_row,
         };
-        (opts, RunControl { shard: self.shard, stop_after_parts: self.stop_after_parts })
+        (opts, RunControl { shard: self.shard, threads, stop_after_parts: self.stop_after_parts })
     }
 }
 
@@ -126,20 +126,22 @@ pub(super) fn cmd_batch(c: BatchCommand, registry: &Registry, quiet: bool) -> Re
     let bars = Bars::new(quiet);
     let (what, out, summary) = match c {
         BatchCommand::Label(a) => {
-            let (opts, control) = a.corpus.options();
+            let (opts, control) = a.corpus.options(a.threads);
+            let target = BatchRun { inputs: &a.corpus.input, options: &opts, control: &control, out: &a.corpus.out };
             let lopts = batch::label::LabelOptions {
                 lfs: a.lfs,
                 label_model: a.label_model,
                 predict: Policies { tie: parse_tie(&a.tie)?, uncovered: parse_uncovered(&a.uncovered)?, seed: a.seed },
                 fault_tolerant: a.fault_tolerant,
             };
-            let s = batch::label::label(&lopts, registry, &a.corpus.input, &opts, &control, a.threads, &a.corpus.out, &bars)?;
+            let s = batch::label::label(&lopts, registry, &target, &bars)?;
             ("label", a.corpus.out, s)
         }
         BatchCommand::Predict(a) => {
-            let (opts, control) = a.corpus.options();
+            let (opts, control) = a.corpus.options(a.threads);
+            let target = BatchRun { inputs: &a.corpus.input, options: &opts, control: &control, out: &a.corpus.out };
             let popts = batch::predict::PredictOptions { model: a.model, device: a.device, batch_size: a.batch_size };
-            let s = batch::predict::predict(&popts, &a.corpus.input, &opts, &control, a.threads, &a.corpus.out, &bars)?;
+            let s = batch::predict::predict(&popts, &target, &bars)?;
             ("predict", a.corpus.out, s)
         }
         BatchCommand::Merge(a) => {
