@@ -5,6 +5,7 @@
 //! self-training. The [`cli`] module is the `weaksup` command line, reusable from a user's own
 //! binary with custom LFs registered ([`cli::main_with`]).
 
+pub mod batch;
 pub mod bench;
 pub mod cli;
 pub mod data;

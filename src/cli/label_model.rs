@@ -77,22 +77,31 @@ pub(super) fn load_with_votes(data: &DataArgs, v: &VotesArgs, registry: &Registr
 }
 
 fn parse_policy(a: &PolicyArgs) -> Result<(PredictOptions, Metric, FitOptions)> {
-    let tie = match a.tie.as_str() {
+    let (tie, uncovered) = (parse_tie(&a.tie)?, parse_uncovered(&a.uncovered)?);
+    let metric: Metric = a.metric.parse()?;
+    Ok((PredictOptions { tie, uncovered, seed: a.policy_seed }, metric, FitOptions { class_balance: a.class_balance.clone(), seed: a.policy_seed }))
+}
+
+/// `--tie`: random, lowest-id, abstain.
+pub(super) fn parse_tie(s: &str) -> Result<TiePolicy> {
+    Ok(match s {
         "random" => TiePolicy::Random,
         "lowest-id" | "lowest_id" => TiePolicy::LowestId,
         "abstain" => TiePolicy::Abstain,
         o => bail!("--tie {o}: expected random, lowest-id or abstain"),
-    };
-    let uncovered = match a.uncovered.as_str() {
+    })
+}
+
+/// `--uncovered`: random, prior, model, lowest-id, abstain.
+pub(super) fn parse_uncovered(s: &str) -> Result<UncoveredPolicy> {
+    Ok(match s {
         "random" => UncoveredPolicy::Random,
         "prior" => UncoveredPolicy::Prior,
         "lowest-id" | "lowest_id" => UncoveredPolicy::LowestId,
         "abstain" => UncoveredPolicy::Abstain,
         "model" => UncoveredPolicy::Model,
         o => bail!("--uncovered {o}: expected random, prior, model, lowest-id or abstain"),
-    };
-    let metric: Metric = a.metric.parse()?;
-    Ok((PredictOptions { tie, uncovered, seed: a.policy_seed }, metric, FitOptions { class_balance: a.class_balance.clone(), seed: a.policy_seed }))
+    })
 }
 
 /// The fit split and, unless disabled, the dev split.

@@ -1,6 +1,7 @@
 //! The `weaksup` command line. The only module that uses `anyhow`, prints, and draws progress
 //! bars. [`main_with`] lets a user's own binary reuse the whole CLI with custom LFs registered.
 
+mod batch;
 mod bench;
 mod label_model;
 mod progress;
@@ -52,6 +53,9 @@ enum Command {
     /// Label models: fit one and write soft labels, or compare all side by side.
     #[command(subcommand, name = "label-model")]
     LabelModel(LabelModelCommand),
+    /// Batch runs over large corpora: label or predict chunk by chunk (resumable, sharded), merge shards.
+    #[command(subcommand)]
+    Batch(batch::BatchCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -348,6 +352,7 @@ fn run(cli: Cli, registry: &Registry) -> Result<ExitCode> {
         Command::Data(DataCommand::Info(a)) => cmd_data_info(a),
         Command::Data(DataCommand::Demo(a)) => cmd_data_demo(a),
         Command::Data(DataCommand::Convert(a)) => cmd_data_convert(a),
+        Command::Batch(c) => batch::cmd_batch(c, registry, quiet),
     }
 }
 

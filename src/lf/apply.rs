@@ -277,6 +277,26 @@ impl CompiledLfs {
         &self.kinds
     }
 
+    /// The source columns the LFs read, for readers that load only those: the columns of keyword,
+    /// regex and row LFs, and every identifier of the SQL expressions (a superset: function names
+    /// and keywords too). `None` when preprocessors or custom LFs make it unknowable.
+    pub fn input_columns(&self) -> Option<Vec<String>> {
+        if !self.preprocessors.is_empty() || !self.customs.is_empty() {
+            return None;
+        }
+        let mut out: Vec<String> = Vec::new();
+        let named = self.keyword_groups.iter().map(|g| g.column.clone())
+            .chain(self.regex_groups.iter().map(|g| g.column.clone()))
+            .chain(self.rows.iter().map(|(_, r)| r.column.clone()))
+            .chain(self.sql.iter().flat_map(|(_, l)| sql_identifiers(&l.expr)));
+        for c in named {
+            if !out.contains(&c) {
+                out.push(c);
+            }
+        }
+        Some(out)
+    }
+
     /// Checks that every column an LF reads exists in `frame` or is made by a preprocessor.
     fn check_columns(&self, frame: &DataFrame) -> Result<()> {
         let made: Vec<&str> = self.preprocessors.iter().map(|p| p.name()).collect();
@@ -441,6 +461,41 @@ fn write_votes(col: &Column, lf: &SqlLf, j: usize, block: &mut [Label], m: usize
         block[i * m + j] = v.unwrap_or(ABSTAIN);
     }
     Ok(())
+}
+
+/// Bare and double-quoted identifiers of a SQL expression, skipping '...' string literals.
+fn sql_identifiers(expr: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut chars = expr.char_indices().peekable();
+    while let Some((i, ch)) = chars.next() {
+        if ch == '\'' || ch == '"' {
+            let mut s = String::new();
+            while let Some((_, c)) = chars.next() {
+                if c == ch {
+                    if chars.peek().is_some_and(|&(_, n)| n == ch) {
+                        chars.next();
+                    } else {
+                        break;
+                    }
+                }
+                s.push(c);
+            }
+            if ch == '"' {
+                out.push(s);
+            }
+        } else if ch.is_alphabetic() || ch == '_' {
+            let mut end = i + ch.len_utf8();
+            while let Some(&(j, c)) = chars.peek() {
+                if !(c.is_alphanumeric() || c == '_') {
+                    break;
+                }
+                end = j + c.len_utf8();
+                chars.next();
+            }
+            out.push(expr[i..end].to_string());
+        }
+    }
+    out
 }
 
 fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {

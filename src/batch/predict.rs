@@ -1,0 +1,94 @@
+//! `batch predict`: a model written by `weaksup train` (n-gram or transformer) over a corpus,
+//! chunk by chunk, with no-grad, length-bucketed batches on the CPU or a CUDA device. Every part
+//! holds `file`, `row`, the id column (if any), `prob_<class>` (Float32) and `prediction` (Int32).
+
+use std::path::PathBuf;
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::{BatchRun, Columns, Job, Summary, fingerprint};
+use crate::data::TEXT;
+use crate::error::{Context, Error, Result};
+use crate::model::parse_device;
+use crate::progress::Progress;
+use crate::train::{self, EndModel, Padding};
+
+/// What `batch predict` runs; saved in the manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PredictOptions {
+    /// The folder written by `weaksup train` (or its `model/` subfolder).
+    pub model: PathBuf,
+    /// `cpu`, `cuda` or `cuda:N`. Default `cpu`.
+    pub device: String,
+    /// Examples per forward pass (batches are formed from rows of similar length). Default 256.
+    pub batch_size: usize,
+}
+
+impl Default for PredictOptions {
+    fn default() -> Self {
+        Self { model: PathBuf::from("model"), device: "cpu".into(), batch_size: 256 }
+    }
+}
+
+struct PredictJob {
+    model: EndModel,
+    classes: Vec<String>,
+    batch_size: usize,
+}
+
+/// Runs `batch predict` over `target` (resuming a run recorded in its output folder).
+pub fn predict(opts: &PredictOptions, target: &BatchRun, progress: &dyn Progress) -> Result<Summary> {
+    if opts.batch_size == 0 {
+        return Err(Error::Config("batch_size must be at least 1".into()));
+    }
+    if let Some(t) = target.control.threads {
+        tch::set_num_threads(t.max(1) as i32);
+    }
+    let device = parse_device(&opts.device)?;
+    let dir = if opts.model.join("model/weaksup.json").is_file() { opts.model.join("model") } else { opts.model.clone() };
+    let (model, classes) = EndModel::load(&dir, device)?;
+    if target.options.id_col.as_deref().is_some_and(|id| id == "prediction" || id.starts_with("prob_")) {
+        return Err(Error::Config("the id column clashes with an output column (prediction, prob_*)".into()));
+    }
+    let mut files = vec![fingerprint(&dir.join("weaksup.json"))?];
+    for f in ["model.safetensors", "tokenizer.json"] {
+        if dir.join(f).is_file() {
+            files.push(fingerprint(&dir.join(f))?);
+        }
+    }
+    let settings = serde_json::json!({
+        "model": files,
+        "classes": classes,
+        "device": opts.device,
+        "batch_size": opts.batch_size,
+    });
+    let mut job = PredictJob { model, classes, batch_size: opts.batch_size };
+    super::run(&mut job, ("predict", settings), target, progress)
+}
+
+impl Job for PredictJob {
+    fn columns(&self) -> Columns {
+        Columns::Named(Vec::new())
+    }
+    fn process(&mut self, frame: &DataFrame, _part: (usize, u64)) -> Result<Vec<Column>> {
+        let n = frame.height();
+        let c = self.classes.len();
+        let flat: Vec<f32> = if n == 0 {
+            Vec::new()
+        } else {
+            let texts = frame.column(TEXT).ctx(|| "texts".into())?.str().ctx(|| "texts".into())?;
+            let texts: Vec<&str> = texts.iter().map(|t| t.unwrap_or("")).collect();
+            let enc = self.model.encode(&texts)?;
+            let proba = train::predict_proba(&self.model, &enc, self.batch_size, Padding::Bucketed)?;
+            Vec::<f32>::try_from(proba.flatten(0, -1)).ctx(|| "probabilities".into())?
+        };
+        let mut cols: Vec<Column> = (0..c)
+            .map(|k| Column::new(format!("prob_{}", self.classes[k]).into(), (0..n).map(|i| flat[i * c + k]).collect::<Vec<f32>>()))
+            .collect();
+        let pred: Vec<i32> = (0..n).map(|i| (0..c).fold(0, |b, k| if flat[i * c + k] > flat[i * c + b] { k } else { b }) as i32).collect();
+        cols.push(Column::new("prediction".into(), pred));
+        Ok(cols)
+    }
+}
