@@ -130,11 +130,8 @@ impl BenchConfig {
         if self.seeds.is_empty() || self.methods.is_empty() || self.datasets.is_empty() {
             return Err(Error::Config("bench: need at least one seed, method and dataset".into()));
         }
-        let end = self.methods.iter().any(|m| *m != BenchMethod::LabelModel);
-        if end {
-            self.end_model.resolve()?;
-            self.train.validate()?;
-            self.cosine.validate()?;
+        if self.methods.iter().any(|m| *m != BenchMethod::LabelModel) {
+            end_model::resolve_training(&mut self.end_model, &self.train, &self.cosine)?;
         }
         Ok(())
     }

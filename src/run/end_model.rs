@@ -107,6 +107,13 @@ impl EndModelConfig {
     }
 }
 
+/// Resolves `auto` end-model settings and validates the training configs (run and bench).
+pub fn resolve_training(end_model: &mut EndModelConfig, train: &TrainConfig, cosine: &CosineConfig) -> Result<()> {
+    end_model.resolve()?;
+    train.validate()?;
+    cosine.validate()
+}
+
 /// How the end model is trained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

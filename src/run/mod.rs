@@ -116,9 +116,7 @@ impl RunConfig {
         self.label_model.predict.seed = self.seed;
         self.train.seed = self.seed;
         if self.method != Method::None {
-            self.end_model.resolve()?;
-            self.train.validate()?;
-            self.cosine.validate()?;
+            end_model::resolve_training(&mut self.end_model, &self.train, &self.cosine)?;
         }
         Ok(())
     }

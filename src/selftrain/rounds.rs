@@ -139,6 +139,18 @@ pub fn self_train(
     // The pool's token ids, gathered once for every round's teacher pass.
     let pool_enc = Encoded { items: pool.iter().map(|&i| enc.items[i].clone()).collect(), pad_id: enc.pad_id, max_len: enc.max_len };
     let n_pool = pool.len();
+    // Scores `model` on valid; a strictly better score keeps its weights.
+    let validate = |model: &EndModel, state: &mut Stage2State, best: &mut Option<Vec<(String, Tensor)>>| -> Result<Option<f64>> {
+        let Some(v) = valid else { return Ok(None) };
+        let s = train::evaluate(model, v, train_cfg.batch_size.max(64), train_cfg.padding, train_cfg.metric)?;
+        if state.best_score.is_none_or(|b| s > b) {
+            state.best_score = Some(s);
+            *best = Some(train::snapshot(model));
+            state.best_in_stage2 = true;
+        }
+        Ok(Some(s))
+    };
+    let mut last_eval: Option<(usize, f64)> = None;
     while state.step < t2 {
         // Teacher pass: the current student, frozen, over the whole pool.
         let g = train::predict_proba(model, &pool_enc, train_cfg.batch_size.max(64), train_cfg.padding)?;
@@ -225,18 +237,17 @@ pub fn self_train(
             n += 1;
             state.step += 1;
             progress.advance(1);
-        }
-        let score = match valid {
-            Some(v) => {
-                let s = train::evaluate(model, v, train_cfg.batch_size.max(64), train_cfg.padding, train_cfg.metric)?;
-                if state.best_score.is_none_or(|b| s > b) {
-                    state.best_score = Some(s);
-                    best = Some(train::snapshot(model));
-                    state.best_in_stage2 = true;
+            // Validation on the trainer's cadence too, so stage 2 has as many chances as stage 1.
+            if state.step % train_cfg.eval_every == 0 {
+                if let Some(s) = validate(model, &mut state, &mut best)? {
+                    last_eval = Some((state.step, s));
+                    tracing::debug!(step = state.step, score = s, "COSINE validation");
                 }
-                Some(s)
             }
-            None => None,
+        }
+        let score = match last_eval {
+            Some((at, s)) if at == state.step => Some(s),
+            _ => validate(model, &mut state, &mut best)?,
         };
         let k = n.max(1) as f64;
         let rec = RoundRecord { round, step: state.step, selected_fraction, pseudo_accuracy, loss_cls: sum_cls / k, loss_con: sum_con / k, loss_conf: sum_conf / k, valid: score };
