@@ -165,6 +165,9 @@ fn train_and_predict_round_trip_on_the_demo_corpus() {
         let test = report["run"]["splits"].as_array().unwrap().iter().find(|s| s["split"] == "test").unwrap()["scores"]["accuracy"].as_f64().unwrap();
         assert!(test > 0.6, "{model}: demo test accuracy {test}");
         assert!(out.join("model/weaksup.json").is_file() && out.join("checkpoint/stage1/state.json").is_file());
+        for f in ["metrics.json", "training_loss.svg", "validation.svg", "curves.csv", "test.predictions.parquet", "test.confusion.csv"] {
+            assert!(out.join(f).is_file(), "{model}: {f}");
+        }
         let preds = dir.path().join(format!("{model}_preds"));
         let printed = ok(&["predict", "--model", out.to_str().unwrap(), "--device", "cpu", "--split", "test", "--out", preds.to_str().unwrap()]);
         // The saved model predicts exactly what training reported.

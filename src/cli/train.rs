@@ -41,7 +41,7 @@ pub(super) struct TrainArgs {
     /// Train on the label model's probabilities instead of its hard labels.
     #[arg(long)]
     soft: bool,
-    /// Output folder: model/, train.json.
+    /// Output folder: model/, train.json, metrics.json, curves (training_loss.svg, validation.svg, curves.csv), <split>.confusion.csv, <split>.predictions.parquet, checkpoint/.
     #[arg(long)]
     out: PathBuf,
     /// auto, cpu, cuda, cuda:N.
@@ -190,6 +190,8 @@ pub(super) fn cmd_train(a: TrainArgs, registry: &Registry, quiet: bool) -> Resul
     model.save(&a.out.join("model"), &classes)?;
     let out = TrainOutput { model: &em, targets: &a.targets, method: &a.method, config: &cfg, cosine: r.cosine.as_ref().map(|_| &ccfg), metric, run: &r };
     data::write_json(&a.out.join("train.json"), &out)?;
+    // metrics.json, curves (CSV + SVG), confusion matrices and predictions, as `weaksup run` writes.
+    crate::run::write_end_model(&r, &splits, &classes, metric, &a.out)?;
     if !quiet {
         print_summary(&r, metric);
         println!("wrote {}", a.out.display());

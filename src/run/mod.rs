@@ -5,6 +5,8 @@
 pub mod end_model;
 mod report;
 
+pub use report::write_end_model;
+
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
