@@ -128,3 +128,11 @@ impl<T> Context<T> for std::result::Result<T, tch::TchError> {
         })
     }
 }
+
+/// The message of a caught panic (`&str` or `String` payloads).
+pub(crate) fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".into())
+}

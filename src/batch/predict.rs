@@ -74,7 +74,6 @@ impl Job for PredictJob {
     }
     fn process(&mut self, frame: &DataFrame, _part: (usize, u64)) -> Result<Vec<Column>> {
         let n = frame.height();
-        let c = self.classes.len();
         let flat: Vec<f32> = if n == 0 {
             Vec::new()
         } else {
@@ -84,11 +83,6 @@ impl Job for PredictJob {
             let proba = train::predict_proba(&self.model, &enc, self.batch_size, Padding::Bucketed)?;
             Vec::<f32>::try_from(proba.flatten(0, -1)).ctx(|| "probabilities".into())?
         };
-        let mut cols: Vec<Column> = (0..c)
-            .map(|k| Column::new(format!("prob_{}", self.classes[k]).into(), (0..n).map(|i| flat[i * c + k]).collect::<Vec<f32>>()))
-            .collect();
-        let pred: Vec<i32> = (0..n).map(|i| (0..c).fold(0, |b, k| if flat[i * c + k] > flat[i * c + b] { k } else { b }) as i32).collect();
-        cols.push(Column::new("prediction".into(), pred));
-        Ok(cols)
+        Ok(crate::data::prediction_columns(&flat, &self.classes).0)
     }
 }

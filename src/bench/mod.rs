@@ -12,7 +12,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{self, Splits};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, panic_message};
 use crate::label_model::{LabelModel, LabelModelConfig, PredictOptions, score};
 use crate::lf::Registry;
 use crate::matrix::LabelMatrix;
@@ -323,7 +323,7 @@ pub fn run(cfg: &BenchConfig, registry: &Registry, progress: &dyn Progress) -> R
             };
             let result = match l {
                 Ok(l) => catch_unwind(AssertUnwindSafe(|| run_seed(cfg, d, l, seed, &todo, &mut emit)))
-                    .unwrap_or_else(|p| Err(Error::Config(format!("panicked: {}", p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default()))))
+                    .unwrap_or_else(|p| Err(Error::Config(format!("panicked: {}", panic_message(&p)))))
                     .map_err(|e| e.to_string()),
                 Err(e) => Err(e.clone()),
             };

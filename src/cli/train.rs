@@ -259,18 +259,13 @@ pub(super) fn cmd_predict(a: PredictArgs) -> Result<ExitCode> {
         let texts: Vec<&str> = ds.texts()?.iter().map(|t| t.unwrap_or("")).collect();
         let enc = model.encode(&texts)?;
         let proba = train::predict_proba(&model, &enc, a.batch_size, Padding::Bucketed)?;
-        let c = classes.len();
         let flat: Vec<f32> = Vec::try_from(proba.flatten(0, -1))?;
-        let mut cols: Vec<Column> = (0..c)
-            .map(|k| Column::new(format!("prob_{}", classes[k]).into(), (0..ds.len()).map(|i| flat[i * c + k]).collect::<Vec<f32>>()))
-            .collect();
-        let pred: Vec<i32> = (0..ds.len()).map(|i| (0..c).fold(0, |b, k| if flat[i * c + k] > flat[i * c + b] { k } else { b }) as i32).collect();
-        cols.push(Column::new("prediction".into(), pred.clone()));
+        let (cols, pred) = data::prediction_columns(&flat, &classes);
         let mut frame = DataFrame::new_infer_height(cols)?;
         let path = a.out.join(format!("{}.predictions.parquet", ds.split));
         data::write_parquet(&mut frame, &path)?;
         let acc = ds.gold().map(|g| {
-            let (n, ok) = g.iter().zip(&pred).filter_map(|(g, p)| g.map(|g| g as i32 == *p)).fold((0, 0), |(n, ok), x| (n + 1, ok + x as usize));
+            let (n, ok) = g.iter().zip(&pred).filter_map(|(g, p)| g.map(|g| g == *p)).fold((0, 0), |(n, ok), x| (n + 1, ok + x as usize));
             ok as f64 / n.max(1) as f64
         });
         println!("{}: {} rows → {}{}", ds.split, ds.len(), path.display(), acc.map_or(String::new(), |a| format!(" (accuracy {a:.3})")));

@@ -388,3 +388,19 @@ pub fn concat_texts(splits: &Splits) -> Result<DataFrame> {
     }
     DataFrame::new_infer_height(vec![Column::new(TEXT.into(), texts)]).ctx(|| "concat_texts".into())
 }
+
+/// Hard predictions (the first maximum per row) of `n × C` row-major probabilities.
+pub fn argmax_rows(proba: &[f32], c: usize) -> Vec<u32> {
+    proba.chunks(c.max(1)).map(|p| (0..p.len()).fold(0, |b, k| if p[k] > p[b] { k } else { b }) as u32).collect()
+}
+
+/// One `prob_<class>` Float32 column per class and the `prediction` Int32 column (class id) for
+/// `n × C` row-major probabilities; also returns the predictions.
+pub fn prediction_columns(proba: &[f32], classes: &[String]) -> (Vec<Column>, Vec<u32>) {
+    let c = classes.len();
+    let pred = argmax_rows(proba, c);
+    let n = pred.len();
+    let mut cols: Vec<Column> = (0..c).map(|k| Column::new(format!("prob_{}", classes[k]).into(), (0..n).map(|i| proba[i * c + k]).collect::<Vec<f32>>())).collect();
+    cols.push(Column::new("prediction".into(), pred.iter().map(|&p| p as i32).collect::<Vec<i32>>()));
+    (cols, pred)
+}

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::builtin::{KeywordLf, KeywordMatch, REGEX_SIZE_LIMIT, RegexLf, RowLf, SqlLf, text_column};
 use super::{LabelingFunction, LfEntry, LfSet, Preprocessor};
-use crate::error::{Error, Result};
+use crate::error::{panic_message, Error, Result};
 use crate::matrix::{ABSTAIN, Label, LabelMatrix};
 use crate::progress::Progress;
 
@@ -496,13 +496,6 @@ fn sql_identifiers(expr: &str) -> Vec<String> {
         }
     }
     out
-}
-
-fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
-    p.downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| p.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "non-string panic payload".into())
 }
 
 /// Applies a single built-in LF (compiled as a set of one) to a frame.

@@ -319,7 +319,7 @@ fn texts(ds: &Dataset) -> Result<Vec<&str>> {
 
 /// Scores of `pred` on one split; with `covered`, also on covered rows.
 fn split_result(ds: &Dataset, proba: Vec<f32>, c: usize, covered: Option<&[bool]>) -> SplitResult {
-    let pred: Vec<u32> = proba.chunks(c).map(|p| (0..c).fold(0, |b, k| if p[k] > p[b] { k } else { b }) as u32).collect();
+    let pred = crate::data::argmax_rows(&proba, c);
     let gold = ds.gold().filter(|g| g.iter().any(Option::is_some));
     let p16: Vec<i16> = pred.iter().map(|&p| p as i16).collect();
     let (scores_all, covered_scores, confusion) = match &gold {

@@ -50,7 +50,6 @@ pub fn write_end_model(r: &EndModelRun, splits: &Splits, classes: &[String], met
     data::write_atomic(&out.join("curves.csv"), csv.as_bytes())?;
     data::write_atomic(&out.join("training_loss.svg"), svg::lines("Training loss", "step", "loss", &loss).as_bytes())?;
     data::write_atomic(&out.join("validation.svg"), svg::lines(&format!("Validation {}", metric.name()), "step", metric.name(), &valid).as_bytes())?;
-    let c = classes.len();
     for (res, ds) in r.splits.iter().zip(&splits.splits) {
         if let Some(m) = &res.confusion {
             let mut t = format!("gold\\predicted,{}\n", classes.join(","));
@@ -62,9 +61,7 @@ pub fn write_end_model(r: &EndModelRun, splits: &Splits, classes: &[String], met
         if res.split == r.train_split || res.proba.is_empty() {
             continue;
         }
-        let n = res.pred.len();
-        let mut cols: Vec<Column> = (0..c).map(|k| Column::new(format!("prob_{}", classes[k]).into(), (0..n).map(|i| res.proba[i * c + k]).collect::<Vec<f32>>())).collect();
-        cols.push(Column::new("prediction".into(), res.pred.iter().map(|&p| p as i32).collect::<Vec<i32>>()));
+        let (mut cols, _) = data::prediction_columns(&res.proba, classes);
         cols.push(Column::new("predicted_class".into(), res.pred.iter().map(|&p| classes[p as usize].as_str()).collect::<Vec<&str>>()));
         if let Some(g) = ds.gold() {
             cols.push(Column::new("label".into(), g.iter().map(|x| x.map(|v| v as i32)).collect::<Vec<Option<i32>>>()));
