@@ -484,8 +484,10 @@ fn cmd_lf_analyze(a: LfAnalyzeArgs, registry: &Registry, quiet: bool) -> Result<
 fn cmd_lf_bench(a: LfBenchArgs, registry: &Registry) -> Result<ExitCode> {
     let (set, _) = LfFile::load_set(&a.lfs, registry)?;
     let splits = load_data(&a.data, Some(set.classes()))?;
-    let frame = data::repeat_rows(&data::concat_texts(&splits)?, a.rows)?;
     let compiled = set.compile()?;
+    // The columns the LFs read (all columns when custom LFs make that unknowable).
+    let cols = compiled.input_columns().unwrap_or_else(|| splits.splits[0].frame.get_column_names().iter().map(|c| c.to_string()).collect());
+    let frame = data::repeat_rows(&data::concat_columns(&splits, &cols)?, a.rows)?;
     let opts = a.apply.options();
     let threads = a.apply.threads.unwrap_or_else(rayon::current_num_threads);
     compiled.apply(&frame, &opts, &crate::progress::NoProgress)?;

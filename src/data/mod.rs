@@ -382,11 +382,27 @@ pub fn repeat_rows(frame: &DataFrame, n: usize) -> Result<DataFrame> {
 
 /// The texts of every split of a corpus, concatenated in split order (train, valid, test).
 pub fn concat_texts(splits: &Splits) -> Result<DataFrame> {
-    let mut texts: Vec<&str> = Vec::new();
+    concat_columns(splits, &[TEXT.to_string()])
+}
+
+/// The columns `names` of every split, concatenated in split order; names that some split lacks
+/// are left out (`text` is always kept).
+pub fn concat_columns(splits: &Splits, names: &[String]) -> Result<DataFrame> {
+    let keep: Vec<&str> = std::iter::once(TEXT)
+        .chain(names.iter().map(String::as_str).filter(|n| *n != TEXT))
+        .filter(|n| splits.splits.iter().all(|ds| ds.frame.column(n).is_ok()))
+        .collect();
+    let mut out: Option<DataFrame> = None;
     for ds in &splits.splits {
-        texts.extend(ds.texts()?.iter().flatten());
+        let part = ds.frame.select(keep.iter().copied()).ctx(|| format!("{} / {}", ds.name, ds.split))?;
+        match out.as_mut() {
+            Some(o) => {
+                o.vstack_mut(&part).ctx(|| format!("concatenating {} / {}", ds.name, ds.split))?;
+            }
+            None => out = Some(part),
+        }
     }
-    DataFrame::new_infer_height(vec![Column::new(TEXT.into(), texts)]).ctx(|| "concat_texts".into())
+    out.ok_or_else(|| Error::invalid("concat_columns", "no splits"))
 }
 
 /// Hard predictions (the first maximum per row) of `n × C` row-major probabilities.

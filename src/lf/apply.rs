@@ -7,12 +7,13 @@
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use polars::prelude::*;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::builtin::{KeywordLf, KeywordMatch, REGEX_SIZE_LIMIT, RegexLf, RowLf, SqlLf, text_column};
+use super::sql::{SqlPlan, add_lowered, lowered_name};
 use super::{LabelingFunction, LfEntry, LfSet, Preprocessor};
 use crate::error::{panic_message, Error, Result};
 use crate::matrix::{ABSTAIN, Label, LabelMatrix};
@@ -105,20 +106,25 @@ impl KeywordGroup {
         }
         let ac = AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
+            // A DFA steps fastest between prefilter hits; keyword sets are small enough (36
+            // patterns in `youtube_spam.toml`) for its memory not to matter.
+            .kind(Some(AhoCorasickKind::DFA))
             .build(&patterns)
             .map_err(|e| Error::lf(&lfs[0].1.name, format!("keyword automaton: {e}")))?;
         Ok(Self { column: column.into(), case_sensitive, ac, n_patterns: patterns.len(), needs_boundary, lfs: out })
     }
 
+    /// `folded`: `texts` are already lower-cased (the chunk's shared copy, [`SqlPlan`]).
+    ///
     /// # Shapes
     /// `texts`: one per chunk row; `block`: `rows × m` row-major, written at each LF's column.
-    fn eval(&self, texts: &StringChunked, block: &mut [Label], m: usize) {
+    fn eval(&self, texts: &StringChunked, folded: bool, block: &mut [Label], m: usize) {
         let mut seen = vec![0u32; self.n_patterns];
         let mut seen_wb = vec![0u32; self.n_patterns];
         let mut buf = String::new();
         for (i, text) in texts.iter().enumerate() {
             let Some(text) = text else { continue };
-            let hay: &str = if self.case_sensitive {
+            let hay: &str = if self.case_sensitive || folded {
                 text
             } else {
                 fold_into(text, &mut buf);
@@ -164,19 +170,23 @@ impl KeywordGroup {
 /// `is_match` on the 5 YouTube benchmark regexes and 10–19× slower on the 68–73 SMS / TREC rules.
 struct RegexGroup {
     column: String,
-    regexes: Vec<regex::Regex>,
+    regexes: Vec<regex_automata::meta::Regex>,
     lfs: Vec<(usize, Label)>,
 }
 
 impl RegexGroup {
     fn new(column: &str, lfs: &[(usize, &RegexLf)]) -> Result<Self> {
+        // `regex::Regex`'s engine and limits, without its shared cache pool: `is_match` from
+        // several rayon threads made the pool's slow path 4% of a `batch label` profile.
+        let config = regex_automata::meta::Config::new()
+            .nfa_size_limit(Some(REGEX_SIZE_LIMIT))
+            .hybrid_cache_capacity(REGEX_SIZE_LIMIT);
         let regexes = lfs
             .iter()
             .map(|(_, l)| {
-                regex::RegexBuilder::new(&l.pattern)
-                    .size_limit(REGEX_SIZE_LIMIT)
-                    .dfa_size_limit(REGEX_SIZE_LIMIT)
-                    .build()
+                regex_automata::meta::Regex::builder()
+                    .configure(config.clone())
+                    .build(&l.pattern)
                     .map_err(|e| Error::lf(&l.name, format!("bad regex: {e}")))
             })
             .collect::<Result<Vec<_>>>()?;
@@ -186,10 +196,11 @@ impl RegexGroup {
     /// # Shapes
     /// `texts`: one per chunk row; `block`: `rows × m` row-major, written at each LF's column.
     fn eval(&self, texts: &StringChunked, block: &mut [Label], m: usize) {
+        let mut caches: Vec<_> = self.regexes.iter().map(|r| r.create_cache()).collect();
         for (i, text) in texts.iter().enumerate() {
             let Some(text) = text else { continue };
-            for (re, &(col, label)) in self.regexes.iter().zip(&self.lfs) {
-                if re.is_match(text) {
+            for ((re, cache), &(col, label)) in self.regexes.iter().zip(&mut caches).zip(&self.lfs) {
+                if re.search_half_with(cache, &regex_automata::Input::new(text).earliest(true)).is_some() {
                     block[i * m + col] = label;
                 }
             }
@@ -206,6 +217,7 @@ pub struct CompiledLfs {
     keyword_groups: Vec<KeywordGroup>,
     regex_groups: Vec<RegexGroup>,
     sql: Vec<(usize, SqlLf)>,
+    sql_plan: SqlPlan,
     rows: Vec<(usize, RowLf)>,
     customs: Vec<(usize, Box<dyn LabelingFunction>)>,
 }
@@ -254,6 +266,7 @@ impl CompiledLfs {
                 LfEntry::Keyword(_) | LfEntry::Regex(_) => {}
             }
         }
+        let sql_plan = SqlPlan::new(&sql.iter().map(|(_, l)| l).collect::<Vec<_>>())?;
         Ok(Self {
             classes: set.classes,
             names,
@@ -262,6 +275,7 @@ impl CompiledLfs {
             keyword_groups,
             regex_groups,
             sql,
+            sql_plan,
             rows,
             customs,
         })
@@ -369,9 +383,17 @@ impl CompiledLfs {
         }
         let mut block = vec![ABSTAIN; len * m];
         let mut faults = vec![0u64; m];
+        // Lower-cased copies read by the SQL LFs; a column that cannot be lower-cased is left
+        // out, so its LFs fail in `eval_sql` with polars' own error.
+        for c in &self.sql_plan.lowered {
+            let _ = add_lowered(&mut chunk, c);
+        }
         for g in &self.keyword_groups {
-            let texts = text_column(&chunk, &g.column, &self.names[g.lfs[0].col])?;
-            g.eval(texts, &mut block, m);
+            let shared = if g.case_sensitive { None } else { chunk.column(&lowered_name(&g.column)).ok() };
+            match shared.and_then(|c| c.str().ok()) {
+                Some(folded) => g.eval(folded, true, &mut block, m),
+                None => g.eval(text_column(&chunk, &g.column, &self.names[g.lfs[0].col])?, false, &mut block, m),
+            }
         }
         for g in &self.regex_groups {
             let texts = text_column(&chunk, &g.column, &self.names[g.lfs[0].0])?;
@@ -426,15 +448,15 @@ impl CompiledLfs {
     }
 
     fn eval_sql(&self, chunk: &DataFrame, block: &mut [Label], m: usize, faults: &mut [u64], tolerant: bool) -> Result<()> {
-        let exprs: Vec<Expr> = self.sql.iter().map(|(_, l)| l.to_expr()).collect::<Result<_>>()?;
-        match chunk.clone().lazy().select(exprs).collect() {
+        match chunk.clone().lazy().select(self.sql_plan.exprs.clone()).collect() {
             Ok(out) => {
                 for ((j, lf), col) in self.sql.iter().zip(out.columns()) {
                     write_votes(col, lf, *j, block, m)?;
                 }
                 Ok(())
             }
-            // Find which expression failed, evaluating them one at a time.
+            // Find which expression failed, evaluating them one at a time as polars SQL parses
+            // them (errors then name the user's columns, not the shared lower-cased ones).
             Err(_) => {
                 for (j, lf) in &self.sql {
                     match chunk.clone().lazy().select([lf.to_expr()?]).collect() {

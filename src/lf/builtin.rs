@@ -133,15 +133,15 @@ impl SqlLf {
         check_name(&self.name)?;
         self.to_expr().map(|_| ())
     }
-    /// The polars expression: `label` where the SQL condition holds, else `ABSTAIN`.
+    /// The parsed SQL condition.
+    pub(crate) fn condition(&self) -> Result<Expr> {
+        polars::sql::sql_expr(&self.expr)
+            .map_err(|e| Error::lf(&self.name, format!("bad SQL expression `{}`: {e}", self.expr)))
+    }
+    /// The polars expression, as polars SQL parses it: `label` where the condition holds, else
+    /// `ABSTAIN`. The applier runs an optimised equivalent ([`super::sql::SqlPlan`]).
     pub(crate) fn to_expr(&self) -> Result<Expr> {
-        let cond = polars::sql::sql_expr(&self.expr)
-            .map_err(|e| Error::lf(&self.name, format!("bad SQL expression `{}`: {e}", self.expr)))?;
-        Ok(when(cond)
-            .then(lit(self.label as i32))
-            .otherwise(lit(crate::matrix::ABSTAIN as i32))
-            .cast(DataType::Int16)
-            .alias(self.name.as_str()))
+        Ok(super::sql::vote_expr(self, self.condition()?))
     }
 }
 

@@ -12,6 +12,7 @@ mod apply;
 mod builtin;
 pub mod file;
 mod registry;
+mod sql;
 
 use polars::prelude::DataFrame;
 
