@@ -5,7 +5,7 @@ mod common;
 
 use weaksup::label_model::synthetic::{SyntheticSpec, generate};
 use weaksup::label_model::{
-    DsParams, FitOptions, Fitted, LabelModel, Params, PredictOptions, TiePolicy, UncoveredPolicy, score,
+    DsParams, FitOptions, Fitted, LabelModel, LabelModelConfig, Params, PredictOptions, TiePolicy, UncoveredPolicy, score,
 };
 use weaksup::matrix::LabelMatrix;
 
@@ -206,4 +206,20 @@ fn wrench_youtube_dawid_skene_beats_the_reference() {
     assert!(e.all.accuracy >= 0.832, "{e:?}");
     assert!(e.covered.accuracy > e.all.accuracy, "covered-only scores flatter (7% uncovered)");
     assert!(!ds.info().collapsed);
+}
+
+#[test]
+fn wrench_trec_snorkel_chosen_on_valid_beats_the_reference() {
+    let Some(dir) = common::dataset("wrench_trec") else { return };
+    let splits = weaksup::data::load_wrench(&dir).unwrap();
+    let train = splits.require("train").unwrap().votes.clone().unwrap();
+    let (valid, test) = (splits.require("valid").unwrap(), splits.require("test").unwrap());
+    let gold = valid.gold().unwrap();
+    let config = LabelModelConfig { model: "snorkel".into(), ..LabelModelConfig::default() };
+    let sel = config.fit(&train, Some((valid.votes.as_ref().unwrap(), gold.as_slice()))).unwrap();
+    let e = score(&sel.model, test.votes.as_ref().unwrap(), &test.gold().unwrap(), &PredictOptions::default(), 10).unwrap();
+    // Snorkel 0.10's LabelModel tuned on valid: 0.636 test accuracy; WRENCH MV 0.608. Measured
+    // 0.640: μ is clamped once after the fit and predicts unclipped, as in Snorkel 0.10 (with the
+    // old [0.01, 0.99] clip the best valid point scores 0.615).
+    assert!(e.all.accuracy >= 0.636, "{:?} {e:?}", sel.params);
 }

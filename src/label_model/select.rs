@@ -22,13 +22,15 @@ pub fn default_grid(model: &str) -> Result<Vec<Params>> {
         "snorkel" => {
             let mut g = Vec::new();
             for balance in [Balance::Uniform, Balance::Mv] {
-                for (optimizer, lrs) in [(Optimizer::Sgd, [0.003, 0.01, 0.03]), (Optimizer::Adam, [0.001, 0.003, 0.01])] {
+                for (optimizer, lrs) in [(Optimizer::Sgd, [1e-4, 1e-3, 1e-2]), (Optimizer::Adam, [1e-3, 3e-3, 1e-2])] {
                     for lr in lrs {
-                        for l2 in [0.0, 0.01, 0.1] {
+                        for l2 in [0.0, 0.1] {
                             for epochs in [100, 500] {
-                                // Snorkel draws the initial scale at random; searching two values on
-                                // valid gained 2.6 points of trec test accuracy over the fixed 1.0.
-                                for (init_scale, prec_init) in [(1.0, 0.7), (0.25, 0.9)] {
+                                // Snorkel draws the initial scale at random in [0, 1); searching it
+                                // on valid makes that choice deliberate. WRENCH TREC's best valid
+                                // points start small (0.25 · μ₀ with prec_init 0.9) and barely move
+                                // (SGD, lr 1e-4: Snorkel's "tuned" regime).
+                                for (init_scale, prec_init) in [(1.0, 0.7), (0.5, 0.7), (0.25, 0.9)] {
                                     g.push(Params::Snorkel(SnorkelParams { epochs, lr, l2, optimizer, balance, init_scale, prec_init, ..SnorkelParams::default() }));
                                 }
                             }
@@ -101,8 +103,18 @@ pub fn select(
     let grid = if dev.is_none() { &grid[..1.min(grid.len())] } else { grid };
     let t = Instant::now();
     let mut best: Option<(Params, Fitted, f64)> = None;
+    let mut failed: Option<Error> = None;
     for p in grid {
-        let model = p.fit_quiet(train, fit)?;
+        // A point that diverges (non-finite loss at a large step size) is skipped, not fatal.
+        let model = match p.fit_quiet(train, fit) {
+            Ok(m) => m,
+            Err(e) if grid.len() > 1 => {
+                tracing::debug!(?p, error = %e, "candidate failed; skipped");
+                failed = Some(e);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let s = match dev {
             Some((votes, gold)) => metric.of(&score(&model, votes, gold, predict_opts, 5)?.covered),
             None => 0.0,
@@ -112,7 +124,11 @@ pub fn select(
             best = Some((p.clone(), model, s));
         }
     }
-    let (params, model, s) = best.ok_or_else(|| Error::Config("empty hyper-parameter grid".into()))?;
+    let (params, model, s) = match (best, failed) {
+        (Some(b), _) => b,
+        (None, Some(e)) => return Err(e),
+        (None, None) => return Err(Error::Config("empty hyper-parameter grid".into())),
+    };
     model.warn_if_unhealthy();
     Ok(Selected { params, model, dev_score: dev.map(|_| s), candidates: grid.len(), fit_seconds: t.elapsed().as_secs_f64() })
 }
