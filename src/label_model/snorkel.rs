@@ -329,20 +329,17 @@ mod tests {
         }
     }
 
+    /// A fitted model of one LF over two classes, unclipped.
+    fn one_lf_model(class_balance: Vec<f64>, mu: Vec<f64>) -> SnorkelModel {
+        SnorkelModel { n_lfs: 1, cardinality: 2, class_balance, mu, predict_clip: 0.0, loss_history: vec![], info: FitInfo::default() }
+    }
+
     #[test]
     fn predict_proba_matches_the_closed_form() {
         // One LF, two classes; mu[(j*C + l)*C + y] = P(λ_j = l | Y = y).
         // numpy: p = [.4, .6]; mu = [[.8, .1], [.1, .7]]  (rows l, cols y)
         // P(Y | λ = 0) ∝ p * mu[0] = [.32, .06] → [.8421, .1579]
-        let model = SnorkelModel {
-            n_lfs: 1,
-            cardinality: 2,
-            class_balance: vec![0.4, 0.6],
-            mu: vec![0.8, 0.1, 0.1, 0.7],
-            predict_clip: 0.0,
-            loss_history: vec![],
-            info: FitInfo::default(),
-        };
+        let model = one_lf_model(vec![0.4, 0.6], vec![0.8, 0.1, 0.1, 0.7]);
         let m = LabelMatrix::new(vec![0, 1, -1], 3, vec!["a".into()], 2).unwrap();
         let p = model.predict_proba(&m).unwrap();
         assert!((p.row(0)[0] - 0.32 / 0.38).abs() < 1e-12);
@@ -357,15 +354,7 @@ mod tests {
         // mu = [[.5, .001], [.5, .999]]; λ = 0, p = [.5, .5]:
         //   unclipped (Snorkel 0.10): [.5*.5, .5*.001] → .5 / .501 = 0.998004
         //   clip [.01, .99] (Snorkel 0.9.0): [.25, .005] → .25 / .255 = 0.980392
-        let mut model = SnorkelModel {
-            n_lfs: 1,
-            cardinality: 2,
-            class_balance: vec![0.5, 0.5],
-            mu: vec![0.5, 0.001, 0.5, 0.999],
-            predict_clip: 0.0,
-            loss_history: vec![],
-            info: FitInfo::default(),
-        };
+        let mut model = one_lf_model(vec![0.5, 0.5], vec![0.5, 0.001, 0.5, 0.999]);
         let m = LabelMatrix::new(vec![0], 1, vec!["a".into()], 2).unwrap();
         assert!((model.predict_proba(&m).unwrap().row(0)[0] - 0.5 / 0.501).abs() < 1e-12);
         model.predict_clip = 0.01;
