@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, MatchKind};
 use polars::prelude::*;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -106,9 +106,6 @@ impl KeywordGroup {
         }
         let ac = AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
-            // A DFA steps fastest between prefilter hits; keyword sets are small enough (36
-            // patterns in `youtube_spam.toml`) for its memory not to matter.
-            .kind(Some(AhoCorasickKind::DFA))
             .build(&patterns)
             .map_err(|e| Error::lf(&lfs[0].1.name, format!("keyword automaton: {e}")))?;
         Ok(Self { column: column.into(), case_sensitive, ac, n_patterns: patterns.len(), needs_boundary, lfs: out })
