@@ -111,6 +111,17 @@ fn lf_apply_and_analyze_on_wrench_youtube() {
 }
 
 #[test]
+fn lf_bench_keeps_the_columns_sql_lfs_read() {
+    // youtube_spam.toml's `author_brand` reads AUTHOR; `lf bench` used to keep only the text.
+    let Some(raw) = common::dataset("youtube_spam_raw") else { return };
+    let csv = raw.join("Youtube01-Psy.csv");
+    let lfs = common::repo().join("labeling_functions/youtube_spam.toml");
+    let out = ok(&["lf", "bench", "--data", csv.to_str().unwrap(), "--text-col", "CONTENT", "--label-col", "CLASS",
+        "--lfs", lfs.to_str().unwrap(), "--rows", "2000", "--repeat", "1"]);
+    assert!(out.starts_with("2000 rows × 14 LFs"), "{out}");
+}
+
+#[test]
 fn bad_input_fails_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let e = fails(&["lf", "analyze", "--data", "/nonexistent/data.csv"]);
