@@ -233,7 +233,7 @@ impl Params {
     /// Fits on `votes`, warning (tracing) when the fit did not converge or collapsed.
     pub fn fit(&self, votes: &LabelMatrix, opts: &FitOptions) -> Result<Fitted> {
         let fitted = self.fit_quiet(votes, opts)?;
-        fitted.warn_if_unhealthy();
+        fitted.warn_if_unhealthy(false);
         Ok(fitted)
     }
 
@@ -329,10 +329,17 @@ impl Fitted {
         }
     }
     /// Emits tracing warnings for a fit that did not converge or collapsed to one class.
-    pub fn warn_if_unhealthy(&self) {
+    /// Warns when the fit did not converge or collapsed. `chosen_on_valid`: the iteration cap
+    /// and learning rate were selected on a dev set among others, so stopping early was the
+    /// better-scoring choice (as Snorkel's fixed epoch budget), which the message says.
+    pub fn warn_if_unhealthy(&self, chosen_on_valid: bool) {
         let info = self.info();
         if !info.converged {
-            tracing::warn!(model = self.name(), iterations = info.iterations, "the label model did not converge; raise its iteration cap or learning rate");
+            if chosen_on_valid {
+                tracing::warn!(model = self.name(), iterations = info.iterations, "the label model did not converge within its iteration cap; this stopped-early setting scored best on valid among the grid's settings");
+            } else {
+                tracing::warn!(model = self.name(), iterations = info.iterations, "the label model did not converge; raise its iteration cap or learning rate");
+            }
         }
         if info.collapsed {
             tracing::warn!(

@@ -129,7 +129,7 @@ pub fn select(
         (None, Some(e)) => return Err(e),
         (None, None) => return Err(Error::Config("empty hyper-parameter grid".into())),
     };
-    model.warn_if_unhealthy();
+    model.warn_if_unhealthy(dev.is_some() && grid.len() > 1);
     Ok(Selected { params, model, dev_score: dev.map(|_| s), candidates: grid.len(), fit_seconds: t.elapsed().as_secs_f64() })
 }
 
