@@ -329,7 +329,7 @@ impl Fitted {
         }
     }
     /// Emits tracing warnings for a fit that did not converge or collapsed to one class.
-    /// Warns when the fit did not converge or collapsed. `chosen_on_valid`: the iteration cap
+    /// `chosen_on_valid`: the iteration cap
     /// and learning rate were selected on a dev set among others, so stopping early was the
     /// better-scoring choice (as Snorkel's fixed epoch budget), which the message says.
     pub fn warn_if_unhealthy(&self, chosen_on_valid: bool) {

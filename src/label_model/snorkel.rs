@@ -265,7 +265,8 @@ impl LabelModel for SnorkelModel {
         check_shape("snorkel", m, self.n_lfs, self.cardinality)?;
         let c = self.cardinality;
         // μ ≥ ε > 0 after the fit, so the logs are finite even without a clip.
-        let log_mu: Vec<f64> = self.mu.iter().map(|x| x.clamp(self.predict_clip.max(1e-12), 1.0 - self.predict_clip.max(1e-12)).ln()).collect();
+        let clip = self.predict_clip.max(1e-12);
+        let log_mu: Vec<f64> = self.mu.iter().map(|x| x.clamp(clip, 1.0 - clip).ln()).collect();
         let log_p: Vec<f64> = self.class_balance.iter().map(|x| x.ln()).collect();
         let votes = Votes::new(m);
         let mut data = vec![0.0; m.n_rows() * c];

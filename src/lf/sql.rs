@@ -24,7 +24,6 @@ pub(crate) fn lowered_name(col: &str) -> String {
 }
 
 /// The SQL LFs of a set, parsed and rewritten once.
-#[derive(Clone)]
 pub(crate) struct SqlPlan {
     /// One expression per SQL LF: `label` where the condition holds, else `ABSTAIN` (Int16).
     pub exprs: Vec<Expr>,
