@@ -243,6 +243,25 @@ t3 = 10
     assert_eq!(labelled("valid"), 100);
     assert_eq!(labelled("gold"), 500);
     assert_eq!(std::fs::read_dir(out.join("cells")).unwrap().count(), 20);
+    // COSINE − stage 1, paired by seed: the differences are those of the two cells.
+    let cells = json["cells"].as_array().unwrap();
+    let score = |m: &str, seed: u64| cells.iter().find(|c| c["dataset"] == "demo" && c["method"] == m && c["seed"] == seed).unwrap()["score"].as_f64().unwrap();
+    let pairs = json["cosine_vs_weak"].as_array().unwrap();
+    assert_eq!(pairs.len(), 1, "only demo finished both: {pairs:?}");
+    let p = &pairs[0];
+    let diffs: Vec<f64> = p["test_diff"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    assert_eq!(diffs.len(), 2);
+    for (k, seed) in [1u64, 2].into_iter().enumerate() {
+        assert!((diffs[k] - (score("cosine", seed) - score("weak", seed))).abs() < 1e-12, "{p}");
+    }
+    let mean = (diffs[0] + diffs[1]) / 2.0;
+    assert!((p["mean"].as_f64().unwrap() - mean).abs() < 1e-12, "{p}");
+    // Two seeds: half-width t(0.975, 1) · std / √2 = 12.706 · |d1 − d2| / 2.
+    let ci = p["ci95"].as_array().unwrap();
+    let half = 12.706 * (diffs[0] - diffs[1]).abs() / 2.0;
+    assert!((ci[1].as_f64().unwrap() - (mean + half)).abs() < 1e-9, "{p}");
+    assert_eq!(p["wins"].as_u64().unwrap() + p["ties"].as_u64().unwrap() + p["losses"].as_u64().unwrap(), 2);
+    assert!(md.contains("COSINE − weak labels (stage 1), paired by seed"), "{md}");
 
     // Rerun: finished cells are skipped (their files untouched); failed ones are retried.
     let cell = out.join("cells/demo__cosine__1.json");

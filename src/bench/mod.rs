@@ -1,7 +1,8 @@
 //! `weaksup bench`: a grid of datasets × methods × seeds from one config, against supervised
 //! baselines. Every finished cell is written to `<out>/cells/` atomically, so a rerun skips it;
 //! a failing cell is recorded and the others still run. The tables (Markdown, CSV, JSON) and an
-//! SVG bar chart summarise mean ± std over seeds with wall time per cell.
+//! SVG bar chart summarise mean ± std over seeds with wall time per cell, and COSINE − stage 1
+//! paired by seed with a 95% interval ([`paired`]).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -23,6 +24,9 @@ use crate::run::end_model::{self, EndModelConfig, Method, Supervision, Targets};
 use crate::run::{DataConfig, LfConfig, RunConfig, fit_and_dev_splits, load_data, load_lfs, run_train_defaults, split_votes};
 use crate::selftrain::CosineConfig;
 use crate::train::TrainConfig;
+
+mod paired;
+pub use paired::{Paired, mean_std, paired, t975};
 
 /// A benchmarked method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -355,8 +359,7 @@ pub fn summarise(cfg: &BenchConfig, cells: &[Cell]) -> Vec<Summary> {
             let ok: Vec<&&Cell> = cs.iter().filter(|c| c.score.is_some()).collect();
             let xs: Vec<f64> = ok.iter().filter_map(|c| c.score).collect();
             let n = xs.len();
-            let mean = xs.iter().sum::<f64>() / n.max(1) as f64;
-            let std = if n > 1 { (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt() } else { 0.0 };
+            let (mean, std) = mean_std(&xs);
             out.push(Summary {
                 dataset: d.name.clone(),
                 method: m,
@@ -401,6 +404,8 @@ pub fn write_tables(cfg: &BenchConfig, cells: &[Cell], summaries: &[Summary]) ->
             let _ = writeln!(md, "- {} / {} / seed {}: {}", c.dataset, c.method.key(), c.seed, c.error.as_deref().unwrap_or(""));
         }
     }
+    let cosine_vs_weak = paired(cfg, cells, BenchMethod::Cosine, BenchMethod::Weak);
+    md.push_str(&paired::markdown(&cosine_vs_weak));
     md.push_str("\n![results](results.svg)\n");
     data::write_atomic(&out.join("results.md"), md.as_bytes())?;
     let mut csv = String::from("dataset,method,seed,metric,score,accuracy,macro_f1,binary_f1,valid,labelled_rows,train_rows,seconds,error\n");
@@ -428,9 +433,11 @@ pub fn write_tables(cfg: &BenchConfig, cells: &[Cell], summaries: &[Summary]) ->
     #[derive(Serialize)]
     struct Json<'a> {
         summaries: &'a [Summary],
+        /// COSINE − stage 1 per dataset, paired by seed.
+        cosine_vs_weak: &'a [Paired],
         cells: &'a [Cell],
     }
-    data::write_json(&out.join("results.json"), &Json { summaries, cells })?;
+    data::write_json(&out.join("results.json"), &Json { summaries, cosine_vs_weak: &cosine_vs_weak, cells })?;
     let labels: Vec<String> = summaries.iter().map(|s| format!("{} · {}", s.dataset, s.method.name())).collect();
     let chart = svg::bars_with_errors("weaksup bench (test, mean ± std over seeds)", "score", &labels, &summaries.iter().map(|s| s.mean).collect::<Vec<_>>(), &summaries.iter().map(|s| s.std).collect::<Vec<_>>());
     data::write_atomic(&out.join("results.svg"), chart.as_bytes())
