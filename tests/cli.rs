@@ -175,6 +175,14 @@ fn train_and_predict_round_trip_on_the_demo_corpus() {
         let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("train.json")).unwrap()).unwrap();
         let test = report["run"]["splits"].as_array().unwrap().iter().find(|s| s["split"] == "test").unwrap()["scores"]["accuracy"].as_f64().unwrap();
         assert!(test > 0.6, "{model}: demo test accuracy {test}");
+        // The resolved set-up is saved with the run: the label model asked for and the one chosen.
+        assert_eq!(report["soft"], false, "{model}");
+        if model == "ngram" {
+            assert_eq!(report["label_model"]["requested"], "auto");
+            assert!(["mv", "wmv", "ds", "snorkel"].contains(&report["label_model"]["chosen"].as_str().unwrap()), "{}", report["label_model"]);
+        } else {
+            assert!(report["label_model"].is_null(), "gold targets use no label model");
+        }
         assert!(out.join("model/weaksup.json").is_file() && out.join("checkpoint/stage1/state.json").is_file());
         for f in ["metrics.json", "training_loss.svg", "validation.svg", "curves.csv", "test.predictions.parquet", "test.confusion.csv"] {
             assert!(out.join(f).is_file(), "{model}: {f}");

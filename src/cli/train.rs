@@ -129,12 +129,22 @@ fn parse<T: serde::de::DeserializeOwned>(what: &str, v: &str) -> Result<T> {
 struct TrainOutput<'a> {
     model: &'a EndModelConfig,
     targets: &'a str,
+    /// For `--targets label-model`: the label model asked for and the one chosen on valid.
+    label_model: Option<LabelModelChoice<'a>>,
+    /// Trained on the label model's probabilities (`--soft`) rather than its hard labels.
+    soft: bool,
     method: &'a str,
     config: &'a TrainConfig,
     cosine: Option<&'a CosineConfig>,
     metric: Metric,
     /// Stage 1's report, COSINE's rounds, and every split's scores.
     run: &'a EndModelRun,
+}
+
+#[derive(Serialize)]
+struct LabelModelChoice<'a> {
+    requested: &'a str,
+    chosen: &'a str,
 }
 
 pub(super) fn cmd_train(a: TrainArgs, registry: &Registry, quiet: bool) -> Result<ExitCode> {
@@ -161,11 +171,11 @@ pub(super) fn cmd_train(a: TrainArgs, registry: &Registry, quiet: bool) -> Resul
             if !quiet {
                 println!("weak labels: label model `{}` on the covered rows of `{}`", sel.model.name(), splits.splits[train_k].split);
             }
-            Some((sel.model.predict_proba(&votes[train_k].matrix)?, votes[train_k].matrix.covered()))
+            Some((sel.model.predict_proba(&votes[train_k].matrix)?, votes[train_k].matrix.covered(), sel.model.name()))
         }
         None => None,
     };
-    let sup = Supervision::new(&splits, train_k, dev.as_ref().map(|(k, _)| *k), &targets, weak.as_ref().map(|(p, c)| (p, c.as_slice())), a.soft, a.data.seed)?;
+    let sup = Supervision::new(&splits, train_k, dev.as_ref().map(|(k, _)| *k), &targets, weak.as_ref().map(|(p, c, _)| (p, c.as_slice())), a.soft, a.data.seed)?;
     let mut model = em.build(classes.len() as i64, a.data.seed)?;
     let cfg = TrainConfig {
         batch_size: a.batch_size,
@@ -188,7 +198,8 @@ pub(super) fn cmd_train(a: TrainArgs, registry: &Registry, quiet: bool) -> Resul
     let bars = Bars::new(quiet);
     let r = end_model::fit(&mut model, &splits, &sup, method, &cfg, &ccfg, Some(&ckpt), &bars)?;
     model.save(&a.out.join("model"), &classes)?;
-    let out = TrainOutput { model: &em, targets: &a.targets, method: &a.method, config: &cfg, cosine: r.cosine.as_ref().map(|_| &ccfg), metric, run: &r };
+    let label_model = weak.as_ref().map(|(_, _, chosen)| LabelModelChoice { requested: &a.label_model, chosen });
+    let out = TrainOutput { model: &em, targets: &a.targets, label_model, soft: a.soft, method: &a.method, config: &cfg, cosine: r.cosine.as_ref().map(|_| &ccfg), metric, run: &r };
     data::write_json(&a.out.join("train.json"), &out)?;
     // metrics.json, curves (CSV + SVG), confusion matrices and predictions, as `weaksup run` writes.
     crate::run::write_end_model(&r, &splits, &classes, metric, &a.out)?;
