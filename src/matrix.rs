@@ -137,6 +137,29 @@ impl LabelMatrix {
         self.rows().map(|r| r.iter().any(|&v| v != ABSTAIN)).collect()
     }
 
+    /// Per row: whether the most-voted class shares its vote count with another class (e.g. one
+    /// vote for each of two classes). Rows without votes are not tied. The label model breaks
+    /// these ties, so its label there is its own guess rather than the LFs' majority.
+    ///
+    /// ```python
+    /// counts = np.stack([(L == k).sum(1) for k in range(C)], 1)
+    /// top = counts.max(1); tied = (top > 0) & ((counts == top[:, None]).sum(1) > 1)
+    /// ```
+    pub fn tied(&self) -> Vec<bool> {
+        let c = self.cardinality;
+        let mut counts = vec![0u32; c];
+        self.rows()
+            .map(|r| {
+                counts.fill(0);
+                for &v in r.iter().filter(|&&v| v != ABSTAIN) {
+                    counts[v as usize] += 1;
+                }
+                let top = counts.iter().copied().max().unwrap_or(0);
+                top > 0 && counts.iter().filter(|&&n| n == top).count() > 1
+            })
+            .collect()
+    }
+
     /// The votes of LF `j` over all rows.
     pub fn column(&self, j: usize) -> Vec<Label> {
         self.rows().map(|r| r[j]).collect()
@@ -259,6 +282,30 @@ mod tests {
         let back = LabelMatrix::from_columns(&[m.column(0), m.column(1)], m.lf_names().to_vec(), 2)
             .unwrap();
         assert_eq!(back, m);
+    }
+
+    #[test]
+    fn tied_rows_share_the_top_vote_count() {
+        // 3 classes, 4 LFs. numpy: counts = np.stack([(L == k).sum(1) for k in range(3)], 1);
+        // top = counts.max(1); (top > 0) & ((counts == top[:, None]).sum(1) > 1)
+        //   → [True, False, False, True, True, False, False]
+        let names: Vec<String> = ["a", "b", "c", "d"].map(String::from).to_vec();
+        let m = LabelMatrix::new(
+            vec![
+                0, 1, -1, -1, // one vote each: tied
+                0, 0, 1, -1, // 2 vs 1
+                -1, -1, -1, -1, // uncovered
+                0, 1, 2, -1, // three-way tie
+                2, 2, 1, 1, // 2 vs 2
+                1, -1, -1, -1, // one vote
+                1, 1, 1, 1, // unanimous (WRENCH's cut_tied drops these too; we keep them)
+            ],
+            7,
+            names,
+            3,
+        )
+        .unwrap();
+        assert_eq!(m.tied(), vec![true, false, false, true, true, false, false]);
     }
 
     #[test]

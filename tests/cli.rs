@@ -164,6 +164,31 @@ fn label_model_fit_and_compare_on_wrench_youtube() {
 }
 
 #[test]
+fn drop_tied_leaves_tied_rows_out_of_stage_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let votes = dir.path().join("votes");
+    // The demo corpus's built-in LFs are this file.
+    let lfs = common::repo().join("labeling_functions/demo_topics.toml");
+    ok(&["lf", "apply", "--lfs", lfs.to_str().unwrap(), "--out", votes.to_str().unwrap()]);
+    let (m, _) = weaksup::matrix::LabelMatrix::read_parquet(&votes.join("train.votes.parquet")).unwrap();
+    let (covered, tied) = (m.covered(), m.tied());
+    let n_covered = covered.iter().filter(|&&c| c).count();
+    let n_tied = covered.iter().zip(&tied).filter(|(c, t)| **c && **t).count();
+    assert!(n_tied > 0, "the demo corpus has tied rows");
+    let rows = |extra: &[&str]| {
+        let out = dir.path().join(format!("run{}", extra.len()));
+        let mut args = vec!["train", "--model", "ngram", "--max-steps", "20", "--eval-every", "10", "--out", out.to_str().unwrap()];
+        args.extend(extra);
+        ok(&args);
+        let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("train.json")).unwrap()).unwrap();
+        assert_eq!(report["drop_tied"], !extra.is_empty());
+        report["run"]["train_rows"].as_u64().unwrap() as usize
+    };
+    assert_eq!(rows(&[]), n_covered);
+    assert_eq!(rows(&["--drop-tied"]), n_covered - n_tied);
+}
+
+#[test]
 fn train_and_predict_round_trip_on_the_demo_corpus() {
     let dir = tempfile::tempdir().unwrap();
     for (model, extra) in [("ngram", vec!["--targets", "label-model"]), ("tiny-bert", vec!["--targets", "gold", "--precision", "bf16", "--lr", "1e-3"])] {

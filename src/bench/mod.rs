@@ -99,6 +99,9 @@ pub struct BenchConfig {
     /// Default: the run's (at most 300 steps, validation every 25, patience 4).
     pub train: TrainConfig,
     pub cosine: CosineConfig,
+    /// Leave rows whose LF votes tie out of stage 1 (the `weak` and `cosine` cells), as
+    /// `drop_tied` in `weaksup run`. Default false.
+    pub drop_tied: bool,
 }
 
 impl Default for BenchConfig {
@@ -112,6 +115,7 @@ impl Default for BenchConfig {
             end_model: EndModelConfig::default(),
             train: run_train_defaults(),
             cosine: CosineConfig::default(),
+            drop_tied: false,
         }
     }
 }
@@ -253,7 +257,7 @@ fn run_seed(cfg: &BenchConfig, d: &BenchDataset, l: &Loaded, seed: u64, todo: &[
     let weak = (sel.model.predict_proba(&l.votes[l.train])?, l.votes[l.train].covered());
     let test_name = &l.splits.splits[l.test].split;
     let end = |targets: Targets, method: Method| -> Result<end_model::EndModelRun> {
-        let sup = Supervision::new(&l.splits, l.train, l.dev.as_ref().map(|(k, _)| *k), &targets, Some((&weak.0, &weak.1)), false, seed)?;
+        let sup = Supervision::new(&l.splits, l.train, l.dev.as_ref().map(|(k, _)| *k), &targets, Some((&weak.0, &weak.1)), false, seed)?.drop_tied(cfg.drop_tied, &targets, &l.votes[l.train])?;
         let mut model = cfg.end_model.build(c as i64, seed)?;
         end_model::fit(&mut model, &l.splits, &sup, method, &train_cfg, &cfg.cosine, None, &NoProgress)
     };

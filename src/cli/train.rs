@@ -41,6 +41,10 @@ pub(super) struct TrainArgs {
     /// Train on the label model's probabilities instead of its hard labels.
     #[arg(long)]
     soft: bool,
+    /// Leave rows whose LF votes tie between classes out of stage 1 (WRENCH's `cut_tied`); they
+    /// stay in COSINE's pseudo-label pool.
+    #[arg(long)]
+    drop_tied: bool,
     /// Output folder: model/, train.json, metrics.json, curves (training_loss.svg, validation.svg, curves.csv), <split>.confusion.csv, <split>.predictions.parquet, checkpoint/.
     #[arg(long)]
     out: PathBuf,
@@ -133,6 +137,8 @@ struct TrainOutput<'a> {
     label_model: Option<LabelModelChoice<'a>>,
     /// Trained on the label model's probabilities (`--soft`) rather than its hard labels.
     soft: bool,
+    /// Rows whose votes tie were left out of stage 1 (`--drop-tied`).
+    drop_tied: bool,
     method: &'a str,
     config: &'a TrainConfig,
     cosine: Option<&'a CosineConfig>,
@@ -176,6 +182,17 @@ pub(super) fn cmd_train(a: TrainArgs, registry: &Registry, quiet: bool) -> Resul
         None => None,
     };
     let sup = Supervision::new(&splits, train_k, dev.as_ref().map(|(k, _)| *k), &targets, weak.as_ref().map(|(p, c, _)| (p, c.as_slice())), a.soft, a.data.seed)?;
+    let sup = match &votes {
+        Some(v) if a.drop_tied => {
+            let before = sup.rows.len();
+            let sup = sup.drop_tied(true, &targets, &v[train_k].matrix)?;
+            if !quiet {
+                println!("stage 1: {} of {before} weakly labelled rows left out (their votes tie)", before - sup.rows.len());
+            }
+            sup
+        }
+        _ => sup,
+    };
     let mut model = em.build(classes.len() as i64, a.data.seed)?;
     let cfg = TrainConfig {
         batch_size: a.batch_size,
@@ -199,7 +216,7 @@ pub(super) fn cmd_train(a: TrainArgs, registry: &Registry, quiet: bool) -> Resul
     let r = end_model::fit(&mut model, &splits, &sup, method, &cfg, &ccfg, Some(&ckpt), &bars)?;
     model.save(&a.out.join("model"), &classes)?;
     let label_model = weak.as_ref().map(|(_, _, chosen)| LabelModelChoice { requested: &a.label_model, chosen });
-    let out = TrainOutput { model: &em, targets: &a.targets, label_model, soft: a.soft, method: &a.method, config: &cfg, cosine: r.cosine.as_ref().map(|_| &ccfg), metric, run: &r };
+    let out = TrainOutput { model: &em, targets: &a.targets, label_model, soft: a.soft, drop_tied: a.drop_tied, method: &a.method, config: &cfg, cosine: r.cosine.as_ref().map(|_| &ccfg), metric, run: &r };
     data::write_json(&a.out.join("train.json"), &out)?;
     // metrics.json, curves (CSV + SVG), confusion matrices and predictions, as `weaksup run` writes.
     crate::run::write_end_model(&r, &splits, &classes, metric, &a.out)?;

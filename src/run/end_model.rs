@@ -13,6 +13,7 @@ use tch::Device;
 use crate::data::{Dataset, Splits};
 use crate::error::{Context, Error, Result};
 use crate::label_model::Proba;
+use crate::matrix::LabelMatrix;
 use crate::metrics::{Scores, scores};
 use crate::model::ngram::{NgramClassifier, NgramConfig};
 use crate::model::tokenizer::TextTokenizer;
@@ -270,6 +271,28 @@ impl Supervision {
             return Err(Error::invalid(splits.splits[split].describe(), format!("no training rows with targets ({})", String::from(targets.clone()))));
         }
         Ok(Self { split, rows, targets: t, dev, covered: if split == train { covered } else { None } })
+    }
+}
+
+impl Supervision {
+    /// With `drop_tied` and label-model targets, leaves out of training the rows whose `votes`
+    /// tie ([`Supervision::without_rows`] of [`LabelMatrix::tied`]); otherwise unchanged.
+    pub fn drop_tied(self, drop_tied: bool, targets: &Targets, votes: &LabelMatrix) -> Result<Self> {
+        if drop_tied && *targets == Targets::LabelModel { self.without_rows(&votes.tied(), "tied") } else { Ok(self) }
+    }
+
+    /// Drops the training rows where `drop[row]` holds (e.g. [`crate::matrix::LabelMatrix::tied`]:
+    /// WRENCH's `cut_tied`, without its quirk of also dropping rows where every vote agrees).
+    /// Errors when no training row is left.
+    pub fn without_rows(mut self, drop: &[bool], why: &str) -> Result<Self> {
+        let c = if self.rows.is_empty() { 0 } else { self.targets.len() / self.rows.len() };
+        let keep: Vec<bool> = self.rows.iter().map(|&r| !drop.get(r).copied().unwrap_or(false)).collect();
+        self.targets = self.targets.chunks(c.max(1)).zip(&keep).filter(|(_, k)| **k).flat_map(|(t, _)| t.iter().copied()).collect();
+        self.rows = self.rows.iter().zip(&keep).filter(|(_, k)| **k).map(|(r, _)| *r).collect();
+        if self.rows.is_empty() {
+            return Err(Error::Config(format!("no training rows left after dropping {why} rows")));
+        }
+        Ok(self)
     }
 }
 

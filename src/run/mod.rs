@@ -74,6 +74,10 @@ pub struct RunConfig {
     /// Train on the label model's probabilities instead of its hard labels. Default false (the
     /// COSINE paper's stage 1 uses hard labels).
     pub soft: bool,
+    /// Leave rows whose LF votes tie between classes out of stage 1 (their label is the label
+    /// model's tie-break). Default false (the paper trains on every covered row); WRENCH's
+    /// `Cosine.fit` drops them (`cut_tied=True`). They stay in stage 2's pseudo-label pool.
+    pub drop_tied: bool,
     pub end_model: EndModelConfig,
     /// Stage 1 / supervised training. Run defaults: at most 300 steps (the WRENCH reference
     /// budget of issue 5), validation every 25 steps, patience 4; the rest as the trainer's.
@@ -93,6 +97,7 @@ impl Default for RunConfig {
             method: Method::Cosine,
             targets: Targets::LabelModel,
             soft: false,
+            drop_tied: false,
             end_model: EndModelConfig::default(),
             train: run_train_defaults(),
             cosine: CosineConfig::default(),
@@ -317,7 +322,8 @@ pub fn run(cfg: &RunConfig, registry: &Registry, resume: bool, progress: &dyn Pr
         method => {
             let covered = matrices[train].covered();
             let proba = sel.model.predict_proba(matrices[train])?;
-            let sup = Supervision::new(&splits, train, dev.as_ref().map(|(k, _)| *k), &cfg.targets, Some((&proba, &covered)), cfg.soft, cfg.seed)?;
+            let sup = Supervision::new(&splits, train, dev.as_ref().map(|(k, _)| *k), &cfg.targets, Some((&proba, &covered)), cfg.soft, cfg.seed)?
+                .drop_tied(cfg.drop_tied, &cfg.targets, matrices[train])?;
             let mut model = cfg.end_model.build(classes.len() as i64, cfg.seed)?;
             let ckpt = checkpoint_path(&cfg.out);
             if !resume && ckpt.exists() {
