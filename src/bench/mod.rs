@@ -384,8 +384,8 @@ pub fn summarise(cfg: &BenchConfig, cells: &[Cell]) -> Vec<Summary> {
 pub fn write_tables(cfg: &BenchConfig, cells: &[Cell], summaries: &[Summary]) -> Result<()> {
     let out = &cfg.out;
     let mut md = format!(
-        "# weaksup bench\n\nModel `{}` ({}, {}); seeds {:?}; stage 1 ≤ {} steps (batch {}), COSINE T2 = {}, T3 = {}, ξ = {}. Mean ± sample std over seeds; time is wall seconds per cell (mean). `labelled` counts the gold labels each method used (valid rows for selection / early stopping / training; plus train rows for `gold`).\n\n| dataset | metric | method | mean ± std | seeds | labelled | time (s) |\n|---|---|---|---|---|---|---|\n",
-        cfg.end_model.model, cfg.end_model.precision, cfg.end_model.device, cfg.seeds, cfg.train.max_steps, cfg.train.batch_size, cfg.cosine.t2, cfg.cosine.t3, cfg.cosine.xi
+        "# weaksup bench\n\nModel `{}` ({}, {}); seeds {:?}; stage 1 ≤ {} steps (batch {}{}), COSINE T2 = {}, T3 = {}, ξ = {}. Mean ± sample std over seeds; time is wall seconds per cell (mean). `labelled` counts the gold labels each method used (valid rows for selection / early stopping / training; plus train rows for `gold`).\n\n| dataset | metric | method | mean ± std | seeds | labelled | time (s) |\n|---|---|---|---|---|---|---|\n",
+        cfg.end_model.model, cfg.end_model.precision, cfg.end_model.device, cfg.seeds, cfg.train.max_steps, cfg.train.batch_size, if cfg.drop_tied { "; rows with tied votes left out" } else { "" }, cfg.cosine.t2, cfg.cosine.t3, cfg.cosine.xi
     );
     for s in summaries {
         let _ = writeln!(

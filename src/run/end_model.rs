@@ -272,9 +272,7 @@ impl Supervision {
         }
         Ok(Self { split, rows, targets: t, dev, covered: if split == train { covered } else { None } })
     }
-}
 
-impl Supervision {
     /// With `drop_tied` and label-model targets, leaves out of training the rows whose `votes`
     /// tie ([`Supervision::without_rows`] of [`LabelMatrix::tied`]); otherwise unchanged.
     pub fn drop_tied(self, drop_tied: bool, targets: &Targets, votes: &LabelMatrix) -> Result<Self> {
