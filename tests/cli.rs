@@ -186,6 +186,8 @@ fn drop_tied_leaves_tied_rows_out_of_stage_one() {
     };
     assert_eq!(rows(&[]), n_covered);
     assert_eq!(rows(&["--drop-tied"]), n_covered - n_tied);
+    let e = fails(&["train", "--targets", "gold", "--drop-tied", "--out", dir.path().join("gold").to_str().unwrap()]);
+    assert!(e.contains("--drop-tied") && e.contains("--targets gold"), "{e}");
 }
 
 #[test]

@@ -160,6 +160,9 @@ pub(super) fn cmd_train(a: TrainArgs, registry: &Registry, quiet: bool) -> Resul
         bail!("--method none trains nothing: use weak or cosine");
     }
     let targets: Targets = a.targets.parse()?;
+    if (a.soft || a.drop_tied) && targets != Targets::LabelModel {
+        bail!("--soft and --drop-tied shape the label model's labels; --targets {} has none", a.targets);
+    }
     let mut em = EndModelConfig { model: a.model.clone(), precision: a.precision.clone(), pooling: parse("pooling", &a.pooling)?, max_len: a.max_len, device: a.device.clone() };
     em.resolve()?;
     let (splits, votes) = if targets == Targets::LabelModel {

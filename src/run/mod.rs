@@ -122,6 +122,9 @@ impl RunConfig {
         self.data.demo.seed = self.seed;
         self.label_model.predict.seed = self.seed;
         self.train.seed = self.seed;
+        if (self.soft || self.drop_tied) && self.targets != Targets::LabelModel {
+            return Err(Error::Config(format!("`soft` and `drop_tied` shape the label model's labels; targets = \"{}\" has none", String::from(self.targets.clone()))));
+        }
         if self.method != Method::None {
             end_model::resolve_training(&mut self.end_model, &self.train, &self.cosine)?;
         }
