@@ -10,7 +10,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
+    #[error("{path}: {source}{}", io_hint(source))]
     Io {
         path: PathBuf,
         #[source]
@@ -49,13 +49,30 @@ pub enum Error {
         #[source]
         source: polars::error::PolarsError,
     },
-    /// An error from libtorch.
-    #[error("{context}: {source}")]
+    /// An error from libtorch. The message shows the first line of libtorch's text; the C++
+    /// backtrace that follows is in the source (the CLI prints it with `-v`).
+    #[error("{context}: {}", first_line(&source.to_string()))]
     Torch {
         context: String,
         #[source]
         source: tch::TchError,
     },
+}
+
+/// What an OS error means for the user, where its own text is cryptic.
+fn io_hint(e: &std::io::Error) -> &'static str {
+    match e.raw_os_error() {
+        Some(libc::ELOOP) => " (a symlink loop: a link points back to itself)",
+        Some(libc::ENOSPC) => " (the disk is full)",
+        Some(libc::EDQUOT) => " (the disk quota is exhausted)",
+        Some(libc::EISDIR) => " (a folder, where a file was expected)",
+        _ => "",
+    }
+}
+
+/// The first non-empty line of a (libtorch) message.
+pub fn first_line(s: &str) -> &str {
+    s.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or(s)
 }
 
 fn location_suffix(line: Option<usize>, field: Option<&str>) -> String {
@@ -130,7 +147,7 @@ impl<T> Context<T> for std::result::Result<T, tch::TchError> {
 }
 
 /// The message of a caught panic (`&str` or `String` payloads).
-pub(crate) fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
+pub fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
     p.downcast_ref::<&str>()
         .map(|s| s.to_string())
         .or_else(|| p.downcast_ref::<String>().cloned())

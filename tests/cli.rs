@@ -217,7 +217,7 @@ fn train_and_predict_round_trip_on_the_demo_corpus() {
         let preds = dir.path().join(format!("{model}_preds"));
         let printed = ok(&["predict", "--model", out.to_str().unwrap(), "--device", "cpu", "--split", "test", "--out", preds.to_str().unwrap()]);
         // The saved model predicts exactly what training reported.
-        assert!(printed.contains(&format!("(accuracy {test:.3})")), "{printed} vs {test}");
+        assert!(printed.contains(&format!("(accuracy {test:.3} on 500 labelled rows)")), "{printed} vs {test}");
     }
     let e = fails(&["train", "--model", "/nonexistent/model", "--out", dir.path().to_str().unwrap()]);
     assert!(e.contains("/nonexistent/model"), "{e}");

@@ -62,7 +62,7 @@ fn regex_sql_and_closures() {
     let e = SqlLf::new("bad_col", "nope > 1", HAM).apply(&f).unwrap_err().to_string();
     assert!(e.contains("bad_col") && e.contains("nope"), "{e}");
     let e = SqlLf::new("bad_sql", "length(text <", HAM).apply(&f).unwrap_err().to_string();
-    assert!(e.contains("bad_sql") && e.contains("bad SQL"), "{e}");
+    assert!(e.contains("bad_sql") && e.contains("cannot parse"), "{e}");
 
     let mut set = LfSet::new(classes()).unwrap();
     set.add_row(RowLf::new("excl", |t| if t.ends_with('!') { SPAM } else { ABSTAIN })).unwrap();

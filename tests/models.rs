@@ -243,7 +243,15 @@ fn roberta_and_distilbert_layouts_export_and_reload() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("config.json"), r#"{"model_type": "gpt2", "vocab_size": 10, "hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 16, "max_position_embeddings": 32}"#).unwrap();
     let e = TransformerClassifier::from_pretrained(dir.path(), 2, TransformerOptions::default(), Device::Cpu, 0).unwrap_err().to_string();
-    assert!(e.contains("model_type `gpt2` is not supported"), "{e}");
+    assert!(e.contains("(field `model_type`): `gpt2` is not supported"), "{e}");
+    // A corrupt or hostile config.json is an error naming the field, never a crash or an abort.
+    for (field, bad) in [("num_attention_heads", 0.0), ("num_hidden_layers", 1e8), ("hidden_size", -8.0), ("layer_norm_eps", 0.0)] {
+        let mut cfg = serde_json::json!({"model_type": "bert", "vocab_size": 10, "hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 16, "max_position_embeddings": 32});
+        cfg[field] = if field == "layer_norm_eps" { serde_json::json!(bad) } else { serde_json::json!(bad as i64) };
+        std::fs::write(dir.path().join("config.json"), cfg.to_string()).unwrap();
+        let e = TransformerClassifier::from_pretrained(dir.path(), 2, TransformerOptions::default(), Device::Cpu, 0).unwrap_err().to_string();
+        assert!(e.contains(&format!("(field `{field}`)")), "{field} = {bad}: {e}");
+    }
 }
 
 #[test]

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 pub const MANIFEST: &str = "manifest.json";
 /// Every rejected row of a finished output, one JSON object per line, in (file, row) order.
 pub const REJECTED: &str = "rejected.jsonl";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 
 /// `part-<file:05>-<chunk:06>.parquet`.
 pub fn part_name(file: usize, chunk: u64) -> String {
@@ -32,6 +32,10 @@ pub struct InputFile {
     pub format: InputFormat,
     /// Size when listed; a resumed run refuses a file whose size changed.
     pub bytes: u64,
+    /// Modification time when listed (nanoseconds since the Unix epoch), and a hash of the
+    /// file's first and last 64 KiB: an in-place edit that keeps the size is noticed too.
+    pub modified_ns: Option<u128>,
+    pub head_tail_fnv1a64: String,
     /// Records in the file (rejected ones included), once a run has read it to the end.
     pub rows: Option<u64>,
 }
@@ -127,10 +131,21 @@ impl Manifest {
         if self.settings != other.settings {
             return Err(format!("different options:\n  {}\n  {}", self.settings, other.settings));
         }
-        let key = |m: &Manifest| m.inputs.iter().map(|f| (f.path.clone(), f.format, f.bytes)).collect::<Vec<_>>();
-        if key(self) != key(other) {
-            let show = |m: &Manifest| m.inputs.iter().map(|f| format!("{} ({} bytes)", f.path, f.bytes)).collect::<Vec<_>>().join(", ");
+        let paths = |m: &Manifest| m.inputs.iter().map(|f| (f.path.clone(), f.format)).collect::<Vec<_>>();
+        if paths(self) != paths(other) {
+            let show = |m: &Manifest| m.inputs.iter().map(|f| f.path.clone()).collect::<Vec<_>>().join(", ");
             return Err(format!("different inputs: [{}] vs [{}]", show(self), show(other)));
+        }
+        for (a, b) in self.inputs.iter().zip(&other.inputs) {
+            if a.bytes != b.bytes {
+                return Err(format!("{} changed size ({} → {} bytes)", a.path, a.bytes, b.bytes));
+            }
+            if a.head_tail_fnv1a64 != b.head_tail_fnv1a64 {
+                return Err(format!("{} changed content (its first or last 64 KiB differ)", a.path));
+            }
+            if a.modified_ns != b.modified_ns {
+                return Err(format!("{} was modified since the run started", a.path));
+            }
         }
         Ok(())
     }

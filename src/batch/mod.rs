@@ -32,69 +32,11 @@ use crate::error::{Context, Error, Result};
 use crate::progress::Progress;
 pub use manifest::{InputFile, Manifest, PartRecord, Summary};
 pub use merge::merge;
-pub use source::Rejection;
+pub use crate::data::records::{InputFormat, OnBadRow, Rejection};
+use crate::data::records::{Columns, ReadSpec};
 
 /// Rows per part when not given.
 pub const DEFAULT_CHUNK_ROWS: usize = 100_000;
-
-/// What to do with a malformed row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OnBadRow {
-    /// Skip it, count it by reason and record its location (default).
-    #[default]
-    Skip,
-    /// Stop with an error naming file, line and field.
-    Fail,
-}
-
-impl std::str::FromStr for OnBadRow {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "skip" => Ok(OnBadRow::Skip),
-            "fail" => Ok(OnBadRow::Fail),
-            o => Err(Error::Config(format!("--on-bad-row {o}: expected skip or fail"))),
-        }
-    }
-}
-
-/// An input file format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum InputFormat {
-    /// CSV (`.csv`) or TSV (`.tsv`) with a header row.
-    Csv,
-    /// JSON Lines (`.jsonl`, `.ndjson`): one object per line; blank lines are not records.
-    Jsonl,
-    /// Parquet (`.parquet`, `.pq`), read by row slices.
-    Parquet,
-}
-
-impl InputFormat {
-    /// The format of `path` from its extension, if it is one of ours.
-    pub fn detect(path: &Path) -> Option<Self> {
-        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
-        match ext.as_str() {
-            "csv" | "tsv" => Some(InputFormat::Csv),
-            "jsonl" | "ndjson" => Some(InputFormat::Jsonl),
-            "parquet" | "pq" => Some(InputFormat::Parquet),
-            _ => None,
-        }
-    }
-}
-
-impl std::str::FromStr for InputFormat {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "csv" | "tsv" => Ok(InputFormat::Csv),
-            "jsonl" | "ndjson" => Ok(InputFormat::Jsonl),
-            "parquet" | "pq" => Ok(InputFormat::Parquet),
-            o => Err(Error::Config(format!("unknown input format `{o}` (csv, jsonl, parquet)"))),
-        }
-    }
-}
 
 /// This machine's share of the corpus: the parts `(file, chunk)` with `(file + chunk) mod n == k`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -194,6 +136,11 @@ pub fn list_inputs(args: &[PathBuf], format: Option<InputFormat>, exclude: &Path
     let mut out = Vec::new();
     for arg in args {
         let s = arg.to_string_lossy();
+        let is_pattern = s.contains(['*', '?', '[']);
+        if !is_pattern {
+            // The real error (a symlink loop, no permission), not just "not found".
+            std::fs::metadata(arg).map_err(|e| Error::io(arg, e))?;
+        }
         let mut found: Vec<PathBuf> = if arg.is_dir() {
             let rd = std::fs::read_dir(arg).map_err(|e| Error::io(arg, e))?;
             let mut v = Vec::new();
@@ -204,7 +151,7 @@ pub fn list_inputs(args: &[PathBuf], format: Option<InputFormat>, exclude: &Path
                 }
             }
             v
-        } else if s.contains(['*', '?', '[']) {
+        } else if is_pattern {
             let paths = glob::glob(&s).map_err(|e| Error::Config(format!("--input {s}: bad pattern: {e}")))?;
             paths
                 .filter_map(|p| p.ok())
@@ -227,8 +174,10 @@ pub fn list_inputs(args: &[PathBuf], format: Option<InputFormat>, exclude: &Path
             let fmt = format.or_else(|| InputFormat::detect(&p)).ok_or_else(|| {
                 Error::invalid(p.display().to_string(), "cannot tell the format from the extension; pass --format csv|jsonl|parquet")
             })?;
-            let bytes = std::fs::metadata(&p).map_err(|e| Error::io(&p, e))?.len();
-            out.push(InputFile { path: p.to_string_lossy().into_owned(), format: fmt, bytes, rows: None });
+            let meta = std::fs::metadata(&p).map_err(|e| Error::io(&p, e))?;
+            let modified_ns = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_nanos());
+            let head_tail_fnv1a64 = format!("{:016x}", head_tail_hash(&p, meta.len())?);
+            out.push(InputFile { path: p.to_string_lossy().into_owned(), format: fmt, bytes: meta.len(), modified_ns, head_tail_fnv1a64, rows: None });
         }
     }
     if out.is_empty() {
@@ -237,13 +186,33 @@ pub fn list_inputs(args: &[PathBuf], format: Option<InputFormat>, exclude: &Path
     Ok(out)
 }
 
-/// The input columns a job reads besides the text column.
-#[derive(Debug, Clone)]
-pub(crate) enum Columns {
-    /// These names, where the source has them (JSONL: every line may or may not).
-    Named(Vec<String>),
-    /// Every column of the source (custom LFs / preprocessors whose inputs are unknown).
-    All,
+/// Removes temporary files a killed or failed write left in `dir` (parts are rewritten whole).
+fn remove_stray_tmp_files(dir: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let p = entry.map_err(|e| Error::io(dir, e))?.path();
+        if p.file_name().is_some_and(|n| n.to_string_lossy().ends_with(crate::data::TMP_SUFFIX)) {
+            std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// FNV-1a of a file's first and last 64 KiB (the whole file when smaller): cheap on any size.
+fn head_tail_hash(path: &Path, len: u64) -> Result<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    const BLOCK: u64 = 64 << 10;
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut buf = vec![0u8; BLOCK.min(len) as usize];
+    f.read_exact(&mut buf).map_err(|e| Error::io(path, e))?;
+    let mut h = crate::data::fnv1a64(&buf, crate::data::FNV_OFFSET);
+    if len > BLOCK {
+        let start = len.saturating_sub(BLOCK).max(BLOCK);
+        buf.resize((len - start) as usize, 0);
+        f.seek(SeekFrom::Start(start)).map_err(|e| Error::io(path, e))?;
+        f.read_exact(&mut buf).map_err(|e| Error::io(path, e))?;
+        h = crate::data::fnv1a64(&buf, h);
+    }
+    Ok(h)
 }
 
 /// One job over chunks: labels or predictions. Runs on the calling thread (tch models are not `Send`).
@@ -269,6 +238,7 @@ pub(crate) fn run(
         return Err(Error::Config("chunk_rows must be at least 1".into()));
     }
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    remove_stray_tmp_files(out)?;
     let t0 = Instant::now();
     let inputs = list_inputs(inputs, opts.format, out)?;
     let settings = serde_json::json!({ "batch": opts, "job": settings });
@@ -283,11 +253,8 @@ pub(crate) fn run(
 
     let columns = job.columns();
     let reader_opts = source::ReadPlan {
-        text_col: opts.text_col.clone(),
-        id_col: opts.id_col.clone(),
-        columns,
+        spec: ReadSpec { text_col: opts.text_col.clone(), id_col: opts.id_col.clone(), columns, on_bad_row: opts.on_bad_row },
         chunk_rows: opts.chunk_rows,
-        on_bad_row: opts.on_bad_row,
         shard: control.shard,
         done,
     };
@@ -374,7 +341,7 @@ fn apply_job(job: &mut dyn Job, mut chunk: source::Chunk, opts: &BatchOptions) -
     let n = chunk.frame.height();
     let mut cols = vec![
         Column::new("file".into(), vec![chunk.file as u32; n]),
-        chunk.frame.column(source::ROW).ctx(|| "row ids".into())?.clone(),
+        chunk.frame.column(crate::data::records::ROW).ctx(|| "row ids".into())?.clone().with_name("row".into()),
     ];
     if let Some(id) = &opts.id_col {
         cols.push(chunk.frame.column(id).ctx(|| format!("id column `{id}`"))?.clone());
@@ -429,10 +396,7 @@ pub fn peak_rss_bytes() -> Option<u64> {
 /// run or a merge refuses outputs made from a different version of it.
 pub(crate) fn fingerprint(path: &Path) -> Result<serde_json::Value> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in &bytes {
-        h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
-    }
+    let h = crate::data::fnv1a64(&bytes, crate::data::FNV_OFFSET);
     Ok(serde_json::json!({ "path": path.display().to_string(), "bytes": bytes.len(), "fnv1a64": format!("{h:016x}") }))
 }
 

@@ -129,6 +129,37 @@ pub fn shared_path(p: &Path) -> PathBuf {
 }
 
 impl BenchConfig {
+    /// Why the cells of `old` (an earlier grid in the same folder) cannot be reused by this grid:
+    /// any setting other than the seeds, methods and the list of datasets differs, or a dataset
+    /// of the same name is defined differently. Adding seeds, methods or datasets extends a grid.
+    pub fn mixes_with(&self, old: &BenchConfig) -> Option<String> {
+        let keyed = |c: &BenchConfig| -> Vec<(&'static str, String)> {
+            fn j<T: Serialize>(v: &T) -> String {
+                serde_json::to_string(v).unwrap_or_default()
+            }
+            vec![
+                ("label_model", j(&c.label_model)),
+                ("end_model", j(&c.end_model)),
+                ("train", j(&c.train)),
+                ("cosine", j(&c.cosine)),
+                ("drop_tied", j(&c.drop_tied)),
+            ]
+        };
+        for ((key, now), (_, then)) in keyed(self).into_iter().zip(keyed(old)) {
+            if now != then {
+                return Some(format!("`{key}` differs: {then} before, {now} now"));
+            }
+        }
+        for d in &self.datasets {
+            if let Some(o) = old.datasets.iter().find(|o| o.name == d.name) {
+                if o != d {
+                    return Some(format!("dataset `{}` is defined differently", d.name));
+                }
+            }
+        }
+        None
+    }
+
     /// Reads a TOML config; unknown keys are errors naming the line.
     pub fn load(path: &Path) -> Result<Self> {
         data::read_toml(path)
@@ -296,8 +327,18 @@ fn failed(d: &str, method: BenchMethod, seed: u64, metric: Metric, error: String
 /// retried on the next run) without stopping the others. Writes the tables and chart.
 pub fn run(cfg: &BenchConfig, registry: &Registry, progress: &dyn Progress) -> Result<BenchOutputs> {
     let out = &cfg.out;
+    let saved = out.join("config.toml");
+    if saved.is_file() {
+        let old = BenchConfig::load(&saved)?;
+        if let Some(why) = cfg.mixes_with(&old) {
+            return Err(Error::Config(format!(
+                "{} holds cells of another grid ({why}); its cells would be mixed with this one's: use a new `out`, or delete the folder",
+                out.display()
+            )));
+        }
+    }
     std::fs::create_dir_all(out.join("cells")).map_err(|e| Error::io(out, e))?;
-    data::write_atomic(&out.join("config.toml"), cfg.to_toml().as_bytes())?;
+    data::write_atomic(&saved, cfg.to_toml().as_bytes())?;
     let total = cfg.datasets.len() * cfg.methods.len() * cfg.seeds.len();
     progress.start("bench cells", total as u64);
     let (mut computed, mut skipped) = (0, 0);
@@ -446,3 +487,4 @@ pub fn write_tables(cfg: &BenchConfig, cells: &[Cell], summaries: &[Summary]) ->
     let chart = svg::bars_with_errors("weaksup bench (test, mean ± std over seeds)", "score", &labels, &summaries.iter().map(|s| s.mean).collect::<Vec<_>>(), &summaries.iter().map(|s| s.std).collect::<Vec<_>>());
     data::write_atomic(&out.join("results.svg"), chart.as_bytes())
 }
+

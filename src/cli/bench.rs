@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::Result;
 use clap::Args;
 
-use super::progress::Bars;
+use super::progress::{Bars, KillAt};
 use crate::bench::{self, BenchConfig, BenchMethod};
 use crate::lf::Registry;
 
@@ -31,6 +31,9 @@ pub(super) struct BenchArgs {
     /// Print the resolved config and exit.
     #[arg(long)]
     print_config: bool,
+    /// Test hook: end the process abruptly after this many cells.
+    #[arg(long, hide = true)]
+    kill_after_cells: Option<u64>,
 }
 
 pub(super) fn cmd_bench(a: BenchArgs, registry: &Registry, quiet: bool) -> Result<ExitCode> {
@@ -53,7 +56,8 @@ pub(super) fn cmd_bench(a: BenchArgs, registry: &Registry, quiet: bool) -> Resul
         return Ok(ExitCode::SUCCESS);
     }
     let t = Instant::now();
-    let out = bench::run(&cfg, registry, &Bars::new(quiet))?;
+    let bars = Bars::new(quiet);
+    let out = bench::run(&cfg, registry, &KillAt::new(&bars, &["bench cells"], a.kill_after_cells))?;
     let failed: Vec<_> = out.cells.iter().filter(|c| c.error.is_some()).collect();
     if !quiet {
         print!("{}", std::fs::read_to_string(cfg.out.join("results.md")).unwrap_or_default());

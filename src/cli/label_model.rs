@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 use serde::Serialize;
 
 use super::progress::Bars;
@@ -121,12 +121,14 @@ pub(super) fn cmd_lm_fit(a: LmFitArgs, registry: &Registry, quiet: bool) -> Resu
         class_balance: fopts.class_balance,
         select_on_valid: !a.policy.no_select,
     };
+    config.validate()?;
     let (splits, votes) = load_with_votes(&a.data, &a.votes, registry, quiet)?;
     let (train, dev) = fit_and_dev(&splits, a.policy.no_select)?;
     let dev_ref = dev.as_ref().map(|(k, g)| (&votes[*k].matrix, g.as_slice()));
     let sel = config.fit(&votes[train].matrix, dev_ref)?;
-    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let out = data::OutputDir::prepare(&a.out, "label-model fit", &[])?;
     let report = write_label_model(&sel, &config, &splits, &votes.iter().map(|v| &v.matrix).collect::<Vec<_>>(), train, &a.out)?;
+    out.finish()?;
     if !quiet {
         print!("{}", report.summary(&splits.splits[train].split));
         println!("wrote {}", a.out.display());
@@ -151,6 +153,9 @@ struct CompareRow {
 
 pub(super) fn cmd_lm_compare(a: LmCompareArgs, registry: &Registry, quiet: bool) -> Result<ExitCode> {
     let (popts, metric, fopts) = parse_policy(&a.policy)?;
+    for name in &a.models {
+        LabelModelConfig { model: name.clone(), ..LabelModelConfig::default() }.validate().map_err(|_| anyhow::anyhow!("--models: unknown label model `{name}` (mv, wmv, ds, snorkel)"))?;
+    }
     let (splits, votes) = load_with_votes(&a.data, &a.votes, registry, quiet)?;
     let (train, dev) = fit_and_dev(&splits, a.policy.no_select)?;
     let dev_ref = dev.as_ref().map(|(k, g)| (&votes[*k].matrix, g.as_slice()));
@@ -214,9 +219,10 @@ pub(super) fn cmd_lm_compare(a: LmCompareArgs, registry: &Registry, quiet: bool)
         print!("{md}");
     }
     if let Some(out) = &a.out {
-        std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+        let dir = data::OutputDir::prepare(out, "label-model compare", &[])?;
         data::write_atomic(&out.join("compare.md"), md.as_bytes())?;
         data::write_json(&out.join("compare.json"), &rows)?;
+        dir.finish()?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 use clap::{Args, Parser, Subcommand};
 
 use crate::data::{self, Format, LoadOptions, Splits, demo::DemoParams};
@@ -175,10 +175,10 @@ struct LfBenchArgs {
     #[arg(long, required = true, num_args = 1..)]
     lfs: Vec<PathBuf>,
     /// Rows in the benchmark corpus (texts repeated in order, then cut).
-    #[arg(long, default_value_t = 1_000_000)]
+    #[arg(long, default_value_t = 1_000_000, value_parser = positive)]
     rows: usize,
     /// Timed repetitions (after one warm-up); the median and best are reported.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = positive)]
     repeat: usize,
     #[command(flatten)]
     apply: ApplyArgs,
@@ -237,10 +237,10 @@ struct LfApplyArgs {
 #[derive(Args, Debug, Clone)]
 struct ApplyArgs {
     /// Rows per parallel work item.
-    #[arg(long, default_value_t = 8192)]
+    #[arg(long, default_value_t = 8192, value_parser = positive)]
     chunk_size: usize,
     /// Worker threads (default: all cores).
-    #[arg(long)]
+    #[arg(long, value_parser = positive)]
     threads: Option<usize>,
     /// Count LF failures per LF instead of stopping at the first.
     #[arg(long)]
@@ -293,6 +293,42 @@ struct ConvertArgs {
     ext: String,
 }
 
+/// Parses a count that must be at least 1 (batch sizes, steps, chunk sizes).
+pub(crate) fn positive(s: &str) -> std::result::Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Parses a number in [0, 1] (thresholds, fractions).
+pub(crate) fn unit_interval(s: &str) -> std::result::Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
+        Ok(x) => Err(format!("{x} is outside [0, 1]")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Parses a number that must be positive and finite (learning rates, margins).
+pub(crate) fn positive_f64(s: &str) -> std::result::Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x > 0.0 && x.is_finite() => Ok(x),
+        Ok(x) => Err(format!("{x} must be positive")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Parses a number that must be non-negative and finite (loss weights).
+pub(crate) fn non_negative_f64(s: &str) -> std::result::Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x >= 0.0 && x.is_finite() => Ok(x),
+        Ok(x) => Err(format!("{x} must be at least 0")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// Runs the `weaksup` CLI with the built-in LF kinds only.
 pub fn main() -> ExitCode {
     main_with(Registry::new())
@@ -303,14 +339,37 @@ pub fn main_with(registry: Registry) -> ExitCode {
     crate::runtime::tune_allocator();
     let cli = Cli::parse();
     init_tracing(cli.verbose, cli.quiet);
-    match run(cli, &registry) {
+    let verbose = cli.verbose > 0;
+    // Panics are caught where they can be blamed on an input (an LF, a file) and become errors;
+    // the default hook would print them first as if they were crashes. Details go to the debug log.
+    std::panic::set_hook(Box::new(|info| {
+        tracing::debug!(location = ?info.location(), "caught panic: {}", info.payload().downcast_ref::<&str>().copied().or_else(|| info.payload().downcast_ref::<String>().map(String::as_str)).unwrap_or("?"));
+    }));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli, &registry)));
+    let result = match outcome {
+        Ok(r) => r,
+        Err(p) => {
+            eprintln!("error: internal error (a bug in weaksup or a dependency, please report it): {}", crate::error::panic_message(&p));
+            return ExitCode::from(101);
+        }
+    };
+    match result {
         Ok(code) => code,
         Err(e) => {
             let top = e.to_string();
             eprintln!("error: {top}");
-            // Library errors already name their source; print only causes that add something.
-            for cause in e.chain().skip(1).map(|c| c.to_string()).filter(|c| !top.contains(c.as_str())) {
-                eprintln!("  caused by: {cause}");
+            // Library errors already name their source; print only causes that add something,
+            // one line each (libtorch appends a C++ backtrace: shown with -v).
+            let mut truncated = false;
+            for cause in e.chain().skip(1).map(|c| c.to_string()) {
+                let shown = if verbose { cause.as_str() } else { crate::error::first_line(&cause) };
+                truncated |= shown.len() < cause.trim().len();
+                if !top.contains(shown) {
+                    eprintln!("  caused by: {shown}");
+                }
+            }
+            if truncated {
+                eprintln!("  (run with -v for the full message)");
             }
             ExitCode::FAILURE
         }
@@ -425,14 +484,14 @@ fn cmd_lf_apply(a: LfApplyArgs, registry: &Registry, quiet: bool) -> Result<Exit
     let splits = load_data(&a.data, Some(set.classes()))?;
     check_classes(set.classes(), &splits)?;
     let compiled = set.compile()?;
-    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let out = data::OutputDir::prepare(&a.out, "lf apply", &[])?;
     let bars = Bars::new(quiet);
     for ds in &splits.splits {
         ds.require_non_empty()?;
         let t = Instant::now();
         let applied = compiled.apply(&ds.frame, &a.apply.options(), &bars)?;
         let secs = t.elapsed().as_secs_f64();
-        let path = a.out.join(format!("{}.votes.parquet", ds.split));
+        let path = out.path().join(format!("{}.votes.parquet", ds.split));
         applied.matrix.write_parquet(&path, &ds.classes)?;
         let cov = analyze(&applied.matrix, None, None, None).coverage;
         let faults: u64 = applied.faults.iter().sum();
@@ -450,6 +509,7 @@ fn cmd_lf_apply(a: LfApplyArgs, registry: &Registry, quiet: bool) -> Result<Exit
             );
         }
     }
+    out.finish()?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -469,14 +529,17 @@ fn check_classes(lf_classes: &[String], splits: &Splits) -> Result<()> {
 
 fn cmd_lf_analyze(a: LfAnalyzeArgs, registry: &Registry, quiet: bool) -> Result<ExitCode> {
     let (splits, votes) = label_model::load_with_votes(&a.data, &a.votes, registry, quiet)?;
+    let out = a.out.as_deref().map(|o| data::OutputDir::prepare(o, "lf analyze", &[])).transpose()?;
     for (ds, v) in splits.splits.iter().zip(&votes) {
         let gold = ds.gold();
         let analysis = analyze(&v.matrix, gold.as_deref(), v.kinds.as_deref(), v.faults.as_deref());
         println!("== {} ({} rows) ==\n{}", ds.split, ds.len(), analysis.to_table(&ds.classes));
-        if let Some(out) = &a.out {
-            std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-            pipeline::write_analysis(&analysis, &ds.classes, &out.join(&ds.split))?;
+        if let Some(dir) = &out {
+            pipeline::write_analysis(&analysis, &ds.classes, &dir.path().join(&ds.split))?;
         }
+    }
+    if let Some(dir) = out {
+        dir.finish()?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -536,7 +599,6 @@ fn write_splits(splits: &Splits, out: &Path, ext: &str) -> Result<()> {
     if !["parquet", "csv"].contains(&ext) {
         bail!("--ext must be parquet or csv, got `{ext}`");
     }
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     for ds in &splits.splits {
         let mut frame = ds.frame.clone();
         let path = out.join(format!("{}.{ext}", ds.split));
@@ -556,13 +618,17 @@ fn cmd_data_demo(a: DemoArgs) -> Result<ExitCode> {
         ..d
     };
     let splits = data::demo_splits(&params)?;
+    let out = data::OutputDir::prepare(&a.out, "data demo", &[])?;
     write_splits(&splits, &a.out, &a.ext)?;
     data::write_json(&a.out.join("classes.json"), &splits.splits[0].classes)?;
+    out.finish()?;
     Ok(ExitCode::SUCCESS)
 }
 
 fn cmd_data_convert(a: ConvertArgs) -> Result<ExitCode> {
     let splits = load_data(&a.data, None)?;
+    let out = data::OutputDir::prepare(&a.out, "data convert", &[])?;
     write_splits(&splits, &a.out, &a.ext)?;
+    out.finish()?;
     Ok(ExitCode::SUCCESS)
 }

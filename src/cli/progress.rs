@@ -56,3 +56,48 @@ impl Progress for Bars {
         }
     }
 }
+
+/// Test hook behind hidden flags (`--kill-after-steps`, `--kill-after-cells`): passes everything
+/// to `inner` and ends the process abruptly, as `kill -9` would (no unwinding, no clean-up), once
+/// `limit` units of the phases named `phases` are done. Kill-and-resume tests use it to stop a
+/// run at a known point.
+pub struct KillAt<'a> {
+    pub inner: &'a dyn Progress,
+    pub phases: &'static [&'static str],
+    pub limit: Option<u64>,
+    pub state: Mutex<(bool, u64)>,
+}
+
+impl<'a> KillAt<'a> {
+    pub fn new(inner: &'a dyn Progress, phases: &'static [&'static str], limit: Option<u64>) -> Self {
+        Self { inner, phases, limit, state: Mutex::new((false, 0)) }
+    }
+}
+
+impl Progress for KillAt<'_> {
+    fn start(&self, what: &str, total: u64) {
+        if let Ok(mut s) = self.state.lock() {
+            s.0 = self.phases.contains(&what);
+        }
+        self.inner.start(what, total);
+    }
+    fn advance(&self, n: u64) {
+        self.inner.advance(n);
+        let Some(limit) = self.limit else { return };
+        if let Ok(mut s) = self.state.lock() {
+            if s.0 {
+                s.1 += n;
+                if s.1 >= limit {
+                    eprintln!("killed after {} units of {:?} (test hook)", s.1, self.phases);
+                    std::process::exit(137);
+                }
+            }
+        }
+    }
+    fn message(&self, msg: &str) {
+        self.inner.message(msg);
+    }
+    fn finish(&self) {
+        self.inner.finish();
+    }
+}

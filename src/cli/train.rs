@@ -9,7 +9,7 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use super::label_model::load_with_votes;
-use super::progress::Bars;
+use super::progress::{Bars, KillAt};
 use super::{DataArgs, VotesArgs, load_data};
 use crate::data;
 use crate::label_model::{LabelModel, LabelModelConfig};
@@ -55,19 +55,19 @@ pub(super) struct TrainArgs {
     #[arg(long, default_value = "auto")]
     precision: String,
     /// Maximum tokens per text (transformers).
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 128, value_parser = super::positive)]
     max_len: usize,
     /// mean or cls (transformers).
     #[arg(long, default_value = "mean")]
     pooling: String,
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, value_parser = super::positive)]
     batch_size: usize,
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = super::positive)]
     max_steps: usize,
     /// Peak learning rate (default: 2e-5 for transformers, 5e-3 for the n-gram model).
-    #[arg(long)]
+    #[arg(long, value_parser = super::positive_f64)]
     lr: Option<f64>,
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, value_parser = super::positive)]
     eval_every: usize,
     #[arg(long, default_value_t = 5)]
     patience: usize,
@@ -83,26 +83,29 @@ pub(super) struct TrainArgs {
     /// Continue from <out>/checkpoint if it exists.
     #[arg(long)]
     resume: bool,
+    /// Test hook: end the process abruptly after this many training steps (stage 1 and 2).
+    #[arg(long, hide = true)]
+    kill_after_steps: Option<u64>,
     /// `weak` (stage 1 only: the trainer on the targets) or `cosine` (stage 1, then COSINE self-training).
     #[arg(long, default_value = "weak")]
     pub(super) method: String,
     /// COSINE stage-2 steps (T2).
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = 300, value_parser = super::positive)]
     t2: usize,
     /// COSINE steps per round (T3; teacher refresh period).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = super::positive)]
     t3: usize,
     /// COSINE confidence threshold ξ.
-    #[arg(long, default_value_t = 0.6)]
+    #[arg(long, default_value_t = 0.6, value_parser = super::unit_interval)]
     xi: f64,
     /// COSINE confidence-regulariser weight λ.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, value_parser = super::non_negative_f64)]
     lambda: f64,
     /// COSINE contrastive-regulariser weight μ.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = super::non_negative_f64)]
     mu: f64,
     /// COSINE contrastive margin γ.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = super::positive_f64)]
     gamma: f64,
     /// COSINE semantics: paper (default) or wrench (reproduces WRENCH's published numbers).
     #[arg(long, default_value = "paper")]
@@ -121,8 +124,12 @@ pub(super) struct PredictArgs {
     out: PathBuf,
     #[arg(long, default_value = "auto")]
     device: String,
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = super::positive)]
     batch_size: usize,
+    /// When the data's class names differ from the model's: MODEL_CLASS=DATA_CLASS pairs,
+    /// comma-separated (e.g. HAM=ham,SPAM=spam). Predictions then use the data's names.
+    #[arg(long, value_delimiter = ',')]
+    class_map: Vec<String>,
 }
 
 fn parse<T: serde::de::DeserializeOwned>(what: &str, v: &str) -> Result<T> {
@@ -165,6 +172,24 @@ pub(super) fn cmd_train(a: TrainArgs, registry: &Registry, quiet: bool) -> Resul
     }
     let mut em = EndModelConfig { model: a.model.clone(), precision: a.precision.clone(), pooling: parse("pooling", &a.pooling)?, max_len: a.max_len, device: a.device.clone() };
     em.resolve()?;
+    // Every setting is checked before any data is read.
+    let cfg = TrainConfig {
+        batch_size: a.batch_size,
+        max_steps: a.max_steps,
+        lr: a.lr,
+        eval_every: a.eval_every,
+        patience: a.patience,
+        metric,
+        padding: parse("padding", &a.padding)?,
+        seed: a.data.seed,
+        on_nonfinite: parse::<OnNonFinite>("on-nonfinite", &a.on_nonfinite)?,
+        ..TrainConfig::default()
+    };
+    cfg.validate()?;
+    let ccfg = CosineConfig { t2: a.t2, t3: a.t3, xi: a.xi, lambda: a.lambda, mu: a.mu, gamma: a.gamma, variant: parse("variant", &a.variant)?, ..CosineConfig::default() };
+    ccfg.validate()?;
+    let lm_config = LabelModelConfig { model: a.label_model.clone(), metric, ..LabelModelConfig::default() };
+    lm_config.validate()?;
     let (splits, votes) = if targets == Targets::LabelModel {
         let (s, v) = load_with_votes(&a.data, &a.votes, registry, quiet)?;
         (s, Some(v))
@@ -175,8 +200,7 @@ pub(super) fn cmd_train(a: TrainArgs, registry: &Registry, quiet: bool) -> Resul
     let classes = splits.splits[train_k].classes.clone();
     let weak = match &votes {
         Some(votes) => {
-            let config = LabelModelConfig { model: a.label_model.clone(), metric, ..LabelModelConfig::default() };
-            let sel = config.fit(&votes[train_k].matrix, dev.as_ref().map(|(k, g)| (&votes[*k].matrix, g.as_slice())))?;
+            let sel = lm_config.fit(&votes[train_k].matrix, dev.as_ref().map(|(k, g)| (&votes[*k].matrix, g.as_slice())))?;
             if !quiet {
                 println!("weak labels: label model `{}` on the covered rows of `{}`", sel.model.name(), splits.splits[train_k].split);
             }
@@ -197,32 +221,19 @@ pub(super) fn cmd_train(a: TrainArgs, registry: &Registry, quiet: bool) -> Resul
         _ => sup,
     };
     let mut model = em.build(classes.len() as i64, a.data.seed)?;
-    let cfg = TrainConfig {
-        batch_size: a.batch_size,
-        max_steps: a.max_steps,
-        lr: a.lr,
-        eval_every: a.eval_every,
-        patience: a.patience,
-        metric,
-        padding: parse("padding", &a.padding)?,
-        seed: a.data.seed,
-        on_nonfinite: parse::<OnNonFinite>("on-nonfinite", &a.on_nonfinite)?,
-        ..TrainConfig::default()
-    };
-    let ccfg = CosineConfig { t2: a.t2, t3: a.t3, xi: a.xi, lambda: a.lambda, mu: a.mu, gamma: a.gamma, variant: parse("variant", &a.variant)?, ..CosineConfig::default() };
-    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let out_dir = data::OutputDir::prepare(&a.out, "train", if a.resume { &["*"] } else { &[] })?;
     let ckpt = train::checkpoint_path(&a.out);
-    if !a.resume && ckpt.exists() {
-        std::fs::remove_dir_all(&ckpt).with_context(|| format!("removing the old {}", ckpt.display()))?;
-    }
     let bars = Bars::new(quiet);
-    let r = end_model::fit(&mut model, &splits, &sup, method, &cfg, &ccfg, Some(&ckpt), &bars)?;
+    let bars = KillAt::new(&bars, &["training", "COSINE stage 2"], a.kill_after_steps);
+    let checkpointing = end_model::Checkpointing { dir: &ckpt, model: &em, resume: a.resume };
+    let r = end_model::fit(&mut model, &splits, &sup, method, &cfg, &ccfg, Some(checkpointing), &bars)?;
     model.save(&a.out.join("model"), &classes)?;
     let label_model = weak.as_ref().map(|(_, _, chosen)| LabelModelChoice { requested: &a.label_model, chosen });
     let out = TrainOutput { model: &em, targets: &a.targets, label_model, soft: a.soft, drop_tied: a.drop_tied, method: &a.method, config: &cfg, cosine: r.cosine.as_ref().map(|_| &ccfg), metric, run: &r };
     data::write_json(&a.out.join("train.json"), &out)?;
     // metrics.json, curves (CSV + SVG), confusion matrices and predictions, as `weaksup run` writes.
     crate::run::write_end_model(&r, &splits, &classes, metric, &a.out)?;
+    out_dir.finish()?;
     if !quiet {
         print_summary(&r, metric);
         println!("wrote {}", a.out.display());
@@ -281,25 +292,37 @@ pub(super) fn print_summary(r: &EndModelRun, metric: Metric) {
 }
 
 pub(super) fn cmd_predict(a: PredictArgs) -> Result<ExitCode> {
+    let map = data::parse_class_map(&a.class_map)?;
     let device = parse_device(&a.device)?;
     let dir = if a.model.join("model/weaksup.json").is_file() { a.model.join("model") } else { a.model.clone() };
     let (model, classes) = EndModel::load(&dir, device)?;
     let splits = load_data(&a.data, Some(&classes))?;
-    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-    for ds in &splits.splits {
+    // Every split's classes against the model's, before any prediction is written.
+    let maps = splits.splits.iter().map(|ds| data::class_mapping(&classes, &ds.classes, &map).with_context(|| ds.describe())).collect::<Result<Vec<_>>>()?;
+    let out = data::OutputDir::prepare(&a.out, "predict", &[])?;
+    for (ds, to_data) in splits.splits.iter().zip(&maps) {
         let texts: Vec<&str> = ds.texts()?.iter().map(|t| t.unwrap_or("")).collect();
         let enc = model.encode(&texts)?;
         let proba = train::predict_proba(&model, &enc, a.batch_size, Padding::Bucketed)?;
         let flat: Vec<f32> = Vec::try_from(proba.flatten(0, -1))?;
-        let (cols, pred) = data::prediction_columns(&flat, &classes);
+        // Columns in the data's class order and names.
+        let c = classes.len();
+        let mut in_data = vec![0f32; flat.len()];
+        for (i, row) in flat.chunks(c).enumerate() {
+            for (m, &p) in row.iter().enumerate() {
+                in_data[i * c + to_data[m]] = p;
+            }
+        }
+        let (cols, pred) = data::prediction_columns(&in_data, &ds.classes);
         let mut frame = DataFrame::new_infer_height(cols)?;
-        let path = a.out.join(format!("{}.predictions.parquet", ds.split));
+        let path = out.path().join(format!("{}.predictions.parquet", ds.split));
         data::write_parquet(&mut frame, &path)?;
         let acc = ds.gold().map(|g| {
             let (n, ok) = g.iter().zip(&pred).filter_map(|(g, p)| g.map(|g| g == *p)).fold((0, 0), |(n, ok), x| (n + 1, ok + x as usize));
-            ok as f64 / n.max(1) as f64
+            (ok as f64 / n.max(1) as f64, n)
         });
-        println!("{}: {} rows → {}{}", ds.split, ds.len(), path.display(), acc.map_or(String::new(), |a| format!(" (accuracy {a:.3})")));
+        println!("{}: {} rows → {}{}", ds.split, ds.len(), path.display(), acc.map_or(String::new(), |(a, n)| format!(" (accuracy {a:.3} on {n} labelled rows)")));
     }
+    out.finish()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -37,18 +37,181 @@ pub fn line_of(text: &str, offset: usize) -> usize {
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder, then a rename, so a
-/// killed run never leaves a half-written file under the final name.
+/// killed run never leaves a half-written file under the final name. A failed write (a full
+/// disk) removes its temporary file; one left by a killed process has a fixed name
+/// ([`tmp_path`]), so the next write of the same file replaces it and [`OutputDir::prepare`]
+/// removes the others.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = tmp_path(path);
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    if let Err(e) = std::fs::write(&tmp, bytes) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::io(&tmp, e));
+    }
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(path, e)
+    })
 }
 
-fn tmp_path(path: &Path) -> PathBuf {
-    with_suffix(path, &format!(".tmp{}", std::process::id()))
+/// Suffix of every temporary file weaksup writes.
+pub const TMP_SUFFIX: &str = ".weaksup-tmp";
+
+/// The temporary name of `path` while it is written: `.<name>.weaksup-tmp` beside it.
+pub fn tmp_path(path: &Path) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!(".{name}{TMP_SUFFIX}"))
+}
+
+/// The record of what each command wrote into an output folder.
+pub const OUTPUTS_RECORD: &str = ".weaksup-outputs.json";
+
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutputsRecord {
+    /// Per command (`run`, `train`, `lf apply`, …): the files it wrote, relative to the folder.
+    commands: std::collections::BTreeMap<String, CommandOutputs>,
+}
+
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommandOutputs {
+    /// False while the command runs: every file no other command claims is then its own.
+    complete: bool,
+    files: Vec<String>,
+}
+
+/// An output folder reused safely: a command's earlier outputs never sit beside its new ones
+/// looking current.
+///
+/// [`OutputDir::prepare`] removes what the same command wrote there before (as recorded in
+/// [`OUTPUTS_RECORD`]) and any stray temporary files, and refuses a folder holding files that no
+/// weaksup command wrote; [`OutputDir::finish`] records the files this command wrote. Outputs of
+/// other commands sharing the folder (`lf apply` votes read by a later `label-model fit`) are kept.
+#[derive(Debug)]
+pub struct OutputDir {
+    path: PathBuf,
+    command: String,
+}
+
+/// Every file under `dir`, relative to it, `/`-separated, sorted; symlinks are not followed.
+fn files_under(dir: &Path) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).map_err(|e| Error::io(&d, e))? {
+            let entry = entry.map_err(|e| Error::io(&d, e))?;
+            let p = entry.path();
+            let ty = entry.file_type().map_err(|e| Error::io(&p, e))?;
+            if ty.is_dir() {
+                stack.push(p);
+            } else if let Ok(rel) = p.strip_prefix(dir) {
+                out.push(rel.to_string_lossy().replace(std::path::MAIN_SEPARATOR, "/"));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+impl OutputDir {
+    /// Creates or reuses `path` for `command`. `keep`: relative paths (files, folder prefixes
+    /// such as `checkpoint/`, or `*` for all) of this command's earlier outputs to leave in place:
+    /// a resumed run keeps everything until it has checked that the checkpoint is its own.
+    pub fn prepare(path: &Path, command: &str, keep: &[&str]) -> Result<Self> {
+        std::fs::create_dir_all(path).map_err(|e| Error::io(path, e))?;
+        let record_path = path.join(OUTPUTS_RECORD);
+        let mut record: OutputsRecord = if record_path.is_file() { read_json(&record_path)? } else { OutputsRecord::default() };
+        let mut present = files_under(path)?;
+        // Temporary files of a killed or failed write are never outputs.
+        for f in present.iter().filter(|f| f.ends_with(TMP_SUFFIX)) {
+            let p = path.join(f);
+            std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+        }
+        present.retain(|f| !f.ends_with(TMP_SUFFIX) && f != OUTPUTS_RECORD);
+        let claimed_by_others: std::collections::HashSet<&str> = record
+            .commands
+            .iter()
+            .filter(|(c, _)| *c != command)
+            .flat_map(|(_, o)| o.files.iter().map(String::as_str))
+            .collect();
+        let mine = record.commands.get(command);
+        let other_incomplete = record.commands.iter().any(|(c, o)| c != command && !o.complete);
+        let kept = |f: &str| keep.iter().any(|k| *k == "*" || f == *k || (k.ends_with('/') && f.starts_with(k)));
+        let mut remove = Vec::new();
+        let mut unknown = Vec::new();
+        for f in &present {
+            if claimed_by_others.contains(f.as_str()) {
+                continue;
+            }
+            let ours = mine.is_some_and(|m| !m.complete || m.files.contains(f));
+            if ours {
+                if !kept(f) {
+                    remove.push(f.clone());
+                }
+            } else if !kept(f) && !other_incomplete {
+                unknown.push(f.clone());
+            }
+        }
+        if !unknown.is_empty() {
+            let shown: Vec<&str> = unknown.iter().take(5).map(String::as_str).collect();
+            return Err(Error::invalid(
+                path.display().to_string(),
+                format!(
+                    "holds {} file(s) that `weaksup {command}` did not write here ({}{}); use an empty or new output folder, or delete them",
+                    unknown.len(),
+                    shown.join(", "),
+                    if unknown.len() > 5 { ", …" } else { "" }
+                ),
+            ));
+        }
+        for f in &remove {
+            let p = path.join(f);
+            std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+        }
+        remove_empty_dirs(path)?;
+        if !remove.is_empty() {
+            tracing::info!(dir = %path.display(), removed = remove.len(), "removed the outputs of the previous `{command}` run here");
+        }
+        record.commands.insert(command.to_string(), CommandOutputs { complete: false, files: Vec::new() });
+        write_json(&record_path, &record)?;
+        Ok(Self { path: path.to_path_buf(), command: command.to_string() })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Records every file in the folder that no other command claims as this command's output.
+    pub fn finish(self) -> Result<()> {
+        let record_path = self.path.join(OUTPUTS_RECORD);
+        let mut record: OutputsRecord = if record_path.is_file() { read_json(&record_path)? } else { OutputsRecord::default() };
+        let others: std::collections::HashSet<String> =
+            record.commands.iter().filter(|(c, _)| **c != self.command).flat_map(|(_, o)| o.files.iter().cloned()).collect();
+        let files = files_under(&self.path)?
+            .into_iter()
+            .filter(|f| f != OUTPUTS_RECORD && !f.ends_with(TMP_SUFFIX) && !others.contains(f))
+            .collect();
+        record.commands.insert(self.command.clone(), CommandOutputs { complete: true, files });
+        write_json(&record_path, &record)
+    }
+}
+
+/// Removes the empty folders under `dir` (left by removed outputs), not `dir` itself.
+fn remove_empty_dirs(dir: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        if entry.file_type().map_err(|e| Error::io(entry.path(), e))?.is_dir() {
+            let p = entry.path();
+            remove_empty_dirs(&p)?;
+            if std::fs::read_dir(&p).map_err(|e| Error::io(&p, e))?.next().is_none() {
+                std::fs::remove_dir(&p).map_err(|e| Error::io(&p, e))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `path` with `suffix` appended to its file name (`votes.parquet` → `votes.parquet.json`).
@@ -125,4 +288,16 @@ pub fn read_toml<T: DeserializeOwned>(path: &Path) -> Result<T> {
 pub(crate) fn json_error(path: &Path, e: &serde_json::Error) -> Error {
     let line = (e.line() > 0).then_some(e.line());
     Error::parse(path, line, None, format!("{e}"))
+}
+
+/// The FNV-1a offset basis: the hash of nothing.
+pub const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// FNV-1a (64 bits) of `bytes`, continuing from `h` ([`FNV_OFFSET`] to start): a cheap content
+/// hash to notice changed inputs, not a cryptographic one.
+pub fn fnv1a64(bytes: &[u8], mut h: u64) -> u64 {
+    for &b in bytes {
+        h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+    }
+    h
 }

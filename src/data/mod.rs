@@ -10,6 +10,7 @@
 pub mod demo;
 mod cosine;
 mod io;
+pub(crate) mod records;
 mod tabular;
 mod wrench;
 
@@ -18,9 +19,9 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-pub use io::{line_of, parse_toml, read_toml, with_suffix,
-    read_json, read_parquet, read_utf8, write_atomic, write_csv, write_frame, write_json,
-    write_parquet,
+pub use io::{
+    FNV_OFFSET, OUTPUTS_RECORD, OutputDir, TMP_SUFFIX, fnv1a64, line_of, parse_toml, read_json, read_parquet, read_toml, read_utf8, tmp_path,
+    with_suffix, write_atomic, write_csv, write_frame, write_json, write_parquet,
 };
 pub use wrench::load_wrench;
 
@@ -83,6 +84,9 @@ impl Dataset {
         if self.classes.len() < 2 {
             return Err(Error::invalid(ctx, format!("{} classes; need at least 2", self.classes.len())));
         }
+        if let Some(dup) = self.classes.iter().enumerate().find(|(i, c)| self.classes[..*i].contains(c)).map(|(_, c)| c) {
+            return Err(Error::invalid(ctx, format!("class `{dup}` is listed twice (classes: {})", self.classes.join(", "))));
+        }
         let text = column(&self.frame, TEXT, &ctx)?;
         if text.dtype() != &DataType::String {
             return Err(Error::invalid(ctx, format!("column `text` is {}, expected strings", text.dtype())));
@@ -135,9 +139,13 @@ impl Dataset {
             .ctx(|| "column `text`".into())
     }
 
-    /// Gold labels (None where unknown), or None when the dataset has no label column.
+    /// Gold labels (None where unknown), or None when no row has one (no label column, or an
+    /// all-null one): a split without gold is never scored as if it had some.
     pub fn gold(&self) -> Option<Vec<Option<u32>>> {
         let ca = self.frame.column(LABEL).ok()?.i32().ok()?;
+        if ca.null_count() == ca.len() {
+            return None;
+        }
         Some(ca.iter().map(|v| v.map(|v| v as u32)).collect())
     }
 
@@ -237,6 +245,14 @@ impl Default for LoadOptions {
 
 /// Loads a corpus: every split of a WRENCH folder, or one split from a file.
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<Splits> {
+    // A panic in a parser (ours or a dependency's) becomes an error naming the file.
+    std::panic::catch_unwind(|| load_inner(path, opts)).unwrap_or_else(|p| {
+        Err(Error::parse(path, None, None, format!("the reader panicked: {}", crate::error::panic_message(&p))))
+    })
+}
+
+pub(crate) fn load_inner(path: &Path, opts: &LoadOptions) -> Result<Splits> {
+    std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     let format = match opts.format {
         Some(f) => f,
         None => detect_format(path)?,
@@ -257,7 +273,9 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Splits> {
 }
 
 fn detect_format(path: &Path) -> Result<Format> {
-    if path.is_dir() {
+    // The real error (a symlink loop, a permission problem), not just "not found".
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if meta.is_dir() {
         if path.join("label.json").is_file() {
             return Ok(Format::Wrench);
         }
@@ -268,9 +286,6 @@ fn detect_format(path: &Path) -> Result<Format> {
             path.display().to_string(),
             "a folder without label.json or train_data.json; expected a WRENCH folder (train.json, valid.json, test.json, label.json) or a COSINE-paper folder (train_data.json, dev_data.json, test_data.json)",
         ));
-    }
-    if !path.exists() {
-        return Err(Error::io(path, std::io::Error::from(std::io::ErrorKind::NotFound)));
     }
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     match ext.as_str() {
@@ -332,20 +347,52 @@ fn first_null(c: &Column) -> Option<usize> {
     mask.iter().position(|v| v == Some(true))
 }
 
-/// Maps gold labels given as names to class ids, checking each against `classes`;
-/// `err(row, name)` builds the error for an unknown name at 0-based data row `row`.
-pub(crate) fn label_ids_from_names<'a>(
-    names: impl Iterator<Item = Option<&'a str>>,
-    classes: &[String],
-    err: impl Fn(usize, &str) -> Error,
-) -> Result<Vec<Option<i32>>> {
-    let lookup: std::collections::HashMap<&str, i32> =
-        classes.iter().enumerate().map(|(i, c)| (c.as_str(), i as i32)).collect();
-    names
-        .enumerate()
-        .map(|(row, n)| match n {
-            None => Ok(None),
-            Some(n) => lookup.get(n).copied().map(Some).ok_or_else(|| err(row, n)),
+/// How a model's classes correspond to a dataset's: for each model class, the index of the data
+/// class it is. Equal lists map one to one; otherwise `map` (pairs `model class → data class`,
+/// from `--class-map HAM=ham,SPAM=spam`) must name every model class once and map onto every
+/// data class once. Anything else is an error listing both class lists.
+pub fn class_mapping(model: &[String], data: &[String], map: &[(String, String)]) -> Result<Vec<usize>> {
+    if map.is_empty() {
+        if model == data {
+            return Ok((0..model.len()).collect());
+        }
+        return Err(Error::Config(format!(
+            "the model predicts [{}] but the data's classes are [{}]; map them with --class-map {}",
+            model.join(", "),
+            data.join(", "),
+            model.iter().zip(data).map(|(m, d)| format!("{m}={d}")).collect::<Vec<_>>().join(",")
+        )));
+    }
+    let mut out = Vec::with_capacity(model.len());
+    for m in model {
+        let targets: Vec<&(String, String)> = map.iter().filter(|(a, _)| a == m).collect();
+        let [(_, d)] = targets.as_slice() else {
+            return Err(Error::Config(format!("--class-map must map the model class `{m}` exactly once (model classes: {})", model.join(", "))));
+        };
+        let k = data.iter().position(|c| c == d).ok_or_else(|| Error::Config(format!("--class-map {m}={d}: the data has no class `{d}` (data classes: {})", data.join(", "))))?;
+        if out.contains(&k) {
+            return Err(Error::Config(format!("--class-map maps two model classes onto `{d}`")));
+        }
+        out.push(k);
+    }
+    if let Some((a, _)) = map.iter().find(|(a, _)| !model.contains(a)) {
+        return Err(Error::Config(format!("--class-map names `{a}`, which is not a model class (model classes: {})", model.join(", "))));
+    }
+    if out.len() != data.len() {
+        return Err(Error::Config(format!("--class-map leaves data classes without a model class (data classes: {})", data.join(", "))));
+    }
+    Ok(out)
+}
+
+/// Parses `--class-map` items `MODEL=DATA`.
+pub fn parse_class_map(items: &[String]) -> Result<Vec<(String, String)>> {
+    items
+        .iter()
+        .map(|i| {
+            i.split_once('=')
+                .map(|(a, b)| (a.trim().to_string(), b.trim().to_string()))
+                .filter(|(a, b)| !a.is_empty() && !b.is_empty())
+                .ok_or_else(|| Error::Config(format!("--class-map {i}: expected MODEL_CLASS=DATA_CLASS")))
         })
         .collect()
 }

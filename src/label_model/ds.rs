@@ -229,3 +229,25 @@ impl LabelModel for DawidSkene {
         Some(super::balanced_accuracies(self.n_lfs, &self.class_balance, |j, y, l| self.confusion[(j * c + y) * (c + 1) + l]))
     }
 }
+
+impl DawidSkene {
+    /// Checks a model read from a file: every array has the length its shape says, every value
+    /// is finite (a corrupt `label_model.json` is an error, not an index panic later).
+    pub(crate) fn check(&self) -> std::result::Result<(), String> {
+        let c = self.class_balance.len();
+        if !(2..=10_000).contains(&c) || self.class_balance.iter().any(|p| !(p.is_finite() && *p >= 0.0)) {
+            return Err(format!("class_balance {:?}: 2 to 10,000 finite shares", self.class_balance));
+        }
+        if self.n_lfs > 1_000_000 {
+            return Err(format!("n_lfs {} is implausible", self.n_lfs));
+        }
+        if self.cardinality != c {
+            return Err(format!("cardinality {} but {c} class shares", self.cardinality));
+        }
+        let want = self.n_lfs.checked_mul(c * (c + 1)).ok_or("shape overflows")?;
+        if self.confusion.len() != want || self.confusion.iter().any(|p| !p.is_finite()) {
+            return Err(format!("confusion has {} finite values, expected {want}", self.confusion.len()));
+        }
+        Ok(())
+    }
+}

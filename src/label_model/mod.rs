@@ -358,9 +358,17 @@ impl Fitted {
     pub fn save(&self, path: &Path) -> Result<()> {
         crate::data::write_json(path, self)
     }
-    /// Reads a model written by [`Fitted::save`].
+    /// Reads a model written by [`Fitted::save`], checking its arrays against its shape.
     pub fn load(path: &Path) -> Result<Self> {
-        crate::data::read_json(path)
+        let m: Self = crate::data::read_json(path)?;
+        let checked = match &m {
+            Fitted::Mv(x) => x.check(),
+            Fitted::Wmv(x) => x.check(),
+            Fitted::Ds(x) => x.check(),
+            Fitted::Snorkel(x) => x.check(),
+        };
+        checked.map_err(|msg| Error::parse(path, None, None, format!("not a consistent label model: {msg}")))?;
+        Ok(m)
     }
 }
 

@@ -158,6 +158,21 @@ impl Default for LabelModelConfig {
 }
 
 impl LabelModelConfig {
+    /// Checks the model name and the class balance before any work, naming the config key.
+    pub fn validate(&self) -> Result<()> {
+        if self.model != "auto" {
+            default_grid(&self.model).map_err(|_| {
+                Error::Config(format!("unknown label model `{}` (auto, mv, wmv, ds, snorkel; config key label_model.model)", self.model))
+            })?;
+        }
+        if let Some(b) = &self.class_balance {
+            if b.iter().any(|x| !(*x > 0.0 && x.is_finite())) || (b.iter().sum::<f64>() - 1.0).abs() > 1e-3 {
+                return Err(Error::Config(format!("label_model.class_balance (--class-balance) = {b:?}: positive shares summing to 1")));
+            }
+        }
+        Ok(())
+    }
+
     /// The grid this config searches.
     pub fn grid(&self) -> Result<Vec<Params>> {
         if self.model == "auto" {
@@ -172,8 +187,14 @@ impl LabelModelConfig {
 
     /// Fits on `train`, selecting on `dev` when given and enabled.
     pub fn fit(&self, train: &LabelMatrix, dev: Option<(&LabelMatrix, &[Option<u32>])>) -> Result<Selected> {
+        self.validate()?;
         let fit = FitOptions { class_balance: self.class_balance.clone(), seed: self.predict.seed };
         let dev = dev.filter(|_| self.select_on_valid);
+        if dev.is_none() {
+            // Said once, plainly: without gold on valid nothing is chosen, the defaults are used.
+            let what = if self.model == "auto" { "`auto` uses majority vote (`mv`), the model with no parameters to fit wrong".to_string() } else { format!("`{}` uses its default settings", self.model) };
+            tracing::warn!("no model selection (no valid split with gold labels{}): {what}", if self.select_on_valid { "" } else { ", or selection turned off" });
+        }
         select(&self.grid()?, train, dev, self.metric, &fit, &self.predict)
     }
 }

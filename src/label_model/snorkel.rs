@@ -381,3 +381,28 @@ mod tests {
         assert!(once.iter().zip(&every).any(|(a, b)| (a - b).abs() > 1e-3), "{once:?} {every:?}");
     }
 }
+
+impl SnorkelModel {
+    /// Checks a model read from a file: every array has the length its shape says, every value
+    /// is finite (a corrupt `label_model.json` is an error, not an index panic later).
+    pub(crate) fn check(&self) -> std::result::Result<(), String> {
+        let c = self.class_balance.len();
+        if !(2..=10_000).contains(&c) || self.class_balance.iter().any(|p| !(p.is_finite() && *p >= 0.0)) {
+            return Err(format!("class_balance {:?}: 2 to 10,000 finite shares", self.class_balance));
+        }
+        if self.n_lfs > 1_000_000 {
+            return Err(format!("n_lfs {} is implausible", self.n_lfs));
+        }
+        if self.cardinality != c {
+            return Err(format!("cardinality {} but {c} class shares", self.cardinality));
+        }
+        let want = self.n_lfs.checked_mul(c * c).ok_or("shape overflows")?;
+        if self.mu.len() != want || self.mu.iter().any(|p| !p.is_finite()) {
+            return Err(format!("mu has {} finite values, expected {want}", self.mu.len()));
+        }
+        if !(self.predict_clip.is_finite() && (0.0..0.5).contains(&self.predict_clip)) {
+            return Err(format!("predict_clip {} is outside [0, 0.5)", self.predict_clip));
+        }
+        Ok(())
+    }
+}

@@ -1,19 +1,20 @@
 //! Compiled LF sets and the parallel applier.
 //!
-//! Rows are cut into chunks (`ApplyOptions::chunk_size`) processed in parallel by rayon; every
-//! chunk writes its own row-major block and blocks are concatenated in row order, so the label
-//! matrix is bit-identical at any thread count and chunk size.
+//! Rows are cut into chunks (`ApplyOptions::chunk_size`) processed in parallel on scoped worker
+//! threads ([`crate::parallel`]); every chunk writes its own row-major block and blocks are
+//! concatenated in row order, so the label matrix is bit-identical at any thread count and chunk
+//! size. Every LF group runs under `catch_unwind`: a panic, ours or a dependency's, becomes an
+//! error (or, fault-tolerant, a counted fault) naming the LF.
 
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use polars::prelude::*;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::builtin::{KeywordLf, KeywordMatch, REGEX_SIZE_LIMIT, RegexLf, RowLf, SqlLf, text_column};
-use super::sql::{SqlPlan, add_lowered, lowered_name};
+use super::builtin::{KeywordLf, KeywordMatch, REGEX_SIZE_LIMIT, RegexLf, RowLf, text_column};
+use super::sql::{CompiledSql, SqlLf, add_lowered, lowered_name};
 use super::{LabelingFunction, LfEntry, LfSet, Preprocessor};
 use crate::error::{panic_message, Error, Result};
 use crate::matrix::{ABSTAIN, Label, LabelMatrix};
@@ -29,13 +30,27 @@ pub struct ApplyOptions {
     /// Count LF failures (errors, panics, out-of-range votes) per LF and abstain instead of
     /// stopping (Snorkel's `fault_tolerant=True`). Default false: the first failure is an error.
     pub fault_tolerant: bool,
-    /// Worker threads; `None` uses rayon's global pool (all cores or `RAYON_NUM_THREADS`).
+    /// Worker threads; `None`: as many as rayon's global pool has (all cores, or
+    /// `RAYON_NUM_THREADS`).
     pub threads: Option<usize>,
 }
 
 impl Default for ApplyOptions {
     fn default() -> Self {
         Self { chunk_size: 8192, fault_tolerant: false, threads: None }
+    }
+}
+
+impl ApplyOptions {
+    /// Checks the values, naming the config key.
+    pub fn validate(&self) -> Result<()> {
+        if self.chunk_size == 0 {
+            return Err(Error::Config("lfs.apply.chunk_size (--chunk-size) = 0: must be at least 1".into()));
+        }
+        if self.threads == Some(0) {
+            return Err(Error::Config("lfs.apply.threads (--threads) = 0: must be at least 1".into()));
+        }
+        Ok(())
     }
 }
 
@@ -111,7 +126,7 @@ impl KeywordGroup {
         Ok(Self { column: column.into(), case_sensitive, ac, n_patterns: patterns.len(), needs_boundary, lfs: out })
     }
 
-    /// `folded`: `texts` are already lower-cased (the chunk's shared copy, [`SqlPlan`]).
+    /// `folded`: `texts` are already lower-cased (the chunk's shared copy, [`super::sql::add_lowered`]).
     ///
     /// # Shapes
     /// `texts`: one per chunk row; `block`: `rows × m` row-major, written at each LF's column.
@@ -213,8 +228,9 @@ pub struct CompiledLfs {
     preprocessors: Vec<Box<dyn Preprocessor>>,
     keyword_groups: Vec<KeywordGroup>,
     regex_groups: Vec<RegexGroup>,
-    sql: Vec<(usize, SqlLf)>,
-    sql_plan: SqlPlan,
+    sql: Vec<(usize, SqlLf, CompiledSql)>,
+    /// Columns of which SQL LFs read a lower-cased copy, first-seen order.
+    lowered: Vec<String>,
     rows: Vec<(usize, RowLf)>,
     customs: Vec<(usize, Box<dyn LabelingFunction>)>,
 }
@@ -257,13 +273,21 @@ impl CompiledLfs {
         let mut customs = Vec::new();
         for (j, e) in set.entries.into_iter().enumerate() {
             match e {
-                LfEntry::Sql(l) => sql.push((j, l)),
+                LfEntry::Sql(l) => {
+                    let c = l.compile()?;
+                    sql.push((j, l, c));
+                }
                 LfEntry::Row(l) => rows.push((j, l)),
                 LfEntry::Custom(l) => customs.push((j, l)),
                 LfEntry::Keyword(_) | LfEntry::Regex(_) => {}
             }
         }
-        let sql_plan = SqlPlan::new(&sql.iter().map(|(_, l)| l).collect::<Vec<_>>())?;
+        let mut lowered: Vec<String> = Vec::new();
+        for c in sql.iter().flat_map(|(_, _, c)| c.lowered()) {
+            if !lowered.contains(&c) {
+                lowered.push(c);
+            }
+        }
         Ok(Self {
             classes: set.classes,
             names,
@@ -272,7 +296,7 @@ impl CompiledLfs {
             keyword_groups,
             regex_groups,
             sql,
-            sql_plan,
+            lowered,
             rows,
             customs,
         })
@@ -289,8 +313,7 @@ impl CompiledLfs {
     }
 
     /// The source columns the LFs read, for readers that load only those: the columns of keyword,
-    /// regex and row LFs, and every identifier of the SQL expressions (a superset: function names
-    /// and keywords too). `None` when preprocessors or custom LFs make it unknowable.
+    /// regex, row and SQL LFs. `None` when preprocessors or custom LFs make it unknowable.
     pub fn input_columns(&self) -> Option<Vec<String>> {
         if !self.preprocessors.is_empty() || !self.customs.is_empty() {
             return None;
@@ -299,7 +322,7 @@ impl CompiledLfs {
         let named = self.keyword_groups.iter().map(|g| g.column.clone())
             .chain(self.regex_groups.iter().map(|g| g.column.clone()))
             .chain(self.rows.iter().map(|(_, r)| r.column.clone()))
-            .chain(self.sql.iter().flat_map(|(_, l)| sql_identifiers(&l.expr)));
+            .chain(self.sql.iter().flat_map(|(_, _, c)| c.columns()));
         for c in named {
             if !out.contains(&c) {
                 out.push(c);
@@ -318,6 +341,17 @@ impl CompiledLfs {
             .flat_map(|g| g.lfs.iter().map(move |l| (l.col, g.column.as_str())))
             .chain(self.regex_groups.iter().flat_map(|g| g.lfs.iter().map(move |l| (l.0, g.column.as_str()))))
             .chain(self.rows.iter().map(|(j, r)| (*j, r.column.as_str())));
+        let sql_cols: Vec<(usize, String)> = self.sql.iter().flat_map(|(j, _, c)| c.columns().into_iter().map(move |col| (*j, col))).collect();
+        let cols = cols.chain(sql_cols.iter().map(|(j, c)| (*j, c.as_str())));
+        for p in &self.preprocessors {
+            if frame.column(p.name()).is_ok() {
+                return Err(Error::Config(format!(
+                    "preprocessor `{}` would replace the data's column `{}`; give it another name",
+                    p.name(),
+                    p.name()
+                )));
+            }
+        }
         for (j, c) in cols {
             if !has(c) {
                 return Err(Error::lf(
@@ -331,33 +365,20 @@ impl CompiledLfs {
 
     /// Applies every LF to every row of `frame`.
     pub fn apply(&self, frame: &DataFrame, opts: &ApplyOptions, progress: &dyn Progress) -> Result<Applied> {
-        if opts.chunk_size == 0 {
-            return Err(Error::Config("apply: chunk_size must be positive".into()));
-        }
+        opts.validate()?;
         self.check_columns(frame)?;
         let n = frame.height();
         let m = self.names.len();
         progress.start("applying LFs", n as u64);
         let starts: Vec<usize> = (0..n).step_by(opts.chunk_size).collect();
-        let run = || {
-            starts
-                .par_iter()
-                .map(|&start| {
-                    let len = opts.chunk_size.min(n - start);
-                    let out = self.apply_chunk(frame, start, len, opts.fault_tolerant);
-                    progress.advance(len as u64);
-                    out
-                })
-                .collect::<Result<Vec<_>>>()
-        };
-        let blocks = match opts.threads {
-            Some(t) => rayon::ThreadPoolBuilder::new()
-                .num_threads(t.max(1))
-                .build()
-                .map_err(|e| Error::Config(format!("thread pool: {e}")))?
-                .install(run)?,
-            None => run()?,
-        };
+        let threads = opts.threads.unwrap_or_else(rayon::current_num_threads);
+        let blocks = crate::parallel::map_ordered(starts.len(), threads, |k| {
+            let start = starts[k];
+            let len = opts.chunk_size.min(n - start);
+            let out = self.apply_chunk(frame, start, len, opts.fault_tolerant);
+            progress.advance(len as u64);
+            out
+        })?;
         progress.finish();
         let mut votes = Vec::with_capacity(n * m);
         let mut faults = vec![0u64; m];
@@ -375,29 +396,45 @@ impl CompiledLfs {
         let c = self.classes.len() as Label;
         let mut chunk = frame.slice(start as i64, len);
         for p in &self.preprocessors {
-            let col = p.apply(&chunk)?;
+            let col = catch_unwind(AssertUnwindSafe(|| p.apply(&chunk)))
+                .unwrap_or_else(|e| Err(Error::Config(format!("panicked: {}", panic_message(&e)))))
+                .map_err(|e| Error::Config(format!("preprocessor `{}`: {}", p.name(), bare(e))))?;
             chunk.with_column(col).map_err(|e| Error::Config(format!("preprocessor `{}`: {e}", p.name())))?;
         }
         let mut block = vec![ABSTAIN; len * m];
         let mut faults = vec![0u64; m];
         // Lower-cased copies read by the SQL LFs; a column that cannot be lower-cased is left
-        // out, so its LFs fail in `eval_sql` with polars' own error.
-        for c in &self.sql_plan.lowered {
+        // out, and its LFs fail with a message naming the column's type.
+        for c in &self.lowered {
             let _ = add_lowered(&mut chunk, c);
         }
         for g in &self.keyword_groups {
+            let who = || g.lfs.iter().map(|l| self.names[l.col].as_str()).collect::<Vec<_>>().join(", ");
             let shared = if g.case_sensitive { None } else { chunk.column(&lowered_name(&g.column)).ok() };
-            match shared.and_then(|c| c.str().ok()) {
-                Some(folded) => g.eval(folded, true, &mut block, m),
-                None => g.eval(text_column(&chunk, &g.column, &self.names[g.lfs[0].col])?, false, &mut block, m),
-            }
+            let texts = match shared.and_then(|c| c.str().ok()) {
+                Some(folded) => (folded, true),
+                None => (text_column(&chunk, &g.column, &self.names[g.lfs[0].col])?, false),
+            };
+            catch_unwind(AssertUnwindSafe(|| g.eval(texts.0, texts.1, &mut block, m)))
+                .map_err(|p| Error::lf(who(), format!("keyword matching panicked on rows {start}..{}: {}", start + len, panic_message(&p))))?;
         }
         for g in &self.regex_groups {
+            let who = || g.lfs.iter().map(|l| self.names[l.0].as_str()).collect::<Vec<_>>().join(", ");
             let texts = text_column(&chunk, &g.column, &self.names[g.lfs[0].0])?;
-            g.eval(texts, &mut block, m);
+            catch_unwind(AssertUnwindSafe(|| g.eval(texts, &mut block, m)))
+                .map_err(|p| Error::lf(who(), format!("regex matching panicked on rows {start}..{}: {}", start + len, panic_message(&p))))?;
         }
-        if !self.sql.is_empty() {
-            self.eval_sql(&chunk, &mut block, m, &mut faults, tolerant)?;
+        for (j, lf, compiled) in &self.sql {
+            let votes = catch_unwind(AssertUnwindSafe(|| compiled.votes(&chunk, start, &lf.expr)))
+                .unwrap_or_else(|p| Err(format!("panicked on rows {start}..{}: {}", start + len, panic_message(&p))));
+            match votes {
+                Ok(v) => v.iter().enumerate().for_each(|(i, &x)| block[i * m + j] = x),
+                Err(msg) if tolerant => {
+                    tracing::warn!(lf = %lf.name, error = %msg, "SQL LF failed on a chunk");
+                    faults[*j] += len as u64;
+                }
+                Err(msg) => return Err(Error::lf(&lf.name, msg)),
+            }
         }
         for (j, lf) in &self.rows {
             let texts = text_column(&chunk, &lf.column, lf.name())?;
@@ -443,78 +480,14 @@ impl CompiledLfs {
         }
         Ok((block, faults))
     }
-
-    fn eval_sql(&self, chunk: &DataFrame, block: &mut [Label], m: usize, faults: &mut [u64], tolerant: bool) -> Result<()> {
-        match chunk.clone().lazy().select(self.sql_plan.exprs.clone()).collect() {
-            Ok(out) => {
-                for ((j, lf), col) in self.sql.iter().zip(out.columns()) {
-                    write_votes(col, lf, *j, block, m)?;
-                }
-                Ok(())
-            }
-            // Find which expression failed, evaluating them one at a time as polars SQL parses
-            // them (errors then name the user's columns, not the shared lower-cased ones).
-            Err(_) => {
-                for (j, lf) in &self.sql {
-                    match chunk.clone().lazy().select([lf.to_expr()?]).collect() {
-                        Ok(out) => write_votes(&out.columns()[0], lf, *j, block, m)?,
-                        Err(e) if tolerant => {
-                            tracing::warn!(lf = %lf.name, error = %e, "SQL LF failed on a chunk");
-                            faults[*j] += chunk.height() as u64;
-                        }
-                        Err(e) => return Err(Error::lf(&lf.name, format!("`{}`: {e}", lf.expr))),
-                    }
-                }
-                Ok(())
-            }
-        }
-    }
 }
 
-fn write_votes(col: &Column, lf: &SqlLf, j: usize, block: &mut [Label], m: usize) -> Result<()> {
-    let ca = col.i16().map_err(|e| Error::lf(&lf.name, e.to_string()))?;
-    if ca.len() != block.len() / m.max(1) {
-        return Err(Error::lf(&lf.name, format!("`{}` is not a per-row condition (got {} values)", lf.expr, ca.len())));
+/// A library error's message without the prefix naming its kind.
+fn bare(e: Error) -> String {
+    match e {
+        Error::Config(m) | Error::Lf { message: m, .. } => m,
+        other => other.to_string(),
     }
-    for (i, v) in ca.iter().enumerate() {
-        block[i * m + j] = v.unwrap_or(ABSTAIN);
-    }
-    Ok(())
-}
-
-/// Bare and double-quoted identifiers of a SQL expression, skipping '...' string literals.
-fn sql_identifiers(expr: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut chars = expr.char_indices().peekable();
-    while let Some((i, ch)) = chars.next() {
-        if ch == '\'' || ch == '"' {
-            let mut s = String::new();
-            while let Some((_, c)) = chars.next() {
-                if c == ch {
-                    if chars.peek().is_some_and(|&(_, n)| n == ch) {
-                        chars.next();
-                    } else {
-                        break;
-                    }
-                }
-                s.push(c);
-            }
-            if ch == '"' {
-                out.push(s);
-            }
-        } else if ch.is_alphabetic() || ch == '_' {
-            let mut end = i + ch.len_utf8();
-            while let Some(&(j, c)) = chars.peek() {
-                if !(c.is_alphanumeric() || c == '_') {
-                    break;
-                }
-                end = j + c.len_utf8();
-                chars.next();
-            }
-            out.push(expr[i..end].to_string());
-        }
-    }
-    out
 }
 
 /// Applies a single built-in LF (compiled as a set of one) to a frame.

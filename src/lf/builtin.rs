@@ -116,35 +116,6 @@ impl RegexLf {
     }
 }
 
-/// Votes `label` where a polars SQL boolean expression over the frame's columns is true
-/// (`length(text) < 20`, `stars >= 4 AND lower(text) LIKE '%refund%'`); null abstains.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SqlLf {
-    pub name: String,
-    pub expr: String,
-    pub label: Label,
-}
-
-impl SqlLf {
-    pub fn new(name: impl Into<String>, expr: impl Into<String>, label: Label) -> Self {
-        Self { name: name.into(), expr: expr.into(), label }
-    }
-    pub(crate) fn validate(&self) -> Result<()> {
-        check_name(&self.name)?;
-        self.to_expr().map(|_| ())
-    }
-    /// The parsed SQL condition.
-    pub(crate) fn condition(&self) -> Result<Expr> {
-        polars::sql::sql_expr(&self.expr)
-            .map_err(|e| Error::lf(&self.name, format!("bad SQL expression `{}`: {e}", self.expr)))
-    }
-    /// The polars expression, as polars SQL parses it: `label` where the condition holds, else
-    /// `ABSTAIN`. The applier runs an optimised equivalent ([`super::sql::SqlPlan`]).
-    pub(crate) fn to_expr(&self) -> Result<Expr> {
-        Ok(super::sql::vote_expr(self, self.condition()?))
-    }
-}
-
 type RowFn = dyn Fn(&str) -> Label + Send + Sync;
 
 /// A Rust closure over one text column: `|text| if text.len() < 5 { HAM } else { ABSTAIN }`.

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::builtin::{KeywordLf, KeywordMatch, Lowercase, NormalizeWhitespace, RegexLf, SqlLf, StripPunctuation};
+use super::builtin::{KeywordLf, KeywordMatch, Lowercase, NormalizeWhitespace, RegexLf, StripPunctuation};
+use super::sql::SqlLf;
 use super::registry::{Built, CustomLfSpec, CustomPreprocessorSpec, Registry};
 use super::{LfSet, Preprocessor};
 use crate::data::TEXT;
@@ -237,6 +238,12 @@ impl LfFile {
             let (spec, off) = (p.get_ref(), p.span().start);
             super::builtin::check_name(&spec.name)
                 .map_err(|e| self.err(off, None, Some("name"), format!("preprocessor: {e}")))?;
+            if spec.name == s.text_column || spec.name == crate::data::TEXT || spec.name == crate::data::LABEL {
+                return Err(self.err(off, None, Some("name"), format!("preprocessor `{}` would replace the data's column `{}`; give it another name", spec.name, spec.name)));
+            }
+            if s.preprocessor.iter().take_while(|q| q.span() != p.span()).any(|q| q.get_ref().name == spec.name) {
+                return Err(self.err(off, None, Some("name"), format!("preprocessor `{}` is defined twice", spec.name)));
+            }
             if (spec.kind == PreKind::Custom) != spec.function.is_some() {
                 return Err(self.err(off, None, Some("function"), format!("preprocessor `{}`: `function` is required for kind custom and only there", spec.name)));
             }

@@ -5,14 +5,15 @@
 //! An [`LfSet`] keeps LFs in declared order (that order is the label matrix's column order) and
 //! compiles them so that all keyword LFs over one column run as **one** Aho-Corasick pass and all
 //! regex LFs over one column in one pass over the rows (each regex with its own literal
-//! prefilter); SQL LFs are polars expressions; closures are the escape hatch.
+//! prefilter); SQL LFs are allow-listed expressions evaluated column-wise ([`sql`]); closures are
+//! the escape hatch.
 
 pub mod analysis;
 mod apply;
 mod builtin;
 pub mod file;
 mod registry;
-mod sql;
+pub(crate) mod sql;
 
 use polars::prelude::DataFrame;
 
@@ -20,9 +21,10 @@ pub use crate::matrix::{ABSTAIN, Label, LabelMatrix};
 pub use analysis::{LfAnalysis, LfStats, analyze};
 pub use apply::{ApplyOptions, Applied, CompiledLfs};
 pub use builtin::{
-    FrameLf, KeywordLf, KeywordMatch, Lowercase, NormalizeWhitespace, RegexLf, RowLf, SqlLf,
-    StripPunctuation, TextMap,
+    FrameLf, KeywordLf, KeywordMatch, Lowercase, NormalizeWhitespace, RegexLf, RowLf, StripPunctuation,
+    TextMap,
 };
+pub use sql::{MAX_EXPR_BYTES, SqlLf};
 pub use file::LfFile;
 pub use registry::{CustomLfSpec, CustomPreprocessorSpec, Registry};
 

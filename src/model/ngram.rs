@@ -47,9 +47,28 @@ fn fnv(bytes: &[u8], seed: u64) -> u64 {
 }
 
 impl NgramConfig {
-    fn validate(&self) -> Result<()> {
-        if self.buckets < 1 || self.dim < 1 || self.hidden < 1 || self.char_ngrams.0 > self.char_ngrams.1 || !(0.0..1.0).contains(&self.dropout) {
-            return Err(Error::Config(format!("n-gram model: bad config {self:?}")));
+    /// Checks every value before any tensor is allocated (a corrupt `weaksup.json` is an error,
+    /// not an abort on a 10¹⁵-element table).
+    pub fn validate(&self) -> Result<()> {
+        let bad = |field: &str, why: String| Err(Error::Config(format!("n-gram model `{field}`: {why}")));
+        if !(1..=1 << 26).contains(&self.buckets) {
+            return bad("buckets", format!("{} is outside 1..=2^26", self.buckets));
+        }
+        if !(1..=4096).contains(&self.dim) || !(1..=4096).contains(&self.hidden) {
+            return bad("dim/hidden", format!("{} / {} outside 1..=4096", self.dim, self.hidden));
+        }
+        if self.buckets * self.dim > 1 << 30 {
+            return bad("buckets", format!("{} × dim {} is more than 2^30 parameters", self.buckets, self.dim));
+        }
+        if self.word_ngrams.iter().any(|&n| !(1..=8).contains(&n)) {
+            return bad("word_ngrams", format!("{:?}: orders must be in 1..=8", self.word_ngrams));
+        }
+        let (lo, hi) = self.char_ngrams;
+        if lo > hi || hi > 16 {
+            return bad("char_ngrams", format!("({lo}, {hi}): need lo ≤ hi ≤ 16 (0 turns them off)"));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return bad("dropout", format!("{} is outside [0, 1)", self.dropout));
         }
         Ok(())
     }

@@ -110,19 +110,46 @@ impl TransformerConfig {
     /// Reads `config.json`; unknown `model_type`s are rejected.
     pub fn load(path: &Path) -> Result<Self> {
         let cfg: Self = crate::data::read_json(path)?;
-        cfg.validate().map_err(|e| Error::parse(path, None, Some("model_type"), e.to_string()))?;
+        cfg.validate().map_err(|(field, msg)| Error::parse(path, None, Some(field), msg))?;
         Ok(cfg)
     }
 
-    fn validate(&self) -> Result<()> {
+    /// Checks every value before any tensor is allocated: a corrupt or hostile `config.json`
+    /// (zero heads, a billion layers) is an error naming the field, not a crash or an abort.
+    pub fn validate(&self) -> std::result::Result<(), (&'static str, String)> {
         if !["bert", "roberta", "distilbert"].contains(&self.model_type.as_str()) {
-            return Err(Error::Config(format!("model_type `{}` is not supported (bert, roberta, distilbert)", self.model_type)));
+            return Err(("model_type", format!("`{}` is not supported (bert, roberta, distilbert)", self.model_type)));
+        }
+        let limits: [(&'static str, i64, i64); 7] = [
+            ("vocab_size", self.vocab_size, 10_000_000),
+            ("hidden_size", self.hidden_size, 16_384),
+            ("num_hidden_layers", self.num_hidden_layers, 256),
+            ("num_attention_heads", self.num_attention_heads, 1_024),
+            ("intermediate_size", self.intermediate_size, 131_072),
+            ("max_position_embeddings", self.max_position_embeddings, 1 << 20),
+            ("type_vocab_size", self.type_vocab_size, 1_024),
+        ];
+        for (field, v, max) in limits {
+            if !(1..=max).contains(&v) && !(field == "type_vocab_size" && v == 0) {
+                return Err((field, format!("{v} is outside 1..={max}")));
+            }
         }
         if self.hidden_size % self.num_attention_heads != 0 {
-            return Err(Error::Config(format!("hidden_size {} is not a multiple of {} heads", self.hidden_size, self.num_attention_heads)));
+            return Err(("num_attention_heads", format!("hidden_size {} is not a multiple of {} heads", self.hidden_size, self.num_attention_heads)));
+        }
+        if !(self.pad_token_id >= 0 && self.pad_token_id < self.vocab_size) {
+            return Err(("pad_token_id", format!("{} is outside 0..{}", self.pad_token_id, self.vocab_size)));
+        }
+        if !(self.layer_norm_eps > 0.0 && self.layer_norm_eps < 1.0) {
+            return Err(("layer_norm_eps", format!("{} is outside (0, 1)", self.layer_norm_eps)));
+        }
+        for (field, p) in [("hidden_dropout_prob", self.hidden_dropout_prob), ("attention_probs_dropout_prob", self.attention_probs_dropout_prob)] {
+            if !(0.0..1.0).contains(&p) {
+                return Err((field, format!("{p} is outside [0, 1)")));
+            }
         }
         if !["gelu", "gelu_new", "relu"].contains(&self.hidden_act.as_str()) {
-            return Err(Error::Config(format!("hidden_act `{}` is not supported (gelu, gelu_new, relu)", self.hidden_act)));
+            return Err(("hidden_act", format!("`{}` is not supported (gelu, gelu_new, relu)", self.hidden_act)));
         }
         Ok(())
     }
@@ -354,7 +381,7 @@ fn strip_prefix(name: &str) -> &str {
 impl TransformerClassifier {
     /// A randomly initialised model (seeded) on `device`.
     pub fn new(config: TransformerConfig, n_classes: i64, options: TransformerOptions, device: Device, seed: u64) -> Result<Self> {
-        config.validate()?;
+        config.validate().map_err(|(field, msg)| Error::Config(format!("transformer config `{field}`: {msg}")))?;
         if n_classes < 2 {
             return Err(Error::Config(format!("{n_classes} classes: need at least 2")));
         }

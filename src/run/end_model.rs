@@ -21,6 +21,7 @@ use crate::model::transformer::{TransformerClassifier, TransformerConfig, Transf
 use crate::model::{Pooling, Precision, parse_device};
 use crate::progress::Progress;
 use crate::selftrain::{CosineConfig, SelfTrainReport, self_train};
+use crate::train::checkpoint::Fingerprint;
 use crate::train::{self, EndModel, Encoded, EvalSet, TrainConfig, TrainReport, TrainSet};
 
 /// The end model to fine-tune.
@@ -358,9 +359,74 @@ fn split_result(ds: &Dataset, proba: Vec<f32>, c: usize, covered: Option<&[bool]
     SplitResult { split: ds.split.clone(), proba, pred, scores: scores_all, covered_scores, confusion }
 }
 
+/// Where an end-model run checkpoints, and what it must match to resume.
+#[derive(Debug, Clone, Copy)]
+pub struct Checkpointing<'a> {
+    pub dir: &'a Path,
+    /// The model as configured (its source, precision, pooling and length are in the fingerprint).
+    pub model: &'a EndModelConfig,
+    /// Continue from the checkpoint in `dir` (refused unless it belongs to the same run);
+    /// otherwise an old checkpoint there is removed.
+    pub resume: bool,
+}
+
+/// What an end-model run depends on: every split's source, size and a hash of its texts and gold
+/// labels, the class names, a hash of the training rows and targets, the model, the method and
+/// every training setting but `checkpoint_every` (the device may change: a run killed on a GPU
+/// can finish on the CPU, with last-digit differences).
+pub fn fingerprint(splits: &Splits, sup: &Supervision, model: &EndModelConfig, method: Method, train: &TrainConfig, cosine: &CosineConfig) -> Result<Fingerprint> {
+    use crate::data::{FNV_OFFSET, fnv1a64};
+    let mut f: Vec<(String, String)> = Vec::new();
+    for ds in &splits.splits {
+        let k = format!("data.{}", ds.split);
+        if let Some(p) = &ds.source {
+            f.push((format!("{k}.path"), p.display().to_string()));
+            let bytes = std::fs::metadata(p).map(|m| m.len().to_string()).unwrap_or_else(|_| "?".into());
+            f.push((format!("{k}.bytes"), bytes));
+        }
+        f.push((format!("{k}.rows"), ds.len().to_string()));
+        let mut h = FNV_OFFSET;
+        for t in ds.texts()?.iter() {
+            h = fnv1a64(t.unwrap_or("").as_bytes(), h);
+            h = fnv1a64(&[0xff], h);
+        }
+        for g in ds.gold().unwrap_or_default() {
+            h = fnv1a64(&g.map_or(-1i64, |g| g as i64).to_le_bytes(), h);
+        }
+        f.push((format!("{k}.content_fnv1a64"), format!("{h:016x}")));
+    }
+    f.push(("classes".into(), splits.splits.first().map(|d| d.classes.join(", ")).unwrap_or_default()));
+    let mut h = FNV_OFFSET;
+    for r in &sup.rows {
+        h = fnv1a64(&(*r as u64).to_le_bytes(), h);
+    }
+    for t in &sup.targets {
+        h = fnv1a64(&t.to_bits().to_le_bytes(), h);
+    }
+    f.push(("targets.split".into(), splits.splits[sup.split].split.clone()));
+    f.push(("targets.rows".into(), sup.rows.len().to_string()));
+    f.push(("targets.fnv1a64".into(), format!("{h:016x}")));
+    f.push(("end_model.model".into(), model.model.clone()));
+    f.push(("end_model.precision".into(), model.precision.clone()));
+    f.push(("end_model.pooling".into(), json(&model.pooling)));
+    f.push(("end_model.max_len".into(), model.max_len.to_string()));
+    f.push(("method".into(), json(&method)));
+    let train = TrainConfig { checkpoint_every: 0, ..train.clone() };
+    f.push(("train".into(), json(&train)));
+    if method == Method::Cosine {
+        f.push(("cosine".into(), json(cosine)));
+    }
+    Ok(Fingerprint(f))
+}
+
+/// Compact JSON of a fingerprint value.
+fn json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
 /// Trains `model` on `sup` with `method` (stage 1, or stage 1 + COSINE over every row of the
-/// training split), then predicts every split. With `checkpoint_dir`, training checkpoints there
-/// and a rerun resumes.
+/// training split), then predicts every split. With `checkpoint`, training checkpoints there and
+/// a rerun with `resume` continues (refused when the checkpoint belongs to another run).
 #[allow(clippy::too_many_arguments)]
 pub fn fit(
     model: &mut EndModel,
@@ -369,10 +435,14 @@ pub fn fit(
     method: crate::run::Method,
     train_cfg: &TrainConfig,
     cosine: &CosineConfig,
-    checkpoint_dir: Option<&Path>,
+    checkpoint: Option<Checkpointing>,
     progress: &dyn Progress,
 ) -> Result<EndModelRun> {
     let started = Instant::now();
+    if let Some(ck) = &checkpoint {
+        fingerprint(splits, sup, ck.model, method, train_cfg, cosine)?.check_or_record(ck.dir, ck.resume)?;
+    }
+    let checkpoint_dir = checkpoint.map(|c| c.dir);
     let c = model.n_classes() as usize;
     let train_ds = &splits.splits[sup.split];
     let encoded: Vec<Encoded> = splits.splits.iter().map(|d| model.encode(&texts(d)?)).collect::<Result<_>>()?;

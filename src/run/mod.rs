@@ -122,6 +122,8 @@ impl RunConfig {
         self.data.demo.seed = self.seed;
         self.label_model.predict.seed = self.seed;
         self.train.seed = self.seed;
+        self.label_model.validate()?;
+        self.lfs.apply.validate()?;
         if (self.soft || self.drop_tied) && self.targets != Targets::LabelModel {
             return Err(Error::Config(format!("`soft` and `drop_tied` shape the label model's labels; targets = \"{}\" has none", String::from(self.targets.clone()))));
         }
@@ -303,7 +305,7 @@ pub fn split_votes(splits: &Splits, compiled: Option<&CompiledLfs>, apply: &Appl
 pub fn run(cfg: &RunConfig, registry: &Registry, resume: bool, progress: &dyn Progress) -> Result<RunOutputs> {
     let splits = load_data(cfg)?;
     let lfs = load_lfs(cfg, registry)?;
-    std::fs::create_dir_all(&cfg.out).map_err(|e| Error::io(&cfg.out, e))?;
+    let out = data::OutputDir::prepare(&cfg.out, "run", if resume { &["*"] } else { &[] })?;
     data::write_atomic(&cfg.out.join("config.toml"), cfg.to_toml().as_bytes())?;
     let compiled = lfs.map(|s| s.compile()).transpose()?;
     let mut reports = Vec::new();
@@ -329,10 +331,8 @@ pub fn run(cfg: &RunConfig, registry: &Registry, resume: bool, progress: &dyn Pr
                 .drop_tied(cfg.drop_tied, &cfg.targets, matrices[train])?;
             let mut model = cfg.end_model.build(classes.len() as i64, cfg.seed)?;
             let ckpt = checkpoint_path(&cfg.out);
-            if !resume && ckpt.exists() {
-                std::fs::remove_dir_all(&ckpt).map_err(|e| Error::io(&ckpt, e))?;
-            }
-            let r = end_model::fit(&mut model, &splits, &sup, method, &cfg.train, &cfg.cosine, Some(&ckpt), progress)?;
+            let checkpointing = end_model::Checkpointing { dir: &ckpt, model: &cfg.end_model, resume };
+            let r = end_model::fit(&mut model, &splits, &sup, method, &cfg.train, &cfg.cosine, Some(checkpointing), progress)?;
             model.save(&cfg.out.join("model"), &classes)?;
             report::write_end_model(&r, &splits, &classes, cfg.train.metric, &cfg.out)?;
             Some(r)
@@ -340,6 +340,7 @@ pub fn run(cfg: &RunConfig, registry: &Registry, resume: bool, progress: &dyn Pr
     };
     let text = report::render(cfg, &classes, &reports, &lm, &splits.splits[train].split, end.as_ref());
     data::write_atomic(&cfg.out.join("report.md"), text.as_bytes())?;
+    out.finish()?;
     Ok(RunOutputs { out: cfg.out.clone(), classes, splits: reports, label_model: lm, end_model: end })
 }
 

@@ -74,9 +74,29 @@ impl Default for CosineConfig {
 }
 
 impl CosineConfig {
+    /// Checks every value, naming the config key (and the flag) of the first bad one.
     pub fn validate(&self) -> Result<()> {
-        if !(0.0..1.0).contains(&self.xi) || self.lambda < 0.0 || self.mu < 0.0 || !(self.gamma > 0.0) || self.t3 == 0 || self.t2 == 0 || !(self.power > 0.0) {
-            return Err(Error::Config(format!("cosine: need 0 ≤ xi < 1, lambda, mu ≥ 0, gamma > 0, t2, t3 > 0, power > 0 (got {self:?})")));
+        let bad = |key: &str, flag: &str, v: String, want: &str| Err(Error::Config(format!("cosine.{key} (--{flag}) = {v}: {want}")));
+        if !(0.0..=1.0).contains(&self.xi) {
+            return bad("xi", "xi", self.xi.to_string(), "must be in [0, 1]");
+        }
+        if !(self.lambda >= 0.0 && self.lambda.is_finite()) {
+            return bad("lambda", "lambda", self.lambda.to_string(), "must be at least 0");
+        }
+        if !(self.mu >= 0.0 && self.mu.is_finite()) {
+            return bad("mu", "mu", self.mu.to_string(), "must be at least 0");
+        }
+        if !(self.gamma > 0.0 && self.gamma.is_finite()) {
+            return bad("gamma", "gamma", self.gamma.to_string(), "must be positive");
+        }
+        if !(self.power > 0.0 && self.power.is_finite()) {
+            return bad("power", "power", self.power.to_string(), "must be positive");
+        }
+        if self.t2 == 0 {
+            return bad("t2", "t2", "0".into(), "must be at least 1");
+        }
+        if self.t3 == 0 {
+            return bad("t3", "t3", "0".into(), "must be at least 1");
         }
         Ok(())
     }

@@ -13,6 +13,59 @@ use super::optim::AdamW;
 use super::{EndModel, EvalRecord, TrainConfig, snapshot};
 use crate::error::{Context, Error, Result};
 
+/// What a checkpoint depends on, as ordered `(field, value)` pairs: a resumed run must match
+/// every one (`fingerprint.json` in the checkpoint folder), so that a checkpoint of another
+/// dataset, target set, model or config is refused instead of silently continued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fingerprint(pub Vec<(String, String)>);
+
+/// File name of the fingerprint in a checkpoint folder.
+pub const FINGERPRINT: &str = "fingerprint.json";
+
+impl Fingerprint {
+    /// The first field where `self` (this run) and `saved` differ: `(field, saved, now)`.
+    pub fn first_difference<'a>(&'a self, saved: &'a Fingerprint) -> Option<(&'a str, &'a str, &'a str)> {
+        let now: std::collections::BTreeMap<&str, &str> = self.0.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let then: std::collections::BTreeMap<&str, &str> = saved.0.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        for (k, v) in &self.0 {
+            let old = then.get(k.as_str()).copied().unwrap_or("(absent)");
+            if old != v {
+                return Some((k, old, v));
+            }
+        }
+        saved.0.iter().find(|(k, _)| !now.contains_key(k.as_str())).map(|(k, v)| (k.as_str(), v.as_str(), "(absent)"))
+    }
+
+    /// Checks `dir` against this fingerprint before a resume (`resume`), or records it in a fresh
+    /// checkpoint folder. A checkpoint made for anything else is refused, naming the first
+    /// differing field.
+    pub fn check_or_record(&self, dir: &Path, resume: bool) -> Result<()> {
+        let path = dir.join(FINGERPRINT);
+        let has_state = dir.is_dir() && std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.next().is_some();
+        if resume && has_state {
+            if !path.is_file() {
+                return Err(Error::Config(format!(
+                    "{}: this checkpoint records no fingerprint of its run (an older weaksup wrote it), so it cannot be checked; start over without --resume",
+                    dir.display()
+                )));
+            }
+            let saved: Fingerprint = crate::data::read_json(&path)?;
+            if let Some((field, then, now)) = self.first_difference(&saved) {
+                return Err(Error::Config(format!(
+                    "{}: the checkpoint belongs to another run: `{field}` was {then}, this run has {now}; resume only the same run, or start over without --resume",
+                    dir.display()
+                )));
+            }
+            return Ok(());
+        }
+        if has_state {
+            std::fs::remove_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        crate::data::write_json(&path, self)
+    }
+}
+
 /// The trainer's resumable state.
 pub(crate) struct State {
     pub step: usize,

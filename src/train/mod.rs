@@ -158,9 +158,25 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// Checks every value, naming the config key (and the flag) of the first bad one.
     pub fn validate(&self) -> Result<()> {
-        if self.batch_size == 0 || self.max_steps == 0 || self.eval_every == 0 || self.lr.is_some_and(|lr| !(lr > 0.0)) || !(0.0..=1.0).contains(&self.warmup_ratio) {
-            return Err(Error::Config(format!("train: need batch_size, max_steps, eval_every > 0, lr > 0, 0 ≤ warmup_ratio ≤ 1 (got {self:?})")));
+        let bad = |key: &str, v: String, want: &str| Err(Error::Config(format!("train.{key} (--{}) = {v}: {want}", key.replace('_', "-"))));
+        for (key, v) in [("batch_size", self.batch_size), ("max_steps", self.max_steps), ("eval_every", self.eval_every), ("checkpoint_every", self.checkpoint_every)] {
+            if v == 0 {
+                return bad(key, "0".into(), "must be at least 1");
+            }
+        }
+        if let Some(lr) = self.lr.filter(|lr| !(*lr > 0.0 && lr.is_finite())) {
+            return bad("lr", lr.to_string(), "must be positive");
+        }
+        if !(0.0..=1.0).contains(&self.warmup_ratio) {
+            return bad("warmup_ratio", self.warmup_ratio.to_string(), "must be in [0, 1]");
+        }
+        if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
+            return bad("weight_decay", self.weight_decay.to_string(), "must be at least 0");
+        }
+        if !(self.max_grad_norm > 0.0) {
+            return bad("max_grad_norm", self.max_grad_norm.to_string(), "must be positive");
         }
         Ok(())
     }
@@ -480,6 +496,30 @@ pub enum SavedModel {
     },
 }
 
+impl SavedModel {
+    /// Checks `weaksup.json` before anything is built from it.
+    pub fn validate(&self) -> Result<()> {
+        let classes = match self {
+            SavedModel::Transformer { classes, .. } | SavedModel::Ngram { classes, .. } => classes,
+        };
+        if !(2..=10_000).contains(&classes.len()) || classes.iter().enumerate().any(|(i, c)| classes[..i].contains(c)) {
+            return Err(Error::Config(format!("weaksup.json: `classes` must be 2 to 10,000 distinct names, got {classes:?}")));
+        }
+        match self {
+            SavedModel::Transformer { max_len, hash_vocab, .. } => {
+                if !(2..=65_536).contains(max_len) {
+                    return Err(Error::Config(format!("weaksup.json: max_len {max_len} is outside 2..=65536")));
+                }
+                if let Some(v) = hash_vocab.filter(|v| !(8..=10_000_000).contains(v)) {
+                    return Err(Error::Config(format!("weaksup.json: hash_vocab {v} is outside 8..=10,000,000")));
+                }
+                Ok(())
+            }
+            SavedModel::Ngram { config, .. } => config.validate(),
+        }
+    }
+}
+
 impl EndModel {
     /// Saves the model to `dir`: a Hugging Face layout for transformers (`config.json`,
     /// `model.safetensors`, `tokenizer.json`), `model.safetensors` for the n-gram model, and
@@ -499,8 +539,11 @@ impl EndModel {
             EndModel::Ngram(m) => {
                 let mut named: Vec<(String, Tensor)> = snapshot(self).into_iter().map(|(n, t)| (n, t.to_device(Device::Cpu))).collect();
                 named.sort_by(|a, b| a.0.cmp(&b.0));
-                let tmp = dir.join("model.safetensors.tmp");
-                Tensor::write_safetensors(&named, &tmp).ctx(|| format!("writing {}", tmp.display()))?;
+                let tmp = crate::data::tmp_path(&dir.join("model.safetensors"));
+                if let Err(e) = Tensor::write_safetensors(&named, &tmp) {
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(e).ctx(|| format!("writing {}", tmp.display()));
+                }
                 std::fs::rename(&tmp, dir.join("model.safetensors")).map_err(|e| Error::io(dir, e))?;
                 SavedModel::Ngram { classes: classes.to_vec(), config: m.config.clone(), precision: m.precision }
             }
@@ -510,7 +553,9 @@ impl EndModel {
 
     /// Loads a model written by [`EndModel::save`]; returns it with its class names.
     pub fn load(dir: &Path, device: Device) -> Result<(Self, Vec<String>)> {
-        let meta: SavedModel = crate::data::read_json(&dir.join("weaksup.json"))?;
+        let meta_path = dir.join("weaksup.json");
+        let meta: SavedModel = crate::data::read_json(&meta_path)?;
+        meta.validate().map_err(|e| Error::invalid(meta_path.display().to_string(), e.to_string()))?;
         match meta {
             SavedModel::Transformer { classes, options, max_len, hash_vocab } => {
                 let (m, _) = TransformerClassifier::from_pretrained(dir, classes.len() as i64, options, device, 0)?;
