@@ -153,3 +153,25 @@ pub fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
         .or_else(|| p.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "non-string panic payload".into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn libtorch_errors_show_their_first_line_and_keep_the_rest_as_the_source() {
+        let msg = "CUDA out of memory. Tried to allocate 2.00 GiB\nException raised from malloc at c10/cuda/CUDACachingAllocator.cpp:1000 (most recent call first):\nframe #0: c10::Error::Error(...) + 0x9e";
+        let e = Err::<(), _>(tch::TchError::Torch(msg.into())).ctx(|| "training step 3".into()).unwrap_err();
+        assert_eq!(e.to_string(), "training step 3: Internal torch error: CUDA out of memory. Tried to allocate 2.00 GiB");
+        let source = std::error::Error::source(&e).unwrap().to_string();
+        assert!(source.contains("frame #0"), "the backtrace stays available for -v: {source}");
+    }
+
+    #[test]
+    fn os_errors_say_what_they_mean() {
+        let e = Error::io("a/b", std::io::Error::from_raw_os_error(libc::ELOOP));
+        assert!(e.to_string().contains("symlink loop"), "{e}");
+        let e = Error::io("a/b", std::io::Error::from_raw_os_error(libc::ENOSPC));
+        assert!(e.to_string().contains("disk is full"), "{e}");
+    }
+}

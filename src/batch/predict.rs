@@ -24,17 +24,24 @@ pub struct PredictOptions {
     pub device: String,
     /// Examples per forward pass (batches are formed from rows of similar length). Default 256.
     pub batch_size: usize,
+    /// The corpus's class names, when given: checked against the model's before any work.
+    pub classes: Option<Vec<String>>,
+    /// `(model class, corpus class)` pairs when the names differ ([`crate::data::class_mapping`]).
+    pub class_map: Vec<(String, String)>,
 }
 
 impl Default for PredictOptions {
     fn default() -> Self {
-        Self { model: PathBuf::from("model"), device: "cpu".into(), batch_size: 256 }
+        Self { model: PathBuf::from("model"), device: "cpu".into(), batch_size: 256, classes: None, class_map: Vec::new() }
     }
 }
 
 struct PredictJob {
     model: EndModel,
+    /// Output class names (the corpus's when given).
     classes: Vec<String>,
+    /// For each model class, its output column.
+    to_out: Vec<usize>,
     batch_size: usize,
 }
 
@@ -48,7 +55,11 @@ pub fn predict(opts: &PredictOptions, target: &BatchRun, progress: &dyn Progress
     }
     let device = parse_device(&opts.device)?;
     let dir = if opts.model.join("model/weaksup.json").is_file() { opts.model.join("model") } else { opts.model.clone() };
-    let (model, classes) = EndModel::load(&dir, device)?;
+    let (model, model_classes) = EndModel::load(&dir, device)?;
+    let (classes, to_out) = match &opts.classes {
+        Some(data) => (data.clone(), crate::data::class_mapping(&model_classes, data, &opts.class_map)?),
+        None => (model_classes.clone(), (0..model_classes.len()).collect()),
+    };
     if target.options.id_col.as_deref().is_some_and(|id| id == "prediction" || id.starts_with("prob_")) {
         return Err(Error::Config("the id column clashes with an output column (prediction, prob_*)".into()));
     }
@@ -61,10 +72,11 @@ pub fn predict(opts: &PredictOptions, target: &BatchRun, progress: &dyn Progress
     let settings = serde_json::json!({
         "model": files,
         "classes": classes,
+        "class_map": opts.class_map,
         "device": opts.device,
         "batch_size": opts.batch_size,
     });
-    let mut job = PredictJob { model, classes, batch_size: opts.batch_size };
+    let mut job = PredictJob { model, classes, to_out, batch_size: opts.batch_size };
     super::run(&mut job, ("predict", settings), target, progress)
 }
 
@@ -83,6 +95,13 @@ impl Job for PredictJob {
             let proba = train::predict_proba(&self.model, &enc, self.batch_size, Padding::Bucketed)?;
             Vec::<f32>::try_from(proba.flatten(0, -1)).ctx(|| "probabilities".into())?
         };
-        Ok(crate::data::prediction_columns(&flat, &self.classes).0)
+        let c = self.classes.len();
+        let mut out = vec![0f32; flat.len()];
+        for (i, row) in flat.chunks(c).enumerate() {
+            for (m, &p) in row.iter().enumerate() {
+                out[i * c + self.to_out[m]] = p;
+            }
+        }
+        Ok(crate::data::prediction_columns(&out, &self.classes).0)
     }
 }

@@ -41,7 +41,7 @@ struct CorpusArgs {
     #[arg(long)]
     format: Option<InputFormat>,
     /// Records per part (memory is bounded by this, not by the corpus).
-    #[arg(long, default_value_t = batch::DEFAULT_CHUNK_ROWS)]
+    #[arg(long, default_value_t = batch::DEFAULT_CHUNK_ROWS, value_parser = super::positive)]
     chunk_rows: usize,
     /// This machine's share K/N: parts with (file + chunk) mod N == K (e.g. $SLURM_ARRAY_TASK_ID/8).
     #[arg(long, default_value = "0/1")]
@@ -87,7 +87,7 @@ pub(super) struct LabelArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// LF worker threads (default: all cores).
-    #[arg(long)]
+    #[arg(long, value_parser = super::positive)]
     threads: Option<usize>,
     /// Count LF failures per LF instead of stopping at the first.
     #[arg(long)]
@@ -105,11 +105,19 @@ pub(super) struct PredictArgs {
     #[arg(long, default_value = "cpu")]
     device: String,
     /// Examples per forward pass (length-bucketed).
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 256, value_parser = super::positive)]
     batch_size: usize,
     /// libtorch intra-op threads (default: libtorch's). On shared cores pass 1 or set OMP_WAIT_POLICY=PASSIVE.
-    #[arg(long)]
+    #[arg(long, value_parser = super::positive)]
     threads: Option<usize>,
+    /// The class names this corpus uses, comma-separated: checked against the model's classes
+    /// before any work (a mismatch is an error unless --class-map maps them).
+    #[arg(long, value_delimiter = ',')]
+    classes: Option<Vec<String>>,
+    /// MODEL_CLASS=DATA_CLASS pairs when --classes differ from the model's; outputs then use the
+    /// corpus's names.
+    #[arg(long, value_delimiter = ',', requires = "classes")]
+    class_map: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -140,7 +148,8 @@ pub(super) fn cmd_batch(c: BatchCommand, registry: &Registry, quiet: bool) -> Re
         BatchCommand::Predict(a) => {
             let (opts, control) = a.corpus.options(a.threads);
             let target = BatchRun { inputs: &a.corpus.input, options: &opts, control: &control, out: &a.corpus.out };
-            let popts = batch::predict::PredictOptions { model: a.model, device: a.device, batch_size: a.batch_size };
+            let class_map = crate::data::parse_class_map(&a.class_map)?;
+            let popts = batch::predict::PredictOptions { model: a.model, device: a.device, batch_size: a.batch_size, classes: a.classes, class_map };
             let s = batch::predict::predict(&popts, &target, &bars)?;
             ("predict", a.corpus.out, s)
         }

@@ -443,6 +443,13 @@ pub fn fit(
         fingerprint(splits, sup, ck.model, method, train_cfg, cosine)?.check_or_record(ck.dir, ck.resume)?;
     }
     let checkpoint_dir = checkpoint.map(|c| c.dir);
+    if sup.dev.is_none() {
+        tracing::warn!(
+            "no valid split with gold labels: no early stopping (training runs all {} steps and keeps the final weights){}",
+            train_cfg.max_steps,
+            if method == Method::Cosine { "; COSINE keeps its last round" } else { "" }
+        );
+    }
     let c = model.n_classes() as usize;
     let train_ds = &splits.splits[sup.split];
     let encoded: Vec<Encoded> = splits.splits.iter().map(|d| model.encode(&texts(d)?)).collect::<Result<_>>()?;
