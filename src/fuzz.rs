@@ -37,7 +37,7 @@ pub fn run(name: &str, data: &[u8]) {
 fn scratch() -> PathBuf {
     thread_local! {
         static DIR: PathBuf = {
-            let base = Path::new("/dev/shm").is_dir().then(|| PathBuf::from("/dev/shm")).unwrap_or_else(std::env::temp_dir);
+            let base = if Path::new("/dev/shm").is_dir() { PathBuf::from("/dev/shm") } else { std::env::temp_dir() };
             let d = base.join(format!("weaksup-fuzz-{}-{:?}", std::process::id(), std::thread::current().id()).replace(['(', ')'], ""));
             let _ = std::fs::create_dir_all(&d);
             d

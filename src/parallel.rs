@@ -81,6 +81,6 @@ mod tests {
             let e = map_ordered(10, t, |k| if k == 4 { panic!("boom at {k}") } else { Ok(k) }).unwrap_err();
             assert!(e.to_string().contains("boom at 4"), "{e}");
         }
-        assert!(map_ordered(0, 4, |k| Ok(k)).unwrap().is_empty());
+        assert!(map_ordered(0, 4, Ok).unwrap().is_empty());
     }
 }

@@ -27,6 +27,9 @@ fn fails(args: &[&str]) -> String {
     stderr
 }
 
+/// A rejected row: file name, line, row, reason, field.
+type Located = (String, Option<u64>, u64, String, Option<String>);
+
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -239,7 +242,7 @@ fn malformed_rows_are_counted_and_located() {
         "{printed}"
     );
     let rejected: Vec<Value> = std::fs::read_to_string(out.join("rejected.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let located: Vec<(String, Option<u64>, u64, String, Option<String>)> = rejected
+    let located: Vec<Located> = rejected
         .iter()
         .map(|r| {
             let file = Path::new(r["file"].as_str().unwrap()).file_name().unwrap().to_str().unwrap().to_string();

@@ -22,8 +22,8 @@ fn majority_vote_golden_values_and_policies() {
     // vote shares; uncovered rows uniform
     let expect = [[2.0 / 3.0, 1.0 / 3.0], [0.0, 1.0], [0.5, 0.5], [0.5, 0.5]];
     for (i, e) in expect.iter().enumerate() {
-        for k in 0..2 {
-            assert!((p.row(i)[k] - e[k]).abs() < 1e-12, "row {i}");
+        for (got, want) in p.row(i).iter().zip(e) {
+            assert!((got - want).abs() < 1e-12, "row {i}");
         }
     }
     let lowest = PredictOptions { tie: TiePolicy::LowestId, uncovered: UncoveredPolicy::LowestId, seed: 0 };

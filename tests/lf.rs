@@ -161,7 +161,7 @@ fn lf_file_errors_name_file_line_and_lf() {
     ];
     for (body, place, msg) in cases {
         let p = write_lf_file(dir.path(), &format!("{head}{body}"));
-        let e = LfFile::load_set(&[p], &Registry::new()).err().expect(msg).to_string();
+        let e = LfFile::load_set(&[p], &Registry::new()).expect_err(msg).to_string();
         assert!(e.contains(place) && e.contains(msg), "want {place} / {msg}, got: {e}");
         if place.ends_with(":3") {
             assert!(e.contains("LF `a`"), "{e}");
@@ -204,7 +204,7 @@ fn every_shipped_lf_file_loads() {
     for entry in std::fs::read_dir(&dir).unwrap() {
         let p = entry.unwrap().path();
         if p.extension().is_some_and(|e| e == "toml") {
-            let (set, _) = LfFile::load_set(&[p.clone()], &Registry::new()).unwrap_or_else(|e| panic!("{e}"));
+            let (set, _) = LfFile::load_set(std::slice::from_ref(&p), &Registry::new()).unwrap_or_else(|e| panic!("{e}"));
             set.compile().unwrap_or_else(|e| panic!("{}: {e}", p.display()));
             n += 1;
         }

@@ -67,7 +67,7 @@ fn random_lfs(rng: &mut ChaCha8Rng) -> LfSet {
             }
             _ => {
                 let k = rng.gen_range(2..5);
-                set.add_row(RowLf::new(name, move |t: &str| if t.chars().count() % k == 0 { label } else { -1 })).unwrap();
+                set.add_row(RowLf::new(name, move |t: &str| if t.chars().count().is_multiple_of(k) { label } else { -1 })).unwrap();
             }
         }
     }

@@ -151,11 +151,10 @@ impl BenchConfig {
             }
         }
         for d in &self.datasets {
-            if let Some(o) = old.datasets.iter().find(|o| o.name == d.name) {
-                if o != d {
+            if let Some(o) = old.datasets.iter().find(|o| o.name == d.name)
+                && o != d {
                     return Some(format!("dataset `{}` is defined differently", d.name));
                 }
-            }
         }
         None
     }

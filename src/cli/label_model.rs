@@ -105,7 +105,7 @@ pub(super) fn parse_uncovered(s: &str) -> Result<UncoveredPolicy> {
 }
 
 /// The fit split and, unless disabled, the dev split.
-fn fit_and_dev(splits: &Splits, no_select: bool) -> Result<(usize, Option<(usize, Vec<Option<u32>>)>)> {
+fn fit_and_dev(splits: &Splits, no_select: bool) -> Result<(usize, crate::run::DevSplit)> {
     let (train, dev) = fit_and_dev_splits(splits)?;
     Ok((train, dev.filter(|_| !no_select)))
 }

@@ -94,7 +94,7 @@ impl Dataset {
         if let Some(row) = first_null(text) {
             return Err(Error::invalid(ctx, format!("row {row}: missing text (field `text`)")));
         }
-        if let Some(label) = self.frame.column(LABEL).ok() {
+        if let Ok(label) = self.frame.column(LABEL) {
             let ca = label.i32().ctx(|| format!("{ctx}: column `label`"))?;
             let c = self.classes.len() as i32;
             if let Some((row, v)) = ca
@@ -300,11 +300,7 @@ fn detect_format(path: &Path) -> Result<Format> {
                 &mut head,
             )
             .map_err(|e| Error::io(path, e))?;
-            let first = head[..n]
-                .iter()
-                .copied()
-                .skip_while(|b| b.is_ascii_whitespace() || [0xEF, 0xBB, 0xBF].contains(b))
-                .next();
+            let first = head[..n].iter().copied().find(|b| !(b.is_ascii_whitespace() || [0xEF, 0xBB, 0xBF].contains(b)));
             match first {
                 Some(b'[') => Ok(Format::Cosine),
                 Some(b'{') => Ok(Format::Wrench),

@@ -54,7 +54,7 @@ const CHUNK: usize = 4096;
 
 impl DsParams {
     fn validate(&self) -> Result<()> {
-        if self.max_iter == 0 || !(self.tol >= 0.0) || !(self.smoothing > 0.0) {
+        if self.max_iter == 0 || self.tol.is_nan() || self.tol < 0.0 || self.smoothing.is_nan() || self.smoothing <= 0.0 {
             return Err(Error::Config(format!("ds: need max_iter > 0, tol >= 0, smoothing > 0 (got {self:?})")));
         }
         Ok(())
@@ -183,9 +183,9 @@ impl DawidSkene {
                     let t = &mut out[r * c..(r + 1) * c];
                     t.copy_from_slice(&base);
                     for (j, l) in votes.row(i) {
-                        for y in 0..c {
+                        for (y, ty) in t.iter_mut().enumerate() {
                             let k = (j * c + y) * w;
-                            t[y] += log_conf[k + l] - log_conf[k + c];
+                            *ty += log_conf[k + l] - log_conf[k + c];
                         }
                     }
                     ll += normalize_log(t);

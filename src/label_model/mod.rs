@@ -263,7 +263,7 @@ impl Params {
 }
 
 fn check_balance(b: &[f64], c: usize) -> Result<()> {
-    if b.len() != c || b.iter().any(|&p| !(p > 0.0) || !p.is_finite()) || (b.iter().sum::<f64>() - 1.0).abs() > 1e-6 {
+    if b.len() != c || b.iter().any(|&p| !(p.is_finite() && p > 0.0)) || (b.iter().sum::<f64>() - 1.0).abs() > 1e-6 {
         return Err(Error::Config(format!("class balance {b:?}: need {c} positive values summing to 1")));
     }
     Ok(())

@@ -165,11 +165,10 @@ impl LabelModelConfig {
                 Error::Config(format!("unknown label model `{}` (auto, mv, wmv, ds, snorkel; config key label_model.model)", self.model))
             })?;
         }
-        if let Some(b) = &self.class_balance {
-            if b.iter().any(|x| !(*x > 0.0 && x.is_finite())) || (b.iter().sum::<f64>() - 1.0).abs() > 1e-3 {
+        if let Some(b) = &self.class_balance
+            && (b.iter().any(|x| !(*x > 0.0 && x.is_finite())) || (b.iter().sum::<f64>() - 1.0).abs() > 1e-3) {
                 return Err(Error::Config(format!("label_model.class_balance (--class-balance) = {b:?}: positive shares summing to 1")));
             }
-        }
         Ok(())
     }
 

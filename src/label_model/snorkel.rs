@@ -104,7 +104,17 @@ fn legacy_clip() -> f64 {
 
 impl SnorkelParams {
     fn validate(&self) -> Result<()> {
-        if self.epochs == 0 || !(self.lr > 0.0) || !(self.l2 >= 0.0) || !(self.prec_init > 0.0 && self.prec_init <= 1.0) || !(self.init_scale > 0.0 && self.init_scale <= 1.0) || !(0.0..0.5).contains(&self.predict_clip) {
+        let ok = self.epochs > 0
+            && self.lr.is_finite()
+            && self.lr > 0.0
+            && self.l2.is_finite()
+            && self.l2 >= 0.0
+            && self.prec_init > 0.0
+            && self.prec_init <= 1.0
+            && self.init_scale > 0.0
+            && self.init_scale <= 1.0
+            && (0.0..0.5).contains(&self.predict_clip);
+        if !ok {
             return Err(Error::Config(format!("snorkel: need epochs > 0, lr > 0, l2 >= 0, 0 < prec_init <= 1, 0 < init_scale <= 1, 0 <= predict_clip < 0.5 (got {self:?})")));
         }
         Ok(())
@@ -291,6 +301,31 @@ impl LabelModel for SnorkelModel {
     }
 }
 
+impl SnorkelModel {
+    /// Checks a model read from a file: every array has the length its shape says, every value
+    /// is finite (a corrupt `label_model.json` is an error, not an index panic later).
+    pub(crate) fn check(&self) -> std::result::Result<(), String> {
+        let c = self.class_balance.len();
+        if !(2..=10_000).contains(&c) || self.class_balance.iter().any(|p| !(p.is_finite() && *p >= 0.0)) {
+            return Err(format!("class_balance {:?}: 2 to 10,000 finite shares", self.class_balance));
+        }
+        if self.n_lfs > 1_000_000 {
+            return Err(format!("n_lfs {} is implausible", self.n_lfs));
+        }
+        if self.cardinality != c {
+            return Err(format!("cardinality {} but {c} class shares", self.cardinality));
+        }
+        let want = self.n_lfs.checked_mul(c * c).ok_or("shape overflows")?;
+        if self.mu.len() != want || self.mu.iter().any(|p| !p.is_finite()) {
+            return Err(format!("mu has {} finite values, expected {want}", self.mu.len()));
+        }
+        if !(self.predict_clip.is_finite() && (0.0..0.5).contains(&self.predict_clip)) {
+            return Err(format!("predict_clip {} is outside [0, 0.5)", self.predict_clip));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -379,30 +414,5 @@ mod tests {
         let (once, every) = (fit(false), fit(true));
         assert!(once.iter().chain(&every).all(|&x| (0.01..=0.99).contains(&x)), "{once:?} {every:?}");
         assert!(once.iter().zip(&every).any(|(a, b)| (a - b).abs() > 1e-3), "{once:?} {every:?}");
-    }
-}
-
-impl SnorkelModel {
-    /// Checks a model read from a file: every array has the length its shape says, every value
-    /// is finite (a corrupt `label_model.json` is an error, not an index panic later).
-    pub(crate) fn check(&self) -> std::result::Result<(), String> {
-        let c = self.class_balance.len();
-        if !(2..=10_000).contains(&c) || self.class_balance.iter().any(|p| !(p.is_finite() && *p >= 0.0)) {
-            return Err(format!("class_balance {:?}: 2 to 10,000 finite shares", self.class_balance));
-        }
-        if self.n_lfs > 1_000_000 {
-            return Err(format!("n_lfs {} is implausible", self.n_lfs));
-        }
-        if self.cardinality != c {
-            return Err(format!("cardinality {} but {c} class shares", self.cardinality));
-        }
-        let want = self.n_lfs.checked_mul(c * c).ok_or("shape overflows")?;
-        if self.mu.len() != want || self.mu.iter().any(|p| !p.is_finite()) {
-            return Err(format!("mu has {} finite values, expected {want}", self.mu.len()));
-        }
-        if !(self.predict_clip.is_finite() && (0.0..0.5).contains(&self.predict_clip)) {
-            return Err(format!("predict_clip {} is outside [0, 0.5)", self.predict_clip));
-        }
-        Ok(())
     }
 }

@@ -220,6 +220,9 @@ impl RegexGroup {
     }
 }
 
+/// A keyword LF keyed by its group (column, case sensitivity), with its matrix column.
+type KeywordKey<'a> = ((String, bool), (usize, &'a KeywordLf));
+
 /// An LF set ready to apply.
 pub struct CompiledLfs {
     classes: Vec<String>,
@@ -251,7 +254,7 @@ impl CompiledLfs {
     pub(crate) fn new(set: LfSet) -> Result<Self> {
         let names = set.names();
         let kinds = set.kinds();
-        let mut kw: Vec<((String, bool), (usize, &KeywordLf))> = Vec::new();
+        let mut kw: Vec<KeywordKey> = Vec::new();
         let mut rx: Vec<(String, (usize, &RegexLf))> = Vec::new();
         for (j, e) in set.entries.iter().enumerate() {
             match e {

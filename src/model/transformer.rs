@@ -130,7 +130,7 @@ impl TransformerConfig {
             ("type_vocab_size", self.type_vocab_size, 1_024),
         ];
         for (field, v, max) in limits {
-            if !(1..=max).contains(&v) && !(field == "type_vocab_size" && v == 0) {
+            if !((1..=max).contains(&v) || (field == "type_vocab_size" && v == 0)) {
                 return Err((field, format!("{v} is outside 1..={max}")));
             }
         }
@@ -292,7 +292,7 @@ impl Encoder {
         let words = Tensor::f_embedding(&self.word, ids, -1, false, false).ctx(|| "token id outside the vocabulary".into())?;
         let mut x = words + Tensor::embedding(&self.position, &positions, -1, false, false).unsqueeze(0);
         if let Some(tt) = &self.token_type {
-            x = x + Tensor::embedding(tt, &Tensor::zeros([b, s], (Kind::Int64, dev)), -1, false, false);
+            x += Tensor::embedding(tt, &Tensor::zeros([b, s], (Kind::Int64, dev)), -1, false, false);
         }
         let mut x = self.emb_norm.forward(&x).dropout(self.cfg.hidden_dropout_prob, train);
         let (heads, hd) = (self.cfg.num_attention_heads, self.cfg.hidden_size / self.cfg.num_attention_heads);

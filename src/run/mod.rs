@@ -27,6 +27,7 @@ use crate::train::{TrainConfig, checkpoint_path};
 /// Where the data comes from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[derive(Default)]
 pub struct DataConfig {
     /// A dataset path (WRENCH folder, CSV, Parquet, JSONL, COSINE JSON); `None` = the demo corpus.
     pub path: Option<PathBuf>,
@@ -37,11 +38,6 @@ pub struct DataConfig {
     pub demo: DemoParams,
 }
 
-impl Default for DataConfig {
-    fn default() -> Self {
-        Self { path: None, load: LoadOptions::default(), demo: DemoParams::default() }
-    }
-}
 
 /// Which labeling functions to apply.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -236,8 +232,11 @@ pub fn write_label_model(
     Ok(report)
 }
 
+/// The dev split (`valid`, when it has gold labels): its index and gold labels.
+pub type DevSplit = Option<(usize, Vec<Option<u32>>)>;
+
 /// The split to fit on (`train`, or the only split) and the dev split (`valid` with gold labels).
-pub fn fit_and_dev_splits(splits: &Splits) -> Result<(usize, Option<(usize, Vec<Option<u32>>)>)> {
+pub fn fit_and_dev_splits(splits: &Splits) -> Result<(usize, DevSplit)> {
     let train = splits
         .splits
         .iter()

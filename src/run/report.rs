@@ -12,9 +12,12 @@ use crate::error::{Context, Result};
 use crate::metrics::{Metric, Scores};
 use crate::report::svg;
 
+/// A named series of (step, value) points.
+pub type Curve = (String, Vec<(f64, f64)>);
+
 /// Series of the training curves: stage 1's loss per validation window and validation
 /// score, then stage 2's loss terms and validation score per round (steps continue from stage 1).
-pub fn curves(r: &EndModelRun) -> (Vec<(String, Vec<(f64, f64)>)>, Vec<(String, Vec<(f64, f64)>)>) {
+pub fn curves(r: &EndModelRun) -> (Vec<Curve>, Vec<Curve>) {
     let h = &r.stage1.history;
     let mut loss = vec![("stage 1 loss".to_string(), h.iter().map(|e| (e.step as f64, e.train_loss)).collect::<Vec<_>>())];
     let mut valid = vec![("stage 1".to_string(), h.iter().map(|e| (e.step as f64, e.score)).collect::<Vec<_>>())];

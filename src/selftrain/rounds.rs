@@ -114,8 +114,8 @@ pub fn self_train(
     let mut state = Stage2State { adam_t: 0, step: 0, rounds: Vec::new(), best_score: stage1_best, best_in_stage2: false, config: cfg.clone(), seconds: 0.0 };
     let mut best = valid.map(|_| train::snapshot(model));
     let mut resumed_at_round = None;
-    if let Some(dir) = checkpoint_dir {
-        if let Some((s, b)) = read_dir::<Stage2State>(dir, model, &mut opt, |s| s.adam_t)? {
+    if let Some(dir) = checkpoint_dir
+        && let Some((s, b)) = read_dir::<Stage2State>(dir, model, &mut opt, |s| s.adam_t)? {
             if s.config != *cfg {
                 return Err(Error::Config(format!("{}: this stage-2 checkpoint was written with another COSINE config; remove it or use the same settings", dir.display())));
             }
@@ -126,7 +126,6 @@ pub fn self_train(
                 best = b;
             }
         }
-    }
     let prior_seconds = state.seconds;
     let device = model.device();
     let enc = encoded;
@@ -238,12 +237,11 @@ pub fn self_train(
             state.step += 1;
             progress.advance(1);
             // Validation on the trainer's cadence too, so stage 2 has as many chances as stage 1.
-            if state.step % train_cfg.eval_every == 0 {
-                if let Some(s) = validate(model, &mut state, &mut best)? {
+            if state.step.is_multiple_of(train_cfg.eval_every)
+                && let Some(s) = validate(model, &mut state, &mut best)? {
                     last_eval = Some((state.step, s));
                     tracing::debug!(step = state.step, score = s, "COSINE validation");
                 }
-            }
         }
         let score = match last_eval {
             Some((at, s)) if at == state.step => Some(s),

@@ -66,6 +66,9 @@ impl Fingerprint {
     }
 }
 
+/// Named weights (a model snapshot).
+pub(crate) type Snapshot = Vec<(String, Tensor)>;
+
 /// The trainer's resumable state.
 pub(crate) struct State {
     pub step: usize,
@@ -170,7 +173,7 @@ fn read(path: &Path, device: Device) -> Result<HashMap<String, Tensor>> {
 
 /// Loads a checkpoint folder written by [`write_dir`] into `model` and `opt`: its state (`None`
 /// when there is none) and best weights. `adam_t` reads the optimizer's step count from the state.
-pub(crate) fn read_dir<S: DeserializeOwned>(dir: &Path, model: &mut EndModel, opt: &mut AdamW, adam_t: fn(&S) -> i64) -> Result<Option<(S, Option<Vec<(String, Tensor)>>)>> {
+pub(crate) fn read_dir<S: DeserializeOwned>(dir: &Path, model: &mut EndModel, opt: &mut AdamW, adam_t: fn(&S) -> i64) -> Result<Option<(S, Option<Snapshot>)>> {
     // A crash between the two renames of `write_dir` leaves the previous checkpoint as `.old`.
     let dir = if dir.join("state.json").is_file() {
         dir.to_path_buf()

@@ -175,7 +175,7 @@ impl TrainConfig {
         if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
             return bad("weight_decay", self.weight_decay.to_string(), "must be at least 0");
         }
-        if !(self.max_grad_norm > 0.0) {
+        if self.max_grad_norm.is_nan() || self.max_grad_norm <= 0.0 {
             return bad("max_grad_norm", self.max_grad_norm.to_string(), "must be positive");
         }
         Ok(())
@@ -355,12 +355,11 @@ pub fn train(
     let names: Vec<String> = snapshot(model).into_iter().map(|(n, _)| n).collect();
     let mut opt = AdamW::new(model.vs(), &names, cfg.weight_decay, EndModel::no_decay);
     let mut state = checkpoint::State::fresh();
-    if let Some(dir) = checkpoint_dir {
-        if let Some(s) = checkpoint::load(dir, model, &mut opt)? {
+    if let Some(dir) = checkpoint_dir
+        && let Some(s) = checkpoint::load(dir, model, &mut opt)? {
             tracing::info!(step = s.step, dir = %dir.display(), "resuming from checkpoint");
             state = s;
         }
-    }
     let started = Instant::now();
     let mut seen = 0usize;
     progress.start("training", cfg.max_steps as u64);
@@ -411,7 +410,7 @@ pub fn train(
             state.step += 1;
             seen += idx.len();
             progress.advance(1);
-            if state.step % cfg.eval_every == 0 || state.step == cfg.max_steps {
+            if state.step.is_multiple_of(cfg.eval_every) || state.step == cfg.max_steps {
                 let window = &state.losses[state.losses.len().saturating_sub(cfg.eval_every)..];
                 let train_loss = window.iter().sum::<f64>() / window.len() as f64;
                 match valid {
@@ -435,11 +434,10 @@ pub fn train(
                     }
                 }
             }
-            if let Some(dir) = checkpoint_dir {
-                if state.step % cfg.checkpoint_every == 0 {
+            if let Some(dir) = checkpoint_dir
+                && state.step.is_multiple_of(cfg.checkpoint_every) {
                     checkpoint::save(dir, model, &opt, &state, cfg)?;
                 }
-            }
             if valid.is_some() && state.bad_evals >= cfg.patience {
                 state.stopped_early = true;
                 break 'outer;

@@ -375,11 +375,10 @@ pub(crate) fn compile(sql: &str) -> Result<Node, String> {
         return Err(format!("unexpected `{}` after the expression (an SQL LF is one expression, not a statement)", next.token));
     }
     let node = Compiler.expr(&ast)?;
-    if let Some(t) = node.static_ty() {
-        if !matches!(t, Ty::Bool | Ty::Null) {
+    if let Some(t) = node.static_ty()
+        && !matches!(t, Ty::Bool | Ty::Null) {
             return Err(format!("`{ast}` is not a condition: it gives {} (compare it, e.g. `{ast} > 0`)", t.name()));
         }
-    }
     Ok(node)
 }
 
@@ -431,7 +430,7 @@ impl Compiler {
                     }
                 }
                 let tys: Vec<Ty> = items.iter().map(Scalar::ty).filter(|t| *t != Ty::Null).collect();
-                if tys.iter().any(|t| *t == Ty::Str) && tys.iter().any(|t| *t != Ty::Str) {
+                if tys.contains(&Ty::Str) && tys.iter().any(|t| *t != Ty::Str) {
                     return Err(format!("`{e}`: the IN list mixes text with other types"));
                 }
                 Node::In { node: Box::new(node), list: items, negated: *negated, src: src(e) }
@@ -573,11 +572,10 @@ impl Compiler {
         };
         if let Some(op) = cmp {
             let (l, r) = (self.expr(left)?, self.expr(right)?);
-            if let (Some(a), Some(b)) = (l.static_ty(), r.static_ty()) {
-                if !comparable(a, b) {
+            if let (Some(a), Some(b)) = (l.static_ty(), r.static_ty())
+                && !comparable(a, b) {
                     return Err(format!("`{e}` compares {} with {}", a.name(), b.name()));
                 }
-            }
             return Ok(Node::Cmp { op, l: Box::new(l), r: Box::new(r), src: src(e) });
         }
         match op {
@@ -638,11 +636,10 @@ impl Compiler {
 
     fn is(&self, e: &E, x: &E, test: IsTest, negated: bool) -> Result<Node, String> {
         let node = self.expr(x)?;
-        if test != IsTest::Null {
-            if let Some(t) = node.static_ty().filter(|t| !matches!(t, Ty::Bool | Ty::Null)) {
+        if test != IsTest::Null
+            && let Some(t) = node.static_ty().filter(|t| !matches!(t, Ty::Bool | Ty::Null)) {
                 return Err(format!("`{e}`: IS TRUE / IS FALSE on {}", t.name()));
             }
-        }
         Ok(Node::Is { node: Box::new(node), test, negated, src: src(e) })
     }
 
@@ -710,11 +707,10 @@ impl Compiler {
             return Err(format!("`{e}`: `{name}` takes {want} arguments, got {}", args.len()));
         }
         // `lower(<column>)` reads the chunk's shared lower-cased copy of the column.
-        if func == Func::Lower {
-            if let [Node::Col(c)] = args.as_slice() {
+        if func == Func::Lower
+            && let [Node::Col(c)] = args.as_slice() {
                 return Ok(Node::Lowered(c.clone()));
             }
-        }
         self.check_args(e, func, &args)?;
         Ok(Node::Func { f: func, args, src: src(e) })
     }

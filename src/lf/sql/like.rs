@@ -22,7 +22,7 @@ pub(crate) enum Matcher {
     Exact(String),
     /// `'%'`: any non-null text.
     Anything,
-    Contains(Finder<'static>),
+    Contains(Box<Finder<'static>>),
     StartsWith(String),
     EndsWith(String),
     Regex(regex_automata::meta::Regex),
@@ -60,7 +60,7 @@ impl Matcher {
                 [] => return Ok(Matcher::Exact(String::new())),
                 [Tok::Lit(s)] => return Ok(Matcher::Exact(s.clone())),
                 [Tok::Any] => return Ok(Matcher::Anything),
-                [Tok::Any, Tok::Lit(s), Tok::Any] => return Ok(Matcher::Contains(Finder::new(s.as_bytes()).into_owned())),
+                [Tok::Any, Tok::Lit(s), Tok::Any] => return Ok(Matcher::Contains(Box::new(Finder::new(s.as_bytes()).into_owned()))),
                 [Tok::Lit(s), Tok::Any] => return Ok(Matcher::StartsWith(s.clone())),
                 [Tok::Any, Tok::Lit(s)] => return Ok(Matcher::EndsWith(s.clone())),
                 _ => {}
