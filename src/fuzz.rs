@@ -159,7 +159,7 @@ pub fn tokenizer(data: &[u8]) {
 }
 
 /// Model and run metadata: `weaksup.json`, a Hugging Face `config.json`, a label model, a batch
-/// manifest and a checkpoint fingerprint, parsed and checked as loading does, without tensors.
+/// manifest, a checkpoint fingerprint and the trainer's and COSINE's checkpoint states, parsed and checked as loading does, without tensors.
 pub fn model_meta(data: &[u8]) {
     let p = write("meta.json", data);
     if let Ok(meta) = crate::data::read_json::<crate::train::SavedModel>(&p) {
@@ -171,4 +171,6 @@ pub fn model_meta(data: &[u8]) {
     let _ = crate::label_model::Fitted::load(&p);
     let _ = crate::data::read_json::<crate::batch::Manifest>(&p);
     let _ = crate::data::read_json::<crate::train::checkpoint::Fingerprint>(&p);
+    let _ = crate::data::read_json::<crate::train::checkpoint::StateFile>(&p);
+    let _ = crate::data::read_json::<crate::selftrain::rounds::Stage2State>(&p);
 }

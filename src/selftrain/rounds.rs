@@ -58,7 +58,7 @@ pub struct CosineReport {
 
 /// Stage 2's checkpoint state (`state.json` beside the weights).
 #[derive(Serialize, Deserialize)]
-struct Stage2State {
+pub(crate) struct Stage2State {
     adam_t: i64,
     step: usize,
     rounds: Vec<RoundRecord>,

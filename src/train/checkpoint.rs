@@ -103,7 +103,7 @@ impl State {
 }
 
 #[derive(Serialize, Deserialize)]
-struct StateFile {
+pub(crate) struct StateFile {
     step: usize,
     epoch: usize,
     batch_in_epoch: usize,
