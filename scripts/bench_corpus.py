@@ -13,7 +13,10 @@ import sys
 src, out, rows = sys.argv[1], sys.argv[2], int(sys.argv[3])
 files = int(sys.argv[4]) if len(sys.argv) > 4 else 1
 records = []
-for path in sorted(glob.glob(os.path.join(src, "*.csv"))):
+paths = sorted(glob.glob(os.path.join(src, "*.csv")))
+if not paths:
+    sys.exit(f"bench_corpus.py: no CSV files in {src} (the raw UCI YouTube comments; set WEAKSUP_SHARED)")
+for path in paths:
     with open(path, encoding="utf-8-sig", newline="") as f:
         r = csv.reader(f)
         header = next(r)

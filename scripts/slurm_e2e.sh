@@ -116,6 +116,8 @@ done
 say "$(sinfo -V) up: node $HOST, $(nproc) CPUs, ${MEM_MB} MB"
 
 # --- corpus, label model, single-process reference ---------------------------------------------
+[ -d "$SHARED/datasets/youtube_spam_raw" ] ||
+    fail "no shared datasets at $SHARED/datasets/youtube_spam_raw (set WEAKSUP_SHARED)"
 python3 scripts/bench_corpus.py "$SHARED/datasets/youtube_spam_raw" "$WORK/corpus" "$ROWS" "$FILES"
 "$W" label-model fit --model mv --data "$SHARED/datasets/youtube_spam_raw/Youtube01-Psy.csv" \
     --text-col CONTENT --label-col CLASS --lfs labeling_functions/youtube_spam.toml --out "$WORK/lm" -q
