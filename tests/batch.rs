@@ -3,36 +3,17 @@
 //! single-machine run byte for byte; malformed rows are counted and located; predictions equal
 //! `weaksup predict`'s.
 
+mod common;
+
+use common::{fails, ok, s, weaksup};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use polars::prelude::*;
 use serde_json::Value;
 
-fn weaksup(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_weaksup")).args(args).env_remove("RUST_LOG").output().expect("run weaksup")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = weaksup(args);
-    assert!(out.status.success(), "weaksup {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn fails(args: &[&str]) -> String {
-    let out = weaksup(args);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(1), "weaksup {args:?}: {stderr}");
-    assert!(stderr.lines().any(|l| l.starts_with("error: ")) && !stderr.contains("panicked"), "{stderr}");
-    stderr
-}
-
 /// A rejected row: file name, line, row, reason, field.
 type Located = (String, Option<u64>, u64, String, Option<String>);
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 fn repo(rel: &str) -> String {
     format!("{}/{rel}", env!("CARGO_MANIFEST_DIR"))

@@ -3,33 +3,7 @@
 
 mod common;
 
-use std::process::{Command, Output};
-
-fn weaksup(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_weaksup"))
-        .args(args)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run weaksup")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = weaksup(args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "weaksup {args:?} failed: {stderr}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn fails(args: &[&str]) -> String {
-    let out = weaksup(args);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(1), "weaksup {args:?}: {stderr}");
-    // Warnings logged on the way may come first; the message itself starts with `error: `.
-    let first = stderr.lines().find(|l| !l.contains("WARN")).unwrap_or("");
-    assert!(first.starts_with("error: "), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    stderr
-}
+use common::{fails, ok, weaksup};
 
 #[test]
 fn run_on_the_demo_corpus_writes_every_artefact() {

@@ -6,38 +6,11 @@
 
 mod common;
 
+use common::{fails, fails_with, ok, s, weaksup};
+
 use std::path::Path;
-use std::process::{Command, Output};
 
 use serde_json::Value;
-
-fn weaksup(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_weaksup")).args(args).env_remove("RUST_LOG").output().expect("run weaksup")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = weaksup(args);
-    assert!(out.status.success(), "weaksup {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Exit code 1 (clap usage errors: 2), one `error:` message, and no panic or internal error.
-fn fails_with(code: i32, args: &[&str]) -> String {
-    let out = weaksup(args);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(code), "weaksup {args:?}: {stderr}");
-    assert!(stderr.contains("error"), "{stderr}");
-    assert!(!stderr.contains("panicked at") && !stderr.contains("internal error"), "{stderr}");
-    stderr
-}
-
-fn fails(args: &[&str]) -> String {
-    fails_with(1, args)
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 fn repo(rel: &str) -> String {
     common::repo().join(rel).display().to_string()

@@ -387,6 +387,20 @@ impl LabelModel for Fitted {
     }
 }
 
+/// Checks the parts every saved label model has (a corrupt `label_model.json` is an error, not an
+/// index panic at prediction time): 2 to 10,000 finite, non-negative class shares and a plausible
+/// LF count. Returns the number of classes.
+pub(crate) fn check_saved_shape(class_balance: &[f64], n_lfs: usize) -> std::result::Result<usize, String> {
+    let c = class_balance.len();
+    if !(2..=10_000).contains(&c) || class_balance.iter().any(|p| !(p.is_finite() && *p >= 0.0)) {
+        return Err(format!("class_balance {class_balance:?}: 2 to 10,000 finite shares"));
+    }
+    if n_lfs > 1_000_000 {
+        return Err(format!("n_lfs {n_lfs} is implausible"));
+    }
+    Ok(c)
+}
+
 /// Checks that `votes` fits a model trained on `n_lfs` LFs over `cardinality` classes.
 pub(crate) fn check_shape(model: &str, votes: &LabelMatrix, n_lfs: usize, cardinality: usize) -> Result<()> {
     if votes.n_lfs() != n_lfs || votes.cardinality() != cardinality {

@@ -302,16 +302,9 @@ impl LabelModel for SnorkelModel {
 }
 
 impl SnorkelModel {
-    /// Checks a model read from a file: every array has the length its shape says, every value
-    /// is finite (a corrupt `label_model.json` is an error, not an index panic later).
+    /// Checks a model read from a file ([`super::check_saved_shape`] and its own arrays).
     pub(crate) fn check(&self) -> std::result::Result<(), String> {
-        let c = self.class_balance.len();
-        if !(2..=10_000).contains(&c) || self.class_balance.iter().any(|p| !(p.is_finite() && *p >= 0.0)) {
-            return Err(format!("class_balance {:?}: 2 to 10,000 finite shares", self.class_balance));
-        }
-        if self.n_lfs > 1_000_000 {
-            return Err(format!("n_lfs {} is implausible", self.n_lfs));
-        }
+        let c = super::check_saved_shape(&self.class_balance, self.n_lfs)?;
         if self.cardinality != c {
             return Err(format!("cardinality {} but {c} class shares", self.cardinality));
         }
