@@ -3,9 +3,7 @@
 //! single-machine run byte for byte; malformed rows are counted and located; predictions equal
 //! `weaksup predict`'s.
 
-mod common;
-
-use common::{fails, ok, s, weaksup};
+use crate::common::{fails, ok, s, weaksup};
 
 use std::path::{Path, PathBuf};
 

@@ -1,9 +1,7 @@
 //! The `weaksup` binary end to end: the main job on the demo corpus, `lf apply` / `lf analyze`,
 //! and clean failures (exit code 1, one `error:` message, no panic) on bad input.
 
-mod common;
-
-use common::{fails, ok, weaksup};
+use crate::common::{self, fails, ok, weaksup};
 
 #[test]
 fn run_on_the_demo_corpus_writes_every_artefact() {

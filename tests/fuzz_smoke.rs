@@ -3,7 +3,7 @@
 //! of two seeds, interesting bytes). A panic fails the test with the input that caused it. The
 //! long coverage-guided runs are `cargo fuzz` (fuzz/Cargo.toml; docs/reliability.md).
 
-mod common;
+use crate::common;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 

@@ -4,9 +4,7 @@
 //! every setting is checked before any work, errors keep their cause, and killed runs resume to
 //! the results of uninterrupted ones. Each test reproduces a defect of an earlier version.
 
-mod common;
-
-use common::{fails, fails_with, ok, s, weaksup};
+use crate::common::{self, fails, fails_with, ok, s, weaksup};
 
 use std::path::Path;
 

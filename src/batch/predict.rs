@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{BatchRun, Columns, Job, Summary, fingerprint};
 use crate::data::TEXT;
-use crate::error::{Context, Error, Result};
+use crate::error::{Context, Error, Result, TorchContext};
 use crate::model::parse_device;
 use crate::progress::Progress;
 use crate::train::{self, EndModel, Padding};

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use tch::Device;
 
 use crate::data::{Dataset, Splits};
-use crate::error::{Context, Error, Result};
+use crate::error::{Context, Error, Result, TorchContext};
 use crate::label_model::Proba;
 use crate::matrix::LabelMatrix;
 use crate::metrics::{Scores, scores};

@@ -4,7 +4,7 @@
 //!
 //! This module holds the math; the training loop over rounds builds on [`crate::train`].
 
-pub(crate) mod rounds;
+pub mod rounds;
 
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};

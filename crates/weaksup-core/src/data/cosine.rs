@@ -8,7 +8,7 @@ use std::path::Path;
 use polars::prelude::*;
 use serde::Deserialize;
 
-use super::io::{json_error, read_utf8, strip_bom};
+use crate::io::{json_error, read_utf8, strip_bom};
 use super::{Dataset, LABEL, TEXT};
 use crate::error::{Context, Error, Result};
 use crate::matrix::{Label, LabelMatrix};

@@ -1,18 +1,18 @@
 //! Labeling functions: built-in kinds on hand-made frames, LF files, the applier's determinism
 //! and fault tolerance, and golden counts on WRENCH data.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 
 use polars::prelude::*;
-use weaksup::data::{self, demo::DemoParams};
-use weaksup::lf::{
+use weaksup_core::data::{self, demo::DemoParams};
+use weaksup_core::lf::{
     ApplyOptions, FrameLf, KeywordLf, KeywordMatch, LabelingFunction, LfFile, LfSet, Lowercase, RegexLf, Registry, RowLf,
     SqlLf,
 };
-use weaksup::matrix::ABSTAIN;
-use weaksup::progress::NoProgress;
+use weaksup_core::matrix::ABSTAIN;
+use weaksup_core::progress::NoProgress;
 
 const HAM: i16 = 0;
 const SPAM: i16 = 1;
@@ -123,7 +123,7 @@ fn fault_tolerant_mode_counts_panics_and_strict_mode_reports_them() {
         let mut set = LfSet::new(classes()).unwrap();
         set.add_row(RowLf::new("fragile", |t| if t.contains("song") { panic!("boom") } else { HAM })).unwrap();
         set.add_row(RowLf::new("out_of_range", |t| if t.contains("plz") { 7 } else { ABSTAIN })).unwrap();
-        set.add(Box::new(FrameLf::new("frame_err", |_| Err(weaksup::Error::Config("model not loaded".into()))))).unwrap();
+        set.add(Box::new(FrameLf::new("frame_err", |_| Err(weaksup_core::Error::Config("model not loaded".into()))))).unwrap();
         set.add_keyword(KeywordLf::new("fine", ["my"], SPAM)).unwrap();
         set.compile().unwrap()
     };

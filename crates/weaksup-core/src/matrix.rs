@@ -3,7 +3,7 @@
 //! Stored row-major as `i16` (Snorkel's `L` matrix layout), which fits any realistic number of
 //! classes (< 32,767) at a quarter of the memory of `i64`. It is the hand-off between the LF stage,
 //! the label models and the end models, so it converts to a polars `DataFrame` (one `Int16` column
-//! per LF), to Parquet (plus a JSON sidecar with class names) and to a `tch` tensor.
+//! per LF) and to Parquet (plus a JSON sidecar with class names).
 
 use std::path::Path;
 
@@ -243,16 +243,6 @@ impl LabelMatrix {
         }
         Ok((m, meta.classes))
     }
-
-    /// The matrix as an `Int16` tensor on the CPU.
-    ///
-    /// # Shapes
-    /// returns `[n_rows, n_lfs]`.
-    pub fn to_tensor(&self) -> Result<tch::Tensor> {
-        tch::Tensor::f_from_slice(&self.votes)
-            .and_then(|t| t.f_reshape([self.n_rows as i64, self.n_lfs() as i64]))
-            .ctx(|| "label matrix to tensor".into())
-    }
 }
 
 fn meta_path(path: &Path) -> std::path::PathBuf {
@@ -318,7 +308,7 @@ mod tests {
     }
 
     #[test]
-    fn frame_parquet_and_tensor_round_trips() {
+    fn frame_and_parquet_round_trips() {
         let m = small();
         let f = m.to_frame().unwrap();
         assert_eq!(f.shape(), (3, 2));
@@ -331,10 +321,5 @@ mod tests {
         assert_eq!(back, m);
         assert_eq!(classes, vec!["HAM", "SPAM"]);
 
-        let t = m.to_tensor().unwrap();
-        assert_eq!(t.size(), vec![3, 2]);
-        // torch.tensor([[0,-1],[1,1],[-1,-1]], dtype=torch.int16)[1, 0] == 1
-        assert_eq!(t.int64_value(&[1, 0]), 1);
-        assert_eq!(t.int64_value(&[2, 1]), -1);
     }
 }

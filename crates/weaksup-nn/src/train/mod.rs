@@ -5,7 +5,7 @@
 //! batched no-grad inference.
 
 pub mod batch;
-pub(crate) mod checkpoint;
+pub mod checkpoint;
 mod optim;
 
 use std::path::{Path, PathBuf};

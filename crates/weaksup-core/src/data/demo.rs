@@ -31,7 +31,7 @@ pub const DEMO_CLASSES: [&str; 4] = ["billing", "shipping", "technical", "accoun
 
 /// The LF file written for the demo corpus (`labeling_functions/demo_topics.toml`), embedded so
 /// the demo runs without any file on disk.
-pub const DEMO_LF_TOML: &str = include_str!("../../labeling_functions/demo_topics.toml");
+pub const DEMO_LF_TOML: &str = include_str!("../../../../labeling_functions/demo_topics.toml");
 
 /// Parameters of the demo corpus.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

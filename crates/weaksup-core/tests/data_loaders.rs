@@ -1,13 +1,13 @@
 //! Loaders on the shared WRENCH / COSINE / UCI files (golden row counts) and on bad files.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 
-use weaksup::data::{self, Format, LoadOptions};
-use weaksup::lf::analyze;
+use weaksup_core::data::{self, Format, LoadOptions};
+use weaksup_core::lf::analyze;
 
-fn load(path: &Path, opts: &LoadOptions) -> weaksup::Result<data::Splits> {
+fn load(path: &Path, opts: &LoadOptions) -> weaksup_core::Result<data::Splits> {
     data::load(path, opts)
 }
 

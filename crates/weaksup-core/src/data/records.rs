@@ -26,7 +26,7 @@ use super::TEXT;
 use crate::error::{Context, Error, Result};
 
 /// The record-index column of a block (UInt64, 0-based within the file); batch parts call it `row`.
-pub(crate) const ROW: &str = "__weaksup_row";
+pub const ROW: &str = "__weaksup_row";
 const READ_BUFFER: usize = 1 << 20;
 
 /// A tabular input format.
@@ -70,7 +70,7 @@ pub enum OnBadRow {
 
 /// The input columns to read besides the text column.
 #[derive(Debug, Clone)]
-pub(crate) enum Columns {
+pub enum Columns {
     /// These names, where the source has them (JSONL: every line may or may not).
     Named(Vec<String>),
     /// Every column of the source.
@@ -79,7 +79,7 @@ pub(crate) enum Columns {
 
 /// What to read from a file.
 #[derive(Debug, Clone)]
-pub(crate) struct ReadSpec {
+pub struct ReadSpec {
     /// Source column holding the text; it is read as `text`.
     pub text_col: String,
     /// A column that must exist (a document id), read under its own name.
@@ -90,7 +90,7 @@ pub(crate) struct ReadSpec {
 
 /// Reads a whole file into a frame: every column, the text column named `text`, the first bad
 /// row an error naming file, line and field.
-pub(crate) fn read_whole(path: &Path, format: InputFormat, text_col: &str) -> Result<DataFrame> {
+pub fn read_whole(path: &Path, format: InputFormat, text_col: &str) -> Result<DataFrame> {
     let spec = ReadSpec { text_col: text_col.into(), id_col: None, columns: Columns::All, on_bad_row: OnBadRow::Fail };
     let mut src = open(path, format, &spec)?;
     let block = src.next_block(usize::MAX, true)?;
@@ -117,7 +117,7 @@ pub struct Rejection {
 }
 
 /// Up to `n` records of a source.
-pub(crate) struct Block {
+pub struct Block {
     /// Records read (rejected ones included); fewer than asked means the file ended.
     pub rows_in: u64,
     /// Input bytes the records span (progress estimates).
@@ -128,14 +128,14 @@ pub(crate) struct Block {
 }
 
 /// A file read record by record.
-pub(crate) trait RecordSource: Send {
+pub trait RecordSource: Send {
     /// The next `n` records: parsed into a frame when `keep`, only counted otherwise.
     /// `rows_in < n` means the file ended.
     fn next_block(&mut self, n: usize, keep: bool) -> Result<Block>;
 }
 
 /// Opens `path` for reading records as `spec` says.
-pub(crate) fn open(path: &Path, format: InputFormat, spec: &ReadSpec) -> Result<Box<dyn RecordSource>> {
+pub fn open(path: &Path, format: InputFormat, spec: &ReadSpec) -> Result<Box<dyn RecordSource>> {
     Ok(match format {
         InputFormat::Csv => Box::new(CsvSource::open(path, spec)?),
         InputFormat::Jsonl => Box::new(JsonlSource::open(path, spec)?),

@@ -6,10 +6,10 @@ use polars::prelude::*;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use weaksup::label_model::{FitOptions, Fitted, LabelModel, Params, SnorkelParams};
-use weaksup::lf::{ApplyOptions, KeywordLf, KeywordMatch, LfSet, RegexLf, RowLf, SqlLf};
-use weaksup::matrix::LabelMatrix;
-use weaksup::progress::NoProgress;
+use weaksup_core::label_model::{FitOptions, Fitted, LabelModel, Params, SnorkelParams};
+use weaksup_core::lf::{ApplyOptions, KeywordLf, KeywordMatch, LfSet, RegexLf, RowLf, SqlLf};
+use weaksup_core::matrix::LabelMatrix;
+use weaksup_core::progress::NoProgress;
 
 const WORDS: &[&str] = &[
     "check", "out", "my", "channel", "free", "prize", "Click", "HERE", "song", "love", "ΟΔΟΣ", "σας", "café", "naïve", "http://x.y", "50%", "a_b",
@@ -159,8 +159,8 @@ fn what_is_saved_loads_back_equal() {
         let classes = vec!["x".to_string(), "y".to_string()];
         for ext in ["parquet", "csv"] {
             let path = dir.path().join(format!("d{case}.{ext}"));
-            weaksup::data::write_frame(&mut frame.clone(), &path).unwrap();
-            let ds = weaksup::data::load(&path, &weaksup::data::LoadOptions { classes: Some(classes.clone()), ..Default::default() }).unwrap();
+            weaksup_core::data::write_frame(&mut frame.clone(), &path).unwrap();
+            let ds = weaksup_core::data::load(&path, &weaksup_core::data::LoadOptions { classes: Some(classes.clone()), ..Default::default() }).unwrap();
             assert!(ds.splits[0].frame.equals_missing(&frame), "case {case} {ext}:\n{}\nvs\n{frame}", ds.splits[0].frame);
         }
     }

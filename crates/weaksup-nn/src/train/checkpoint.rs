@@ -103,7 +103,8 @@ impl State {
 }
 
 #[derive(Serialize, Deserialize)]
-pub(crate) struct StateFile {
+#[doc(hidden)]
+pub struct StateFile {
     step: usize,
     epoch: usize,
     batch_in_epoch: usize,

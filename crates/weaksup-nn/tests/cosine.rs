@@ -2,21 +2,18 @@
 //! `wrench` variant runs, and a run killed in stage 2 resumes to the same weights.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tch::Device;
-use weaksup::data::{self, demo::DemoParams};
-use weaksup::label_model::{FitOptions, LabelModel, Params};
-use weaksup::metrics::Metric;
-use weaksup::model::Precision;
-use weaksup::model::ngram::{NgramClassifier, NgramConfig};
-use weaksup::progress::{NoProgress, Progress};
-use weaksup::selftrain::{CosineConfig, CosineReport, Variant, cosine};
-use weaksup::train::{self, EndModel, Encoded, EvalSet, TrainConfig, TrainSet};
+use weaksup_core::data::{self, demo::DemoParams};
+use weaksup_core::label_model::{FitOptions, LabelModel, Params};
+use weaksup_core::metrics::Metric;
+use weaksup_nn::model::Precision;
+use weaksup_nn::model::ngram::{NgramClassifier, NgramConfig};
+use weaksup_core::progress::{NoProgress, Progress};
+use weaksup_nn::selftrain::{CosineConfig, CosineReport, Variant, cosine};
+use weaksup_nn::train::{self, EndModel, Encoded, EvalSet, TrainConfig, TrainSet};
 
-/// Torch's RNG is process-global: tests that train take this lock.
-static TORCH: Mutex<()> = Mutex::new(());
 
 struct Demo {
     enc: Encoded,
@@ -35,9 +32,9 @@ fn ngram() -> EndModel {
 
 fn demo() -> Demo {
     let splits = data::demo_splits(&DemoParams::default()).unwrap();
-    let (set, _) = weaksup::lf::LfFile::load_set(
-        &[std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("labeling_functions/demo_topics.toml")],
-        &weaksup::lf::Registry::new(),
+    let (set, _) = weaksup_core::lf::LfFile::load_set(
+        &[crate::common::repo().join("labeling_functions/demo_topics.toml")],
+        &weaksup_core::lf::Registry::new(),
     )
     .unwrap();
     let train_ds = splits.require("train").unwrap();
@@ -76,7 +73,7 @@ fn test_accuracy(d: &Demo, model: &EndModel) -> f64 {
 
 #[test]
 fn cosine_beats_stage_one_on_the_demo_corpus() {
-    let _g = TORCH.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = crate::common::torch_lock();
     let d = demo();
     let mut m1 = ngram();
     let set = TrainSet::hard(&d.enc, d.covered.clone(), &d.labels, 4);
@@ -92,7 +89,7 @@ fn cosine_beats_stage_one_on_the_demo_corpus() {
 
 #[test]
 fn wrench_variant_keeps_a_bounded_prefix_and_trains() {
-    let _g = TORCH.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = crate::common::torch_lock();
     let d = demo();
     let mut m = ngram();
     let c = CosineConfig { t3: 20, t2: 60, xi: 0.3, variant: Variant::Wrench, ..Default::default() };
@@ -128,7 +125,7 @@ impl Progress for KillAfter {
 
 #[test]
 fn killed_in_stage_two_resumes_to_the_same_weights() {
-    let _g = TORCH.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = crate::common::torch_lock();
     let d = demo();
     let c = CosineConfig { t3: 40, t2: 120, ..Default::default() };
     let mut whole = ngram();

@@ -1,28 +1,23 @@
 //! End models and the trainer: MiniLM golden values, a tiny BERT that learns a toy task, the
 //! n-gram model on the demo corpus, loss identities, checkpoint resume, HF export, bf16 parity.
 
-mod common;
+use crate::common;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tch::{Device, Kind, Tensor};
-use weaksup::data::{self, demo::DemoParams};
-use weaksup::metrics::Metric;
-use weaksup::model::ngram::{NgramClassifier, NgramConfig};
-use weaksup::model::tokenizer::TextTokenizer;
-use weaksup::model::transformer::{TransformerClassifier, TransformerConfig, TransformerOptions};
-use weaksup::model::{Pooling, Precision, TokenBatch};
-use weaksup::progress::{NoProgress, Progress};
-use weaksup::train::{self, EndModel, Encoded, EvalSet, TrainConfig, TrainSet, soft_cross_entropy};
+use weaksup_core::data::{self, demo::DemoParams};
+use weaksup_core::metrics::Metric;
+use weaksup_nn::model::ngram::{NgramClassifier, NgramConfig};
+use weaksup_nn::model::tokenizer::TextTokenizer;
+use weaksup_nn::model::transformer::{TransformerClassifier, TransformerConfig, TransformerOptions};
+use weaksup_nn::model::{Pooling, Precision, TokenBatch};
+use weaksup_core::progress::{NoProgress, Progress};
+use weaksup_nn::train::{self, EndModel, Encoded, EvalSet, TrainConfig, TrainSet, soft_cross_entropy};
 
-/// libtorch's random generator is process-global and cargo runs tests on parallel threads: tests
-/// that seed it take this lock so their draws do not interleave.
-static TORCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn torch_lock() -> std::sync::MutexGuard<'static, ()> {
-    TORCH.lock().unwrap_or_else(|e| e.into_inner())
-}
+use crate::common::torch_lock;
 
 fn minilm() -> Option<std::path::PathBuf> {
     common::shared().map(|s| s.join("models/all-minilm-l6-v2"))

@@ -10,7 +10,7 @@ use polars::prelude::*;
 use serde::Deserialize;
 use serde::de::{MapAccess, Visitor};
 
-use super::io::{json_error, read_utf8, strip_bom};
+use crate::io::{json_error, read_utf8, strip_bom};
 use super::{Dataset, LABEL, Splits, TEXT};
 use crate::error::{Context, Error, Result};
 use crate::matrix::{ABSTAIN, Label, LabelMatrix};
@@ -60,7 +60,7 @@ impl<'de> Deserialize<'de> for Rows {
 
 /// Reads `label.json` (`{"0": "HAM", "1": "SPAM"}`) into names ordered by id; ids must be `0..C`.
 fn read_classes(path: &Path) -> Result<Vec<String>> {
-    let map: BTreeMap<String, String> = super::io::read_json(path)?;
+    let map: BTreeMap<String, String> = crate::io::read_json(path)?;
     let mut by_id: Vec<(usize, String)> = Vec::with_capacity(map.len());
     for (k, v) in map {
         let id: usize = k
@@ -131,7 +131,7 @@ fn load_split(path: &Path, name: &str, split: &str, classes: &[String]) -> Resul
     // Row errors name the id and the 1-based line of the row in the file (WRENCH writes one row a line).
     let line_of_id = |id: &str| {
         let needle = format!("\"{id}\":");
-        memchr::memmem::find(text.as_bytes(), needle.as_bytes()).map(|off| super::io::line_of(&text, off))
+        memchr::memmem::find(text.as_bytes(), needle.as_bytes()).map(|off| crate::io::line_of(&text, off))
     };
     let n = rows.len();
     let c = classes.len() as i64;

@@ -58,7 +58,8 @@ pub struct CosineReport {
 
 /// Stage 2's checkpoint state (`state.json` beside the weights).
 #[derive(Serialize, Deserialize)]
-pub(crate) struct Stage2State {
+#[doc(hidden)]
+pub struct Stage2State {
     adam_t: i64,
     step: usize,
     rounds: Vec<RoundRecord>,

@@ -1,13 +1,13 @@
 //! Label models: hand-checked values, an independent Dawid–Skene formulation, convergence on
 //! synthetic votes with known truth, save/load round trips, policies and bad input.
 
-mod common;
+use crate::common;
 
-use weaksup::label_model::synthetic::{SyntheticSpec, generate};
-use weaksup::label_model::{
+use weaksup_core::label_model::synthetic::{SyntheticSpec, generate};
+use weaksup_core::label_model::{
     DsParams, FitOptions, Fitted, LabelModel, LabelModelConfig, Params, PredictOptions, TiePolicy, UncoveredPolicy, score,
 };
-use weaksup::matrix::LabelMatrix;
+use weaksup_core::matrix::LabelMatrix;
 
 fn matrix(votes: Vec<i16>, n: usize, m: usize, c: usize) -> LabelMatrix {
     LabelMatrix::new(votes, n, (0..m).map(|j| format!("lf{j}")).collect(), c).unwrap()
@@ -140,7 +140,7 @@ fn dawid_skene_and_snorkel_recover_known_accuracies() {
     let (a_mv, a_ds) = (acc(&mv), acc(&ds));
     assert!(a_ds > a_mv + 0.02, "DS {a_ds:.3} should beat MV {a_mv:.3} when LF accuracies differ");
 
-    let sn = Params::Snorkel(weaksup::label_model::SnorkelParams { epochs: 500, optimizer: weaksup::label_model::Optimizer::Adam, ..Default::default() })
+    let sn = Params::Snorkel(weaksup_core::label_model::SnorkelParams { epochs: 500, optimizer: weaksup_core::label_model::Optimizer::Adam, ..Default::default() })
         .fit(&s.votes, &FitOptions { class_balance: Some(s.class_balance.clone()), seed: 0 })
         .unwrap();
     let est = sn.lf_accuracies().unwrap();
@@ -197,7 +197,7 @@ fn bad_input_is_rejected() {
 #[test]
 fn wrench_youtube_dawid_skene_beats_the_reference() {
     let Some(dir) = common::dataset("wrench_youtube") else { return };
-    let splits = weaksup::data::load_wrench(&dir).unwrap();
+    let splits = weaksup_core::data::load_wrench(&dir).unwrap();
     let train = splits.require("train").unwrap().votes.clone().unwrap();
     let test = splits.require("test").unwrap();
     let ds = Params::default_for("ds").unwrap().fit(&train, &FitOptions::default()).unwrap();
@@ -211,7 +211,7 @@ fn wrench_youtube_dawid_skene_beats_the_reference() {
 #[test]
 fn wrench_trec_snorkel_chosen_on_valid_beats_the_reference() {
     let Some(dir) = common::dataset("wrench_trec") else { return };
-    let splits = weaksup::data::load_wrench(&dir).unwrap();
+    let splits = weaksup_core::data::load_wrench(&dir).unwrap();
     let train = splits.require("train").unwrap().votes.clone().unwrap();
     let (valid, test) = (splits.require("valid").unwrap(), splits.require("test").unwrap());
     let gold = valid.gold().unwrap();

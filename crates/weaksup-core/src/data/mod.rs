@@ -9,8 +9,7 @@
 
 pub mod demo;
 mod cosine;
-mod io;
-pub(crate) mod records;
+pub mod records;
 mod tabular;
 mod wrench;
 
@@ -19,7 +18,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-pub use io::{
+pub use crate::io::{
     FNV_OFFSET, OUTPUTS_RECORD, OutputDir, TMP_SUFFIX, fnv1a64, line_of, parse_toml, read_json, read_parquet, read_toml, read_utf8, tmp_path,
     with_suffix, write_atomic, write_csv, write_frame, write_json, write_parquet,
 };
@@ -326,7 +325,7 @@ fn column<'a>(frame: &'a DataFrame, name: &str, ctx: &str) -> Result<&'a Column>
     })
 }
 
-pub(crate) fn column_list(frame: &DataFrame) -> String {
+pub fn column_list(frame: &DataFrame) -> String {
     frame
         .get_column_names()
         .iter()

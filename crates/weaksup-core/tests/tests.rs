@@ -1,0 +1,8 @@
+//! `weaksup-core`'s integration tests, one binary (it links polars once, and never libtorch).
+
+mod common;
+
+mod data_loaders;
+mod label_models;
+mod lf;
+mod properties;

@@ -1,0 +1,6 @@
+//! `weaksup-nn`'s integration tests, one binary: end models, the trainer and COSINE.
+
+mod common;
+
+mod cosine;
+mod models;

@@ -1,0 +1,9 @@
+//! `weaksup`'s integration tests, one binary: the CLI end to end, batch runs, reliability and
+//! security, and the fuzz targets' smoke run.
+
+mod common;
+
+mod batch;
+mod cli;
+mod fuzz_smoke;
+mod reliability;
