@@ -24,6 +24,9 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
 use serde::{Deserialize, Serialize};
 
 /// Class names of the demo corpus; a class's id is its position.
@@ -43,7 +46,9 @@ pub struct DemoParams {
     pub n_valid: usize,
     /// Rows of the `test` split. Default 500.
     pub n_test: usize,
-    /// Seed of every random draw. Default 42.
+    /// Seed of every random draw. Default 42. In a run it is the run's seed
+    /// ([`crate::seeds::Seeds::demo`]), never read from or written to a config file.
+    #[serde(skip)]
     pub seed: u64,
     /// Relative class frequencies in [`DEMO_CLASSES`] order: 4 finite non-negative weights with a
     /// positive sum (normalised). Default `[0.35, 0.25, 0.25, 0.15]`.
@@ -81,14 +86,8 @@ impl DemoParams {
                 self.class_balance.len()
             ));
         }
-        if let Some(w) = self
-            .class_balance
-            .iter()
-            .find(|w| !w.is_finite() || **w < 0.0)
-        {
-            return Err(format!(
-                "demo: class_balance weights must be finite and non-negative, got {w}"
-            ));
+        if let Some(w) = self.class_balance.iter().find(|w| !w.is_finite() || **w < 0.0) {
+            return Err(format!("demo: class_balance weights must be finite and non-negative, got {w}"));
         }
         let sum: f64 = self.class_balance.iter().sum();
         if sum <= 0.0 {
@@ -98,10 +97,7 @@ impl DemoParams {
             return Err(format!("demo: noise must be in [0, 1], got {}", self.noise));
         }
         if !(0.0..=1.0).contains(&self.typo_rate) {
-            return Err(format!(
-                "demo: typo_rate must be in [0, 1], got {}",
-                self.typo_rate
-            ));
+            return Err(format!("demo: typo_rate must be in [0, 1], got {}", self.typo_rate));
         }
         Ok(())
     }
@@ -148,23 +144,13 @@ pub fn generate(params: &DemoParams) -> Result<DemoCorpus, String> {
     }
     // Rounding may leave the last cumulative weight just under 1; a draw above it goes to the
     // last class with a positive weight.
-    let last_positive = params
-        .class_balance
-        .iter()
-        .rposition(|w| *w > 0.0)
-        .unwrap_or(0);
+    let last_positive = params.class_balance.iter().rposition(|w| *w > 0.0).unwrap_or(0);
     let gen_split = |salt: u64, n: usize| {
         let mut rng = ChaCha8Rng::seed_from_u64(split_seed(params.seed, salt));
-        let mut split = DemoSplit {
-            texts: Vec::with_capacity(n),
-            labels: Vec::with_capacity(n),
-        };
+        let mut split = DemoSplit { texts: Vec::with_capacity(n), labels: Vec::with_capacity(n) };
         for _ in 0..n {
             let u: f64 = rng.r#gen();
-            let label = cumulative
-                .iter()
-                .position(|&c| u < c)
-                .unwrap_or(last_positive);
+            let label = cumulative.iter().position(|&c| u < c).unwrap_or(last_positive);
             split.texts.push(message(&mut rng, label, params));
             split.labels.push(label as u32);
         }
@@ -195,382 +181,47 @@ fn split_seed(seed: u64, salt: u64) -> u64 {
 
 // --------------------------------------------------------------------------------- vocabulary
 
-/// Per class: full-sentence templates, short messages, and the probability of a short message.
-struct ClassSpec {
-    templates: &'static [&'static str],
-    short: &'static [&'static str],
-    short_rate: f64,
+/// The corpus's word lists and templates, a data file compiled in.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Vocabulary {
+    /// Probability of a topic-free message from `generic`.
+    generic_rate: f64,
+    generic: Vec<String>,
+    greetings: Vec<String>,
+    fillers: Vec<String>,
+    closings: Vec<String>,
+    connectors: Vec<String>,
+    /// Values of each `{slot}`.
+    slots: BTreeMap<String, Vec<String>>,
+    /// In the order of [`DEMO_CLASSES`].
+    classes: Vec<ClassSpec>,
 }
 
-const CLASSES: [ClassSpec; 4] = [BILLING, SHIPPING, TECHNICAL, ACCOUNT];
+/// Per class: full-sentence templates, short messages, and the probability of a short message.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClassSpec {
+    /// Checked against [`DEMO_CLASSES`] by `vocabulary_is_complete`.
+    #[cfg_attr(not(test), allow(dead_code))]
+    name: String,
+    short_rate: f64,
+    templates: Vec<String>,
+    short: Vec<String>,
+}
 
-const BILLING: ClassSpec = ClassSpec {
-    templates: &[
-        "I was charged twice for my {b_item} {time}.",
-        "There is a {amount} payment on my {b_method} statement that I do not recognise.",
-        "Can I get a refund for the {b_item}? I cancelled it {time}.",
-        "My {b_method} was charged {amount} but the price on the website was lower.",
-        "Please send me a copy of the invoice for {order}.",
-        "Why did my {b_item} renew automatically? I never agreed to be billed {b_period}.",
-        "The discount code was not applied at checkout and I paid {amount} instead of {amount}.",
-        "I would like to cancel my {b_item} and stop the recurring payments.",
-        "The receipt says {amount} but my bank took {amount}.",
-        "Is there a fee for switching from the {b_plan} to the {b_plan}?",
-        "My {b_method} was declined at checkout even though there are enough funds on it.",
-        "You overcharged me {amount} for {order}.",
-        "I still have not got my money back for the {b_item} I returned.",
-        "Could you apply the promo credit to my next bill?",
-        "The sales tax on my last invoice looks wrong.",
-        "The free trial ended {time} and I was charged the full price without any reminder.",
-        "I upgraded to the {b_plan} but the price on my receipt is still the old one.",
-        "Can you split the payment for my order into monthly instalments?",
-        "Please update the billing address on my account so the receipts show my company name.",
-        "A pending charge of {amount} has been on my {b_method} since {time}.",
-        "Why is the yearly subscription more expensive than twelve monthly payments?",
-        "I need a VAT invoice for my {b_item} for my tax return.",
-        "Can you refund the difference? The price dropped a day after I paid.",
-    ],
-    short: &[
-        "refund for the double charge please",
-        "why was I billed twice this month?",
-        "need a copy of my receipt please",
-        "wrong amount taken from my card",
-        "please cancel my subscription right now",
-        "how much is the pro plan per month?",
-    ],
-    short_rate: 0.04,
-};
+const VOCABULARY_TOML: &str = include_str!("demo_vocabulary.toml");
 
-const SHIPPING: ClassSpec = ClassSpec {
-    templates: &[
-        "My package was supposed to arrive {time} but it never showed up.",
-        "The tracking number for {order} has not updated in {days} days.",
-        "The courier left the parcel at the wrong address.",
-        "Can I still change the shipping address for {order}?",
-        "The box arrived {s_damage} and some items were missing.",
-        "How long does {s_method} usually take to {s_region}?",
-        "My order is still stuck in the warehouse after {days} days.",
-        "The delivery driver said nobody was home but I was there all day.",
-        "I received someone else's shipment instead of my {s_item}.",
-        "Is it possible to pick up the {s_item} from a local depot instead?",
-        "The estimated delivery date keeps moving, now it says {weekday}.",
-        "Only half of the {s_item} came, where is the rest of the shipment?",
-        "It was marked as delivered {time} but there is nothing at my door.",
-        "Customs has been holding the parcel for {days} days.",
-        "{s_carrier} says my {s_item} order was returned to the sender, why?",
-        "The {s_item} arrived broken, should I send it back or will you refund it?",
-        "I paid {amount} for {s_method} and it still took two weeks.",
-        "Please send the shipping updates to {email} instead.",
-        "The label says it was dispatched {time} but nothing has moved since.",
-        "Can you hold my order at the post office until I am back from holiday?",
-        "Do you ship to {s_region} and how much does delivery cost?",
-        "{s_carrier} lost my {s_item} somewhere between the depot and my house.",
-    ],
-    short: &[
-        "where is my package right now?",
-        "still waiting for my order, help",
-        "my parcel never arrived, any news?",
-        "has my stuff shipped yet or not?",
-        "box arrived damaged, what now?",
-        "when will my stuff get here?",
-    ],
-    short_rate: 0.12,
-};
+/// The parsed vocabulary; `vocabulary_is_complete` checks the file (it parses, names the demo's
+/// classes in order, and every slot a template uses has values), so the `expect` cannot fire.
+static VOCABULARY: LazyLock<Vocabulary> =
+    LazyLock::new(|| toml::from_str(VOCABULARY_TOML).expect("the compiled-in demo vocabulary parses"));
 
-const TECHNICAL: ClassSpec = ClassSpec {
-    templates: &[
-        "The app crashes every time I open the {t_screen} on my {device}.",
-        "I keep getting an error when I try to {t_action}.",
-        "After updating to {version} the {t_screen} is completely blank.",
-        "The website is really slow and pages take forever to load.",
-        "There seems to be a bug on the {t_screen}, the buttons do nothing.",
-        "The {t_feature} crashed on my {device} {time} and has not worked since.",
-        "Notifications are not showing up even though they are enabled in the settings.",
-        "The page freezes when I {t_action} and I have to restart the browser.",
-        "Sync between my {device} and my {device} is broken.",
-        "I get a white screen and then the app closes by itself.",
-        "Is there a known issue with the {t_feature} on {os}?",
-        "Uploading a photo fails with a timeout error every single time.",
-        "Search results are not loading in the app and the spinner goes on forever.",
-        "There is a glitch where the {t_screen} flickers and goes dark.",
-        "I reinstalled the app and cleared the cache but it still will not start.",
-        "The server seems to be down, nothing loads on my {device}.",
-        "Since {version} I cannot {t_action} anymore.",
-        "The {t_feature} drains my battery and makes the {device} overheat.",
-        "My account page takes ages to load on {os}.",
-        "The checkout button is greyed out on {os} so I cannot pay.",
-        "The {t_screen} looks glitchy and the text overlaps on my {device}.",
-        "Videos keep buffering in the app even on a fast connection.",
-    ],
-    short: &[
-        "app keeps crashing, please fix it",
-        "the website is down again today",
-        "getting an error on every page",
-        "screen goes blank after the update",
-        "nothing loads on my phone today",
-    ],
-    short_rate: 0.06,
-};
-
-const ACCOUNT: ClassSpec = ClassSpec {
-    templates: &[
-        "I forgot my password and the reset link never arrives.",
-        "I cannot log in even though my {a_cred} is correct.",
-        "How do I change the email address on my profile to {email}?",
-        "My account has been locked after too many sign-in attempts.",
-        "I never received the verification code by text message.",
-        "Please delete my profile and all of my personal data.",
-        "Someone signed in to my {a_thing} from another country {time}.",
-        "I want to change my username to {username}.",
-        "Two-factor authentication stopped accepting my codes.",
-        "I have two profiles with the same email and want to merge them.",
-        "The sign-up form says {email} is already registered.",
-        "How can I enable {a_security} for extra security?",
-        "My session keeps expiring and I have to sign in again every few minutes.",
-        "I would like to transfer ownership of the {a_thing} to a colleague.",
-        "I cannot log in to the app on my {device} anymore.",
-        "Please deactivate my {a_thing}, I do not use it anymore.",
-        "My username shows the wrong name and I cannot edit my account details.",
-        "I think my {a_thing} was hacked, my recovery email was changed.",
-        "Can you unlock my account? I entered the wrong PIN three times.",
-        "The security questions on my {a_thing} do not accept my answers.",
-        "How do I add a second user to my {a_thing} with its own permissions?",
-        "I keep logging in with my old email and it signs me out straight away.",
-        "I changed my password {time} and now the app does not recognise me.",
-    ],
-    short: &[
-        "cant log in to my account",
-        "forgot my password again, help please",
-        "please close my profile for good",
-        "locked out again, what do I do?",
-        "never got the reset email, help",
-    ],
-    short_rate: 0.05,
-};
-
-/// Short messages with no topic at all; their gold label is the drawn class anyway.
-const GENERIC: &[&str] = &[
-    "hello, I need some help please",
-    "can someone call me back please?",
-    "this is not ok, please respond",
-    "still waiting for an answer here",
-    "please help me with my problem",
-    "is anyone reading these messages at all?",
-];
-const GENERIC_RATE: f64 = 0.03;
-
-const GREETINGS: &[&str] = &[
-    "Hi,",
-    "Hello,",
-    "Hi there,",
-    "Hey,",
-    "Good morning,",
-    "Dear support,",
-    "Hello team,",
-    "Hi support team,",
-    "Good afternoon,",
-];
-const FILLERS: &[&str] = &[
-    "I hope you can help me.",
-    "This is the second time I am writing about this.",
-    "I have been a customer for years.",
-    "I tried everything I could think of.",
-    "This is really frustrating.",
-    "Not sure who else to ask.",
-    "Sorry to bother you again.",
-    "Quick question.",
-];
-const CLOSINGS: &[&str] = &[
-    "Thanks in advance.",
-    "Thank you!",
-    "Please help.",
-    "Any help is appreciated.",
-    "Looking forward to your reply.",
-    "Regards, {name}",
-    "Cheers, {name}",
-    "Thanks, {name}",
-    "Please get back to me asap.",
-    "Best, {name}",
-];
-const CONNECTORS: &[&str] = &[
-    "Also, ",
-    "On top of that, ",
-    "Not sure if it is related, but ",
-    "By the way, ",
-    "Unrelated, but ",
-    "And ",
-    "Separately, ",
-    "Last time ",
-];
-
-const TIMES: &[&str] = &[
-    "yesterday",
-    "last week",
-    "this morning",
-    "on Monday",
-    "two days ago",
-    "last month",
-    "over the weekend",
-    "earlier today",
-    "last night",
-    "a few days ago",
-];
-const WEEKDAYS: &[&str] = &[
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "next week",
-];
-const NAMES: &[&str] = &[
-    "Anna", "Ben", "Carla", "David", "Emma", "Farid", "Grace", "Hugo", "Irene", "Jonas", "Kim",
-    "Laura", "Marco", "Nina", "Omar", "Priya", "Sam", "Tom", "Yuki", "Zoe",
-];
-const SURNAMES: &[&str] = &[
-    "smith", "garcia", "mueller", "rossi", "tanaka", "nguyen", "brown", "kowalski", "silva",
-];
-const DOMAINS: &[&str] = &[
-    "gmail.com",
-    "outlook.com",
-    "yahoo.com",
-    "example.org",
-    "proton.me",
-    "work-mail.net",
-];
-const DEVICES: &[&str] = &[
-    "iPhone",
-    "Android phone",
-    "iPad",
-    "laptop",
-    "Windows PC",
-    "Mac",
-    "tablet",
-    "Chromebook",
-];
-const OSES: &[&str] = &[
-    "Android 14",
-    "iOS 17",
-    "Windows 11",
-    "macOS",
-    "Linux",
-    "ChromeOS",
-];
-
-const B_ITEMS: &[&str] = &[
-    "subscription",
-    "premium plan",
-    "annual membership",
-    "monthly plan",
-    "order",
-    "gift card",
-    "family plan",
-    "storage upgrade",
-];
-const B_METHODS: &[&str] = &[
-    "credit card",
-    "debit card",
-    "PayPal account",
-    "bank account",
-    "card",
-    "Visa card",
-];
-const B_PLANS: &[&str] = &["basic plan", "pro plan", "business plan", "student plan"];
-const B_PERIODS: &[&str] = &[
-    "every month",
-    "again this year",
-    "for another year",
-    "twice",
-];
-
-const S_ITEMS: &[&str] = &[
-    "shoes",
-    "headphones",
-    "jacket",
-    "coffee maker",
-    "books",
-    "phone case",
-    "desk lamp",
-    "backpack",
-];
-const S_METHODS: &[&str] = &[
-    "express shipping",
-    "standard shipping",
-    "international shipping",
-    "next-day delivery",
-    "economy post",
-];
-const S_REGIONS: &[&str] = &[
-    "Canada",
-    "Germany",
-    "the UK",
-    "rural areas",
-    "Australia",
-    "Norway",
-];
-const S_DAMAGE: &[&str] = &[
-    "crushed",
-    "soaking wet",
-    "torn open",
-    "half empty",
-    "dented",
-];
-const S_CARRIERS: &[&str] = &[
-    "UPS",
-    "FedEx",
-    "DHL",
-    "the postal service",
-    "the local post office",
-    "the carrier",
-];
-
-const T_SCREENS: &[&str] = &[
-    "settings page",
-    "checkout screen",
-    "home screen",
-    "search page",
-    "cart",
-    "order history page",
-    "dashboard",
-    "photo gallery",
-];
-const T_ACTIONS: &[&str] = &[
-    "upload a photo",
-    "open the cart",
-    "save my settings",
-    "export my data",
-    "sync my devices",
-    "play a video",
-    "use the search",
-    "print a report",
-];
-const T_FEATURES: &[&str] = &[
-    "dark mode",
-    "barcode scanner",
-    "search bar",
-    "video player",
-    "offline mode",
-    "home widget",
-    "voice search",
-    "push notifications",
-];
-
-const A_CREDS: &[&str] = &["password", "username", "email address", "PIN"];
-const A_THINGS: &[&str] = &[
-    "account",
-    "account",
-    "profile",
-    "user profile",
-    "workspace",
-    "family profile",
-];
-const A_SECURITY: &[&str] = &[
-    "two-factor authentication",
-    "a security key",
-    "biometric sign-in",
-    "an authenticator app",
-];
+impl Vocabulary {
+    fn slot(&self, name: &str) -> &[String] {
+        self.slots.get(name).map_or(&[], Vec::as_slice)
+    }
+}
 
 // --------------------------------------------------------------------------------- generation
 
@@ -580,8 +231,8 @@ fn index(rng: &mut ChaCha8Rng, lo: usize, hi: usize) -> usize {
     rng.gen_range(lo as u32..hi as u32) as usize
 }
 
-fn pick<'a>(rng: &mut ChaCha8Rng, items: &[&'a str]) -> &'a str {
-    items[index(rng, 0, items.len())]
+fn pick<'a>(rng: &mut ChaCha8Rng, items: &'a [String]) -> &'a str {
+    &items[index(rng, 0, items.len())]
 }
 
 fn chance(rng: &mut ChaCha8Rng, p: f64) -> bool {
@@ -594,10 +245,7 @@ fn fill(rng: &mut ChaCha8Rng, template: &str) -> String {
     let mut rest = template;
     while let Some(open) = rest.find('{') {
         out.push_str(&rest[..open]);
-        let close = open
-            + rest[open..]
-                .find('}')
-                .expect("unclosed slot in a demo template");
+        let close = open + rest[open..].find('}').expect("unclosed slot in a demo template");
         slot(rng, &rest[open + 1..close], &mut out);
         rest = &rest[close + 1..];
     }
@@ -607,30 +255,10 @@ fn fill(rng: &mut ChaCha8Rng, template: &str) -> String {
 
 fn slot(rng: &mut ChaCha8Rng, name: &str, out: &mut String) {
     use std::fmt::Write;
-    let list: &[&str] = match name {
-        "time" => TIMES,
-        "weekday" => WEEKDAYS,
-        "name" => NAMES,
-        "device" => DEVICES,
-        "os" => OSES,
-        "b_item" => B_ITEMS,
-        "b_method" => B_METHODS,
-        "b_plan" => B_PLANS,
-        "b_period" => B_PERIODS,
-        "s_item" => S_ITEMS,
-        "s_method" => S_METHODS,
-        "s_region" => S_REGIONS,
-        "s_damage" => S_DAMAGE,
-        "s_carrier" => S_CARRIERS,
-        "t_screen" => T_SCREENS,
-        "t_action" => T_ACTIONS,
-        "t_feature" => T_FEATURES,
-        "a_cred" => A_CREDS,
-        "a_thing" => A_THINGS,
-        "a_security" => A_SECURITY,
+    let v = &*VOCABULARY;
+    match name {
         "days" => {
             let _ = write!(out, "{}", rng.gen_range(2..=21u32));
-            return;
         }
         "amount" => {
             let whole = rng.gen_range(5..=300u32);
@@ -640,7 +268,6 @@ fn slot(rng: &mut ChaCha8Rng, name: &str, out: &mut String) {
                 13..=16 => write!(out, "{whole}.{cents:02} dollars"),
                 _ => write!(out, "EUR {whole}.{cents:02}"),
             };
-            return;
         }
         "order" => {
             let n = rng.gen_range(10_000..10_000_000u32);
@@ -650,7 +277,6 @@ fn slot(rng: &mut ChaCha8Rng, name: &str, out: &mut String) {
                 13..=16 => write!(out, "order {n}"),
                 _ => write!(out, "#{n}"),
             };
-            return;
         }
         "version" => {
             let major = rng.gen_range(2..=6u32);
@@ -660,28 +286,28 @@ fn slot(rng: &mut ChaCha8Rng, name: &str, out: &mut String) {
                 1 => write!(out, "v{major}.{minor}.{}", rng.gen_range(0..5u32)),
                 _ => write!(out, "the {major}.{minor} release"),
             };
-            return;
         }
         "email" => {
-            let first = pick(rng, NAMES).to_ascii_lowercase();
-            let last = pick(rng, SURNAMES);
-            let domain = pick(rng, DOMAINS);
+            let first = pick(rng, v.slot("name")).to_ascii_lowercase();
+            let last = pick(rng, v.slot("surname"));
+            let domain = pick(rng, v.slot("domain"));
             let _ = if chance(rng, 0.5) {
                 write!(out, "{first}.{last}@{domain}")
             } else {
                 write!(out, "{first}{}@{domain}", rng.gen_range(1..100u32))
             };
-            return;
         }
         "username" => {
-            let first = pick(rng, NAMES).to_ascii_lowercase();
-            let last = pick(rng, SURNAMES);
+            let first = pick(rng, v.slot("name")).to_ascii_lowercase();
+            let last = pick(rng, v.slot("surname"));
             let _ = write!(out, "{first}_{last}{}", rng.gen_range(1..100u32));
-            return;
         }
-        other => panic!("unknown slot {{{other}}} in a demo template"),
-    };
-    out.push_str(pick(rng, list));
+        other => {
+            let list = v.slot(other);
+            assert!(!list.is_empty(), "unknown slot {{{other}}} in the demo vocabulary");
+            out.push_str(pick(rng, list));
+        }
+    }
 }
 
 /// Capitalises the first character (templates may start with a lower-case slot value).
@@ -734,7 +360,7 @@ fn vary_punctuation(rng: &mut ChaCha8Rng, s: &mut String) {
 
 /// One sentence of class `class`: a filled template with capitalised start and varied ending.
 fn sentence(rng: &mut ChaCha8Rng, class: usize, template: usize) -> String {
-    let mut s = fill(rng, CLASSES[class].templates[template]);
+    let mut s = fill(rng, &VOCABULARY.classes[class].templates[template]);
     capitalise(&mut s);
     vary_punctuation(rng, &mut s);
     s
@@ -745,16 +371,17 @@ const MAX_WORDS: usize = 60;
 
 /// One message of class `class`.
 fn message(rng: &mut ChaCha8Rng, class: usize, params: &DemoParams) -> String {
-    let spec = &CLASSES[class];
-    let text = if chance(rng, GENERIC_RATE) {
-        pick(rng, GENERIC).to_string()
+    let v = &*VOCABULARY;
+    let spec = &v.classes[class];
+    let text = if chance(rng, v.generic_rate) {
+        pick(rng, &v.generic).to_string()
     } else if chance(rng, spec.short_rate) {
-        pick(rng, spec.short).to_string()
+        pick(rng, &spec.short).to_string()
     } else {
         // Every random draw happens in a fixed order; optional parts are dropped only afterwards
         // (if the message is too long), so the draw sequence never depends on lengths.
-        let greeting = chance(rng, 0.45).then(|| pick(rng, GREETINGS).to_string());
-        let filler = chance(rng, 0.25).then(|| pick(rng, FILLERS).to_string());
+        let greeting = chance(rng, 0.45).then(|| pick(rng, &v.greetings).to_string());
+        let filler = chance(rng, 0.25).then(|| pick(rng, &v.fillers).to_string());
         let main_t = index(rng, 0, spec.templates.len());
         let main = sentence(rng, class, main_t);
         let second = chance(rng, 0.4).then(|| {
@@ -763,15 +390,15 @@ fn message(rng: &mut ChaCha8Rng, class: usize, params: &DemoParams) -> String {
             sentence(rng, class, t)
         });
         let aside = chance(rng, params.noise).then(|| {
-            let other = (class + index(rng, 1, CLASSES.len())) % CLASSES.len();
-            let t = index(rng, 0, CLASSES[other].templates.len());
+            let other = (class + index(rng, 1, v.classes.len())) % v.classes.len();
+            let t = index(rng, 0, v.classes[other].templates.len());
             let mut s = sentence(rng, other, t);
             decapitalise(&mut s);
             let before_second = chance(rng, 0.4);
-            (format!("{}{s}", pick(rng, CONNECTORS)), before_second)
+            (format!("{}{s}", pick(rng, &v.connectors)), before_second)
         });
         let closing = chance(rng, 0.5).then(|| {
-            let template = pick(rng, CLOSINGS);
+            let template = pick(rng, &v.closings);
             fill(rng, template)
         });
 
@@ -786,11 +413,7 @@ fn message(rng: &mut ChaCha8Rng, class: usize, params: &DemoParams) -> String {
             parts.extend([second, aside, closing]);
         }
         let words = |parts: &[Option<String>]| -> usize {
-            parts
-                .iter()
-                .flatten()
-                .map(|p| p.split_whitespace().count())
-                .sum()
+            parts.iter().flatten().map(|p| p.split_whitespace().count()).sum()
         };
         // Drop optional parts until the message fits: filler, then greeting, then closing.
         for drop in [1usize, 0, 5] {
@@ -854,13 +477,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn params(n_train: usize, seed: u64) -> DemoParams {
-        DemoParams {
-            n_train,
-            n_valid: 50,
-            n_test: 50,
-            seed,
-            ..DemoParams::default()
-        }
+        DemoParams { n_train, n_valid: 50, n_test: 50, seed, ..DemoParams::default() }
     }
 
     #[test]
@@ -877,18 +494,49 @@ mod tests {
     #[test]
     fn splits_are_independent_streams() {
         let base = generate(&DemoParams::default()).unwrap();
-        let more_test = generate(&DemoParams {
-            n_test: 900,
-            n_valid: 3,
-            ..DemoParams::default()
-        })
-        .unwrap();
+        let more_test = generate(&DemoParams { n_test: 900, n_valid: 3, ..DemoParams::default() }).unwrap();
         assert_eq!(base.train, more_test.train);
         assert_eq!(base.test.texts[..], more_test.test.texts[..500]);
         assert_eq!(base.valid.texts[..3], more_test.valid.texts[..]);
         // No split is a copy of another.
         assert_ne!(base.train.texts[..250], base.valid.texts[..]);
         assert_ne!(base.train.texts[..500], base.test.texts[..]);
+    }
+
+    #[test]
+    fn vocabulary_is_complete() {
+        let v: Vocabulary = toml::from_str(VOCABULARY_TOML).unwrap();
+        let names: Vec<&str> = v.classes.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, DEMO_CLASSES);
+        for list in [&v.generic, &v.greetings, &v.fillers, &v.closings, &v.connectors] {
+            assert!(!list.is_empty());
+        }
+        assert!((0.0..1.0).contains(&v.generic_rate));
+        let computed = ["days", "amount", "order", "version", "email", "username"];
+        for name in ["name", "surname", "domain"] {
+            assert!(!v.slot(name).is_empty(), "{name}");
+        }
+        let texts = v.classes.iter().flat_map(|c| {
+            assert!(
+                (0.0..1.0).contains(&c.short_rate) && c.templates.len() >= 2 && !c.short.is_empty(),
+                "{}",
+                c.name
+            );
+            c.templates.iter()
+        });
+        for text in texts.chain(&v.closings) {
+            let mut rest = text.as_str();
+            while let Some(open) = rest.find('{') {
+                let close =
+                    open + rest[open..].find('}').unwrap_or_else(|| panic!("unclosed slot in {text:?}"));
+                let name = &rest[open + 1..close];
+                assert!(
+                    computed.contains(&name) || !v.slot(name).is_empty(),
+                    "{{{name}}} in {text:?} has no values"
+                );
+                rest = &rest[close + 1..];
+            }
+        }
     }
 
     #[test]
@@ -903,9 +551,7 @@ mod tests {
             .chain(&c.valid.texts)
             .chain(&c.test.texts)
             .flat_map(|t| t.bytes().chain([0u8]))
-            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-                (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
-            });
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
         let labels: Vec<u32> = c.train.labels[..12].to_vec();
         assert_eq!((digest, labels), (GOLDEN_DIGEST, GOLDEN_LABELS.to_vec()));
     }
@@ -916,41 +562,22 @@ mod tests {
 
     #[test]
     fn row_counts_and_classes() {
-        let c = generate(&DemoParams {
-            n_train: 123,
-            n_valid: 0,
-            n_test: 7,
-            ..Default::default()
-        })
-        .unwrap();
+        let c = generate(&DemoParams { n_train: 123, n_valid: 0, n_test: 7, ..Default::default() }).unwrap();
         assert_eq!(c.classes, DEMO_CLASSES.to_vec());
         assert_eq!((c.train.len(), c.train.labels.len()), (123, 123));
         assert!(c.valid.is_empty() && c.valid.labels.is_empty());
         assert_eq!((c.test.len(), c.test.labels.len()), (7, 7));
         let d = DemoParams::default();
         let c = generate(&d).unwrap();
-        assert_eq!(
-            (c.train.len(), c.valid.len(), c.test.len()),
-            (2000, 250, 500)
-        );
+        assert_eq!((c.train.len(), c.valid.len(), c.test.len()), (2000, 250, 500));
     }
 
     #[test]
     fn texts_are_non_empty_ascii_and_5_to_60_words() {
         for p in [
             DemoParams::default(),
-            DemoParams {
-                noise: 1.0,
-                typo_rate: 1.0,
-                seed: 3,
-                ..DemoParams::default()
-            },
-            DemoParams {
-                noise: 0.0,
-                typo_rate: 0.0,
-                seed: 4,
-                ..DemoParams::default()
-            },
+            DemoParams { noise: 1.0, typo_rate: 1.0, seed: 3, ..DemoParams::default() },
+            DemoParams { noise: 0.0, typo_rate: 0.0, seed: 4, ..DemoParams::default() },
         ] {
             let c = generate(&p).unwrap();
             for split in [&c.train, &c.valid, &c.test] {
@@ -980,13 +607,8 @@ mod tests {
             let c = generate(&p).unwrap();
             let sum: f64 = balance.iter().sum();
             for (k, w) in balance.iter().enumerate() {
-                let freq =
-                    c.train.labels.iter().filter(|&&l| l == k as u32).count() as f64 / 20_000.0;
-                assert!(
-                    (freq - w / sum).abs() < 0.02,
-                    "class {k}: {freq} vs {}",
-                    w / sum
-                );
+                let freq = c.train.labels.iter().filter(|&&l| l == k as u32).count() as f64 / 20_000.0;
+                assert!((freq - w / sum).abs() < 0.02, "class {k}: {freq} vs {}", w / sum);
                 if *w == 0.0 {
                     assert_eq!(freq, 0.0);
                 }
@@ -1010,35 +632,23 @@ mod tests {
         assert!(bad(|p| p.noise = -0.1).contains("noise"));
         assert!(bad(|p| p.noise = f64::NAN).contains("noise"));
         assert!(bad(|p| p.typo_rate = 2.0).contains("typo_rate"));
-        assert!(
-            generate(&DemoParams {
-                noise: 0.0,
-                typo_rate: 1.0,
-                ..Default::default()
-            })
-            .is_ok()
-        );
+        assert!(generate(&DemoParams { noise: 0.0, typo_rate: 1.0, ..Default::default() }).is_ok());
     }
 
     #[test]
     fn params_serde_defaults_and_unknown_fields() {
         assert!(DemoParams::default().validate().is_ok());
-        let p: DemoParams = toml::from_str("seed = 7\nnoise = 0.1").unwrap();
-        assert_eq!(
-            p,
-            DemoParams {
-                seed: 7,
-                noise: 0.1,
-                ..DemoParams::default()
-            }
+        let p: DemoParams = toml::from_str("n_valid = 7\nnoise = 0.1").unwrap();
+        assert_eq!(p, DemoParams { n_valid: 7, noise: 0.1, ..DemoParams::default() });
+        // The seed is the run's, not a setting of the corpus.
+        assert!(
+            toml::from_str::<DemoParams>("seed = 7")
+                .unwrap_err()
+                .to_string()
+                .contains("unknown field `seed`")
         );
-        assert_eq!(
-            toml::from_str::<DemoParams>("").unwrap(),
-            DemoParams::default()
-        );
-        let err = toml::from_str::<DemoParams>("sed = 7")
-            .unwrap_err()
-            .to_string();
+        assert_eq!(toml::from_str::<DemoParams>("").unwrap(), DemoParams::default());
+        let err = toml::from_str::<DemoParams>("sed = 7").unwrap_err().to_string();
         assert!(err.contains("sed"), "{err}");
     }
 
@@ -1047,36 +657,16 @@ mod tests {
     /// (name, class, word_boundary, keywords) of every `kind = "keyword"` LF of the TOML.
     const KEYWORD_LFS: &[(&str, usize, bool, &[&str])] = &[
         ("kw_refund", 0, false, &["refund", "money back"]),
-        (
-            "kw_charged_invoice",
-            0,
-            false,
-            &["charged", "invoice", "billed"],
-        ),
-        (
-            "kw_delivery_tracking",
-            1,
-            false,
-            &["delivery", "delivered", "tracking"],
-        ),
+        ("kw_charged_invoice", 0, false, &["charged", "invoice", "billed"]),
+        ("kw_delivery_tracking", 1, false, &["delivery", "delivered", "tracking"]),
         ("kw_package", 1, false, &["package", "parcel", "courier"]),
         ("kw_my_order", 1, false, &["my order"]),
         ("kw_error_crash", 2, false, &["error", "crash"]),
         ("kw_bug", 2, true, &["bug", "bugs", "glitch", "glitches"]),
         ("kw_the_app", 2, false, &["the app"]),
-        (
-            "kw_password_login",
-            3,
-            false,
-            &["password", "log in", "login"],
-        ),
+        ("kw_password_login", 3, false, &["password", "log in", "login"]),
         ("kw_my_account", 3, false, &["my account"]),
-        (
-            "kw_verification",
-            3,
-            false,
-            &["verification code", "two-factor", "2fa"],
-        ),
+        ("kw_verification", 3, false, &["verification code", "two-factor", "2fa"]),
     ];
 
     fn contains_kw(lower: &str, kw: &str, word_boundary: bool) -> bool {
@@ -1085,8 +675,7 @@ mod tests {
         }
         let is_word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
         lower.match_indices(kw).any(|(i, _)| {
-            !is_word(lower[..i].chars().next_back())
-                && !is_word(lower[i + kw.len()..].chars().next())
+            !is_word(lower[..i].chars().next_back()) && !is_word(lower[i + kw.len()..].chars().next())
         })
     }
 
@@ -1122,11 +711,7 @@ mod tests {
             }
         }
         let n = split.len() as f64;
-        (
-            covered as f64 / n,
-            correct / covered as f64,
-            conflict as f64 / n,
-        )
+        (covered as f64 / n, correct / covered as f64, conflict as f64 / n)
     }
 
     #[test]
@@ -1138,36 +723,19 @@ mod tests {
             let block = &DEMO_LF_TOML[start..];
             let block = &block[..block[1..].find("[[lf]]").map_or(block.len(), |e| e + 1)];
             assert!(block.contains("kind = \"keyword\""), "{name}");
-            assert!(
-                block.contains(&format!("label = \"{}\"", DEMO_CLASSES[*class])),
-                "{name}"
-            );
-            let list = kws
-                .iter()
-                .map(|k| format!("\"{k}\""))
-                .collect::<Vec<_>>()
-                .join(", ");
-            assert!(
-                block.contains(&format!("keywords = [{list}]")),
-                "{name}: {list}"
-            );
+            assert!(block.contains(&format!("label = \"{}\"", DEMO_CLASSES[*class])), "{name}");
+            let list = kws.iter().map(|k| format!("\"{k}\"")).collect::<Vec<_>>().join(", ");
+            assert!(block.contains(&format!("keywords = [{list}]")), "{name}: {list}");
             assert_eq!(block.contains("word_boundary = true"), *wb, "{name}");
         }
-        assert_eq!(
-            DEMO_LF_TOML.matches("kind = \"keyword\"").count(),
-            KEYWORD_LFS.len()
-        );
+        assert_eq!(DEMO_LF_TOML.matches("kind = \"keyword\"").count(), KEYWORD_LFS.len());
         let classes = DEMO_CLASSES.map(|c| format!("\"{c}\"")).join(", ");
         assert!(DEMO_LF_TOML.contains(&format!("classes = [{classes}]")));
     }
 
     #[test]
     fn keyword_lfs_are_ambiguous_and_incomplete() {
-        let c = generate(&DemoParams {
-            n_train: 5000,
-            ..DemoParams::default()
-        })
-        .unwrap();
+        let c = generate(&DemoParams { n_train: 5000, ..DemoParams::default() }).unwrap();
         let (coverage, mv_acc, conflict) = keyword_stats(&c.train);
         assert!((0.55..=0.9).contains(&coverage), "coverage {coverage}");
         assert!((0.6..=0.92).contains(&mv_acc), "MV accuracy {mv_acc}");
@@ -1186,21 +754,11 @@ mod tests {
                 .map(|(_, &l)| l)
                 .collect();
             assert!(fired.len() >= 20, "{name} fires {} times", fired.len());
-            let class_rows = c
-                .train
-                .labels
-                .iter()
-                .filter(|&&l| l as usize == *class)
-                .count();
+            let class_rows = c.train.labels.iter().filter(|&&l| l as usize == *class).count();
             assert!(fired.len() < class_rows, "{name}");
         }
         // No noise and no typos ⇒ LFs get more accurate: the noise parameter does something.
-        let clean = generate(&DemoParams {
-            n_train: 5000,
-            noise: 0.0,
-            ..DemoParams::default()
-        })
-        .unwrap();
+        let clean = generate(&DemoParams { n_train: 5000, noise: 0.0, ..DemoParams::default() }).unwrap();
         let (_, clean_acc, clean_conflict) = keyword_stats(&clean.train);
         assert!(clean_acc > mv_acc + 0.03, "{clean_acc} vs {mv_acc}");
         assert!(clean_conflict < conflict, "{clean_conflict} vs {conflict}");
@@ -1214,11 +772,7 @@ mod tests {
 
     #[test]
     fn every_class_has_many_indicative_words_no_lf_uses() {
-        let c = generate(&DemoParams {
-            n_train: 10_000,
-            ..DemoParams::default()
-        })
-        .unwrap();
+        let c = generate(&DemoParams { n_train: 10_000, ..DemoParams::default() }).unwrap();
         let mut counts: BTreeMap<String, [usize; 4]> = BTreeMap::new();
         for (t, &l) in c.train.texts.iter().zip(&c.train.labels) {
             let mut seen: Vec<String> = tokens(t).collect();
@@ -1228,10 +782,7 @@ mod tests {
                 counts.entry(w).or_default()[l as usize] += 1;
             }
         }
-        let all_kws: Vec<&str> = KEYWORD_LFS
-            .iter()
-            .flat_map(|(_, _, _, k)| k.iter().copied())
-            .collect();
+        let all_kws: Vec<&str> = KEYWORD_LFS.iter().flat_map(|(_, _, _, k)| k.iter().copied()).collect();
         for class in 0..4 {
             let hidden: Vec<&String> = counts
                 .iter()
@@ -1239,9 +790,7 @@ mod tests {
                     let total: usize = n.iter().sum();
                     total >= 30
                         && n[class] as f64 / total as f64 >= 0.6
-                        && !all_kws
-                            .iter()
-                            .any(|k| w.contains(k) || k.contains(w.as_str()))
+                        && !all_kws.iter().any(|k| w.contains(k) || k.contains(w.as_str()))
                 })
                 .map(|(w, _)| w)
                 .collect();
@@ -1253,12 +802,7 @@ mod tests {
     fn rows_without_keywords_are_still_classifiable() {
         // Multinomial naive Bayes on the gold train labels, evaluated on test rows where no
         // keyword LF fires: far above the 35% of always predicting the majority class.
-        let c = generate(&DemoParams {
-            n_train: 4000,
-            n_test: 2000,
-            ..DemoParams::default()
-        })
-        .unwrap();
+        let c = generate(&DemoParams { n_train: 4000, n_test: 2000, ..DemoParams::default() }).unwrap();
         let mut word_counts: BTreeMap<String, [f64; 4]> = BTreeMap::new();
         let mut class_words = [0.0f64; 4];
         let mut class_docs = [0.0f64; 4];
