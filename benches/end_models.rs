@@ -10,18 +10,20 @@ mod common;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tch::Device;
+use weaksup::model::Precision;
 use weaksup::model::ngram::{NgramClassifier, NgramConfig};
 use weaksup::model::tokenizer::TextTokenizer;
 use weaksup::model::transformer::{TransformerClassifier, TransformerOptions};
-use weaksup::model::Precision;
-use weaksup::train::{AdamW, EndModel, Encoded, Padding, epoch_batches, inference_batches, soft_cross_entropy};
-
+use weaksup::train::{
+    AdamW, Encoded, EndModel, Padding, epoch_batches, inference_batches, soft_cross_entropy,
+};
 
 fn step(model: &EndModel, opt: &mut AdamW, enc: &Encoded, idx: &[usize], padding: Padding) {
     let input = enc.collate(idx, padding, Device::Cpu);
     let out = model.forward(&input, true).unwrap();
     let c = out.logits.size()[1];
-    let targets = tch::Tensor::zeros([idx.len() as i64, c], (tch::Kind::Float, Device::Cpu)).fill_(1.0 / c as f64);
+    let targets =
+        tch::Tensor::zeros([idx.len() as i64, c], (tch::Kind::Float, Device::Cpu)).fill_(1.0 / c as f64);
     let loss = soft_cross_entropy(&out.logits, &targets, None);
     opt.zero_grad();
     loss.backward();
@@ -33,9 +35,18 @@ fn bench(c: &mut Criterion) {
     weaksup::runtime::tune_allocator();
     let Some(shared) = common::shared() else { return };
     let splits = weaksup::data::load_wrench(&shared.join("datasets/wrench_youtube")).unwrap();
-    let texts: Vec<String> = splits.require("train").unwrap().texts().unwrap().iter().map(|t| t.unwrap_or("").to_string()).collect();
+    let texts: Vec<String> = splits
+        .require("train")
+        .unwrap()
+        .texts()
+        .unwrap()
+        .iter()
+        .map(|t| t.unwrap_or("").to_string())
+        .collect();
     let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let minilm = std::env::var_os("WEAKSUP_MINILM").map(PathBuf::from).unwrap_or_else(|| shared.join("models/all-minilm-l6-v2"));
+    let minilm = std::env::var_os("WEAKSUP_MINILM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| shared.join("models/all-minilm-l6-v2"));
     let mut g = c.benchmark_group("minilm");
     g.sample_size(10);
     g.throughput(Throughput::Elements(32));
@@ -75,7 +86,9 @@ fn bench(c: &mut Criterion) {
     g.finish();
     let mut g = c.benchmark_group("ngram");
     g.throughput(Throughput::Elements(32));
-    let model = EndModel::Ngram(NgramClassifier::new(NgramConfig::default(), 2, Precision::Fp32, Device::Cpu, 0).unwrap());
+    let model = EndModel::Ngram(
+        NgramClassifier::new(NgramConfig::default(), 2, Precision::Fp32, Device::Cpu, 0).unwrap(),
+    );
     let enc = model.encode(&texts).unwrap();
     let lengths: Vec<usize> = enc.items.iter().map(Vec::len).collect();
     let rows: Vec<usize> = (0..enc.len()).collect();

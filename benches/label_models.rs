@@ -35,7 +35,9 @@ fn bench(c: &mut Criterion) {
     for (name, m) in &matrices {
         for model in ["mv", "ds", "snorkel"] {
             let p = Params::default_for(model).unwrap();
-            g.bench_function(format!("{model}/{name}"), |b| b.iter(|| p.fit_quiet(m, &FitOptions::default()).unwrap()));
+            g.bench_function(format!("{model}/{name}"), |b| {
+                b.iter(|| p.fit_quiet(m, &FitOptions::default()).unwrap())
+            });
         }
     }
     g.finish();

@@ -1,6 +1,6 @@
 //! LF application throughput: the 15-LF YouTube benchmark set (10 keyword + 5 regex, see
 //! `shared/bench/youtube_15_lfs.json`) over the WRENCH YouTube texts repeated to 200,000 rows,
-//! on all cores and on one. The 1,000,000-row figure in the README comes from `weaksup lf bench`.
+//! on all cores and on one. The 1,000,000-row figure in docs/results.md comes from `weaksup lf bench`.
 
 use std::path::PathBuf;
 
@@ -11,7 +11,6 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use weaksup::data;
 use weaksup::lf::{ApplyOptions, LfFile, Registry};
 use weaksup::progress::NoProgress;
-
 
 fn bench(c: &mut Criterion) {
     let Some(shared) = common::shared() else { return };

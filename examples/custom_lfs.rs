@@ -39,7 +39,8 @@ fn main() -> ExitCode {
         })
         // A factory reading `params` and building a frame-level LF (may use several columns).
         .with_lf("mostly_uppercase", |spec| {
-            let min_letters = spec.params.get("min_letters").and_then(|v| v.as_integer()).unwrap_or(8) as usize;
+            let min_letters =
+                spec.params.get("min_letters").and_then(|v| v.as_integer()).unwrap_or(8) as usize;
             let ratio = spec.params.get("ratio").and_then(|v| v.as_float()).unwrap_or(0.6);
             let (label, column) = (spec.label, spec.column.to_string());
             Ok(Box::new(FrameLf::new(spec.name, move |df| {
@@ -53,7 +54,11 @@ fn main() -> ExitCode {
                         let t = t.unwrap_or("");
                         let letters = t.chars().filter(|c| c.is_alphabetic()).count();
                         let upper = t.chars().filter(|c| c.is_uppercase()).count();
-                        if letters >= min_letters && upper as f64 >= ratio * letters as f64 { label } else { ABSTAIN }
+                        if letters >= min_letters && upper as f64 >= ratio * letters as f64 {
+                            label
+                        } else {
+                            ABSTAIN
+                        }
                     })
                     .collect())
             })))

@@ -10,11 +10,12 @@
 
 use std::path::PathBuf;
 
-pub use weaksup_core::fuzz::{cosine, csv, jsonl, lf_toml, sql, wrench};
 use weaksup_core::fuzz::write;
+pub use weaksup_core::fuzz::{cosine, csv, jsonl, lf_toml, sql, wrench};
 
 /// The names of the targets, as `fuzz/fuzz_targets/<name>.rs` and `fuzz/corpus/<name>/` spell them.
-pub const TARGETS: &[&str] = &["csv", "jsonl", "wrench", "cosine", "lf_toml", "sql", "tokenizer", "model_meta"];
+pub const TARGETS: &[&str] =
+    &["csv", "jsonl", "wrench", "cosine", "lf_toml", "sql", "tokenizer", "model_meta"];
 
 /// Runs target `name` on `data`.
 pub fn run(name: &str, data: &[u8]) {
@@ -40,7 +41,8 @@ pub fn tokenizer(data: &[u8]) {
         let _ = t.encode_batch(&texts);
     }
     let _ = crate::model::ngram::NgramConfig::default().featurize(&text);
-    static MINILM: std::sync::OnceLock<Option<crate::model::tokenizer::TextTokenizer>> = std::sync::OnceLock::new();
+    static MINILM: std::sync::OnceLock<Option<crate::model::tokenizer::TextTokenizer>> =
+        std::sync::OnceLock::new();
     let hf = MINILM.get_or_init(|| {
         let dir = std::env::var_os("WEAKSUP_MINILM").map(PathBuf::from)?;
         crate::model::tokenizer::TextTokenizer::from_file(&dir.join("tokenizer.json"), 64).ok()
@@ -54,7 +56,7 @@ pub fn tokenizer(data: &[u8]) {
 /// manifest, a checkpoint fingerprint and the trainer's and COSINE's checkpoint states, parsed and checked as loading does, without tensors.
 pub fn model_meta(data: &[u8]) {
     let p = write("meta.json", data);
-    if let Ok(meta) = crate::data::read_json::<crate::train::SavedModel>(&p) {
+    if let Ok(meta) = crate::data::read_json::<crate::model::SavedModel>(&p) {
         let _ = meta.validate();
     }
     if let Ok(cfg) = crate::data::read_json::<crate::model::transformer::TransformerConfig>(&p) {

@@ -53,7 +53,20 @@ fn corpus() -> Corpus {
 
 fn label_args<'a>(c: &'a Corpus, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let lfs: &'static str = Box::leak(repo("labeling_functions/demo_topics.toml").into_boxed_str());
-    let mut a = vec!["batch", "label", "--lfs", lfs, "--label-model", s(&c.lm), "--input", s(&c.input), "--out", out, "--chunk-rows", "300"];
+    let mut a = vec![
+        "batch",
+        "label",
+        "--lfs",
+        lfs,
+        "--label-model",
+        s(&c.lm),
+        "--input",
+        s(&c.input),
+        "--out",
+        out,
+        "--chunk-rows",
+        "300",
+    ];
     a.extend_from_slice(extra);
     a
 }
@@ -63,7 +76,9 @@ fn parts(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with("part-") || p.ends_with("rejected.jsonl"))
+        .filter(|p| {
+            p.file_name().unwrap().to_str().unwrap().starts_with("part-") || p.ends_with("rejected.jsonl")
+        })
         .map(|p| (p.file_name().unwrap().to_str().unwrap().to_string(), std::fs::read(&p).unwrap()))
         .collect();
     v.sort();
@@ -98,10 +113,16 @@ fn a_killed_run_resumes_to_the_uninterrupted_output() {
     let full = c.root.join("full");
     let printed = ok(&label_args(&c, s(&full), &[]));
     // 2000 + 250 (+1 broken line) + 500 records in parts of 300 rows: 7 + 1 + 2 parts.
-    assert!(printed.contains("batch label: 10 parts, 2751 rows in, 2750 rows out, 1 rejected (malformed_json 1"), "{printed}");
+    assert!(
+        printed.contains("batch label: 10 parts, 2751 rows in, 2750 rows out, 1 rejected (malformed_json 1"),
+        "{printed}"
+    );
     let m = manifest(&full);
     assert_eq!(m["complete"], true);
-    assert_eq!(m["inputs"].as_array().unwrap().iter().map(|f| f["rows"].as_u64().unwrap()).collect::<Vec<_>>(), vec![2000, 251, 500]);
+    assert_eq!(
+        m["inputs"].as_array().unwrap().iter().map(|f| f["rows"].as_u64().unwrap()).collect::<Vec<_>>(),
+        vec![2000, 251, 500]
+    );
 
     // Killed after 3 parts; then a part written but not yet recorded (killed between the two
     // renames) and a half-written temporary file lie in the folder.
@@ -131,7 +152,18 @@ fn batch_labels_equal_lf_apply_and_the_label_model() {
     let out = c.root.join("out");
     ok(&label_args(&c, s(&out), &["--tie", "lowest-id", "--uncovered", "abstain"]));
     let votes_dir = c.root.join("votes");
-    ok(&["lf", "apply", "--data", s(&c.input.join("a.csv")), "--lfs", &repo("labeling_functions/demo_topics.toml"), "--classes", "billing,shipping,technical,account", "--out", s(&votes_dir)]);
+    ok(&[
+        "lf",
+        "apply",
+        "--data",
+        s(&c.input.join("a.csv")),
+        "--lfs",
+        &repo("labeling_functions/demo_topics.toml"),
+        "--classes",
+        "billing,shipping,technical,account",
+        "--out",
+        s(&votes_dir),
+    ]);
     let (votes, _) = weaksup::LabelMatrix::read_parquet(&votes_dir.join("a.votes.parquet")).unwrap();
     let batch = frame_of(&out, 0);
     assert_eq!(batch.height(), 2000);
@@ -147,7 +179,8 @@ fn batch_labels_equal_lf_apply_and_the_label_model() {
         let v = |f: &DataFrame| f.column(k).unwrap().f64().unwrap().into_no_null_iter().collect::<Vec<f64>>();
         assert_eq!(v(&batch), v(&soft), "{k}");
     }
-    let covered: Vec<bool> = batch.column("covered").unwrap().bool().unwrap().iter().map(|b| b.unwrap()).collect();
+    let covered: Vec<bool> =
+        batch.column("covered").unwrap().bool().unwrap().iter().map(|b| b.unwrap()).collect();
     let labels: Vec<i32> = batch.column("label").unwrap().i32().unwrap().into_no_null_iter().collect();
     let n_cov = covered.iter().filter(|&&c| c).count();
     assert!((1400..1700).contains(&n_cov), "demo train coverage {n_cov}/2000");
@@ -169,7 +202,8 @@ fn the_union_of_shards_equals_the_single_machine_output() {
     // (file + chunk) mod 3 over files of 7, 1 and 2 chunks.
     assert_eq!(parts_per_shard, vec![4, 3, 3]);
     let merged = c.root.join("merged");
-    let printed = ok(&["batch", "merge", "--out", s(&merged), s(&shard_dirs[0]), s(&shard_dirs[1]), s(&shard_dirs[2])]);
+    let printed =
+        ok(&["batch", "merge", "--out", s(&merged), s(&shard_dirs[0]), s(&shard_dirs[1]), s(&shard_dirs[2])]);
     assert!(printed.contains("10 parts, 2751 rows in, 2750 rows out, 1 rejected"), "{printed}");
     assert_eq!(parts(&full), parts(&merged), "merged shards differ from the single-machine output");
     assert_eq!(manifest(&full)["parts"], manifest(&merged)["parts"]);
@@ -177,18 +211,38 @@ fn the_union_of_shards_equals_the_single_machine_output() {
 
     // A missing shard, a shard given twice, an unfinished shard: errors that say which.
     let e = fails(&["batch", "merge", "--out", s(&c.root.join("m2")), s(&shard_dirs[0]), s(&shard_dirs[2])]);
-    assert!(e.contains("3 missing parts") && e.contains("part-00000-000001.parquet") && e.contains("shard 1/3"), "{e}");
+    assert!(
+        e.contains("3 missing parts") && e.contains("part-00000-000001.parquet") && e.contains("shard 1/3"),
+        "{e}"
+    );
     let copy = c.root.join("shard0_copy");
     std::fs::create_dir_all(&copy).unwrap();
     for (name, bytes) in parts(&shard_dirs[0]) {
         std::fs::write(copy.join(name), bytes).unwrap();
     }
     std::fs::copy(shard_dirs[0].join("manifest.json"), copy.join("manifest.json")).unwrap();
-    let e = fails(&["batch", "merge", "--out", s(&c.root.join("m3")), s(&shard_dirs[0]), s(&shard_dirs[1]), s(&shard_dirs[2]), s(&copy)]);
+    let e = fails(&[
+        "batch",
+        "merge",
+        "--out",
+        s(&c.root.join("m3")),
+        s(&shard_dirs[0]),
+        s(&shard_dirs[1]),
+        s(&shard_dirs[2]),
+        s(&copy),
+    ]);
     assert!(e.contains("duplicate part part-00000-000000.parquet"), "{e}");
     let partial = c.root.join("partial");
     fails(&label_args(&c, s(&partial), &["--shard", "1/3", "--stop-after-parts", "1"]));
-    let e = fails(&["batch", "merge", "--out", s(&c.root.join("m4")), s(&shard_dirs[0]), s(&partial), s(&shard_dirs[2])]);
+    let e = fails(&[
+        "batch",
+        "merge",
+        "--out",
+        s(&c.root.join("m4")),
+        s(&shard_dirs[0]),
+        s(&partial),
+        s(&shard_dirs[2]),
+    ]);
     assert!(e.contains("shard 1/3 is not finished"), "{e}");
     let bad_shard = weaksup(&label_args(&c, s(&c.root.join("x")), &["--shard", "3/3"]));
     let e = String::from_utf8_lossy(&bad_shard.stderr);
@@ -220,12 +274,23 @@ fn malformed_rows_are_counted_and_located() {
         printed.contains("18 rows in, 7 rows out, 11 rejected (invalid_utf8 2, malformed_csv 1, malformed_json 2, missing_text 6;"),
         "{printed}"
     );
-    let rejected: Vec<Value> = std::fs::read_to_string(out.join("rejected.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let rejected: Vec<Value> = std::fs::read_to_string(out.join("rejected.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let located: Vec<Located> = rejected
         .iter()
         .map(|r| {
-            let file = Path::new(r["file"].as_str().unwrap()).file_name().unwrap().to_str().unwrap().to_string();
-            (file, r["line"].as_u64(), r["row"].as_u64().unwrap(), r["reason"].as_str().unwrap().to_string(), r["field"].as_str().map(str::to_owned))
+            let file =
+                Path::new(r["file"].as_str().unwrap()).file_name().unwrap().to_str().unwrap().to_string();
+            (
+                file,
+                r["line"].as_u64(),
+                r["row"].as_u64().unwrap(),
+                r["reason"].as_str().unwrap().to_string(),
+                r["field"].as_str().map(str::to_owned),
+            )
         })
         .collect();
     let t = Some("text".to_string());
@@ -245,8 +310,14 @@ fn malformed_rows_are_counted_and_located() {
     assert_eq!(located, want);
     // The kept rows, with their ids and record indices; the two-line CSV record is one row.
     let csv_rows = frame_of(&out, 0);
-    assert_eq!(csv_rows.column("row").unwrap().u64().unwrap().into_no_null_iter().collect::<Vec<_>>(), vec![0, 4, 5, 6]);
-    assert_eq!(csv_rows.column("id").unwrap().str().unwrap().iter().map(|v| v.unwrap()).collect::<Vec<_>>(), vec!["1", "5", "6", "7"]);
+    assert_eq!(
+        csv_rows.column("row").unwrap().u64().unwrap().into_no_null_iter().collect::<Vec<_>>(),
+        vec![0, 4, 5, 6]
+    );
+    assert_eq!(
+        csv_rows.column("id").unwrap().str().unwrap().iter().map(|v| v.unwrap()).collect::<Vec<_>>(),
+        vec!["1", "5", "6", "7"]
+    );
     let m = manifest(&out);
     assert_eq!(m["summary"]["rejected"]["missing_text"], 6);
 
@@ -256,7 +327,10 @@ fn malformed_rows_are_counted_and_located() {
     let mut args = base.to_vec();
     args.extend(["--input", s(&bad_csv), "--out", s(&failed), "--on-bad-row", "fail"]);
     let e = fails(&args);
-    assert!(e.contains("a.csv:3 (field `text`): row 1: invalid UTF-8") && e.contains("--on-bad-row skip"), "{e}");
+    assert!(
+        e.contains("a.csv:3 (field `text`): row 1: invalid UTF-8") && e.contains("--on-bad-row skip"),
+        "{e}"
+    );
     let mut args = base.to_vec();
     args.extend(["--input", s(&bad_pq), "--out", s(&failed2), "--on-bad-row", "fail"]);
     let e = fails(&args);
@@ -271,22 +345,51 @@ fn malformed_rows_are_counted_and_located() {
 fn batch_predict_with_an_ngram_model_equals_predict() {
     let c = corpus();
     let model = c.root.join("ngram");
-    ok(&["train", "--model", "ngram", "--device", "cpu", "--max-steps", "60", "--eval-every", "20", "--out", s(&model), "-q"]);
+    ok(&[
+        "train",
+        "--model",
+        "ngram",
+        "--device",
+        "cpu",
+        "--max-steps",
+        "60",
+        "--eval-every",
+        "20",
+        "--out",
+        s(&model),
+        "-q",
+    ]);
     let single = c.root.join("single");
     ok(&["predict", "--model", s(&model), "--device", "cpu", "--split", "test", "--out", s(&single)]);
     let want = weaksup::data::read_parquet(&single.join("test.predictions.parquet")).unwrap();
 
     let test_csv = c.root.join("demo/test.csv");
     let out = c.root.join("batch");
-    let printed = ok(&["batch", "predict", "--model", s(&model), "--input", s(&test_csv), "--out", s(&out), "--chunk-rows", "128", "--batch-size", "32"]);
+    let printed = ok(&[
+        "batch",
+        "predict",
+        "--model",
+        s(&model),
+        "--input",
+        s(&test_csv),
+        "--out",
+        s(&out),
+        "--chunk-rows",
+        "128",
+        "--batch-size",
+        "32",
+    ]);
     assert!(printed.contains("batch predict: 4 parts, 500 rows in, 500 rows out, 0 rejected"), "{printed}");
     let got = frame_of(&out, 0);
     assert_eq!(got.height(), 500);
-    let pred = |f: &DataFrame| f.column("prediction").unwrap().i32().unwrap().into_no_null_iter().collect::<Vec<_>>();
+    let pred = |f: &DataFrame| {
+        f.column("prediction").unwrap().i32().unwrap().into_no_null_iter().collect::<Vec<_>>()
+    };
     assert_eq!(pred(&got), pred(&want));
     for k in ["prob_billing", "prob_shipping", "prob_technical", "prob_account"] {
         let (a, b) = (got.column(k).unwrap().f32().unwrap(), want.column(k).unwrap().f32().unwrap());
-        let max = a.into_no_null_iter().zip(b.into_no_null_iter()).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+        let max =
+            a.into_no_null_iter().zip(b.into_no_null_iter()).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
         assert!(max < 1e-5, "{k}: max difference {max}");
     }
     let gold = weaksup::data::load(&test_csv, &Default::default()).unwrap().splits[0].gold().unwrap();
@@ -297,7 +400,22 @@ fn batch_predict_with_an_ngram_model_equals_predict() {
     let shards: Vec<PathBuf> = (0..2).map(|k| c.root.join(format!("p{k}"))).collect();
     for (k, d) in shards.iter().enumerate() {
         let shard = format!("{k}/2");
-        ok(&["batch", "predict", "--model", s(&model), "--input", s(&test_csv), "--out", s(d), "--chunk-rows", "128", "--batch-size", "32", "--shard", &shard]);
+        ok(&[
+            "batch",
+            "predict",
+            "--model",
+            s(&model),
+            "--input",
+            s(&test_csv),
+            "--out",
+            s(d),
+            "--chunk-rows",
+            "128",
+            "--batch-size",
+            "32",
+            "--shard",
+            &shard,
+        ]);
     }
     let merged = c.root.join("pmerged");
     ok(&["batch", "merge", "--out", s(&merged), s(&shards[0]), s(&shards[1])]);

@@ -1,7 +1,7 @@
 //! The `weaksup` binary end to end: the main job on the demo corpus, `lf apply` / `lf analyze`,
 //! and clean failures (exit code 1, one `error:` message, no panic) on bad input.
 
-use crate::common::{self, fails, ok, weaksup};
+use crate::common::{self, fails, fails_with, ok, weaksup};
 
 #[test]
 fn run_on_the_demo_corpus_writes_every_artefact() {
@@ -21,38 +21,71 @@ fn run_on_the_demo_corpus_writes_every_artefact() {
         "model/model.safetensors",
     ];
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
-    for f in ["config.toml", "report.md", "label_model.json", "label_model.metrics.json"].iter().chain(&end_model) {
+    for f in
+        ["config.toml", "report.md", "label_model.json", "label_model.metrics.json"].iter().chain(&end_model)
+    {
         assert!(out.join(f).is_file(), "{f}");
         let linked = f.strip_prefix("model/").map_or(f.to_string(), |_| "model/".to_string());
-        assert!(f == &"report.md" || f.ends_with(".csv") && f.contains("confusion") || report.contains(&format!("({linked})")), "report.md links {f}");
+        assert!(
+            f == &"report.md"
+                || f.ends_with(".csv") && f.contains("confusion")
+                || report.contains(&format!("({linked})")),
+            "report.md links {f}"
+        );
     }
     // End-model metrics: COSINE on the n-gram model, and stage 1 alone from the same run.
-    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
-    let split = |name: &str| m["splits"].as_array().unwrap().iter().find(|s| s["split"] == name).unwrap().clone();
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    let split =
+        |name: &str| m["splits"].as_array().unwrap().iter().find(|s| s["split"] == name).unwrap().clone();
     let test = split("test")["scores"]["accuracy"].as_f64().unwrap();
     assert!((0.7..1.0).contains(&test), "demo end-model test accuracy {test}");
     let covered = split("train")["covered_scores"]["accuracy"].as_f64().unwrap();
     assert!(covered > 0.7, "train, LF-covered rows: {covered}");
     assert!(!m["cosine"]["rounds"].as_array().unwrap().is_empty());
     assert!(m["stage1_scores"].as_array().unwrap().iter().any(|s| s[0] == "test"));
-    let confusion: usize = split("test")["confusion"].as_array().unwrap().iter().flat_map(|r| r.as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize)).sum();
+    let confusion: usize = split("test")["confusion"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize))
+        .sum();
     assert_eq!(confusion, 500, "the confusion matrix counts every test row");
     assert!(std::fs::read_to_string(out.join("training_loss.svg")).unwrap().contains("stage 2 R_con"));
     for split in ["train", "valid", "test"] {
-        for ext in [".votes.parquet", ".votes.parquet.json", ".lf_summary.txt", ".lf_summary.csv", ".lf_summary.json", ".lf_summary.svg", ".soft_labels.parquet"] {
+        for ext in [
+            ".votes.parquet",
+            ".votes.parquet.json",
+            ".lf_summary.txt",
+            ".lf_summary.csv",
+            ".lf_summary.json",
+            ".lf_summary.svg",
+            ".soft_labels.parquet",
+        ] {
             assert!(out.join(format!("{split}{ext}")).is_file(), "{split}{ext}");
         }
     }
     // The saved config reproduces the run: rerunning from it gives identical votes.
     let out2 = dir.path().join("run2");
-    ok(&["run", "--config", out.join("config.toml").to_str().unwrap(), "--method", "none", "--out", out2.to_str().unwrap(), "-q"]);
+    ok(&[
+        "run",
+        "--config",
+        out.join("config.toml").to_str().unwrap(),
+        "--method",
+        "none",
+        "--out",
+        out2.to_str().unwrap(),
+        "-q",
+    ]);
     let a = std::fs::read(out.join("train.votes.parquet")).unwrap();
     let b = std::fs::read(out2.join("train.votes.parquet")).unwrap();
     assert_eq!(a, b);
-    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("train.lf_summary.json")).unwrap()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("train.lf_summary.json")).unwrap()).unwrap();
     let cov = summary["coverage"].as_f64().unwrap();
     assert!((0.6..0.95).contains(&cov), "demo coverage {cov}");
-    let lm: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("label_model.metrics.json")).unwrap()).unwrap();
+    let lm: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("label_model.metrics.json")).unwrap()).unwrap();
     let test = &lm["splits"][2];
     assert_eq!(test[0], "test");
     let acc = test[1]["covered"]["accuracy"].as_f64().unwrap();
@@ -67,14 +100,34 @@ fn lf_apply_and_analyze_on_wrench_youtube() {
     let lfs = common::repo().join("labeling_functions/youtube_bench15.toml");
     let dir = tempfile::tempdir().unwrap();
     let d = data.to_str().unwrap();
-    let stdout = ok(&["lf", "apply", "--data", d, "--lfs", lfs.to_str().unwrap(), "--out", dir.path().to_str().unwrap()]);
+    let stdout = ok(&[
+        "lf",
+        "apply",
+        "--data",
+        d,
+        "--lfs",
+        lfs.to_str().unwrap(),
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
     assert!(stdout.contains("train: 1686 rows × 15 LFs"), "{stdout}");
     let (m, classes) = weaksup::LabelMatrix::read_parquet(&dir.path().join("train.votes.parquet")).unwrap();
     assert_eq!((m.n_rows(), m.n_lfs()), (1686, 15));
     assert_eq!(classes, vec!["HAM", "SPAM"]);
 
     let summary_dir = dir.path().join("summary");
-    let table = ok(&["lf", "analyze", "--data", d, "--votes", dir.path().to_str().unwrap(), "--split", "train", "--out", summary_dir.to_str().unwrap()]);
+    let table = ok(&[
+        "lf",
+        "analyze",
+        "--data",
+        d,
+        "--votes",
+        dir.path().to_str().unwrap(),
+        "--split",
+        "train",
+        "--out",
+        summary_dir.to_str().unwrap(),
+    ]);
     assert!(table.contains("kw_check_out") && table.contains("emp_acc"), "{table}");
     assert!(summary_dir.join("train.lf_summary.svg").is_file());
     // Stored WRENCH votes: coverage 0.893 on train.
@@ -88,8 +141,22 @@ fn lf_bench_keeps_the_columns_sql_lfs_read() {
     let Some(raw) = common::dataset("youtube_spam_raw") else { return };
     let csv = raw.join("Youtube01-Psy.csv");
     let lfs = common::repo().join("labeling_functions/youtube_spam.toml");
-    let out = ok(&["lf", "bench", "--data", csv.to_str().unwrap(), "--text-col", "CONTENT", "--label-col", "CLASS",
-        "--lfs", lfs.to_str().unwrap(), "--rows", "2000", "--repeat", "1"]);
+    let out = ok(&[
+        "lf",
+        "bench",
+        "--data",
+        csv.to_str().unwrap(),
+        "--text-col",
+        "CONTENT",
+        "--label-col",
+        "CLASS",
+        "--lfs",
+        lfs.to_str().unwrap(),
+        "--rows",
+        "2000",
+        "--repeat",
+        "1",
+    ]);
     assert!(out.starts_with("2000 rows × 14 LFs"), "{out}");
 }
 
@@ -100,7 +167,11 @@ fn bad_input_fails_cleanly() {
     assert!(e.contains("/nonexistent/data.csv"), "{e}");
 
     let lf = dir.path().join("bad.toml");
-    std::fs::write(&lf, "classes = [\"a\", \"b\"]\n[[lf]]\nname = \"x\"\nkind = \"regex\"\nlabel = \"a\"\npattern = \"([\"\n").unwrap();
+    std::fs::write(
+        &lf,
+        "classes = [\"a\", \"b\"]\n[[lf]]\nname = \"x\"\nkind = \"regex\"\nlabel = \"a\"\npattern = \"([\"\n",
+    )
+    .unwrap();
     let e = fails(&["lf", "apply", "--lfs", lf.to_str().unwrap(), "--out", dir.path().to_str().unwrap()]);
     assert!(e.contains("bad.toml:2") && e.contains("LF `x`") && e.contains("bad regex"), "{e}");
 
@@ -120,7 +191,8 @@ fn label_model_fit_and_compare_on_wrench_youtube() {
     let Some(data) = common::dataset("wrench_youtube") else { return };
     let d = data.to_str().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let out = ok(&["label-model", "fit", "--model", "ds", "--data", d, "--out", dir.path().to_str().unwrap()]);
+    let out =
+        ok(&["label-model", "fit", "--model", "ds", "--data", d, "--out", dir.path().to_str().unwrap()]);
     assert!(out.contains("label model `ds`") && out.contains("test"), "{out}");
     let model = weaksup::label_model::Fitted::load(&dir.path().join("label_model.json")).unwrap();
     assert_eq!(weaksup::label_model::LabelModel::name(&model), "ds");
@@ -129,10 +201,19 @@ fn label_model_fit_and_compare_on_wrench_youtube() {
 
     let table = ok(&["label-model", "compare", "--data", d, "--models", "mv,ds"]);
     assert!(table.contains("| mv |") && table.contains("| ds |"), "{table}");
-    let e = fails(&["label-model", "fit", "--model", "flyingsquid", "--data", d, "--out", dir.path().to_str().unwrap()]);
-    assert!(e.contains("unknown label model `flyingsquid`"), "{e}");
-    let e = fails(&["label-model", "fit", "--data", d, "--uncovered", "maybe", "--out", dir.path().to_str().unwrap()]);
-    assert!(e.contains("--uncovered maybe"), "{e}");
+    let e = fails_with(
+        2,
+        &["label-model", "fit", "--model", "flyingsquid", "--data", d, "--out", dir.path().to_str().unwrap()],
+    );
+    assert!(
+        e.contains("invalid value 'flyingsquid' for '--model") && e.contains("auto, mv, wmv, ds, snorkel"),
+        "{e}"
+    );
+    let e = fails_with(
+        2,
+        &["label-model", "fit", "--data", d, "--uncovered", "maybe", "--out", dir.path().to_str().unwrap()],
+    );
+    assert!(e.contains("invalid value 'maybe' for '--uncovered"), "{e}");
 }
 
 #[test]
@@ -149,52 +230,118 @@ fn drop_tied_leaves_tied_rows_out_of_stage_one() {
     assert!(n_tied > 0, "the demo corpus has tied rows");
     let rows = |extra: &[&str]| {
         let out = dir.path().join(format!("run{}", extra.len()));
-        let mut args = vec!["train", "--model", "ngram", "--max-steps", "20", "--eval-every", "10", "--out", out.to_str().unwrap()];
+        let mut args = vec![
+            "train",
+            "--model",
+            "ngram",
+            "--max-steps",
+            "20",
+            "--eval-every",
+            "10",
+            "--out",
+            out.to_str().unwrap(),
+        ];
         args.extend(extra);
         ok(&args);
-        let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("train.json")).unwrap()).unwrap();
-        assert_eq!(report["drop_tied"], !extra.is_empty());
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("train.json")).unwrap()).unwrap();
+        assert_eq!(report["config"]["drop_tied"], !extra.is_empty());
         report["run"]["train_rows"].as_u64().unwrap() as usize
     };
     assert_eq!(rows(&[]), n_covered);
     assert_eq!(rows(&["--drop-tied"]), n_covered - n_tied);
-    let e = fails(&["train", "--targets", "gold", "--drop-tied", "--out", dir.path().join("gold").to_str().unwrap()]);
-    assert!(e.contains("--drop-tied") && e.contains("--targets gold"), "{e}");
+    let e = fails(&[
+        "train",
+        "--targets",
+        "gold",
+        "--drop-tied",
+        "--out",
+        dir.path().join("gold").to_str().unwrap(),
+    ]);
+    assert!(e.contains("--drop-tied") && e.contains("targets `gold`"), "{e}");
 }
 
 #[test]
 fn train_and_predict_round_trip_on_the_demo_corpus() {
     let dir = tempfile::tempdir().unwrap();
-    for (model, extra) in [("ngram", vec!["--targets", "label-model"]), ("tiny-bert", vec!["--targets", "gold", "--precision", "bf16", "--lr", "1e-3"])] {
+    for (model, extra) in [
+        ("ngram", vec!["--targets", "label-model"]),
+        ("tiny-bert", vec!["--targets", "gold", "--precision", "bf16", "--lr", "1e-3"]),
+    ] {
         let out = dir.path().join(model);
-        let mut args = vec!["train", "--model", model, "--device", "cpu", "--max-steps", "60", "--eval-every", "20", "--out", out.to_str().unwrap()];
+        let mut args = vec![
+            "train",
+            "--model",
+            model,
+            "--device",
+            "cpu",
+            "--max-steps",
+            "60",
+            "--eval-every",
+            "20",
+            "--out",
+            out.to_str().unwrap(),
+        ];
         args.extend(extra);
         let stdout = ok(&args);
         assert!(stdout.contains("test     accuracy"), "{stdout}");
-        let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("train.json")).unwrap()).unwrap();
-        let test = report["run"]["splits"].as_array().unwrap().iter().find(|s| s["split"] == "test").unwrap()["scores"]["accuracy"].as_f64().unwrap();
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("train.json")).unwrap()).unwrap();
+        let test = report["run"]["splits"].as_array().unwrap().iter().find(|s| s["split"] == "test").unwrap()
+            ["scores"]["accuracy"]
+            .as_f64()
+            .unwrap();
         assert!(test > 0.6, "{model}: demo test accuracy {test}");
         // The resolved set-up is saved with the run: the label model asked for and the one chosen.
-        assert_eq!(report["soft"], false, "{model}");
+        assert_eq!(report["config"]["soft"], false, "{model}");
         if model == "ngram" {
             assert_eq!(report["label_model"]["requested"], "auto");
-            assert!(["mv", "wmv", "ds", "snorkel"].contains(&report["label_model"]["chosen"].as_str().unwrap()), "{}", report["label_model"]);
+            assert!(
+                ["mv", "wmv", "ds", "snorkel"].contains(&report["label_model"]["chosen"].as_str().unwrap()),
+                "{}",
+                report["label_model"]
+            );
         } else {
             assert!(report["label_model"].is_null(), "gold targets use no label model");
         }
-        assert!(out.join("model/weaksup.json").is_file() && out.join("checkpoint/stage1/state.json").is_file());
-        for f in ["metrics.json", "training_loss.svg", "validation.svg", "curves.csv", "test.predictions.parquet", "test.confusion.csv"] {
+        assert!(
+            out.join("model/weaksup.json").is_file() && out.join("checkpoint/stage1/state.json").is_file()
+        );
+        for f in [
+            "metrics.json",
+            "training_loss.svg",
+            "validation.svg",
+            "curves.csv",
+            "test.predictions.parquet",
+            "test.confusion.csv",
+        ] {
             assert!(out.join(f).is_file(), "{model}: {f}");
         }
         let preds = dir.path().join(format!("{model}_preds"));
-        let printed = ok(&["predict", "--model", out.to_str().unwrap(), "--device", "cpu", "--split", "test", "--out", preds.to_str().unwrap()]);
+        let printed = ok(&[
+            "predict",
+            "--model",
+            out.to_str().unwrap(),
+            "--device",
+            "cpu",
+            "--split",
+            "test",
+            "--out",
+            preds.to_str().unwrap(),
+        ]);
         // The saved model predicts exactly what training reported.
-        assert!(printed.contains(&format!("(accuracy {test:.3} on 500 labelled rows)")), "{printed} vs {test}");
+        assert!(
+            printed.contains(&format!("(accuracy {test:.3} on 500 labelled rows)")),
+            "{printed} vs {test}"
+        );
     }
     let e = fails(&["train", "--model", "/nonexistent/model", "--out", dir.path().to_str().unwrap()]);
     assert!(e.contains("/nonexistent/model"), "{e}");
-    let e = fails(&["train", "--model", "ngram", "--padding", "sideways", "--out", dir.path().to_str().unwrap()]);
-    assert!(e.contains("--padding sideways"), "{e}");
+    let e = fails_with(
+        2,
+        &["train", "--model", "ngram", "--padding", "sideways", "--out", dir.path().to_str().unwrap()],
+    );
+    assert!(e.contains("invalid value 'sideways' for '--padding"), "{e}");
 }
 
 #[test]
@@ -235,7 +382,8 @@ t3 = 10
     for f in ["results.csv", "results.json", "results.svg", "config.toml"] {
         assert!(out.join(f).is_file(), "{f}");
     }
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
     let summaries = json["summaries"].as_array().unwrap();
     let demo: Vec<&serde_json::Value> = summaries.iter().filter(|s| s["dataset"] == "demo").collect();
     assert_eq!(demo.len(), 5);
@@ -245,14 +393,18 @@ t3 = 10
         assert!((0.4..=1.0).contains(&mean), "{s}");
     }
     // Budgets: gold uses train + valid labels, the others valid only (100 demo valid rows).
-    let labelled = |m: &str| demo.iter().find(|s| s["method"] == m).unwrap()["labelled_rows"].as_u64().unwrap();
+    let labelled =
+        |m: &str| demo.iter().find(|s| s["method"] == m).unwrap()["labelled_rows"].as_u64().unwrap();
     assert_eq!(labelled("label_model"), 100);
     assert_eq!(labelled("valid"), 100);
     assert_eq!(labelled("gold"), 500);
     assert_eq!(std::fs::read_dir(out.join("cells")).unwrap().count(), 20);
     // COSINE − stage 1, paired by seed: the differences are those of the two cells.
     let cells = json["cells"].as_array().unwrap();
-    let score = |m: &str, seed: u64| cells.iter().find(|c| c["dataset"] == "demo" && c["method"] == m && c["seed"] == seed).unwrap()["score"].as_f64().unwrap();
+    let score = |m: &str, seed: u64| {
+        let cell = cells.iter().find(|c| c["dataset"] == "demo" && c["method"] == m && c["seed"] == seed);
+        cell.unwrap()["score"].as_f64().unwrap()
+    };
     let pairs = json["cosine_vs_weak"].as_array().unwrap();
     assert_eq!(pairs.len(), 1, "only demo finished both: {pairs:?}");
     let p = &pairs[0];
@@ -290,7 +442,56 @@ fn the_readme_config_example_is_valid() {
     let cfg = dir.path().join("run.toml");
     std::fs::write(&cfg, block).unwrap();
     let printed = ok(&["run", "--config", cfg.to_str().unwrap(), "--print-config"]);
-    for key in ["method = \"cosine\"", "[end_model]", "[cosine]", "variant = \"paper\"", "uncovered = \"random\""] {
+    for key in
+        ["method = \"cosine\"", "[end_model]", "[cosine]", "variant = \"paper\"", "uncovered = \"random\""]
+    {
         assert!(printed.contains(key), "{key} in {printed}");
+    }
+}
+
+/// `run`, `train` and `cosine` overlay the same flags on one config: with the same flags they
+/// resolve the same config but for the method, and each `--help` shows that config's defaults.
+#[test]
+fn train_cosine_and_run_resolve_the_same_defaults() {
+    let with = |head: &[&str], flags: &[&str]| ok(&[head, flags, &["--print-config"]].concat());
+    for flags in
+        [&[][..], &["--max-steps", "77", "--model", "ngram", "--xi", "0.4", "--seed", "5", "--soft"][..]]
+    {
+        let run_weak = with(&["run", "--method", "weak"], flags);
+        assert_eq!(with(&["train"], flags), run_weak, "{flags:?}");
+        let cosine = with(&["cosine"], flags);
+        assert_eq!(with(&["run", "--method", "cosine"], flags), cosine);
+        assert_eq!(with(&["train", "--method", "cosine"], flags), cosine);
+        assert_eq!(run_weak.replace("method = \"weak\"", "method = \"cosine\""), cosine);
+        assert!(run_weak.contains("method = \"weak\""), "{run_weak}");
+    }
+    let tuned = with(&["train"], &["--max-steps", "77", "--xi", "0.4", "--seed", "5"]);
+    assert!(
+        tuned.contains("max_steps = 77") && tuned.contains("xi = 0.4") && tuned.contains("seed = 5"),
+        "{tuned}"
+    );
+
+    let d = weaksup::run::RunConfig::default();
+    let want = [
+        ("--max-steps", d.train.max_steps.to_string()),
+        ("--eval-every", d.train.eval_every.to_string()),
+        ("--patience", d.train.patience.to_string()),
+        ("--t3", d.cosine.t3.to_string()),
+        ("--xi", d.cosine.xi.to_string()),
+        ("--model", d.end_model.model.to_string()),
+        ("--seed", d.seed.to_string()),
+    ];
+    for cmd in ["run", "train", "cosine"] {
+        let help = ok(&[cmd, "--help"]);
+        for (flag, value) in &want {
+            // `--help` puts the description (ending in the default) under the flag's line.
+            let entry: String = help
+                .lines()
+                .skip_while(|l| !l.trim_start().starts_with(&format!("{flag} ")))
+                .take_while(|l| !l.trim().is_empty())
+                .collect();
+            assert!(!entry.is_empty(), "{cmd}: no {flag}");
+            assert!(entry.contains(&format!("[default: {value}]")), "{cmd} {flag}: {entry}");
+        }
     }
 }

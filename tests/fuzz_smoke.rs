@@ -23,8 +23,35 @@ impl Rng {
 }
 
 const INTERESTING: &[&[u8]] = &[
-    b"\0", b"\xff", b"\xef\xbb\xbf", b"\"", b"'", b",", b"\n", b"\r\n", b"\t", b"{", b"}", b"[", b"]", b"null", b"-1", b"0",
-    b"99999999999999999999", b"1e308", b"NaN", b"%", b"_", b"\\", b"(", b")", b"OR", b"SELECT", b"read_csv(", b"\xce\xa3", b"\xf0\x9f\x98\x80",
+    b"\0",
+    b"\xff",
+    b"\xef\xbb\xbf",
+    b"\"",
+    b"'",
+    b",",
+    b"\n",
+    b"\r\n",
+    b"\t",
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b"null",
+    b"-1",
+    b"0",
+    b"99999999999999999999",
+    b"1e308",
+    b"NaN",
+    b"%",
+    b"_",
+    b"\\",
+    b"(",
+    b")",
+    b"OR",
+    b"SELECT",
+    b"read_csv(",
+    b"\xce\xa3",
+    b"\xf0\x9f\x98\x80",
 ];
 
 fn mutate(rng: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
@@ -71,7 +98,8 @@ fn every_fuzz_target_survives_its_seeds_and_their_mutations() {
         seeds.sort();
         assert!(!seeds.is_empty(), "no seeds for {target}");
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ target.len() as u64);
-        let inputs: Vec<Vec<u8>> = seeds.iter().cloned().chain((0..2000).map(|_| mutate(&mut rng, &seeds))).collect();
+        let inputs: Vec<Vec<u8>> =
+            seeds.iter().cloned().chain((0..2000).map(|_| mutate(&mut rng, &seeds))).collect();
         for input in inputs {
             let r = catch_unwind(AssertUnwindSafe(|| weaksup::fuzz::run(target, &input)));
             assert!(r.is_ok(), "fuzz target `{target}` panicked on {:?}", String::from_utf8_lossy(&input));

@@ -7,12 +7,13 @@ use std::path::PathBuf;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{BatchRun, Columns, Job, Summary, fingerprint, part_seed};
+use super::{BatchRun, Columns, Job, Summary, fingerprint};
 use crate::error::{Error, Result};
 use crate::label_model::{Fitted, LabelModel, PredictOptions, TiePolicy, UncoveredPolicy, soft_label_frame};
 use crate::lf::{ApplyOptions, CompiledLfs, LfFile, Registry};
 use crate::matrix::LabelMatrix;
 use crate::progress::{NoProgress, Progress};
+use weaksup_core::seeds::part as part_seed;
 
 /// What `batch label` applies; saved in the manifest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,6 +29,8 @@ pub struct LabelOptions {
     pub predict: PredictOptions,
     /// Count LF failures and abstain instead of stopping (default false).
     pub fault_tolerant: bool,
+    /// Seed of the random policies' draws, mixed with each part's coordinates. Default 0.
+    pub seed: u64,
 }
 
 impl Default for LabelOptions {
@@ -37,6 +40,7 @@ impl Default for LabelOptions {
             label_model: PathBuf::from("label_model.json"),
             predict: PredictOptions { tie: TiePolicy::Random, uncovered: UncoveredPolicy::Abstain, seed: 0 },
             fault_tolerant: false,
+            seed: 0,
         }
     }
 }
@@ -49,22 +53,38 @@ struct LabelJob {
 }
 
 /// Runs `batch label` over `target` (resuming a run recorded in its output folder).
-pub fn label(opts: &LabelOptions, registry: &Registry, target: &BatchRun, progress: &dyn Progress) -> Result<Summary> {
+pub fn label(
+    opts: &LabelOptions,
+    registry: &Registry,
+    target: &BatchRun,
+    progress: &dyn Progress,
+) -> Result<Summary> {
     if opts.lfs.is_empty() {
         return Err(Error::Config("batch label needs at least one LF file".into()));
     }
     let (set, _) = LfFile::load_set(&opts.lfs, registry)?;
     let compiled = set.compile()?;
-    let lm_path = if opts.label_model.is_dir() { opts.label_model.join("label_model.json") } else { opts.label_model.clone() };
+    let lm_path = if opts.label_model.is_dir() {
+        opts.label_model.join("label_model.json")
+    } else {
+        opts.label_model.clone()
+    };
     let model = Fitted::load(&lm_path)?;
     let classes = compiled.classes().to_vec();
     let names = compiled.names().to_vec();
     // Fails now, not on the first chunk, when the model was fitted on other LFs.
-    model.predict_proba(&LabelMatrix::new(Vec::new(), 0, names.clone(), classes.len())?)
+    model
+        .predict_proba(&LabelMatrix::new(Vec::new(), 0, names.clone(), classes.len())?)
         .map_err(|e| Error::invalid(lm_path.display().to_string(), e.to_string()))?;
     let reserved = ["file", "row", "label", "covered"];
-    if let Some(n) = names.iter().find(|n| reserved.contains(&n.as_str()) || n.starts_with("prob_") || target.options.id_col.as_deref() == Some(n.as_str())) {
-        return Err(Error::Config(format!("LF `{n}`: the name clashes with an output column; rename the LF")));
+    if let Some(n) = names.iter().find(|n| {
+        reserved.contains(&n.as_str())
+            || n.starts_with("prob_")
+            || target.options.id_col.as_deref() == Some(n.as_str())
+    }) {
+        return Err(Error::Config(format!(
+            "LF `{n}`: the name clashes with an output column; rename the LF"
+        )));
     }
     let files = opts.lfs.iter().map(|p| fingerprint(p)).collect::<Result<Vec<_>>>()?;
     let settings = serde_json::json!({
@@ -76,7 +96,11 @@ pub fn label(opts: &LabelOptions, registry: &Registry, target: &BatchRun, progre
         "predict": opts.predict,
         "fault_tolerant": opts.fault_tolerant,
     });
-    let apply = ApplyOptions { fault_tolerant: opts.fault_tolerant, threads: target.control.threads, ..ApplyOptions::default() };
+    let apply = ApplyOptions {
+        fault_tolerant: opts.fault_tolerant,
+        threads: target.control.threads,
+        ..ApplyOptions::default()
+    };
     let mut job = LabelJob { compiled, model, opts: opts.clone(), apply };
     super::run(&mut job, ("label", settings), target, progress)
 }
@@ -95,7 +119,7 @@ impl Job for LabelJob {
         } else {
             self.compiled.apply(frame, &self.apply, &NoProgress)?.matrix
         };
-        let popts = PredictOptions { seed: part_seed(self.opts.predict.seed, part), ..self.opts.predict };
+        let popts = PredictOptions { seed: part_seed(self.opts.seed, part), ..self.opts.predict };
         let soft = soft_label_frame(&self.model, &matrix, classes, &popts)?;
         let mut cols = matrix.to_frame()?.into_columns();
         cols.extend(soft.into_columns());

@@ -103,14 +103,26 @@ pub struct Manifest {
 
 impl Manifest {
     pub(crate) fn new(kind: &str, settings: serde_json::Value, shard: Shard, inputs: Vec<InputFile>) -> Self {
-        Self { version: VERSION, kind: kind.into(), settings, shard, inputs, parts: Vec::new(), complete: false, summary: None }
+        Self {
+            version: VERSION,
+            kind: kind.into(),
+            settings,
+            shard,
+            inputs,
+            parts: Vec::new(),
+            complete: false,
+            summary: None,
+        }
     }
 
     /// Reads `dir/manifest.json`.
     pub fn load(dir: &Path) -> Result<Self> {
         let m: Manifest = crate::data::read_json(&dir.join(MANIFEST))?;
         if m.version != VERSION {
-            return Err(Error::invalid(dir.join(MANIFEST).display().to_string(), format!("manifest version {} (this weaksup writes {VERSION})", m.version)));
+            return Err(Error::invalid(
+                dir.join(MANIFEST).display().to_string(),
+                format!("manifest version {} (this weaksup writes {VERSION})", m.version),
+            ));
         }
         Ok(m)
     }
@@ -164,9 +176,14 @@ impl Manifest {
             return Err(refuse(format!("shard {} vs {}", self.shard, fresh.shard)));
         }
         let before = self.parts.len();
-        self.parts.retain(|p| dir.join(&p.name).is_file() && p.rejections.as_ref().is_none_or(|r| dir.join(r).is_file()));
+        self.parts.retain(|p| {
+            dir.join(&p.name).is_file() && p.rejections.as_ref().is_none_or(|r| dir.join(r).is_file())
+        });
         if self.parts.len() < before {
-            tracing::warn!(missing = before - self.parts.len(), "parts listed in the manifest are missing; they will be redone");
+            tracing::warn!(
+                missing = before - self.parts.len(),
+                "parts listed in the manifest are missing; they will be redone"
+            );
         }
         if !self.parts.is_empty() {
             tracing::info!(parts = self.parts.len(), "resuming: finished parts are skipped");
@@ -189,12 +206,18 @@ impl Manifest {
 
     /// Parts a complete output of all shards has: `ceil(rows / chunk_rows)` per file.
     pub(crate) fn expected_parts(&self) -> Result<Vec<(usize, u64)>> {
-        let chunk = self.settings["batch"]["chunk_rows"].as_u64().filter(|&c| c > 0).ok_or_else(|| {
-            Error::invalid("manifest", "settings.batch.chunk_rows missing")
-        })?;
+        let chunk = self.settings["batch"]["chunk_rows"]
+            .as_u64()
+            .filter(|&c| c > 0)
+            .ok_or_else(|| Error::invalid("manifest", "settings.batch.chunk_rows missing"))?;
         let mut out = Vec::new();
         for (f, input) in self.inputs.iter().enumerate() {
-            let rows = input.rows.ok_or_else(|| Error::invalid("manifest", format!("{}: row count unknown (the shard did not finish)", input.path)))?;
+            let rows = input.rows.ok_or_else(|| {
+                Error::invalid(
+                    "manifest",
+                    format!("{}: row count unknown (the shard did not finish)", input.path),
+                )
+            })?;
             out.extend((0..rows.div_ceil(chunk)).map(|c| (f, c)));
         }
         Ok(out)

@@ -19,23 +19,48 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<Summary> {
     let first = &manifests[0];
     let n = first.shard.n;
     for (dir, m) in shards.iter().zip(&manifests) {
-        first.same_run(m).map_err(|why| Error::invalid(dir.display().to_string(), format!("not a shard of the same run as {}: {why}", shards[0].display())))?;
+        first.same_run(m).map_err(|why| {
+            Error::invalid(
+                dir.display().to_string(),
+                format!("not a shard of the same run as {}: {why}", shards[0].display()),
+            )
+        })?;
         if m.shard.n != n {
-            return Err(Error::invalid(dir.display().to_string(), format!("shard {} of a {n}-way run", m.shard)));
+            return Err(Error::invalid(
+                dir.display().to_string(),
+                format!("shard {} of a {n}-way run", m.shard),
+            ));
         }
         if !m.complete {
             return Err(Error::invalid(
                 dir.display().to_string(),
-                format!("shard {} is not finished ({} parts written); rerun it to resume", m.shard, m.parts.len()),
+                format!(
+                    "shard {} is not finished ({} parts written); rerun it to resume",
+                    m.shard,
+                    m.parts.len()
+                ),
             ));
         }
     }
     // Record counts per file: every shard read every file to its end, so they must agree.
-    let mut merged = Manifest::new(&first.kind, first.settings.clone(), Shard::default(), first.inputs.clone());
+    let mut merged =
+        Manifest::new(&first.kind, first.settings.clone(), Shard::default(), first.inputs.clone());
     for (f, input) in merged.inputs.iter_mut().enumerate() {
         input.rows = manifests.iter().find_map(|m| m.inputs[f].rows);
-        if let Some((dir, m)) = shards.iter().zip(&manifests).find(|(_, m)| m.inputs[f].rows.is_some_and(|r| Some(r) != input.rows)) {
-            return Err(Error::invalid(dir.display().to_string(), format!("{}: {} records, other shards read {}", input.path, m.inputs[f].rows.unwrap_or(0), input.rows.unwrap_or(0))));
+        if let Some((dir, m)) = shards
+            .iter()
+            .zip(&manifests)
+            .find(|(_, m)| m.inputs[f].rows.is_some_and(|r| Some(r) != input.rows))
+        {
+            return Err(Error::invalid(
+                dir.display().to_string(),
+                format!(
+                    "{}: {} records, other shards read {}",
+                    input.path,
+                    m.inputs[f].rows.unwrap_or(0),
+                    input.rows.unwrap_or(0)
+                ),
+            ));
         }
     }
     let mut have: BTreeMap<(usize, u64), (&PathBuf, &PartRecord)> = BTreeMap::new();
@@ -44,12 +69,22 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<Summary> {
             if let Some((other, _)) = have.insert((p.file, p.chunk), (dir, p)) {
                 return Err(Error::invalid(
                     "batch merge",
-                    format!("duplicate part {} (file {}, chunk {}) in {} and {}", p.name, p.file, p.chunk, other.display(), dir.display()),
+                    format!(
+                        "duplicate part {} (file {}, chunk {}) in {} and {}",
+                        p.name,
+                        p.file,
+                        p.chunk,
+                        other.display(),
+                        dir.display()
+                    ),
                 ));
             }
             for f in std::iter::once(&p.name).chain(&p.rejections) {
                 if !dir.join(f).is_file() {
-                    return Err(Error::invalid(dir.display().to_string(), format!("{f} is listed in {MANIFEST} but missing")));
+                    return Err(Error::invalid(
+                        dir.display().to_string(),
+                        format!("{f} is listed in {MANIFEST} but missing"),
+                    ));
                 }
             }
         }
@@ -60,23 +95,45 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<Summary> {
         .filter(|k| !have.contains_key(k))
         .map(|&(f, c)| {
             let owner = Shard { k: ((f as u64 + c) % n as u64) as u32, n };
-            format!("{} ({}, records from {}, shard {owner})", super::manifest::part_name(f, c), merged.inputs[f].path, c * chunk_rows(&merged))
+            format!(
+                "{} ({}, records from {}, shard {owner})",
+                super::manifest::part_name(f, c),
+                merged.inputs[f].path,
+                c * chunk_rows(&merged)
+            )
         })
         .collect();
     if !missing.is_empty() {
         let shown: Vec<&str> = missing.iter().take(10).map(String::as_str).collect();
-        return Err(Error::invalid("batch merge", format!("{} missing parts: {}{}", missing.len(), shown.join("; "), if missing.len() > 10 { "; …" } else { "" })));
+        return Err(Error::invalid(
+            "batch merge",
+            format!(
+                "{} missing parts: {}{}",
+                missing.len(),
+                shown.join("; "),
+                if missing.len() > 10 { "; …" } else { "" }
+            ),
+        ));
     }
     if let Some(&(f, c)) = have.keys().find(|k| !expected.contains(k)) {
-        return Err(Error::invalid("batch merge", format!("part (file {f}, chunk {c}) is beyond the end of {}", merged.inputs[f].path)));
+        return Err(Error::invalid(
+            "batch merge",
+            format!("part (file {f}, chunk {c}) is beyond the end of {}", merged.inputs[f].path),
+        ));
     }
 
     let out_canon = std::fs::canonicalize(out).ok();
     if shards.iter().any(|d| std::fs::canonicalize(d).ok() == out_canon && out_canon.is_some()) {
-        return Err(Error::Config(format!("batch merge: the output folder {} is one of the shards", out.display())));
+        return Err(Error::Config(format!(
+            "batch merge: the output folder {} is one of the shards",
+            out.display()
+        )));
     }
     if out.join(MANIFEST).is_file() {
-        return Err(Error::Config(format!("batch merge: {} already holds a batch output; use a new folder", out.display())));
+        return Err(Error::Config(format!(
+            "batch merge: {} already holds a batch output; use a new folder",
+            out.display()
+        )));
     }
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     for (dir, p) in have.values() {

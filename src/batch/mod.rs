@@ -28,12 +28,12 @@ use std::time::Instant;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::data::records::{Columns, ReadSpec};
+pub use crate::data::records::{InputFormat, OnBadRow, Rejection};
 use crate::error::{Context, Error, Result};
 use crate::progress::Progress;
 pub use manifest::{InputFile, Manifest, PartRecord, Summary};
 pub use merge::merge;
-pub use crate::data::records::{InputFormat, OnBadRow, Rejection};
-use crate::data::records::{Columns, ReadSpec};
 
 /// Rows per part when not given.
 pub const DEFAULT_CHUNK_ROWS: usize = 100_000;
@@ -98,7 +98,13 @@ pub struct BatchOptions {
 
 impl Default for BatchOptions {
     fn default() -> Self {
-        Self { text_col: crate::data::TEXT.into(), id_col: None, format: None, chunk_rows: DEFAULT_CHUNK_ROWS, on_bad_row: OnBadRow::Skip }
+        Self {
+            text_col: crate::data::TEXT.into(),
+            id_col: None,
+            format: None,
+            chunk_rows: DEFAULT_CHUNK_ROWS,
+            on_bad_row: OnBadRow::Skip,
+        }
     }
 }
 
@@ -152,11 +158,9 @@ pub fn list_inputs(args: &[PathBuf], format: Option<InputFormat>, exclude: &Path
             }
             v
         } else if is_pattern {
-            let paths = glob::glob(&s).map_err(|e| Error::Config(format!("--input {s}: bad pattern: {e}")))?;
-            paths
-                .filter_map(|p| p.ok())
-                .filter(|p| p.is_file())
-                .collect()
+            let paths =
+                glob::glob(&s).map_err(|e| Error::Config(format!("--input {s}: bad pattern: {e}")))?;
+            paths.filter_map(|p| p.ok()).filter(|p| p.is_file()).collect()
         } else if arg.is_file() {
             vec![arg.clone()]
         } else {
@@ -172,12 +176,26 @@ pub fn list_inputs(args: &[PathBuf], format: Option<InputFormat>, exclude: &Path
                 continue;
             }
             let fmt = format.or_else(|| InputFormat::detect(&p)).ok_or_else(|| {
-                Error::invalid(p.display().to_string(), "cannot tell the format from the extension; pass --format csv|jsonl|parquet")
+                Error::invalid(
+                    p.display().to_string(),
+                    "cannot tell the format from the extension; pass --format csv|jsonl|parquet",
+                )
             })?;
             let meta = std::fs::metadata(&p).map_err(|e| Error::io(&p, e))?;
-            let modified_ns = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_nanos());
+            let modified_ns = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_nanos());
             let head_tail_fnv1a64 = format!("{:016x}", head_tail_hash(&p, meta.len())?);
-            out.push(InputFile { path: p.to_string_lossy().into_owned(), format: fmt, bytes: meta.len(), modified_ns, head_tail_fnv1a64, rows: None });
+            out.push(InputFile {
+                path: p.to_string_lossy().into_owned(),
+                format: fmt,
+                bytes: meta.len(),
+                modified_ns,
+                head_tail_fnv1a64,
+                rows: None,
+            });
         }
     }
     if out.is_empty() {
@@ -253,7 +271,12 @@ pub(crate) fn run(
 
     let columns = job.columns();
     let reader_opts = source::ReadPlan {
-        spec: ReadSpec { text_col: opts.text_col.clone(), id_col: opts.id_col.clone(), columns, on_bad_row: opts.on_bad_row },
+        spec: ReadSpec {
+            text_col: opts.text_col.clone(),
+            id_col: opts.id_col.clone(),
+            columns,
+            on_bad_row: opts.on_bad_row,
+        },
         chunk_rows: opts.chunk_rows,
         shard: control.shard,
         done,
@@ -286,7 +309,10 @@ pub(crate) fn run(
                 }
                 manifest.save(out)?;
                 if control.stop_after_parts.is_some_and(|k| *written >= k) {
-                    return Err(Error::invalid("batch", format!("stopped after {written} parts as asked (stop_after_parts)")));
+                    return Err(Error::invalid(
+                        "batch",
+                        format!("stopped after {written} parts as asked (stop_after_parts)"),
+                    ));
                 }
             }
             Ok(())
@@ -299,7 +325,10 @@ pub(crate) fn run(
                         // Rows of this shard still to do, estimated from the first chunk's density.
                         let per_byte = chunk.rows_in as f64 / chunk.bytes.max(1) as f64;
                         let est = (total_bytes as f64 * per_byte / control.shard.n as f64) as u64;
-                        progress.start(&format!("batch {kind}"), est.saturating_sub(done_rows).max(chunk.rows_in));
+                        progress.start(
+                            &format!("batch {kind}"),
+                            est.saturating_sub(done_rows).max(chunk.rows_in),
+                        );
                     }
                     source::Msg::Chunk(apply_job(job, chunk, opts)?)
                 }
@@ -341,14 +370,25 @@ fn apply_job(job: &mut dyn Job, mut chunk: source::Chunk, opts: &BatchOptions) -
     let n = chunk.frame.height();
     let mut cols = vec![
         Column::new("file".into(), vec![chunk.file as u32; n]),
-        chunk.frame.column(crate::data::records::ROW).ctx(|| "row ids".into())?.clone().with_name("row".into()),
+        chunk
+            .frame
+            .column(crate::data::records::ROW)
+            .ctx(|| "row ids".into())?
+            .clone()
+            .with_name("row".into()),
     ];
     if let Some(id) = &opts.id_col {
         cols.push(chunk.frame.column(id).ctx(|| format!("id column `{id}`"))?.clone());
     }
     let t = Instant::now();
     let produced = job.process(&chunk.frame, (chunk.file, chunk.index))?;
-    tracing::debug!(file = chunk.file, chunk = chunk.index, rows = n, seconds = t.elapsed().as_secs_f64(), "chunk processed");
+    tracing::debug!(
+        file = chunk.file,
+        chunk = chunk.index,
+        rows = n,
+        seconds = t.elapsed().as_secs_f64(),
+        "chunk processed"
+    );
     if let Some(c) = produced.iter().find(|c| c.len() != n) {
         return Err(Error::invalid("batch", format!("{} gave {} values for {n} rows", c.name(), c.len())));
     }
@@ -381,7 +421,15 @@ fn store_part(mut chunk: source::Chunk, out: &Path) -> Result<PartRecord> {
         Some(rname)
     };
     let rows_out = chunk.frame.height() as u64;
-    Ok(PartRecord { file: chunk.file, chunk: chunk.index, name, rows_in: chunk.rows_in, rows_out, rejected, rejections })
+    Ok(PartRecord {
+        file: chunk.file,
+        chunk: chunk.index,
+        name,
+        rows_in: chunk.rows_in,
+        rows_out,
+        rejected,
+        rejections,
+    })
 }
 
 /// The process's peak resident set (VmHWM), where the OS reports it (Linux).
@@ -397,14 +445,6 @@ pub fn peak_rss_bytes() -> Option<u64> {
 pub(crate) fn fingerprint(path: &Path) -> Result<serde_json::Value> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let h = crate::data::fnv1a64(&bytes, crate::data::FNV_OFFSET);
-    Ok(serde_json::json!({ "path": path.display().to_string(), "bytes": bytes.len(), "fnv1a64": format!("{h:016x}") }))
-}
-
-/// The seed of part `(file, chunk)`'s random draws: independent of which machine or run writes it.
-pub(crate) fn part_seed(seed: u64, (file, chunk): (usize, u64)) -> u64 {
-    // splitmix64 over the part's coordinates.
-    let mut z = seed ^ ((file as u64) << 40 ^ chunk).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    let (path, fnv) = (path.display().to_string(), format!("{h:016x}"));
+    Ok(serde_json::json!({ "path": path, "bytes": bytes.len(), "fnv1a64": fnv }))
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::{BatchRun, Columns, Job, Summary, fingerprint};
 use crate::data::TEXT;
 use crate::error::{Context, Error, Result, TorchContext};
-use crate::model::parse_device;
+use crate::model::DeviceChoice;
 use crate::progress::Progress;
 use crate::train::{self, EndModel, Padding};
 
@@ -21,7 +21,7 @@ pub struct PredictOptions {
     /// The folder written by `weaksup train` (or its `model/` subfolder).
     pub model: PathBuf,
     /// `cpu`, `cuda` or `cuda:N`. Default `cpu`.
-    pub device: String,
+    pub device: DeviceChoice,
     /// Examples per forward pass (batches are formed from rows of similar length). Default 256.
     pub batch_size: usize,
     /// The corpus's class names, when given: checked against the model's before any work.
@@ -32,7 +32,13 @@ pub struct PredictOptions {
 
 impl Default for PredictOptions {
     fn default() -> Self {
-        Self { model: PathBuf::from("model"), device: "cpu".into(), batch_size: 256, classes: None, class_map: Vec::new() }
+        Self {
+            model: PathBuf::from("model"),
+            device: DeviceChoice::Cpu,
+            batch_size: 256,
+            classes: None,
+            class_map: Vec::new(),
+        }
     }
 }
 
@@ -53,8 +59,12 @@ pub fn predict(opts: &PredictOptions, target: &BatchRun, progress: &dyn Progress
     if let Some(t) = target.control.threads {
         tch::set_num_threads(t.max(1) as i32);
     }
-    let device = parse_device(&opts.device)?;
-    let dir = if opts.model.join("model/weaksup.json").is_file() { opts.model.join("model") } else { opts.model.clone() };
+    let device = opts.device.device()?;
+    let dir = if opts.model.join("model/weaksup.json").is_file() {
+        opts.model.join("model")
+    } else {
+        opts.model.clone()
+    };
     let (model, model_classes) = EndModel::load(&dir, device)?;
     let (classes, to_out) = match &opts.classes {
         Some(data) => (data.clone(), crate::data::class_mapping(&model_classes, data, &opts.class_map)?),

@@ -36,7 +36,10 @@ pub(crate) struct Chunk {
 pub(crate) enum Msg {
     Chunk(Chunk),
     /// A file was read to its end: it has `rows` records.
-    FileDone { file: usize, rows: u64 },
+    FileDone {
+        file: usize,
+        rows: u64,
+    },
 }
 
 /// Reads every file in order, sending the chunks this run owns. Returns early (Ok) when the
@@ -50,7 +53,12 @@ pub(crate) fn read_all(files: &[InputFile], plan: &ReadPlan, tx: &SyncSender<Msg
             Ok(Ok(false)) => return Ok(()),
             Ok(Err(e)) => return Err(e),
             Err(p) => {
-                return Err(Error::parse(&input.path, None, None, format!("the reader panicked: {}", crate::error::panic_message(&p))));
+                return Err(Error::parse(
+                    &input.path,
+                    None,
+                    None,
+                    format!("the reader panicked: {}", crate::error::panic_message(&p)),
+                ));
             }
         }
     }
@@ -65,16 +73,33 @@ fn read_file(f: usize, input: &InputFile, plan: &ReadPlan, tx: &SyncSender<Msg>)
         let keep = plan.shard.owns(f, c) && !plan.done.contains(&(f, c));
         let t = std::time::Instant::now();
         let block = src.next_block(plan.chunk_rows, keep).map_err(|e| match (&e, plan.spec.on_bad_row) {
-            (Error::Parse { .. }, OnBadRow::Fail) => Error::invalid(e.to_string(), "stopped at this bad row (--on-bad-row skip skips and records such rows)"),
+            (Error::Parse { .. }, OnBadRow::Fail) => Error::invalid(
+                e.to_string(),
+                "stopped at this bad row (--on-bad-row skip skips and records such rows)",
+            ),
             _ => e,
         })?;
-        tracing::debug!(file = f, chunk = c, keep, rows = block.rows_in, read_s = t.elapsed().as_secs_f64(), "chunk read");
+        tracing::debug!(
+            file = f,
+            chunk = c,
+            keep,
+            rows = block.rows_in,
+            read_s = t.elapsed().as_secs_f64(),
+            "chunk read"
+        );
         if block.rows_in == 0 {
             break;
         }
         rows += block.rows_in;
         if let Some(frame) = block.frame {
-            let chunk = Chunk { file: f, index: c, rows_in: block.rows_in, bytes: block.bytes, frame, rejected: block.rejected };
+            let chunk = Chunk {
+                file: f,
+                index: c,
+                rows_in: block.rows_in,
+                bytes: block.bytes,
+                frame,
+                rejected: block.rejected,
+            };
             if tx.send(Msg::Chunk(chunk)).is_err() {
                 return Ok(false);
             }
@@ -89,4 +114,3 @@ fn read_file(f: usize, input: &InputFile, plan: &ReadPlan, tx: &SyncSender<Msg>)
     }
     Ok(true)
 }
-

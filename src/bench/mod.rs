@@ -14,25 +14,32 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{self, Splits};
 use crate::error::{Error, Result, panic_message};
-use crate::label_model::{LabelModel, LabelModelConfig, PredictOptions, score};
+use crate::label_model::{LabelModelConfig, score};
 use crate::lf::Registry;
-use crate::matrix::LabelMatrix;
 use crate::metrics::{Metric, Scores};
+use crate::model::{EndModelConfig, ResolvedEndModel};
 use crate::progress::{NoProgress, Progress};
 use crate::report::svg;
-use crate::run::end_model::{self, EndModelConfig, Method, Supervision, Targets};
-use crate::run::{DataConfig, LfConfig, RunConfig, fit_and_dev_splits, load_data, load_lfs, run_train_defaults, split_votes};
+use crate::run::pipeline::{
+    self, EndModelRun, Method, Roles, Supervise, Supervision, Targets, Training, VoteSource, Votes,
+};
+use crate::run::{DataConfig, LfConfig};
 use crate::selftrain::CosineConfig;
 use crate::train::TrainConfig;
+use weaksup_core::seeds::Seeds;
 
 mod paired;
 pub use paired::{Paired, mean_std, paired, t975};
 
 /// A benchmarked method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
 pub enum BenchMethod {
     /// The label model alone (all test rows, uncovered rows by the configured policy).
+    #[value(alias = "label-model")]
     LabelModel,
     /// The end model on the label model's labels (stage 1).
     Weak,
@@ -52,15 +59,6 @@ impl BenchMethod {
             BenchMethod::Cosine => "COSINE",
             BenchMethod::Gold => "gold train labels",
             BenchMethod::Valid => "clean valid only",
-        }
-    }
-    fn key(&self) -> &'static str {
-        match self {
-            BenchMethod::LabelModel => "label_model",
-            BenchMethod::Weak => "weak",
-            BenchMethod::Cosine => "cosine",
-            BenchMethod::Gold => "gold",
-            BenchMethod::Valid => "valid",
         }
     }
 }
@@ -109,11 +107,17 @@ impl Default for BenchConfig {
         Self {
             out: PathBuf::from("bench/out"),
             seeds: vec![1, 2, 3],
-            methods: vec![BenchMethod::LabelModel, BenchMethod::Weak, BenchMethod::Cosine, BenchMethod::Gold, BenchMethod::Valid],
+            methods: vec![
+                BenchMethod::LabelModel,
+                BenchMethod::Weak,
+                BenchMethod::Cosine,
+                BenchMethod::Gold,
+                BenchMethod::Valid,
+            ],
             datasets: Vec::new(),
             label_model: LabelModelConfig::default(),
             end_model: EndModelConfig::default(),
-            train: run_train_defaults(),
+            train: TrainConfig::default(),
             cosine: CosineConfig::default(),
             drop_tied: false,
         }
@@ -123,7 +127,9 @@ impl Default for BenchConfig {
 /// Resolves `shared:<rest>` against `$WEAKSUP_SHARED` (else `../shared`).
 pub fn shared_path(p: &Path) -> PathBuf {
     match p.to_str().and_then(|s| s.strip_prefix("shared:")) {
-        Some(rest) => std::env::var_os("WEAKSUP_SHARED").map_or_else(|| PathBuf::from("../shared"), PathBuf::from).join(rest),
+        Some(rest) => std::env::var_os("WEAKSUP_SHARED")
+            .map_or_else(|| PathBuf::from("../shared"), PathBuf::from)
+            .join(rest),
         None => p.to_path_buf(),
     }
 }
@@ -152,9 +158,10 @@ impl BenchConfig {
         }
         for d in &self.datasets {
             if let Some(o) = old.datasets.iter().find(|o| o.name == d.name)
-                && o != d {
-                    return Some(format!("dataset `{}` is defined differently", d.name));
-                }
+                && o != d
+            {
+                return Some(format!("dataset `{}` is defined differently", d.name));
+            }
         }
         None
     }
@@ -163,19 +170,34 @@ impl BenchConfig {
     pub fn load(path: &Path) -> Result<Self> {
         data::read_toml(path)
     }
-    /// Resolves `auto` settings and validates.
-    pub fn resolve(&mut self) -> Result<()> {
+    /// Checks every value and decides what `auto` means on this machine, before any data is read.
+    pub fn resolve(&self) -> Result<ResolvedBench> {
         if self.seeds.is_empty() || self.methods.is_empty() || self.datasets.is_empty() {
             return Err(Error::Config("bench: need at least one seed, method and dataset".into()));
         }
-        if self.methods.iter().any(|m| *m != BenchMethod::LabelModel) {
-            end_model::resolve_training(&mut self.end_model, &self.train, &self.cosine)?;
-        }
-        Ok(())
+        let mut config = self.clone();
+        config.label_model.validate()?;
+        let end_model = if config.methods.iter().any(|m| *m != BenchMethod::LabelModel) {
+            config.train.validate()?;
+            config.cosine.validate()?;
+            let r = config.end_model.resolve()?;
+            config.end_model = r.config.clone();
+            Some(r)
+        } else {
+            None
+        };
+        Ok(ResolvedBench { config, end_model })
     }
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_default()
     }
+}
+
+/// A [`BenchConfig`] with every `auto` decided ([`BenchConfig::resolve`]).
+#[derive(Debug, Clone)]
+pub struct ResolvedBench {
+    pub config: BenchConfig,
+    pub end_model: Option<ResolvedEndModel>,
 }
 
 /// One finished (or failed) cell.
@@ -222,48 +244,63 @@ pub struct BenchOutputs {
 }
 
 fn cell_path(out: &Path, dataset: &str, method: BenchMethod, seed: u64) -> PathBuf {
-    out.join("cells").join(format!("{dataset}__{}__{seed}.json", method.key()))
+    out.join("cells").join(format!("{dataset}__{method}__{seed}.json"))
 }
 
 fn read_cell(path: &Path) -> Option<Cell> {
     data::read_json::<Cell>(path).ok().filter(|c| c.error.is_none())
 }
 
-/// A dataset loaded once: splits, votes and split indices.
+/// A dataset loaded once: splits, votes and split roles.
 struct Loaded {
     splits: Splits,
-    votes: Vec<LabelMatrix>,
-    train: usize,
-    dev: Option<(usize, Vec<Option<u32>>)>,
+    votes: Votes,
+    roles: Roles,
     test: usize,
 }
 
-fn load(d: &BenchDataset, registry: &Registry, seed: u64) -> Result<Loaded> {
+fn load(d: &BenchDataset, registry: &Registry, seeds: &Seeds) -> Result<Loaded> {
     let mut data = d.data.clone();
     data.path = data.path.as_deref().map(shared_path);
-    let cfg = RunConfig { seed, data, lfs: d.lfs.clone(), ..RunConfig::default() };
-    let splits = load_data(&cfg)?;
-    let compiled = load_lfs(&cfg, registry)?.map(|s| s.compile()).transpose()?;
-    let votes = split_votes(&splits, compiled.as_ref(), &cfg.lfs.apply, &NoProgress)?.into_iter().map(|(m, _, _)| m).collect();
-    let (train, dev) = fit_and_dev_splits(&splits)?;
-    let test = splits.splits.iter().position(|s| s.split == "test").ok_or_else(|| Error::Config(format!("dataset `{}`: no `test` split", d.name)))?;
+    let lfs = pipeline::lf_set(&d.lfs, &data, registry)?;
+    let splits = pipeline::load_data(&data, seeds, lfs.as_ref().map(|s| s.classes()))?;
+    let compiled = lfs.map(|s| s.compile()).transpose()?;
+    let source = compiled.as_ref().map_or(VoteSource::Stored, VoteSource::Lfs);
+    let votes = pipeline::votes(&splits, source, &d.lfs.apply, &NoProgress)?;
+    let roles = pipeline::roles(&splits)?;
+    let test = splits
+        .splits
+        .iter()
+        .position(|s| s.split == "test")
+        .ok_or_else(|| Error::Config(format!("dataset `{}`: no `test` split", d.name)))?;
     if splits.splits[test].gold().is_none_or(|g| g.iter().all(Option::is_none)) {
         return Err(Error::Config(format!("dataset `{}`: the test split has no gold labels", d.name)));
     }
-    Ok(Loaded { splits, votes, train, dev, test })
+    Ok(Loaded { splits, votes, roles, test })
 }
 
 /// Runs the cells of one dataset and seed that are still missing, handing each to `emit` as
 /// soon as it is done (so an interrupted seed keeps its finished cells).
-fn run_seed(cfg: &BenchConfig, d: &BenchDataset, l: &Loaded, seed: u64, todo: &[BenchMethod], emit: &mut dyn FnMut(Cell) -> Result<()>) -> Result<()> {
+fn run_seed(
+    b: &ResolvedBench,
+    d: &BenchDataset,
+    l: &Loaded,
+    seed: u64,
+    todo: &[BenchMethod],
+    emit: &mut dyn FnMut(Cell) -> Result<()>,
+) -> Result<()> {
+    let cfg = &b.config;
+    let seeds = Seeds::new(seed);
     let metric = d.metric;
-    let n_valid = l.dev.as_ref().map_or(0, |(_, g)| g.iter().filter(|x| x.is_some()).count());
+    let (train, dev) = (l.roles.train, l.roles.dev.as_ref());
+    let n_valid = dev.map_or(0, |(_, g)| g.iter().filter(|x| x.is_some()).count());
     let gold_test = l.splits.splits[l.test].gold().unwrap_or_default();
     let mut lm_cfg = cfg.label_model.clone();
     lm_cfg.metric = metric;
-    lm_cfg.predict.seed = seed;
+    lm_cfg.predict.seed = seeds.policy();
     let t = Instant::now();
-    let sel = lm_cfg.fit(&l.votes[l.train], l.dev.as_ref().map(|(k, g)| (&l.votes[*k], g.as_slice())))?;
+    let weak = pipeline::weak_labels(&lm_cfg, &l.votes, &l.roles)?;
+    let sel = &weak.selected;
     let lm_seconds = t.elapsed().as_secs_f64();
     let cell = |method, test: Scores, valid, labelled_rows, train_rows, seconds| Cell {
         dataset: d.name.clone(),
@@ -279,37 +316,77 @@ fn run_seed(cfg: &BenchConfig, d: &BenchDataset, l: &Loaded, seed: u64, todo: &[
         error: None,
     };
     if todo.contains(&BenchMethod::LabelModel) {
-        let e = score(&sel.model, &l.votes[l.test], &gold_test, &PredictOptions { seed, ..lm_cfg.predict }, 1)?;
-        emit(cell(BenchMethod::LabelModel, e.all, sel.dev_score, n_valid, l.votes[l.train].n_rows(), lm_seconds))?;
+        let e = score(&sel.model, l.votes.of(l.test), &gold_test, &lm_cfg.predict, 1)?;
+        emit(cell(
+            BenchMethod::LabelModel,
+            e.all,
+            sel.dev_score,
+            n_valid,
+            l.votes.of(train).n_rows(),
+            lm_seconds,
+        ))?;
     }
-    let train_cfg = TrainConfig { seed, metric, ..cfg.train.clone() };
-    let c = l.splits.splits[l.train].classes.len();
-    let weak = (sel.model.predict_proba(&l.votes[l.train])?, l.votes[l.train].covered());
-    let test_name = &l.splits.splits[l.test].split;
-    let end = |targets: Targets, method: Method| -> Result<end_model::EndModelRun> {
-        let sup = Supervision::new(&l.splits, l.train, l.dev.as_ref().map(|(k, _)| *k), &targets, Some((&weak.0, &weak.1)), false, seed)?.drop_tied(cfg.drop_tied, &targets, &l.votes[l.train])?;
-        let mut model = cfg.end_model.build(c as i64, seed)?;
-        end_model::fit(&mut model, &l.splits, &sup, method, &train_cfg, &cfg.cosine, None, &NoProgress)
+    let train_cfg = TrainConfig { metric, ..cfg.train.clone() };
+    let end = |targets: Targets, method: Method| -> Result<EndModelRun> {
+        let end_model = b.end_model.as_ref().ok_or_else(|| Error::Config("no end model resolved".into()))?;
+        let how = Supervise {
+            targets: &targets,
+            soft: false,
+            drop_tied: cfg.drop_tied && targets == Targets::LabelModel,
+        };
+        let sup = Supervision::build(&l.splits, &l.roles, &how, Some(&weak), Some(&l.votes), &seeds)?;
+        let training = Training { method, train: &train_cfg, cosine: &cfg.cosine };
+        Ok(pipeline::fit_end_model(end_model, &l.splits, &sup, training, &seeds, None, &NoProgress)?.run)
     };
-    let test_of = |r: &end_model::EndModelRun| r.splits.iter().find(|s| &s.split == test_name).and_then(|s| s.scores.clone()).ok_or_else(|| Error::Config("no test scores".into()));
+    let test_name = &l.splits.splits[l.test].split;
+    let test_of = |r: &EndModelRun| {
+        r.splits
+            .iter()
+            .find(|s| &s.split == test_name)
+            .and_then(|s| s.scores.clone())
+            .ok_or_else(|| Error::Config("no test scores".into()))
+    };
     let (want_weak, want_cos) = (todo.contains(&BenchMethod::Weak), todo.contains(&BenchMethod::Cosine));
     if want_cos || want_weak {
         // One COSINE run gives both: stage 1 of it is the weak-label cell (same seed, same steps).
         let method = if want_cos { Method::Cosine } else { Method::Weak };
         let r = end(Targets::LabelModel, method)?;
         if want_weak {
-            let s1 = if want_cos { r.stage1_scores.iter().find(|(s, _)| s == test_name).map(|(_, s)| s.clone()).ok_or_else(|| Error::Config("no stage-1 test scores".into()))? } else { test_of(&r)? };
-            let secs = if want_cos { r.seconds - r.cosine.as_ref().map_or(0.0, |c| c.seconds) } else { r.seconds };
+            let s1 = if want_cos {
+                r.stage1_scores
+                    .iter()
+                    .find(|(s, _)| s == test_name)
+                    .map(|(_, s)| s.clone())
+                    .ok_or_else(|| Error::Config("no stage-1 test scores".into()))?
+            } else {
+                test_of(&r)?
+            };
+            let secs =
+                if want_cos { r.seconds - r.cosine.as_ref().map_or(0.0, |c| c.seconds) } else { r.seconds };
             emit(cell(BenchMethod::Weak, s1, r.stage1.best_score, n_valid, r.train_rows, lm_seconds + secs))?;
         }
         if want_cos {
             let best = r.cosine.as_ref().and_then(|c| c.best_score);
-            emit(cell(BenchMethod::Cosine, test_of(&r)?, best, n_valid, r.train_rows, lm_seconds + r.seconds))?;
+            emit(cell(
+                BenchMethod::Cosine,
+                test_of(&r)?,
+                best,
+                n_valid,
+                r.train_rows,
+                lm_seconds + r.seconds,
+            ))?;
         }
     }
     if todo.contains(&BenchMethod::Gold) {
         let r = end(Targets::Gold, Method::Weak)?;
-        emit(cell(BenchMethod::Gold, test_of(&r)?, r.stage1.best_score, n_valid + r.train_rows, r.train_rows, r.seconds))?;
+        emit(cell(
+            BenchMethod::Gold,
+            test_of(&r)?,
+            r.stage1.best_score,
+            n_valid + r.train_rows,
+            r.train_rows,
+            r.seconds,
+        ))?;
     }
     if todo.contains(&BenchMethod::Valid) {
         let r = end(Targets::Valid, Method::Weak)?;
@@ -319,12 +396,25 @@ fn run_seed(cfg: &BenchConfig, d: &BenchDataset, l: &Loaded, seed: u64, todo: &[
 }
 
 fn failed(d: &str, method: BenchMethod, seed: u64, metric: Metric, error: String) -> Cell {
-    Cell { dataset: d.into(), method, seed, metric, score: None, test: None, valid: None, labelled_rows: 0, train_rows: 0, seconds: 0.0, error: Some(error) }
+    Cell {
+        dataset: d.into(),
+        method,
+        seed,
+        metric,
+        score: None,
+        test: None,
+        valid: None,
+        labelled_rows: 0,
+        train_rows: 0,
+        seconds: 0.0,
+        error: Some(error),
+    }
 }
 
 /// Runs the grid: cells already in `<out>/cells/` are skipped; failures are recorded (and
 /// retried on the next run) without stopping the others. Writes the tables and chart.
-pub fn run(cfg: &BenchConfig, registry: &Registry, progress: &dyn Progress) -> Result<BenchOutputs> {
+pub fn run(b: &ResolvedBench, registry: &Registry, progress: &dyn Progress) -> Result<BenchOutputs> {
+    let cfg = &b.config;
     let out = &cfg.out;
     let saved = out.join("config.toml");
     if saved.is_file() {
@@ -359,9 +449,15 @@ pub fn run(cfg: &BenchConfig, registry: &Registry, progress: &dyn Progress) -> R
             if todo.is_empty() {
                 continue;
             }
-            progress.message(&format!("{} seed {seed}: {}", d.name, todo.iter().map(BenchMethod::key).collect::<Vec<_>>().join(", ")));
+            progress.message(&format!(
+                "{} seed {seed}: {}",
+                d.name,
+                todo.iter().map(BenchMethod::to_string).collect::<Vec<_>>().join(", ")
+            ));
             // Load once per dataset; the demo corpus and label-model policies take the first seed.
-            let l = loaded.get_or_insert_with(|| load(d, registry, cfg.seeds[0]).map_err(|e| e.to_string()));
+            let l = loaded.get_or_insert_with(|| {
+                load(d, registry, &Seeds::new(cfg.seeds[0])).map_err(|e| e.to_string())
+            });
             let mut emit = |c: Cell| -> Result<()> {
                 data::write_json(&cell_path(out, &c.dataset, c.method, c.seed), &c)?;
                 computed += 1;
@@ -370,7 +466,7 @@ pub fn run(cfg: &BenchConfig, registry: &Registry, progress: &dyn Progress) -> R
                 Ok(())
             };
             let result = match l {
-                Ok(l) => catch_unwind(AssertUnwindSafe(|| run_seed(cfg, d, l, seed, &todo, &mut emit)))
+                Ok(l) => catch_unwind(AssertUnwindSafe(|| run_seed(b, d, l, seed, &todo, &mut emit)))
                     .unwrap_or_else(|p| Err(Error::Config(format!("panicked: {}", panic_message(&p)))))
                     .map_err(|e| e.to_string()),
                 Err(e) => Err(e.clone()),
@@ -425,7 +521,16 @@ pub fn write_tables(cfg: &BenchConfig, cells: &[Cell], summaries: &[Summary]) ->
     let out = &cfg.out;
     let mut md = format!(
         "# weaksup bench\n\nModel `{}` ({}, {}); seeds {:?}; stage 1 ≤ {} steps (batch {}{}), COSINE T2 = {}, T3 = {}, ξ = {}. Mean ± sample std over seeds; time is wall seconds per cell (mean). `labelled` counts the gold labels each method used (valid rows for selection / early stopping / training; plus train rows for `gold`).\n\n| dataset | metric | method | mean ± std | seeds | labelled | time (s) |\n|---|---|---|---|---|---|---|\n",
-        cfg.end_model.model, cfg.end_model.precision, cfg.end_model.device, cfg.seeds, cfg.train.max_steps, cfg.train.batch_size, if cfg.drop_tied { "; rows with tied votes left out" } else { "" }, cfg.cosine.t2, cfg.cosine.t3, cfg.cosine.xi
+        cfg.end_model.model,
+        cfg.end_model.precision,
+        cfg.end_model.device,
+        cfg.seeds,
+        cfg.train.max_steps,
+        cfg.train.batch_size,
+        if cfg.drop_tied { "; rows with tied votes left out" } else { "" },
+        cfg.cosine.t2,
+        cfg.cosine.t3,
+        cfg.cosine.xi
     );
     for s in summaries {
         let _ = writeln!(
@@ -445,21 +550,30 @@ pub fn write_tables(cfg: &BenchConfig, cells: &[Cell], summaries: &[Summary]) ->
     if !failures.is_empty() {
         md.push_str("\nFailed cells (rerun to retry):\n\n");
         for c in failures {
-            let _ = writeln!(md, "- {} / {} / seed {}: {}", c.dataset, c.method.key(), c.seed, c.error.as_deref().unwrap_or(""));
+            let _ = writeln!(
+                md,
+                "- {} / {} / seed {}: {}",
+                c.dataset,
+                c.method,
+                c.seed,
+                c.error.as_deref().unwrap_or("")
+            );
         }
     }
     let cosine_vs_weak = paired(cfg, cells, BenchMethod::Cosine, BenchMethod::Weak);
     md.push_str(&paired::markdown(&cosine_vs_weak));
     md.push_str("\n![results](results.svg)\n");
     data::write_atomic(&out.join("results.md"), md.as_bytes())?;
-    let mut csv = String::from("dataset,method,seed,metric,score,accuracy,macro_f1,binary_f1,valid,labelled_rows,train_rows,seconds,error\n");
+    let mut csv = String::from(
+        "dataset,method,seed,metric,score,accuracy,macro_f1,binary_f1,valid,labelled_rows,train_rows,seconds,error\n",
+    );
     let opt = |x: Option<f64>| x.map_or(String::new(), |v| format!("{v:.6}"));
     for c in cells {
         let _ = writeln!(
             csv,
             "{},{},{},{},{},{},{},{},{},{},{},{:.3},{}",
             c.dataset,
-            c.method.key(),
+            c.method,
             c.seed,
             c.metric.name().replace(' ', "_"),
             opt(c.score),
@@ -482,8 +596,105 @@ pub fn write_tables(cfg: &BenchConfig, cells: &[Cell], summaries: &[Summary]) ->
         cells: &'a [Cell],
     }
     data::write_json(&out.join("results.json"), &Json { summaries, cosine_vs_weak: &cosine_vs_weak, cells })?;
-    let labels: Vec<String> = summaries.iter().map(|s| format!("{} · {}", s.dataset, s.method.name())).collect();
-    let chart = svg::bars_with_errors("weaksup bench (test, mean ± std over seeds)", "score", &labels, &summaries.iter().map(|s| s.mean).collect::<Vec<_>>(), &summaries.iter().map(|s| s.std).collect::<Vec<_>>());
+    let labels: Vec<String> =
+        summaries.iter().map(|s| format!("{} · {}", s.dataset, s.method.name())).collect();
+    let chart = svg::bars_with_errors(
+        "weaksup bench (test, mean ± std over seeds)",
+        "score",
+        &labels,
+        &summaries.iter().map(|s| s.mean).collect::<Vec<_>>(),
+        &summaries.iter().map(|s| s.std).collect::<Vec<_>>(),
+    );
     data::write_atomic(&out.join("results.svg"), chart.as_bytes())
 }
 
+weaksup_core::cli_enum!(BenchMethod => "bench method");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn demo(name: &str) -> BenchDataset {
+        BenchDataset {
+            name: name.into(),
+            data: DataConfig::default(),
+            lfs: LfConfig::default(),
+            metric: Metric::Accuracy,
+        }
+    }
+
+    fn cell(dataset: &str, method: BenchMethod, seed: u64, score: Option<f64>) -> Cell {
+        let error = score.is_none().then(|| "failed".to_string());
+        Cell {
+            score,
+            labelled_rows: 50,
+            seconds: 2.0,
+            error,
+            ..failed(dataset, method, seed, Metric::Accuracy, String::new())
+        }
+    }
+
+    #[test]
+    fn summaries_follow_config_order_and_skip_failed_cells() {
+        let cfg = BenchConfig {
+            datasets: vec![demo("b"), demo("a")],
+            methods: vec![BenchMethod::Cosine, BenchMethod::Weak],
+            ..BenchConfig::default()
+        };
+        let cells = [
+            cell("a", BenchMethod::Weak, 1, Some(0.8)),
+            cell("a", BenchMethod::Weak, 2, Some(0.9)),
+            cell("a", BenchMethod::Weak, 3, None),
+            cell("b", BenchMethod::Cosine, 1, Some(0.7)),
+            cell("c", BenchMethod::Weak, 1, Some(0.1)),
+        ];
+        let s = summarise(&cfg, &cells);
+        let order: Vec<(&str, BenchMethod)> = s.iter().map(|s| (s.dataset.as_str(), s.method)).collect();
+        assert_eq!(
+            order,
+            [("b", BenchMethod::Cosine), ("a", BenchMethod::Weak)],
+            "config order; `c` is not in the grid"
+        );
+        // numpy: np.mean([0.8, 0.9]) = 0.85, np.std([0.8, 0.9], ddof=1) = 0.0707107
+        let a = &s[1];
+        assert!((a.mean - 0.85).abs() < 1e-12 && (a.std - 0.070_710_678).abs() < 1e-8, "{a:?}");
+        assert_eq!((a.n, a.failed, a.labelled_rows), (2, 1, 50));
+        assert_eq!(a.seconds, 2.0, "mean time over finished cells");
+        assert_eq!((s[0].n, s[0].std), (1, 0.0));
+    }
+
+    #[test]
+    fn a_grid_extends_with_seeds_methods_and_datasets_but_not_settings() {
+        let old = BenchConfig { datasets: vec![demo("a")], seeds: vec![1], ..BenchConfig::default() };
+        let wider = BenchConfig {
+            datasets: vec![demo("a"), demo("b")],
+            seeds: vec![1, 2],
+            methods: vec![BenchMethod::Gold],
+            ..old.clone()
+        };
+        assert_eq!(wider.mixes_with(&old), None);
+        let other_lr =
+            BenchConfig { train: TrainConfig { lr: Some(1e-3), ..old.train.clone() }, ..old.clone() };
+        assert!(other_lr.mixes_with(&old).unwrap().starts_with("`train` differs"));
+        let tied = BenchConfig { drop_tied: true, ..old.clone() };
+        assert!(tied.mixes_with(&old).unwrap().starts_with("`drop_tied` differs"));
+        let redefined = BenchConfig {
+            datasets: vec![BenchDataset { metric: Metric::MacroF1, ..demo("a") }],
+            ..old.clone()
+        };
+        assert_eq!(redefined.mixes_with(&old).unwrap(), "dataset `a` is defined differently");
+    }
+
+    #[test]
+    fn cells_are_named_by_dataset_method_and_seed() {
+        let p = cell_path(Path::new("out"), "sms", BenchMethod::LabelModel, 3);
+        assert_eq!(p, Path::new("out/cells/sms__label_model__3.json"));
+        assert_eq!(shared_path(Path::new("data/x.csv")), Path::new("data/x.csv"));
+    }
+
+    #[test]
+    fn resolve_refuses_an_empty_grid_before_any_work() {
+        let e = BenchConfig::default().resolve().unwrap_err().to_string();
+        assert!(e.contains("at least one seed, method and dataset"), "{e}");
+    }
+}

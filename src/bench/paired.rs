@@ -34,7 +34,11 @@ pub struct Paired {
 pub fn mean_std(xs: &[f64]) -> (f64, f64) {
     let n = xs.len();
     let mean = xs.iter().sum::<f64>() / n.max(1) as f64;
-    let std = if n > 1 { (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt() } else { 0.0 };
+    let std = if n > 1 {
+        (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
+    } else {
+        0.0
+    };
     (mean, std)
 }
 
@@ -42,8 +46,9 @@ pub fn mean_std(xs: &[f64]) -> (f64, f64) {
 /// a table to 30, then the first Cornish–Fisher term `z + (z³ + z) / (4 df)`.
 pub fn t975(df: usize) -> f64 {
     const T: [f64; 30] = [
-        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
-        2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
+        2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
+        2.045, 2.042,
     ];
     assert!(df > 0, "t975 needs at least one degree of freedom");
     if df <= T.len() {
@@ -59,7 +64,9 @@ pub fn paired(cfg: &BenchConfig, cells: &[Cell], a: BenchMethod, b: BenchMethod)
     if !(cfg.methods.contains(&a) && cfg.methods.contains(&b)) {
         return Vec::new();
     }
-    let find = |d: &str, m: BenchMethod, s: u64| cells.iter().find(|c| c.dataset == d && c.method == m && c.seed == s && c.score.is_some());
+    let find = |d: &str, m: BenchMethod, s: u64| {
+        cells.iter().find(|c| c.dataset == d && c.method == m && c.seed == s && c.score.is_some())
+    };
     let mut out = Vec::new();
     for d in &cfg.datasets {
         let (mut seeds, mut test_diff, mut valid_diff) = (Vec::new(), Vec::new(), Vec::new());
@@ -113,7 +120,9 @@ pub fn markdown(rows: &[Paired]) -> String {
             .iter()
             .zip(&p.test_diff)
             .zip(&p.valid_diff)
-            .map(|((s, t), v)| format!("{s}: {}{}", signed(*t), v.map_or(String::new(), |v| format!(" ({})", signed(v)))))
+            .map(|((s, t), v)| {
+                format!("{s}: {}{}", signed(*t), v.map_or(String::new(), |v| format!(" ({})", signed(v))))
+            })
             .collect();
         md.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} / {} / {} |\n",

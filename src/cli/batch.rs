@@ -6,11 +6,11 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 
-use super::label_model::{parse_tie, parse_uncovered};
 use super::progress::Bars;
 use crate::batch::{self, BatchOptions, BatchRun, InputFormat, OnBadRow, RunControl, Shard, Summary};
-use crate::label_model::PredictOptions as Policies;
+use crate::label_model::{PredictOptions as Policies, TiePolicy, UncoveredPolicy};
 use crate::lf::Registry;
+use crate::model::DeviceChoice;
 
 #[derive(Subcommand, Debug)]
 pub(super) enum BatchCommand {
@@ -77,12 +77,12 @@ pub(super) struct LabelArgs {
     /// label_model.json written by `weaksup label-model fit`, or its folder.
     #[arg(long)]
     label_model: PathBuf,
-    /// Ties between classes on covered rows: random (seeded per part), lowest-id, abstain.
-    #[arg(long, default_value = "random")]
-    tie: String,
-    /// Rows where every LF abstains: abstain (label -1), random, prior, model, lowest-id.
-    #[arg(long, default_value = "abstain")]
-    uncovered: String,
+    /// Ties between classes on covered rows (random draws are seeded per part).
+    #[arg(long, default_value_t = TiePolicy::Random)]
+    tie: TiePolicy,
+    /// Rows where every LF abstains (`abstain`: label -1).
+    #[arg(long, default_value_t = UncoveredPolicy::Abstain)]
+    uncovered: UncoveredPolicy,
     /// Seed of random tie / uncovered draws.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -102,8 +102,8 @@ pub(super) struct PredictArgs {
     #[arg(long)]
     model: PathBuf,
     /// cpu, cuda or cuda:N.
-    #[arg(long, default_value = "cpu")]
-    device: String,
+    #[arg(long, default_value_t = DeviceChoice::Cpu)]
+    device: DeviceChoice,
     /// Examples per forward pass (length-bucketed).
     #[arg(long, default_value_t = 256, value_parser = super::positive)]
     batch_size: usize,
@@ -135,11 +135,13 @@ pub(super) fn cmd_batch(c: BatchCommand, registry: &Registry, quiet: bool) -> Re
     let (what, out, summary) = match c {
         BatchCommand::Label(a) => {
             let (opts, control) = a.corpus.options(a.threads);
-            let target = BatchRun { inputs: &a.corpus.input, options: &opts, control: &control, out: &a.corpus.out };
+            let target =
+                BatchRun { inputs: &a.corpus.input, options: &opts, control: &control, out: &a.corpus.out };
             let lopts = batch::label::LabelOptions {
                 lfs: a.lfs,
                 label_model: a.label_model,
-                predict: Policies { tie: parse_tie(&a.tie)?, uncovered: parse_uncovered(&a.uncovered)?, seed: a.seed },
+                predict: Policies { tie: a.tie, uncovered: a.uncovered, seed: a.seed },
+                seed: a.seed,
                 fault_tolerant: a.fault_tolerant,
             };
             let s = batch::label::label(&lopts, registry, &target, &bars)?;
@@ -147,9 +149,16 @@ pub(super) fn cmd_batch(c: BatchCommand, registry: &Registry, quiet: bool) -> Re
         }
         BatchCommand::Predict(a) => {
             let (opts, control) = a.corpus.options(a.threads);
-            let target = BatchRun { inputs: &a.corpus.input, options: &opts, control: &control, out: &a.corpus.out };
+            let target =
+                BatchRun { inputs: &a.corpus.input, options: &opts, control: &control, out: &a.corpus.out };
             let class_map = crate::data::parse_class_map(&a.class_map)?;
-            let popts = batch::predict::PredictOptions { model: a.model, device: a.device, batch_size: a.batch_size, classes: a.classes, class_map };
+            let popts = batch::predict::PredictOptions {
+                model: a.model,
+                device: a.device,
+                batch_size: a.batch_size,
+                classes: a.classes,
+                class_map,
+            };
             let s = batch::predict::predict(&popts, &target, &bars)?;
             ("predict", a.corpus.out, s)
         }
@@ -166,10 +175,20 @@ pub(super) fn cmd_batch(c: BatchCommand, registry: &Registry, quiet: bool) -> Re
 
 /// The end-of-run summary: rows in / out, rejections by reason, speed, peak memory.
 fn report(what: &str, out: &Path, s: &Summary) -> String {
-    let mut r = format!("batch {what}: {} parts, {} rows in, {} rows out, {} rejected", s.parts, s.rows_in, s.rows_out, s.rejected_total());
+    let mut r = format!(
+        "batch {what}: {} parts, {} rows in, {} rows out, {} rejected",
+        s.parts,
+        s.rows_in,
+        s.rows_out,
+        s.rejected_total()
+    );
     if !s.rejected.is_empty() {
         let by: Vec<String> = s.rejected.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        r.push_str(&format!(" ({}; locations in {})", by.join(", "), out.join(batch::manifest::REJECTED).display()));
+        r.push_str(&format!(
+            " ({}; locations in {})",
+            by.join(", "),
+            out.join(batch::manifest::REJECTED).display()
+        ));
     }
     r.push('\n');
     if what != "merge" {

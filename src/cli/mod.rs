@@ -1,6 +1,10 @@
 //! The `weaksup` command line. The only module that uses `anyhow`, prints, and draws progress
 //! bars. [`main_with`] lets a user's own binary reuse the whole CLI with custom LFs registered.
+//!
+//! Commands are thin: they turn flags into a config (each flag an `Option` over one config key,
+//! [`args`]) and call the library's pipeline (`run::pipeline`).
 
+mod args;
 mod batch;
 mod bench;
 mod label_model;
@@ -11,13 +15,15 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{Result, bail};
-use clap::{Args, Parser, Subcommand};
+use anyhow::Result;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::data::{self, Format, LoadOptions, Splits, demo::DemoParams};
-use crate::lf::{ApplyOptions, LfFile, Registry, analyze};
-use crate::run::{self as pipeline, RunConfig};
+use crate::data::{self, Splits, demo::DemoParams};
+use crate::lf::{LfFile, Registry, analyze};
+use crate::run::{self as pipeline_run, pipeline};
+use args::{ApplyArgs, DataArgs, VotesArgs};
 use progress::Bars;
+use weaksup_core::seeds::Seeds;
 
 #[derive(Parser, Debug)]
 #[command(name = "weaksup", version, about = "Weak supervision with contrastive self-training (COSINE)")]
@@ -34,9 +40,9 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// The main job: corpus → LFs → analysis → label model (built-in demo corpus without a config).
-    Run(RunArgs),
-    /// Labeling functions: apply, analyze.
+    /// The main job: corpus → LFs → analysis → label model → end model (the demo corpus without data).
+    Run(train::RunArgs),
+    /// Labeling functions: apply, analyze, bench.
     #[command(subcommand)]
     Lf(LfCommand),
     /// Datasets: inspect, convert, write the demo corpus.
@@ -47,115 +53,15 @@ enum Command {
     /// Benchmark a grid of datasets × methods × seeds against supervised baselines (resumable).
     Bench(bench::BenchArgs),
     /// COSINE: `weaksup train --method cosine` (stage 1, then contrastive self-training).
-    Cosine(train::TrainArgs),
+    Cosine(train::CosineArgs),
     /// Predict with a model written by `weaksup train`.
     Predict(train::PredictArgs),
     /// Label models: fit one and write soft labels, or compare all side by side.
     #[command(subcommand, name = "label-model")]
-    LabelModel(LabelModelCommand),
+    LabelModel(label_model::LabelModelCommand),
     /// Batch runs over large corpora: label or predict chunk by chunk (resumable, sharded), merge shards.
     #[command(subcommand)]
     Batch(batch::BatchCommand),
-}
-
-#[derive(Subcommand, Debug)]
-enum LabelModelCommand {
-    /// Fit a label model on the train split; write the model, soft labels per split and metrics.
-    Fit(LmFitArgs),
-    /// Fit every label model (hyper-parameters chosen on valid) and print them side by side.
-    Compare(LmCompareArgs),
-}
-
-/// Where votes come from: LF files applied on the fly, a folder of saved votes, or the data's own.
-#[derive(Args, Debug, Clone)]
-struct VotesArgs {
-    /// LF files to apply (default: the votes stored with the data, e.g. WRENCH weak_labels).
-    #[arg(long, num_args = 1..)]
-    lfs: Vec<PathBuf>,
-    /// A folder written by `weaksup lf apply` (`<split>.votes.parquet`).
-    #[arg(long, conflicts_with = "lfs")]
-    votes: Option<PathBuf>,
-    #[command(flatten)]
-    apply: ApplyArgs,
-}
-
-#[derive(Args, Debug, Clone)]
-struct PolicyArgs {
-    /// Ties between classes on covered rows: random, lowest-id, abstain.
-    #[arg(long, default_value = "random")]
-    tie: String,
-    /// Rows where every LF abstains: random (WRENCH's protocol), prior, model, lowest-id, abstain.
-    #[arg(long, default_value = "random")]
-    uncovered: String,
-    /// Metric for model selection on valid and for the report: accuracy, binary_f1, macro_f1.
-    #[arg(long, default_value = "accuracy")]
-    metric: String,
-    /// Known class balance, comma-separated (default: estimated by each model).
-    #[arg(long, value_delimiter = ',')]
-    class_balance: Option<Vec<f64>>,
-    /// Do not use the valid split for hyper-parameter selection (default: use it when it has gold labels).
-    #[arg(long)]
-    no_select: bool,
-    /// Seed for random tie / uncovered-row draws.
-    #[arg(long, default_value_t = 0)]
-    policy_seed: u64,
-}
-
-#[derive(Args, Debug)]
-struct LmFitArgs {
-    /// mv, wmv, ds, snorkel, or auto (every model's grid, best on valid).
-    #[arg(long, default_value = "auto")]
-    model: String,
-    #[command(flatten)]
-    data: DataArgs,
-    #[command(flatten)]
-    votes: VotesArgs,
-    #[command(flatten)]
-    policy: PolicyArgs,
-    /// Output folder: label_model.json, <split>.soft_labels.parquet, label_model.metrics.json.
-    #[arg(long)]
-    out: PathBuf,
-}
-
-#[derive(Args, Debug)]
-struct LmCompareArgs {
-    #[command(flatten)]
-    data: DataArgs,
-    #[command(flatten)]
-    votes: VotesArgs,
-    #[command(flatten)]
-    policy: PolicyArgs,
-    /// Models to compare.
-    #[arg(long, value_delimiter = ',', default_value = "mv,wmv,ds,snorkel")]
-    models: Vec<String>,
-    /// Also write compare.md / compare.json here.
-    #[arg(long)]
-    out: Option<PathBuf>,
-}
-
-#[derive(Args, Debug)]
-struct RunArgs {
-    /// TOML config (every section optional).
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Output folder (overrides the config's `out`).
-    #[arg(long)]
-    out: Option<PathBuf>,
-    /// Seed (overrides the config's `seed`).
-    #[arg(long)]
-    seed: Option<u64>,
-    /// Print the resolved config and exit.
-    #[arg(long)]
-    print_config: bool,
-    /// End-model method (overrides the config's `method`): none, weak, cosine.
-    #[arg(long)]
-    method: Option<String>,
-    /// End model (overrides `[end_model] model`): auto, ngram, minilm, tiny-bert or a Hugging Face folder.
-    #[arg(long)]
-    model: Option<String>,
-    /// Continue end-model training from <out>/checkpoint (after a kill).
-    #[arg(long)]
-    resume: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -169,9 +75,43 @@ enum LfCommand {
 }
 
 #[derive(Args, Debug)]
+struct LfApplyArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Seed of the demo corpus (when --data is omitted).
+    #[arg(long, default_value_t = DemoParams::default().seed)]
+    seed: u64,
+    /// LF files (TOML); several files must share their classes.
+    #[arg(long, required = true, num_args = 1..)]
+    lfs: Vec<PathBuf>,
+    /// Output folder: `<split>.votes.parquet` (+ `.json` sidecar) per split.
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    apply: ApplyArgs,
+}
+
+#[derive(Args, Debug)]
+struct LfAnalyzeArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Seed of the demo corpus (when --data is omitted).
+    #[arg(long, default_value_t = DemoParams::default().seed)]
+    seed: u64,
+    #[command(flatten)]
+    votes: VotesArgs,
+    /// Also write `<split>.lf_summary.{txt,csv,json,svg}` here.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
 struct LfBenchArgs {
     #[command(flatten)]
     data: DataArgs,
+    /// Seed of the demo corpus (when --data is omitted).
+    #[arg(long, default_value_t = DemoParams::default().seed)]
+    seed: u64,
     #[arg(long, required = true, num_args = 1..)]
     lfs: Vec<PathBuf>,
     /// Rows in the benchmark corpus (texts repeated in order, then cut).
@@ -187,81 +127,27 @@ struct LfBenchArgs {
 #[derive(Subcommand, Debug)]
 enum DataCommand {
     /// Print splits, rows, columns, classes and stored votes of a dataset.
-    Info(DataArgs),
+    Info(DataInfoArgs),
     /// Write the built-in demo corpus (train/valid/test) as Parquet or CSV.
     Demo(DemoArgs),
     /// Convert a dataset's splits to Parquet or CSV (`<out>/<split>.<ext>`).
     Convert(ConvertArgs),
 }
 
-/// Where the data comes from.
-#[derive(Args, Debug, Clone)]
-struct DataArgs {
-    /// Dataset: WRENCH folder or split file, CSV/TSV, Parquet, JSONL, COSINE JSON. Omit for the demo corpus.
-    #[arg(long)]
-    data: Option<PathBuf>,
-    /// Force the format (wrench, csv, parquet, jsonl, cosine).
-    #[arg(long)]
-    format: Option<Format>,
-    /// Column holding the text (tabular formats).
-    #[arg(long, default_value = "text")]
-    text_col: String,
-    /// Column holding gold labels, as names or ids (default: `label` when present).
-    #[arg(long)]
-    label_col: Option<String>,
-    /// Class names, comma-separated (default: from label.json, the LF file, or inferred).
-    #[arg(long, value_delimiter = ',')]
-    classes: Option<Vec<String>>,
-    /// Only this split (default: all splits of the dataset).
-    #[arg(long)]
-    split: Option<String>,
-    /// Seed of the demo corpus when --data is omitted.
-    #[arg(long, default_value_t = 42)]
+#[derive(Args, Debug)]
+struct DataInfoArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Seed of the demo corpus (when --data is omitted).
+    #[arg(long, default_value_t = DemoParams::default().seed)]
     seed: u64,
 }
 
-#[derive(Args, Debug)]
-struct LfApplyArgs {
-    #[command(flatten)]
-    data: DataArgs,
-    /// LF files (TOML); several files must share their classes.
-    #[arg(long, required = true, num_args = 1..)]
-    lfs: Vec<PathBuf>,
-    /// Output folder: `<split>.votes.parquet` (+ `.json` sidecar) per split.
-    #[arg(long)]
-    out: PathBuf,
-    #[command(flatten)]
-    apply: ApplyArgs,
-}
-
-#[derive(Args, Debug, Clone)]
-struct ApplyArgs {
-    /// Rows per parallel work item.
-    #[arg(long, default_value_t = 8192, value_parser = positive)]
-    chunk_size: usize,
-    /// Worker threads (default: all cores).
-    #[arg(long, value_parser = positive)]
-    threads: Option<usize>,
-    /// Count LF failures per LF instead of stopping at the first.
-    #[arg(long)]
-    fault_tolerant: bool,
-}
-
-impl ApplyArgs {
-    fn options(&self) -> ApplyOptions {
-        ApplyOptions { chunk_size: self.chunk_size, fault_tolerant: self.fault_tolerant, threads: self.threads }
-    }
-}
-
-#[derive(Args, Debug)]
-struct LfAnalyzeArgs {
-    #[command(flatten)]
-    data: DataArgs,
-    #[command(flatten)]
-    votes: VotesArgs,
-    /// Also write `<split>.lf_summary.{txt,csv,json,svg}` here.
-    #[arg(long)]
-    out: Option<PathBuf>,
+/// A file type the data commands write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Ext {
+    Parquet,
+    Csv,
 }
 
 #[derive(Args, Debug)]
@@ -269,7 +155,7 @@ struct DemoArgs {
     /// Output folder.
     #[arg(long)]
     out: PathBuf,
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = DemoParams::default().seed)]
     seed: u64,
     #[arg(long)]
     n_train: Option<usize>,
@@ -277,20 +163,23 @@ struct DemoArgs {
     n_valid: Option<usize>,
     #[arg(long)]
     n_test: Option<usize>,
-    /// File type: parquet or csv.
-    #[arg(long, default_value = "parquet")]
-    ext: String,
+    /// File type.
+    #[arg(long, value_enum, default_value = "parquet")]
+    ext: Ext,
 }
 
 #[derive(Args, Debug)]
 struct ConvertArgs {
     #[command(flatten)]
     data: DataArgs,
+    /// Seed of the demo corpus (when --data is omitted).
+    #[arg(long, default_value_t = DemoParams::default().seed)]
+    seed: u64,
     #[arg(long)]
     out: PathBuf,
-    /// File type: parquet or csv.
-    #[arg(long, default_value = "parquet")]
-    ext: String,
+    /// File type.
+    #[arg(long, value_enum, default_value = "parquet")]
+    ext: Ext,
 }
 
 /// Parses a count that must be at least 1 (batch sizes, steps, chunk sizes).
@@ -337,19 +226,25 @@ pub fn main() -> ExitCode {
 /// Runs the `weaksup` CLI with `registry`'s custom LFs usable from LF files (`kind = "custom"`).
 pub fn main_with(registry: Registry) -> ExitCode {
     crate::runtime::tune_allocator();
-    let cli = Cli::parse();
+    let cli = parse_cli();
     init_tracing(cli.verbose, cli.quiet);
     let verbose = cli.verbose > 0;
     // Panics are caught where they can be blamed on an input (an LF, a file) and become errors;
     // the default hook would print them first as if they were crashes. Details go to the debug log.
     std::panic::set_hook(Box::new(|info| {
-        tracing::debug!(location = ?info.location(), "caught panic: {}", info.payload().downcast_ref::<&str>().copied().or_else(|| info.payload().downcast_ref::<String>().map(String::as_str)).unwrap_or("?"));
+        let payload = info.payload();
+        let what = payload.downcast_ref::<&str>().copied();
+        let what = what.or_else(|| payload.downcast_ref::<String>().map(String::as_str)).unwrap_or("?");
+        tracing::debug!(location = ?info.location(), "caught panic: {what}");
     }));
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli, &registry)));
     let result = match outcome {
         Ok(r) => r,
         Err(p) => {
-            eprintln!("error: internal error (a bug in weaksup or a dependency, please report it): {}", crate::error::panic_message(&p));
+            eprintln!(
+                "error: internal error (a bug in weaksup or a dependency, please report it): {}",
+                crate::error::panic_message(&p)
+            );
             return ExitCode::from(101);
         }
     };
@@ -392,21 +287,38 @@ fn init_tracing(verbose: u8, quiet: bool) {
         .try_init();
 }
 
+/// Parses the command line, with each pipeline flag's help showing its config default.
+fn parse_cli() -> Cli {
+    let mut cmd = Cli::command();
+    for sub in ["run", "train", "cosine"] {
+        for (id, value) in args::defaults() {
+            cmd = cmd.mut_subcommand(sub, |c| {
+                if c.get_arguments().any(|a| a.get_id() == id) {
+                    c.mut_arg(id, |a| {
+                        let help = a.get_help().map(|h| h.to_string()).unwrap_or_default();
+                        a.help(format!("{help} [default: {value}]"))
+                    })
+                } else {
+                    c
+                }
+            });
+        }
+    }
+    let matches = cmd.get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
 fn run(cli: Cli, registry: &Registry) -> Result<ExitCode> {
     let quiet = cli.quiet;
     match cli.command {
-        Command::Run(a) => cmd_run(a, registry, quiet),
+        Command::Run(a) => train::cmd_run(a, registry, quiet),
         Command::Lf(LfCommand::Apply(a)) => cmd_lf_apply(a, registry, quiet),
         Command::Lf(LfCommand::Analyze(a)) => cmd_lf_analyze(a, registry, quiet),
         Command::Lf(LfCommand::Bench(a)) => cmd_lf_bench(a, registry),
-        Command::LabelModel(LabelModelCommand::Fit(a)) => label_model::cmd_lm_fit(a, registry, quiet),
-        Command::LabelModel(LabelModelCommand::Compare(a)) => label_model::cmd_lm_compare(a, registry, quiet),
+        Command::LabelModel(c) => label_model::cmd_label_model(c, registry, quiet),
         Command::Train(a) => train::cmd_train(a, registry, quiet),
+        Command::Cosine(a) => train::cmd_cosine(a, registry, quiet),
         Command::Bench(a) => bench::cmd_bench(a, registry, quiet),
-        Command::Cosine(mut a) => {
-            a.method = "cosine".into();
-            train::cmd_train(a, registry, quiet)
-        }
         Command::Predict(a) => train::cmd_predict(a),
         Command::Data(DataCommand::Info(a)) => cmd_data_info(a),
         Command::Data(DataCommand::Demo(a)) => cmd_data_demo(a),
@@ -415,86 +327,31 @@ fn run(cli: Cli, registry: &Registry) -> Result<ExitCode> {
     }
 }
 
-fn load_data(a: &DataArgs, lf_classes: Option<&[String]>) -> Result<Splits> {
-    let splits = match &a.data {
-        None => data::demo_splits(&DemoParams { seed: a.seed, ..DemoParams::default() })?,
-        Some(path) => {
-            let opts = LoadOptions {
-                format: a.format,
-                text_col: a.text_col.clone(),
-                label_col: a.label_col.clone(),
-                // WRENCH folders name their classes in label.json; elsewhere the LF file's classes
-                // (or --classes) give label names their ids.
-                classes: a.classes.clone().or_else(|| {
-                    let wrench = matches!(a.format, Some(Format::Wrench)) || path.is_dir();
-                    (!wrench).then(|| lf_classes.map(<[String]>::to_vec)).flatten()
-                }),
-                split: a.split.clone(),
-            };
-            data::load(path, &opts)?
-        }
-    };
-    match &a.split {
-        Some(s) if splits.splits.len() > 1 => Ok(Splits { splits: vec![splits.require(s)?.clone()] }),
-        _ => Ok(splits),
-    }
-}
-
-fn cmd_run(a: RunArgs, registry: &Registry, quiet: bool) -> Result<ExitCode> {
-    let mut cfg = match &a.config {
-        Some(p) => RunConfig::load(p)?,
-        None => RunConfig::default(),
-    };
-    if let Some(out) = a.out {
-        cfg.out = out;
-    }
-    if let Some(seed) = a.seed {
-        cfg.seed = seed;
-    }
-    if let Some(m) = &a.method {
-        cfg.method = m.parse()?;
-    }
-    if let Some(m) = a.model {
-        cfg.end_model.model = m;
-    }
-    cfg.resolve()?;
-    if a.print_config {
-        print!("{}", cfg.to_toml());
-        return Ok(ExitCode::SUCCESS);
-    }
-    let bars = Bars::new(quiet);
-    let t = Instant::now();
-    let outputs = pipeline::run(&cfg, registry, a.resume, &bars)?;
-    if !quiet {
-        for r in &outputs.splits {
-            println!("== LFs on {} ==\n{}", r.split, r.analysis.to_table(&outputs.classes));
-        }
-        print!("{}", outputs.label_model.summary("train"));
-        if let Some(r) = &outputs.end_model {
-            println!("== end model `{}` ({}, {}) ==", cfg.end_model.model, cfg.end_model.precision, cfg.end_model.device);
-            train::print_summary(r, cfg.train.metric);
-        }
-        println!("wrote {} in {:.1}s (report: {})", outputs.out.display(), t.elapsed().as_secs_f64(), outputs.out.join("report.md").display());
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
 fn cmd_lf_apply(a: LfApplyArgs, registry: &Registry, quiet: bool) -> Result<ExitCode> {
     let (set, _) = LfFile::load_set(&a.lfs, registry)?;
-    let splits = load_data(&a.data, Some(set.classes()))?;
-    check_classes(set.classes(), &splits)?;
+    let splits = pipeline::load_data(&a.data.config(), &Seeds::new(a.seed), Some(set.classes()))?;
     let compiled = set.compile()?;
-    let out = data::OutputDir::prepare(&a.out, "lf apply", &[])?;
     let bars = Bars::new(quiet);
+    let opts = a.apply.options();
+    // Every split's votes first: a failure (other classes, a failing LF) leaves no output behind.
+    let mut applied = Vec::with_capacity(splits.splits.len());
     for ds in &splits.splits {
-        ds.require_non_empty()?;
         let t = Instant::now();
-        let applied = compiled.apply(&ds.frame, &a.apply.options(), &bars)?;
-        let secs = t.elapsed().as_secs_f64();
+        let votes = pipeline::votes(
+            &Splits { splits: vec![ds.clone()] },
+            pipeline::VoteSource::Lfs(&compiled),
+            &opts,
+            &bars,
+        )?;
+        applied.push((votes, t.elapsed().as_secs_f64()));
+    }
+    let out = data::OutputDir::prepare(&a.out, "lf apply", &[])?;
+    for (ds, (votes, secs)) in splits.splits.iter().zip(applied) {
+        let v = &votes.splits[0];
         let path = out.path().join(format!("{}.votes.parquet", ds.split));
-        applied.matrix.write_parquet(&path, &ds.classes)?;
-        let cov = analyze(&applied.matrix, None, None, None).coverage;
-        let faults: u64 = applied.faults.iter().sum();
+        v.matrix.write_parquet(&path, &ds.classes)?;
+        let cov = analyze(&v.matrix, None, None, None).coverage;
+        let faults: u64 = v.faults.as_ref().map_or(0, |f| f.iter().sum());
         if !quiet {
             println!(
                 "{}: {} rows × {} LFs in {:.3}s ({:.0} rows/s), coverage {:.3}{} → {}",
@@ -513,29 +370,14 @@ fn cmd_lf_apply(a: LfApplyArgs, registry: &Registry, quiet: bool) -> Result<Exit
     Ok(ExitCode::SUCCESS)
 }
 
-fn check_classes(lf_classes: &[String], splits: &Splits) -> Result<()> {
-    for ds in &splits.splits {
-        if ds.classes != lf_classes {
-            bail!(
-                "the LF files' classes [{}] differ from the data's [{}] ({}); pass --classes or fix label.json / the LF file",
-                lf_classes.join(", "),
-                ds.classes.join(", "),
-                ds.split
-            );
-        }
-    }
-    Ok(())
-}
-
 fn cmd_lf_analyze(a: LfAnalyzeArgs, registry: &Registry, quiet: bool) -> Result<ExitCode> {
-    let (splits, votes) = label_model::load_with_votes(&a.data, &a.votes, registry, quiet)?;
+    let (splits, votes) = label_model::load_with_votes(&a.data, a.seed, &a.votes, registry, quiet)?;
     let out = a.out.as_deref().map(|o| data::OutputDir::prepare(o, "lf analyze", &[])).transpose()?;
-    for (ds, v) in splits.splits.iter().zip(&votes) {
-        let gold = ds.gold();
-        let analysis = analyze(&v.matrix, gold.as_deref(), v.kinds.as_deref(), v.faults.as_deref());
+    for (ds, v) in splits.splits.iter().zip(&votes.splits) {
+        let analysis = analyze(&v.matrix, ds.gold().as_deref(), v.kinds.as_deref(), v.faults.as_deref());
         println!("== {} ({} rows) ==\n{}", ds.split, ds.len(), analysis.to_table(&ds.classes));
         if let Some(dir) = &out {
-            pipeline::write_analysis(&analysis, &ds.classes, &dir.path().join(&ds.split))?;
+            pipeline_run::write_analysis(&analysis, &ds.classes, &dir.path().join(&ds.split))?;
         }
     }
     if let Some(dir) = out {
@@ -546,10 +388,12 @@ fn cmd_lf_analyze(a: LfAnalyzeArgs, registry: &Registry, quiet: bool) -> Result<
 
 fn cmd_lf_bench(a: LfBenchArgs, registry: &Registry) -> Result<ExitCode> {
     let (set, _) = LfFile::load_set(&a.lfs, registry)?;
-    let splits = load_data(&a.data, Some(set.classes()))?;
+    let splits = pipeline::load_data(&a.data.config(), &Seeds::new(a.seed), Some(set.classes()))?;
     let compiled = set.compile()?;
     // The columns the LFs read (all columns when custom LFs make that unknowable).
-    let cols = compiled.input_columns().unwrap_or_else(|| splits.splits[0].frame.get_column_names().iter().map(|c| c.to_string()).collect());
+    let cols = compiled
+        .input_columns()
+        .unwrap_or_else(|| splits.splits[0].frame.get_column_names().iter().map(|c| c.to_string()).collect());
     let frame = data::repeat_rows(&data::concat_columns(&splits, &cols)?, a.rows)?;
     let opts = a.apply.options();
     let threads = a.apply.threads.unwrap_or_else(rayon::current_num_threads);
@@ -577,8 +421,8 @@ fn cmd_lf_bench(a: LfBenchArgs, registry: &Registry) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn cmd_data_info(a: DataArgs) -> Result<ExitCode> {
-    let splits = load_data(&a, None)?;
+fn cmd_data_info(a: DataInfoArgs) -> Result<ExitCode> {
+    let splits = pipeline::load_data(&a.data.config(), &Seeds::new(a.seed), None)?;
     for ds in &splits.splits {
         let gold = ds.gold().map(|g| g.iter().filter(|x| x.is_some()).count());
         println!(
@@ -595,10 +439,11 @@ fn cmd_data_info(a: DataArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn write_splits(splits: &Splits, out: &Path, ext: &str) -> Result<()> {
-    if !["parquet", "csv"].contains(&ext) {
-        bail!("--ext must be parquet or csv, got `{ext}`");
-    }
+fn write_splits(splits: &Splits, out: &Path, ext: Ext) -> Result<()> {
+    let ext = match ext {
+        Ext::Parquet => "parquet",
+        Ext::Csv => "csv",
+    };
     for ds in &splits.splits {
         let mut frame = ds.frame.clone();
         let path = out.join(format!("{}.{ext}", ds.split));
@@ -619,16 +464,16 @@ fn cmd_data_demo(a: DemoArgs) -> Result<ExitCode> {
     };
     let splits = data::demo_splits(&params)?;
     let out = data::OutputDir::prepare(&a.out, "data demo", &[])?;
-    write_splits(&splits, &a.out, &a.ext)?;
+    write_splits(&splits, &a.out, a.ext)?;
     data::write_json(&a.out.join("classes.json"), &splits.splits[0].classes)?;
     out.finish()?;
     Ok(ExitCode::SUCCESS)
 }
 
 fn cmd_data_convert(a: ConvertArgs) -> Result<ExitCode> {
-    let splits = load_data(&a.data, None)?;
+    let splits = pipeline::load_data(&a.data.config(), &Seeds::new(a.seed), None)?;
     let out = data::OutputDir::prepare(&a.out, "data convert", &[])?;
-    write_splits(&splits, &a.out, &a.ext)?;
+    write_splits(&splits, &a.out, a.ext)?;
     out.finish()?;
     Ok(ExitCode::SUCCESS)
 }

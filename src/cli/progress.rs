@@ -36,21 +36,24 @@ impl Progress for Bars {
     }
     fn advance(&self, n: u64) {
         if let Ok(b) = self.bar.lock()
-            && let Some(b) = b.as_ref() {
-                b.inc(n);
-            }
+            && let Some(b) = b.as_ref()
+        {
+            b.inc(n);
+        }
     }
     fn message(&self, msg: &str) {
         if let Ok(b) = self.bar.lock()
-            && let Some(b) = b.as_ref() {
-                b.set_message(msg.to_string());
-            }
+            && let Some(b) = b.as_ref()
+        {
+            b.set_message(msg.to_string());
+        }
     }
     fn finish(&self) {
         if let Ok(mut b) = self.bar.lock()
-            && let Some(b) = b.take() {
-                b.finish_and_clear();
-            }
+            && let Some(b) = b.take()
+        {
+            b.finish_and_clear();
+        }
     }
 }
 
@@ -82,13 +85,14 @@ impl Progress for KillAt<'_> {
         self.inner.advance(n);
         let Some(limit) = self.limit else { return };
         if let Ok(mut s) = self.state.lock()
-            && s.0 {
-                s.1 += n;
-                if s.1 >= limit {
-                    eprintln!("killed after {} units of {:?} (test hook)", s.1, self.phases);
-                    std::process::exit(137);
-                }
+            && s.0
+        {
+            s.1 += n;
+            if s.1 >= limit {
+                eprintln!("killed after {} units of {:?} (test hook)", s.1, self.phases);
+                std::process::exit(137);
             }
+        }
     }
     fn message(&self, msg: &str) {
         self.inner.message(msg);

@@ -1,129 +1,68 @@
-//! `weaksup train` and `weaksup predict`.
+//! `weaksup run`, `train`, `cosine` and `predict`. The first three are the same pipeline over one
+//! [`RunConfig`] (a config file, the defaults, or both, with each flag overriding one key):
+//! `run` writes every stage's outputs and `report.md`; `train` and `cosine` write the end model and
+//! its reports, with the method `weak` (or `--method`) and `cosine`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
 
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use polars::prelude::*;
 use serde::Serialize;
 
-use super::label_model::load_with_votes;
+use super::args::{DataArgs, PipelineArgs};
 use super::progress::{Bars, KillAt};
-use super::{DataArgs, VotesArgs, load_data};
 use crate::data;
-use crate::label_model::{LabelModel, LabelModelConfig};
+use crate::label_model::{LabelModel, LabelModelChoice, PredictOptions};
 use crate::lf::Registry;
 use crate::metrics::Metric;
-use crate::model::parse_device;
-use crate::run::end_model::{self, EndModelConfig, EndModelRun, Method, Supervision, Targets};
-use crate::run::fit_and_dev_splits;
-use crate::selftrain::CosineConfig;
-use crate::train::{self, EndModel, OnNonFinite, Padding, TrainConfig};
+use crate::model::{DeviceChoice, EndModel};
+use crate::run::pipeline::{self, EndModelRun, Supervise, Supervision, Targets, Training, VoteSource};
+use crate::run::{self, Method, RunConfig};
+use crate::train::{self, Padding};
+use weaksup_core::seeds::Seeds;
+
+#[derive(Args, Debug)]
+pub(super) struct RunArgs {
+    #[command(flatten)]
+    pipeline: PipelineArgs,
+    /// End-model method: none (stop after the label model), weak (stage 1 only) or cosine.
+    #[arg(long)]
+    method: Option<Method>,
+}
 
 #[derive(Args, Debug)]
 pub(super) struct TrainArgs {
     #[command(flatten)]
-    data: DataArgs,
+    pipeline: PipelineArgs,
+    /// `weak` (stage 1 only: the trainer on the targets) or `cosine` (stage 1, then COSINE).
+    #[arg(long, default_value_t = Method::Weak)]
+    method: Method,
+}
+
+#[derive(Args, Debug)]
+pub(super) struct CosineArgs {
     #[command(flatten)]
-    votes: VotesArgs,
-    /// End model: `ngram`, `minilm` (the encoder installed by set-up, or shared/models), a Hugging Face
-    /// folder, or `tiny-bert` (a random 2-layer BERT with a hashing tokenizer, for smoke tests).
-    #[arg(long, default_value = "ngram")]
-    model: String,
-    /// Training targets: `label-model` (weak labels from the votes), `gold` (supervised), `valid`
-    /// (half of the clean validation set trains, half early-stops), or `column:<name>` (class ids or names).
-    #[arg(long, default_value = "label-model")]
-    targets: String,
-    /// Label model for `--targets label-model`: auto, mv, wmv, ds, snorkel.
-    #[arg(long, default_value = "auto")]
-    label_model: String,
-    /// Train on the label model's probabilities instead of its hard labels.
-    #[arg(long)]
-    soft: bool,
-    /// Leave rows whose LF votes tie between classes out of stage 1 (WRENCH's `cut_tied`); they
-    /// stay in COSINE's pseudo-label pool.
-    #[arg(long)]
-    drop_tied: bool,
-    /// Output folder: model/, train.json, metrics.json, curves (training_loss.svg, validation.svg, curves.csv), <split>.confusion.csv, <split>.predictions.parquet, checkpoint/.
-    #[arg(long)]
-    out: PathBuf,
-    /// auto, cpu, cuda, cuda:N.
-    #[arg(long, default_value = "auto")]
-    device: String,
-    /// auto (bf16 for transformers on CUDA or CPUs with AVX512-BF16), fp32 or bf16.
-    #[arg(long, default_value = "auto")]
-    precision: String,
-    /// Maximum tokens per text (transformers).
-    #[arg(long, default_value_t = 128, value_parser = super::positive)]
-    max_len: usize,
-    /// mean or cls (transformers).
-    #[arg(long, default_value = "mean")]
-    pooling: String,
-    #[arg(long, default_value_t = 32, value_parser = super::positive)]
-    batch_size: usize,
-    #[arg(long, default_value_t = 1000, value_parser = super::positive)]
-    max_steps: usize,
-    /// Peak learning rate (default: 2e-5 for transformers, 5e-3 for the n-gram model).
-    #[arg(long, value_parser = super::positive_f64)]
-    lr: Option<f64>,
-    #[arg(long, default_value_t = 50, value_parser = super::positive)]
-    eval_every: usize,
-    #[arg(long, default_value_t = 5)]
-    patience: usize,
-    /// accuracy, binary_f1, macro_f1.
-    #[arg(long, default_value = "accuracy")]
-    metric: String,
-    /// fixed, dynamic, bucketed.
-    #[arg(long, default_value = "bucketed")]
-    padding: String,
-    /// error or skip.
-    #[arg(long, default_value = "error")]
-    on_nonfinite: String,
-    /// Continue from <out>/checkpoint if it exists.
-    #[arg(long)]
-    resume: bool,
-    /// Test hook: end the process abruptly after this many training steps (stage 1 and 2).
-    #[arg(long, hide = true)]
-    kill_after_steps: Option<u64>,
-    /// `weak` (stage 1 only: the trainer on the targets) or `cosine` (stage 1, then COSINE self-training).
-    #[arg(long, default_value = "weak")]
-    pub(super) method: String,
-    /// COSINE stage-2 steps (T2).
-    #[arg(long, default_value_t = 300, value_parser = super::positive)]
-    t2: usize,
-    /// COSINE steps per round (T3; teacher refresh period).
-    #[arg(long, default_value_t = 100, value_parser = super::positive)]
-    t3: usize,
-    /// COSINE confidence threshold ξ.
-    #[arg(long, default_value_t = 0.6, value_parser = super::unit_interval)]
-    xi: f64,
-    /// COSINE confidence-regulariser weight λ.
-    #[arg(long, default_value_t = 0.1, value_parser = super::non_negative_f64)]
-    lambda: f64,
-    /// COSINE contrastive-regulariser weight μ.
-    #[arg(long, default_value_t = 1.0, value_parser = super::non_negative_f64)]
-    mu: f64,
-    /// COSINE contrastive margin γ.
-    #[arg(long, default_value_t = 1.0, value_parser = super::positive_f64)]
-    gamma: f64,
-    /// COSINE semantics: paper (default) or wrench (reproduces WRENCH's published numbers).
-    #[arg(long, default_value = "paper")]
-    variant: String,
+    pipeline: PipelineArgs,
 }
 
 #[derive(Args, Debug)]
 pub(super) struct PredictArgs {
     #[command(flatten)]
     data: DataArgs,
+    /// Seed of the demo corpus (when --data is omitted).
+    #[arg(long, default_value_t = RunConfig::default().seed)]
+    seed: u64,
     /// A folder written by `weaksup train` (its model/ subfolder, or the model folder itself).
     #[arg(long)]
     model: PathBuf,
     /// Output: <split>.predictions.parquet per split.
     #[arg(long)]
     out: PathBuf,
-    #[arg(long, default_value = "auto")]
-    device: String,
+    #[arg(long, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
     #[arg(long, default_value_t = 64, value_parser = super::positive)]
     batch_size: usize,
     /// When the data's class names differ from the model's: MODEL_CLASS=DATA_CLASS pairs,
@@ -132,111 +71,138 @@ pub(super) struct PredictArgs {
     class_map: Vec<String>,
 }
 
-fn parse<T: serde::de::DeserializeOwned>(what: &str, v: &str) -> Result<T> {
-    serde_json::from_value(serde_json::Value::String(v.to_string())).with_context(|| format!("--{what} {v}"))
+pub(super) fn cmd_run(a: RunArgs, registry: &Registry, quiet: bool) -> Result<ExitCode> {
+    let cfg = a.pipeline.config(a.method)?;
+    let resolved = cfg.resolve()?;
+    if a.pipeline.print_config {
+        print!("{}", resolved.config.to_toml());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let bars = Bars::new(quiet);
+    let bars = KillAt::new(&bars, &["training", "COSINE stage 2"], a.pipeline.kill_after_steps);
+    let t = Instant::now();
+    let outputs = run::run(&resolved, registry, a.pipeline.resume, &bars)?;
+    if !quiet {
+        let c = &resolved.config;
+        for r in &outputs.splits {
+            println!("== LFs on {} ==\n{}", r.split, r.analysis.to_table(&outputs.classes));
+        }
+        print!("{}", outputs.label_model.summary("train"));
+        if let Some(r) = &outputs.end_model {
+            println!(
+                "== end model `{}` ({}, {}) ==",
+                c.end_model.model, c.end_model.precision, c.end_model.device
+            );
+            print_summary(r, c.train.metric);
+        }
+        println!(
+            "wrote {} in {:.1}s (report: {})",
+            outputs.out.display(),
+            t.elapsed().as_secs_f64(),
+            outputs.out.join("report.md").display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
+pub(super) fn cmd_train(a: TrainArgs, registry: &Registry, quiet: bool) -> Result<ExitCode> {
+    fit(a.pipeline, a.method, registry, quiet)
+}
+
+pub(super) fn cmd_cosine(a: CosineArgs, registry: &Registry, quiet: bool) -> Result<ExitCode> {
+    fit(a.pipeline, Method::Cosine, registry, quiet)
+}
+
+/// What `train.json` records: the resolved config, the label model asked for and chosen, and
+/// what training did.
 #[derive(Serialize)]
 struct TrainOutput<'a> {
-    model: &'a EndModelConfig,
-    targets: &'a str,
-    /// For `--targets label-model`: the label model asked for and the one chosen on valid.
-    label_model: Option<LabelModelChoice<'a>>,
-    /// Trained on the label model's probabilities (`--soft`) rather than its hard labels.
-    soft: bool,
-    /// Rows whose votes tie were left out of stage 1 (`--drop-tied`).
-    drop_tied: bool,
-    method: &'a str,
-    config: &'a TrainConfig,
-    cosine: Option<&'a CosineConfig>,
-    metric: Metric,
-    /// Stage 1's report, COSINE's rounds, and every split's scores.
+    config: &'a RunConfig,
+    label_model: Option<LabelModelRecord>,
     run: &'a EndModelRun,
 }
 
 #[derive(Serialize)]
-struct LabelModelChoice<'a> {
-    requested: &'a str,
-    chosen: &'a str,
+struct LabelModelRecord {
+    requested: LabelModelChoice,
+    chosen: &'static str,
 }
 
-pub(super) fn cmd_train(a: TrainArgs, registry: &Registry, quiet: bool) -> Result<ExitCode> {
-    let metric: Metric = a.metric.parse()?;
-    let method: Method = a.method.parse()?;
+/// `train` and `cosine`: the pipeline up to the end model, then its outputs.
+fn fit(p: PipelineArgs, method: Method, registry: &Registry, quiet: bool) -> Result<ExitCode> {
     if method == Method::None {
         bail!("--method none trains nothing: use weak or cosine");
     }
-    let targets: Targets = a.targets.parse()?;
-    if (a.soft || a.drop_tied) && targets != Targets::LabelModel {
-        bail!("--soft and --drop-tied shape the label model's labels; --targets {} has none", a.targets);
+    let cfg = p.config(Some(method))?;
+    let resolved = cfg.resolve()?;
+    let cfg = &resolved.config;
+    if p.print_config {
+        print!("{}", cfg.to_toml());
+        return Ok(ExitCode::SUCCESS);
     }
-    let mut em = EndModelConfig { model: a.model.clone(), precision: a.precision.clone(), pooling: parse("pooling", &a.pooling)?, max_len: a.max_len, device: a.device.clone() };
-    em.resolve()?;
-    // Every setting is checked before any data is read.
-    let cfg = TrainConfig {
-        batch_size: a.batch_size,
-        max_steps: a.max_steps,
-        lr: a.lr,
-        eval_every: a.eval_every,
-        patience: a.patience,
-        metric,
-        padding: parse("padding", &a.padding)?,
-        seed: a.data.seed,
-        on_nonfinite: parse::<OnNonFinite>("on-nonfinite", &a.on_nonfinite)?,
-        ..TrainConfig::default()
-    };
-    cfg.validate()?;
-    let ccfg = CosineConfig { t2: a.t2, t3: a.t3, xi: a.xi, lambda: a.lambda, mu: a.mu, gamma: a.gamma, variant: parse("variant", &a.variant)?, ..CosineConfig::default() };
-    ccfg.validate()?;
-    let lm_config = LabelModelConfig { model: a.label_model.clone(), metric, ..LabelModelConfig::default() };
-    lm_config.validate()?;
-    let (splits, votes) = if targets == Targets::LabelModel {
-        let (s, v) = load_with_votes(&a.data, &a.votes, registry, quiet)?;
-        (s, Some(v))
-    } else {
-        (load_data(&a.data, None)?, None)
-    };
-    let (train_k, dev) = fit_and_dev_splits(&splits)?;
-    let classes = splits.splits[train_k].classes.clone();
-    let weak = match &votes {
-        Some(votes) => {
-            let sel = lm_config.fit(&votes[train_k].matrix, dev.as_ref().map(|(k, g)| (&votes[*k].matrix, g.as_slice())))?;
-            if !quiet {
-                println!("weak labels: label model `{}` on the covered rows of `{}`", sel.model.name(), splits.splits[train_k].split);
-            }
-            Some((sel.model.predict_proba(&votes[train_k].matrix)?, votes[train_k].matrix.covered(), sel.model.name()))
-        }
-        None => None,
-    };
-    let sup = Supervision::new(&splits, train_k, dev.as_ref().map(|(k, _)| *k), &targets, weak.as_ref().map(|(p, c, _)| (p, c.as_slice())), a.soft, a.data.seed)?;
-    let sup = match &votes {
-        Some(v) if a.drop_tied => {
-            let before = sup.rows.len();
-            let sup = sup.drop_tied(true, &targets, &v[train_k].matrix)?;
-            if !quiet {
-                println!("stage 1: {} of {before} weakly labelled rows left out (their votes tie)", before - sup.rows.len());
-            }
-            sup
-        }
-        _ => sup,
-    };
-    let mut model = em.build(classes.len() as i64, a.data.seed)?;
-    let out_dir = data::OutputDir::prepare(&a.out, "train", if a.resume { &["*"] } else { &[] })?;
-    let ckpt = train::checkpoint_path(&a.out);
+    if p.out.is_none() {
+        bail!("--out is required: the folder for the model and its reports");
+    }
+    let seeds = &resolved.seeds;
+    let weak_targets = cfg.targets == Targets::LabelModel;
+    let lfs = if weak_targets { pipeline::lf_set(&cfg.lfs, &cfg.data, registry)? } else { None };
+    let splits = pipeline::load_data(&cfg.data, seeds, lfs.as_ref().map(|s| s.classes()))?;
+    let roles = pipeline::roles(&splits)?;
+    let classes = splits.splits[roles.train].classes.clone();
     let bars = Bars::new(quiet);
-    let bars = KillAt::new(&bars, &["training", "COSINE stage 2"], a.kill_after_steps);
-    let checkpointing = end_model::Checkpointing { dir: &ckpt, model: &em, resume: a.resume };
-    let r = end_model::fit(&mut model, &splits, &sup, method, &cfg, &ccfg, Some(checkpointing), &bars)?;
-    model.save(&a.out.join("model"), &classes)?;
-    let label_model = weak.as_ref().map(|(_, _, chosen)| LabelModelChoice { requested: &a.label_model, chosen });
-    let out = TrainOutput { model: &em, targets: &a.targets, label_model, soft: a.soft, drop_tied: a.drop_tied, method: &a.method, config: &cfg, cosine: r.cosine.as_ref().map(|_| &ccfg), metric, run: &r };
-    data::write_json(&a.out.join("train.json"), &out)?;
+    let (votes, weak) = if weak_targets {
+        let compiled = lfs.map(|s| s.compile()).transpose()?;
+        let source = match (&compiled, &cfg.lfs.votes) {
+            (Some(c), _) => VoteSource::Lfs(c),
+            (None, Some(dir)) => VoteSource::Saved(dir),
+            (None, None) => VoteSource::Stored,
+        };
+        let votes = pipeline::votes(&splits, source, &cfg.lfs.apply, &bars)?;
+        let lm = crate::label_model::LabelModelConfig {
+            predict: PredictOptions { seed: seeds.policy(), ..cfg.label_model.predict },
+            ..cfg.label_model.clone()
+        };
+        let weak = pipeline::weak_labels(&lm, &votes, &roles)?;
+        if !quiet {
+            println!(
+                "weak labels: label model `{}` on the covered rows of `{}`",
+                weak.selected.model.name(),
+                splits.splits[roles.train].split
+            );
+        }
+        (Some(votes), Some(weak))
+    } else {
+        (None, None)
+    };
+    let how = Supervise { targets: &cfg.targets, soft: cfg.soft, drop_tied: cfg.drop_tied };
+    let sup = Supervision::build(&splits, &roles, &how, weak.as_ref(), votes.as_ref(), seeds)?;
+    if cfg.drop_tied && !quiet {
+        let covered = weak.as_ref().map_or(0, |w| w.covered.iter().filter(|&&c| c).count());
+        println!(
+            "stage 1: {} of {covered} weakly labelled rows left out (their votes tie)",
+            covered - sup.rows.len()
+        );
+    }
+    let out_dir = data::OutputDir::prepare(&cfg.out, "train", if p.resume { &["*"] } else { &[] })?;
+    let ckpt = train::checkpoint_path(&cfg.out);
+    let bars = KillAt::new(&bars, &["training", "COSINE stage 2"], p.kill_after_steps);
+    let end_model = resolved.end_model.as_ref().expect("a training method resolves an end model");
+    let training = Training { method: cfg.method, train: &cfg.train, cosine: &cfg.cosine };
+    let fitted =
+        pipeline::fit_end_model(end_model, &splits, &sup, training, seeds, Some((&ckpt, p.resume)), &bars)?;
+    fitted.model.save(&cfg.out.join("model"), &classes)?;
+    let label_model =
+        weak.as_ref().map(|w| LabelModelRecord { requested: w.requested, chosen: w.selected.model.name() });
+    data::write_json(
+        &cfg.out.join("train.json"),
+        &TrainOutput { config: cfg, label_model, run: &fitted.run },
+    )?;
     // metrics.json, curves (CSV + SVG), confusion matrices and predictions, as `weaksup run` writes.
-    crate::run::write_end_model(&r, &splits, &classes, metric, &a.out)?;
+    run::write_end_model(&fitted.run, &splits, &classes, cfg.train.metric, &cfg.out)?;
     out_dir.finish()?;
     if !quiet {
-        print_summary(&r, metric);
-        println!("wrote {}", a.out.display());
+        print_summary(&fitted.run, cfg.train.metric);
+        println!("wrote {}", cfg.out.display());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -265,7 +231,10 @@ pub(super) fn print_summary(r: &EndModelRun, metric: Metric) {
                 round.round,
                 round.step,
                 100.0 * round.selected_fraction,
-                round.pseudo_accuracy.map_or(String::new(), |p| format!(", pseudo-label accuracy {p:.3} (diagnostic)")),
+                match (round.pseudo_accuracy, round.teacher_accuracy) {
+                    (Some(p), Some(t)) => format!(", pseudo-label accuracy {p:.3} (pool {t:.3}; diagnostic)"),
+                    _ => String::new(),
+                },
                 round.loss_cls,
                 round.loss_con,
                 round.loss_conf,
@@ -293,12 +262,17 @@ pub(super) fn print_summary(r: &EndModelRun, metric: Metric) {
 
 pub(super) fn cmd_predict(a: PredictArgs) -> Result<ExitCode> {
     let map = data::parse_class_map(&a.class_map)?;
-    let device = parse_device(&a.device)?;
-    let dir = if a.model.join("model/weaksup.json").is_file() { a.model.join("model") } else { a.model.clone() };
+    let device = a.device.device()?;
+    let dir =
+        if a.model.join("model/weaksup.json").is_file() { a.model.join("model") } else { a.model.clone() };
     let (model, classes) = EndModel::load(&dir, device)?;
-    let splits = load_data(&a.data, Some(&classes))?;
+    let splits = pipeline::load_data(&a.data.config(), &Seeds::new(a.seed), Some(&classes))?;
     // Every split's classes against the model's, before any prediction is written.
-    let maps = splits.splits.iter().map(|ds| data::class_mapping(&classes, &ds.classes, &map).with_context(|| ds.describe())).collect::<Result<Vec<_>>>()?;
+    let maps = splits
+        .splits
+        .iter()
+        .map(|ds| data::class_mapping(&classes, &ds.classes, &map).with_context(|| ds.describe()))
+        .collect::<Result<Vec<_>>>()?;
     let out = data::OutputDir::prepare(&a.out, "predict", &[])?;
     for (ds, to_data) in splits.splits.iter().zip(&maps) {
         let texts: Vec<&str> = ds.texts()?.iter().map(|t| t.unwrap_or("")).collect();
@@ -318,10 +292,20 @@ pub(super) fn cmd_predict(a: PredictArgs) -> Result<ExitCode> {
         let path = out.path().join(format!("{}.predictions.parquet", ds.split));
         data::write_parquet(&mut frame, &path)?;
         let acc = ds.gold().map(|g| {
-            let (n, ok) = g.iter().zip(&pred).filter_map(|(g, p)| g.map(|g| g == *p)).fold((0, 0), |(n, ok), x| (n + 1, ok + x as usize));
+            let (n, ok) = g
+                .iter()
+                .zip(&pred)
+                .filter_map(|(g, p)| g.map(|g| g == *p))
+                .fold((0, 0), |(n, ok), x| (n + 1, ok + x as usize));
             (ok as f64 / n.max(1) as f64, n)
         });
-        println!("{}: {} rows → {}{}", ds.split, ds.len(), path.display(), acc.map_or(String::new(), |(a, n)| format!(" (accuracy {a:.3} on {n} labelled rows)")));
+        println!(
+            "{}: {} rows → {}{}",
+            ds.split,
+            ds.len(),
+            path.display(),
+            acc.map_or(String::new(), |(a, n)| format!(" (accuracy {a:.3} on {n} labelled rows)"))
+        );
     }
     out.finish()?;
     Ok(ExitCode::SUCCESS)

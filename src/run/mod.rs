@@ -2,7 +2,7 @@
 //! the LF files and analyses them, fits the label model, fine-tunes the end model on its labels
 //! (stage 1, then COSINE by default), and writes every artefact and a `report.md` to one folder.
 
-pub mod end_model;
+pub mod pipeline;
 mod report;
 
 pub use report::write_end_model;
@@ -11,18 +11,21 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use end_model::{EndModelConfig, EndModelRun, Method, SplitResult, Supervision, Targets, minilm_dir};
+pub use pipeline::{DevSplit, EndModelRun, Method, SplitResult, Supervision, Targets, fit_and_dev_splits};
 
 use crate::data::{self, LoadOptions, Splits, demo::DemoParams, with_suffix};
 use crate::error::{Error, Result};
 use crate::label_model::{
-    Evaluation, FitInfo, LabelModel, LabelModelConfig, Metric, Params, PredictOptions, Selected, score, soft_label_frame,
+    Evaluation, FitInfo, LabelModel, LabelModelConfig, Metric, Params, PredictOptions, Selected, score,
+    soft_label_frame,
 };
-use crate::lf::{ApplyOptions, CompiledLfs, LfAnalysis, LfFile, LfSet, Registry, analyze};
+use crate::lf::{ApplyOptions, LfAnalysis, Registry, analyze};
 use crate::matrix::LabelMatrix;
+use crate::model::{EndModelConfig, ResolvedEndModel};
 use crate::progress::Progress;
 use crate::selftrain::CosineConfig;
 use crate::train::{TrainConfig, checkpoint_path};
+use weaksup_core::seeds::Seeds;
 
 /// Where the data comes from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,7 +41,6 @@ pub struct DataConfig {
     pub demo: DemoParams,
 }
 
-
 /// Which labeling functions to apply.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -46,6 +48,9 @@ pub struct LfConfig {
     /// LF files. Empty: the built-in demo LFs for the demo corpus, else the votes stored with
     /// the data (WRENCH `weak_labels`, COSINE `major`).
     pub files: Vec<PathBuf>,
+    /// Instead of LF files: a folder of votes written by `weaksup lf apply`
+    /// (`<split>.votes.parquet`).
+    pub votes: Option<PathBuf>,
     /// Parallel application settings.
     pub apply: ApplyOptions,
 }
@@ -75,8 +80,8 @@ pub struct RunConfig {
     /// `Cosine.fit` drops them (`cut_tied=True`). They stay in stage 2's pseudo-label pool.
     pub drop_tied: bool,
     pub end_model: EndModelConfig,
-    /// Stage 1 / supervised training. Run defaults: at most 300 steps (the WRENCH reference
-    /// budget of issue 5), validation every 25 steps, patience 4; the rest as the trainer's.
+    /// Stage 1 / supervised training ([`TrainConfig`]'s defaults: at most 300 steps, validation
+    /// every 25 steps, patience 4).
     pub train: TrainConfig,
     /// COSINE stage 2 (`method = "cosine"`).
     pub cosine: CosineConfig,
@@ -95,15 +100,20 @@ impl Default for RunConfig {
             soft: false,
             drop_tied: false,
             end_model: EndModelConfig::default(),
-            train: run_train_defaults(),
+            train: TrainConfig::default(),
             cosine: CosineConfig::default(),
         }
     }
 }
 
-/// The run's stage-1 defaults (see [`RunConfig::train`]).
-pub fn run_train_defaults() -> TrainConfig {
-    TrainConfig { max_steps: 300, eval_every: 25, patience: 4, ..TrainConfig::default() }
+/// A [`RunConfig`] with every `auto` decided and every value checked ([`RunConfig::resolve`]).
+#[derive(Debug, Clone)]
+pub struct ResolvedRun {
+    /// The config with concrete values: what the run saves as `config.toml` and prints.
+    pub config: RunConfig,
+    /// The end model on this machine (`None` with `method = "none"`).
+    pub end_model: Option<ResolvedEndModel>,
+    pub seeds: Seeds,
 }
 
 impl RunConfig {
@@ -111,22 +121,29 @@ impl RunConfig {
     pub fn load(path: &Path) -> Result<Self> {
         data::read_toml(path)
     }
-    /// Makes derived values consistent and explicit: the run's `seed` seeds the demo corpus,
-    /// the label model's random policies and training; `auto` end-model settings become what
-    /// they mean on this machine. Then validates.
-    pub fn resolve(&mut self) -> Result<()> {
-        self.data.demo.seed = self.seed;
-        self.label_model.predict.seed = self.seed;
-        self.train.seed = self.seed;
-        self.label_model.validate()?;
-        self.lfs.apply.validate()?;
-        if (self.soft || self.drop_tied) && self.targets != Targets::LabelModel {
-            return Err(Error::Config(format!("`soft` and `drop_tied` shape the label model's labels; targets = \"{}\" has none", String::from(self.targets.clone()))));
+    /// Checks every value (naming its key) and decides what `auto` means on this machine,
+    /// before any data is read. The run's one `seed` gives every random stream ([`Seeds`]).
+    pub fn resolve(&self) -> Result<ResolvedRun> {
+        let mut config = self.clone();
+        config.label_model.validate()?;
+        config.lfs.apply.validate()?;
+        config.data.demo.validate().map_err(|e| Error::Config(format!("data.demo: {e}")))?;
+        if (config.soft || config.drop_tied) && config.targets != Targets::LabelModel {
+            return Err(Error::Config(format!(
+                "`soft` and `drop_tied` (--soft, --drop-tied) shape the label model's labels; targets `{}` (--targets) has none",
+                config.targets
+            )));
         }
-        if self.method != Method::None {
-            end_model::resolve_training(&mut self.end_model, &self.train, &self.cosine)?;
-        }
-        Ok(())
+        let end_model = if config.method != Method::None {
+            config.train.validate()?;
+            config.cosine.validate()?;
+            let resolved = config.end_model.resolve()?;
+            config.end_model = resolved.config.clone();
+            Some(resolved)
+        } else {
+            None
+        };
+        Ok(ResolvedRun { config, end_model, seeds: Seeds::new(self.seed) })
     }
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_default()
@@ -165,6 +182,8 @@ pub struct LabelModelReport {
     pub lf_names: Vec<String>,
     pub lf_accuracies: Option<Vec<f64>>,
     pub predict: PredictOptions,
+    /// The seed of the policies' random draws (the run's label-model stream).
+    pub policy_seed: u64,
     pub metric: Metric,
     /// Per split: scores on covered rows and on all rows (None without gold labels).
     pub splits: Vec<(String, Option<Evaluation>)>,
@@ -183,14 +202,29 @@ impl LabelModelReport {
             self.model,
             self.info.n_fit,
             self.info.n_uncovered,
-            self.dev_score.map_or(String::new(), |d| format!(", chosen among {} settings on valid ({} {d:.3})", self.candidates, self.metric.name())),
+            self.dev_score.map_or(String::new(), |d| format!(
+                ", chosen among {} settings on valid ({} {d:.3})",
+                self.candidates,
+                self.metric.name()
+            )),
             if self.info.collapsed { "; COLLAPSED to one class" } else { "" },
             if self.info.converged { "" } else { "; did not converge" },
         );
-        s.push_str(&format!("{:<8} {:>6} {:>8}  {} (covered / all rows)\n", "split", "rows", "coverage", self.metric.name()));
+        s.push_str(&format!(
+            "{:<8} {:>6} {:>8}  {} (covered / all rows)\n",
+            "split",
+            "rows",
+            "coverage",
+            self.metric.name()
+        ));
         for (split, e) in &self.splits {
             if let Some(e) = e {
-                s.push_str(&format!("{split:<8} {:>6} {:>8.3}  {}\n", e.all.n, e.coverage, both(e, self.metric)));
+                s.push_str(&format!(
+                    "{split:<8} {:>6} {:>8.3}  {}\n",
+                    e.all.n,
+                    e.coverage,
+                    both(e, self.metric)
+                ));
             }
         }
         s
@@ -225,6 +259,7 @@ pub fn write_label_model(
         lf_names: votes[train].lf_names().to_vec(),
         lf_accuracies: sel.model.lf_accuracies(),
         predict: config.predict,
+        policy_seed: config.predict.seed,
         metric: config.metric,
         splits: evals,
     };
@@ -232,117 +267,69 @@ pub fn write_label_model(
     Ok(report)
 }
 
-/// The dev split (`valid`, when it has gold labels): its index and gold labels.
-pub type DevSplit = Option<(usize, Vec<Option<u32>>)>;
-
-/// The split to fit on (`train`, or the only split) and the dev split (`valid` with gold labels).
-pub fn fit_and_dev_splits(splits: &Splits) -> Result<(usize, DevSplit)> {
-    let train = splits
-        .splits
-        .iter()
-        .position(|d| d.split == "train")
-        .or_else(|| (splits.splits.len() == 1).then_some(0))
-        .ok_or_else(|| Error::Config(format!("no `train` split to fit the label model on (splits: {})", splits.names().join(", "))))?;
-    let dev = splits
-        .splits
-        .iter()
-        .position(|d| d.split == "valid")
-        .and_then(|k| splits.splits[k].gold().filter(|g| g.iter().any(Option::is_some)).map(|g| (k, g)));
-    Ok((train, dev))
-}
-
-/// Loads the configured corpus.
-pub fn load_data(cfg: &RunConfig) -> Result<Splits> {
-    match &cfg.data.path {
-        Some(p) => data::load(p, &cfg.data.load),
-        None => data::demo_splits(&DemoParams { seed: cfg.seed, ..cfg.data.demo.clone() }),
-    }
-}
-
-/// Builds the configured LF set, or `None` to use the votes stored with the data.
-pub fn load_lfs(cfg: &RunConfig, registry: &Registry) -> Result<Option<LfSet>> {
-    if !cfg.lfs.files.is_empty() {
-        return LfFile::load_set(&cfg.lfs.files, registry).map(|(s, _)| Some(s));
-    }
-    if cfg.data.path.is_none() {
-        let file = LfFile::parse(Path::new("<built-in>/labeling_functions/demo_topics.toml"), data::demo::DEMO_LF_TOML.to_string())?;
-        let mut set = LfSet::new(file.classes().to_vec())?;
-        file.add_to(&mut set, registry)?;
-        return Ok(Some(set));
-    }
-    Ok(None)
-}
-
-/// Per split: its votes, and the LFs' fault counts and kinds when LFs were applied (`compiled`)
-/// rather than read from the data's stored votes.
-#[allow(clippy::type_complexity)]
-pub fn split_votes(splits: &Splits, compiled: Option<&CompiledLfs>, apply: &ApplyOptions, progress: &dyn Progress) -> Result<Vec<(LabelMatrix, Option<Vec<u64>>, Option<Vec<&'static str>>)>> {
-    splits
-        .splits
-        .iter()
-        .map(|ds| {
-            ds.require_non_empty()?;
-            match compiled {
-                Some(c) => {
-                    if c.classes() != ds.classes.as_slice() {
-                        return Err(Error::Config(format!("the LF files' classes [{}] differ from the data's [{}]", c.classes().join(", "), ds.classes.join(", "))));
-                    }
-                    let applied = c.apply(&ds.frame, apply, progress)?;
-                    Ok((applied.matrix, Some(applied.faults), Some(c.kinds().to_vec())))
-                }
-                None => match &ds.votes {
-                    Some(v) => Ok((v.clone(), None, None)),
-                    None => Err(Error::Config(format!("split `{}` has no stored votes: give LF files ([lfs] files)", ds.split))),
-                },
-            }
-        })
-        .collect()
-}
-
-/// Runs the pipeline and writes its outputs under `cfg.out` (`cfg` resolved with
-/// [`RunConfig::resolve`]). With `resume`, end-model training continues from `<out>/checkpoint`.
-pub fn run(cfg: &RunConfig, registry: &Registry, resume: bool, progress: &dyn Progress) -> Result<RunOutputs> {
-    let splits = load_data(cfg)?;
-    let lfs = load_lfs(cfg, registry)?;
+/// Runs the pipeline of a resolved config and writes its outputs under `config.out`. With
+/// `resume`, end-model training continues from `<out>/checkpoint` (a checkpoint of the same run).
+pub fn run(
+    resolved: &ResolvedRun,
+    registry: &Registry,
+    resume: bool,
+    progress: &dyn Progress,
+) -> Result<RunOutputs> {
+    let (cfg, seeds) = (&resolved.config, &resolved.seeds);
+    let lfs = pipeline::lf_set(&cfg.lfs, &cfg.data, registry)?;
+    let splits = pipeline::load_data(&cfg.data, seeds, lfs.as_ref().map(|s| s.classes()))?;
     let out = data::OutputDir::prepare(&cfg.out, "run", if resume { &["*"] } else { &[] })?;
     data::write_atomic(&cfg.out.join("config.toml"), cfg.to_toml().as_bytes())?;
     let compiled = lfs.map(|s| s.compile()).transpose()?;
-    let mut reports = Vec::new();
+    let source = match (&compiled, &cfg.lfs.votes) {
+        (Some(c), _) => pipeline::VoteSource::Lfs(c),
+        (None, Some(dir)) => pipeline::VoteSource::Saved(dir),
+        (None, None) => pipeline::VoteSource::Stored,
+    };
+    let votes = pipeline::votes(&splits, source, &cfg.lfs.apply, progress)?;
     let classes = splits.splits.first().map(|d| d.classes.clone()).unwrap_or_default();
-    for (ds, (matrix, faults, kinds)) in splits.splits.iter().zip(split_votes(&splits, compiled.as_ref(), &cfg.lfs.apply, progress)?) {
-        let gold = ds.gold();
-        let analysis = analyze(&matrix, gold.as_deref(), kinds.as_deref(), faults.as_deref());
+    let mut reports = Vec::new();
+    for (ds, v) in splits.splits.iter().zip(&votes.splits) {
+        let analysis = analyze(&v.matrix, ds.gold().as_deref(), v.kinds.as_deref(), v.faults.as_deref());
         let stem = cfg.out.join(&ds.split);
-        matrix.write_parquet(&with_suffix(&stem, ".votes.parquet"), &ds.classes)?;
+        v.matrix.write_parquet(&with_suffix(&stem, ".votes.parquet"), &ds.classes)?;
         write_analysis(&analysis, &ds.classes, &stem)?;
-        reports.push(SplitReport { split: ds.split.clone(), matrix, analysis });
+        reports.push(SplitReport { split: ds.split.clone(), matrix: v.matrix.clone(), analysis });
     }
-    let (train, dev) = fit_and_dev_splits(&splits)?;
-    let matrices: Vec<&LabelMatrix> = reports.iter().map(|r| &r.matrix).collect();
-    let sel = cfg.label_model.fit(matrices[train], dev.as_ref().map(|(k, g)| (matrices[*k], g.as_slice())))?;
-    let lm = write_label_model(&sel, &cfg.label_model, &splits, &matrices, train, &cfg.out)?;
-    let end = match cfg.method {
-        Method::None => None,
-        method => {
-            let covered = matrices[train].covered();
-            let proba = sel.model.predict_proba(matrices[train])?;
-            let sup = Supervision::new(&splits, train, dev.as_ref().map(|(k, _)| *k), &cfg.targets, Some((&proba, &covered)), cfg.soft, cfg.seed)?
-                .drop_tied(cfg.drop_tied, &cfg.targets, matrices[train])?;
-            let mut model = cfg.end_model.build(classes.len() as i64, cfg.seed)?;
+    let roles = pipeline::roles(&splits)?;
+    let label_model = LabelModelConfig {
+        predict: PredictOptions { seed: seeds.policy(), ..cfg.label_model.predict },
+        ..cfg.label_model.clone()
+    };
+    let weak = pipeline::weak_labels(&label_model, &votes, &roles)?;
+    let lm =
+        write_label_model(&weak.selected, &label_model, &splits, &votes.matrices(), roles.train, &cfg.out)?;
+    let end = match &resolved.end_model {
+        None => None,
+        Some(end_model) => {
+            let how = pipeline::Supervise { targets: &cfg.targets, soft: cfg.soft, drop_tied: cfg.drop_tied };
+            let sup = Supervision::build(&splits, &roles, &how, Some(&weak), Some(&votes), seeds)?;
+            let training = pipeline::Training { method: cfg.method, train: &cfg.train, cosine: &cfg.cosine };
             let ckpt = checkpoint_path(&cfg.out);
-            let checkpointing = end_model::Checkpointing { dir: &ckpt, model: &cfg.end_model, resume };
-            let r = end_model::fit(&mut model, &splits, &sup, method, &cfg.train, &cfg.cosine, Some(checkpointing), progress)?;
-            model.save(&cfg.out.join("model"), &classes)?;
-            report::write_end_model(&r, &splits, &classes, cfg.train.metric, &cfg.out)?;
-            Some(r)
+            let fitted = pipeline::fit_end_model(
+                end_model,
+                &splits,
+                &sup,
+                training,
+                seeds,
+                Some((&ckpt, resume)),
+                progress,
+            )?;
+            fitted.model.save(&cfg.out.join("model"), &classes)?;
+            report::write_end_model(&fitted.run, &splits, &classes, cfg.train.metric, &cfg.out)?;
+            Some(fitted.run)
         }
     };
-    let text = report::render(cfg, &classes, &reports, &lm, &splits.splits[train].split, end.as_ref());
+    let text = report::render(cfg, &classes, &reports, &lm, &splits.splits[roles.train].split, end.as_ref());
     data::write_atomic(&cfg.out.join("report.md"), text.as_bytes())?;
     out.finish()?;
     Ok(RunOutputs { out: cfg.out.clone(), classes, splits: reports, label_model: lm, end_model: end })
 }
-
 
 /// Writes `<stem>.lf_summary.{txt,csv,json,svg}`.
 pub fn write_analysis(a: &LfAnalysis, classes: &[String], stem: &Path) -> Result<()> {
@@ -352,3 +339,59 @@ pub fn write_analysis(a: &LfAnalysis, classes: &[String], stem: &Path) -> Result
     data::write_atomic(&with_suffix(stem, ".lf_summary.svg"), a.to_svg().as_bytes())
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_partial_section_keeps_the_other_defaults() {
+        // Each section's defaults are its type's `Default`, whether the section is absent or
+        // names only some keys: no second set of defaults can drift from the first.
+        let cfg: RunConfig = toml::from_str("[train]\nbatch_size = 16\n[cosine]\nxi = 0.5\n").unwrap();
+        let d = RunConfig::default();
+        assert_eq!(cfg.train, TrainConfig { batch_size: 16, ..d.train.clone() });
+        assert_eq!(cfg.cosine, CosineConfig { xi: 0.5, ..d.cosine.clone() });
+        assert_eq!(cfg.train.max_steps, 300);
+        assert_eq!(RunConfig { train: d.train.clone(), cosine: d.cosine.clone(), ..cfg }, d);
+    }
+
+    #[test]
+    fn the_printed_config_reads_back_as_the_same_config() {
+        let cfg = RunConfig { seed: 7, method: Method::Weak, drop_tied: true, ..RunConfig::default() };
+        let back: RunConfig = toml::from_str(&cfg.to_toml()).unwrap();
+        assert_eq!(back, cfg);
+        // Only the run's seed is shown: the derived ones are not settable.
+        assert_eq!(cfg.to_toml().matches("seed").count(), 1, "{}", cfg.to_toml());
+    }
+
+    #[test]
+    fn resolve_names_the_key_and_flag_of_a_bad_value() {
+        let bad = |cfg: RunConfig| cfg.resolve().unwrap_err().to_string();
+        let mut cfg = RunConfig { method: Method::Weak, ..RunConfig::default() };
+        cfg.end_model.model = "ngram".parse().unwrap();
+        cfg.train.batch_size = 0;
+        assert!(bad(cfg.clone()).contains("train.batch_size (--batch-size) = 0"));
+        cfg.train.batch_size = 8;
+        cfg.cosine.t3 = 0;
+        assert!(bad(cfg.clone()).contains("cosine.t3 (--t3)"));
+        cfg.cosine.t3 = 10;
+        cfg.targets = Targets::Gold;
+        cfg.soft = true;
+        assert!(bad(cfg.clone()).contains("--soft"));
+        // `none` trains nothing, so the trainer's settings are not checked and no model resolves.
+        let none = RunConfig {
+            method: Method::None,
+            train: TrainConfig { batch_size: 0, ..TrainConfig::default() },
+            ..RunConfig::default()
+        };
+        assert!(none.resolve().unwrap().end_model.is_none());
+    }
+
+    #[test]
+    fn one_seed_gives_every_stream() {
+        let r = RunConfig { seed: 9, ..RunConfig::default() };
+        let r = RunConfig { method: Method::None, ..r }.resolve().unwrap();
+        assert_eq!(r.seeds, Seeds::new(9));
+        assert_ne!(Seeds::new(9).init(), Seeds::new(10).init());
+    }
+}

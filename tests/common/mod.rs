@@ -14,7 +14,9 @@ pub fn shared() -> Option<PathBuf> {
         return Some(p);
     }
     if std::env::var("WEAKSUP_REQUIRE_SHARED").is_ok_and(|v| v == "1") {
-        panic!("WEAKSUP_REQUIRE_SHARED=1 but no shared/ folder (set WEAKSUP_SHARED or place it beside the checkout)");
+        panic!(
+            "WEAKSUP_REQUIRE_SHARED=1 but no shared/ folder (set WEAKSUP_SHARED or place it beside the checkout)"
+        );
     }
     eprintln!("SKIPPED: shared/ datasets not found (set WEAKSUP_SHARED); this test did not run");
     None
@@ -31,7 +33,11 @@ pub fn repo() -> PathBuf {
 
 /// Runs the `weaksup` binary (without `RUST_LOG`, so logging is the default).
 pub fn weaksup(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_weaksup")).args(args).env_remove("RUST_LOG").output().expect("run weaksup")
+    std::process::Command::new(env!("CARGO_BIN_EXE_weaksup"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run weaksup")
 }
 
 /// Runs `weaksup`, expects success, returns stdout.

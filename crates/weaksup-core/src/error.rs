@@ -31,11 +31,7 @@ pub enum Error {
     Invalid { context: String, message: String },
     /// A requested column does not exist.
     #[error("{context}: no column `{column}` (columns: {available})")]
-    MissingColumn {
-        context: String,
-        column: String,
-        available: String,
-    },
+    MissingColumn { context: String, column: String, available: String },
     /// A labeling function definition or application failed.
     #[error("labeling function `{lf}`: {message}")]
     Lf { lf: String, message: String },
@@ -89,10 +85,7 @@ fn location_suffix(line: Option<usize>, field: Option<&str>) -> String {
 
 impl Error {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io {
-            path: path.into(),
-            source,
-        }
+        Error::Io { path: path.into(), source }
     }
 
     pub fn parse(
@@ -101,26 +94,15 @@ impl Error {
         field: Option<&str>,
         message: impl Into<String>,
     ) -> Self {
-        Error::Parse {
-            path: path.into(),
-            line,
-            field: field.map(str::to_owned),
-            message: message.into(),
-        }
+        Error::Parse { path: path.into(), line, field: field.map(str::to_owned), message: message.into() }
     }
 
     pub fn invalid(context: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Invalid {
-            context: context.into(),
-            message: message.into(),
-        }
+        Error::Invalid { context: context.into(), message: message.into() }
     }
 
     pub fn lf(lf: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Lf {
-            lf: lf.into(),
-            message: message.into(),
-        }
+        Error::Lf { lf: lf.into(), message: message.into() }
     }
 }
 
@@ -131,13 +113,9 @@ pub trait Context<T> {
 
 impl<T> Context<T> for std::result::Result<T, polars::error::PolarsError> {
     fn ctx(self, context: impl FnOnce() -> String) -> Result<T> {
-        self.map_err(|source| Error::Polars {
-            context: context(),
-            source,
-        })
+        self.map_err(|source| Error::Polars { context: context(), source })
     }
 }
-
 
 /// The message of a caught panic (`&str` or `String` payloads).
 pub fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {

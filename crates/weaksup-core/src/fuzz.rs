@@ -19,8 +19,10 @@ use crate::data::{Format, LoadOptions};
 pub fn scratch() -> PathBuf {
     thread_local! {
         static DIR: PathBuf = {
-            let base = if Path::new("/dev/shm").is_dir() { PathBuf::from("/dev/shm") } else { std::env::temp_dir() };
-            let d = base.join(format!("weaksup-fuzz-{}-{:?}", std::process::id(), std::thread::current().id()).replace(['(', ')'], ""));
+            let shm = Path::new("/dev/shm");
+            let base = if shm.is_dir() { shm.to_path_buf() } else { std::env::temp_dir() };
+            let thread = format!("{:?}", std::thread::current().id()).replace(['(', ')'], "");
+            let d = base.join(format!("weaksup-fuzz-{}-{thread}", std::process::id()));
             let _ = std::fs::create_dir_all(&d);
             d
         };
@@ -42,9 +44,14 @@ fn tabular(path: &Path, format: Format, input: InputFormat) {
         let opts = LoadOptions { format: Some(format), label_col, classes: None, ..LoadOptions::default() };
         let _ = crate::data::load_inner(path, &opts);
     }
-    let opts = LoadOptions { format: Some(format), classes: Some(vec!["a".into(), "b".into()]), ..LoadOptions::default() };
+    let opts = LoadOptions {
+        format: Some(format),
+        classes: Some(vec!["a".into(), "b".into()]),
+        ..LoadOptions::default()
+    };
     let _ = crate::data::load_inner(path, &opts);
-    let spec = ReadSpec { text_col: "text".into(), id_col: None, columns: Columns::All, on_bad_row: OnBadRow::Skip };
+    let spec =
+        ReadSpec { text_col: "text".into(), id_col: None, columns: Columns::All, on_bad_row: OnBadRow::Skip };
     if let Ok(mut src) = records::open(path, input, &spec) {
         for _ in 0..10_000 {
             match src.next_block(3, true) {
@@ -76,19 +83,26 @@ pub fn wrench(data: &[u8]) {
     };
     let _ = std::fs::write(dir.join("label.json"), labels);
     let _ = std::fs::write(dir.join("train.json"), split);
-    let _ = crate::data::load_inner(&dir, &LoadOptions { format: Some(Format::Wrench), ..LoadOptions::default() });
+    let _ = crate::data::load_inner(
+        &dir,
+        &LoadOptions { format: Some(Format::Wrench), ..LoadOptions::default() },
+    );
 }
 
 /// A COSINE-paper JSON array.
 pub fn cosine(data: &[u8]) {
     let p = write("train_data.json", data);
-    let _ = crate::data::load_inner(&p, &LoadOptions { format: Some(Format::Cosine), ..LoadOptions::default() });
+    let _ =
+        crate::data::load_inner(&p, &LoadOptions { format: Some(Format::Cosine), ..LoadOptions::default() });
 }
 
 /// A frame with a column of each type SQL LFs read.
 fn sample_frame() -> DataFrame {
     DataFrame::new_infer_height(vec![
-        Column::new("text".into(), [Some("Check out my channel"), Some("ΟΔΟΣ ΣΑΣ"), None, Some(""), Some("a%b_c\\d\n")]),
+        Column::new(
+            "text".into(),
+            [Some("Check out my channel"), Some("ΟΔΟΣ ΣΑΣ"), None, Some(""), Some("a%b_c\\d\n")],
+        ),
         Column::new("AUTHOR".into(), [Some("Vevo"), None, Some("x"), Some("007"), Some("")]),
         Column::new("n".into(), [Some(5i64), None, Some(i64::MAX), Some(i64::MIN), Some(0)]),
         Column::new("x".into(), [Some(0.5f64), Some(-1.0), None, Some(1e308), Some(f64::NAN)]),
@@ -121,4 +135,3 @@ pub fn sql(data: &[u8]) {
     }
     let _ = compiled.votes(&frame, 0, expr);
 }
-

@@ -123,7 +123,8 @@ impl OutputDir {
     pub fn prepare(path: &Path, command: &str, keep: &[&str]) -> Result<Self> {
         std::fs::create_dir_all(path).map_err(|e| Error::io(path, e))?;
         let record_path = path.join(OUTPUTS_RECORD);
-        let mut record: OutputsRecord = if record_path.is_file() { read_json(&record_path)? } else { OutputsRecord::default() };
+        let mut record: OutputsRecord =
+            if record_path.is_file() { read_json(&record_path)? } else { OutputsRecord::default() };
         let mut present = files_under(path)?;
         // Temporary files of a killed or failed write are never outputs.
         for f in present.iter().filter(|f| f.ends_with(TMP_SUFFIX)) {
@@ -139,7 +140,8 @@ impl OutputDir {
             .collect();
         let mine = record.commands.get(command);
         let other_incomplete = record.commands.iter().any(|(c, o)| c != command && !o.complete);
-        let kept = |f: &str| keep.iter().any(|k| *k == "*" || f == *k || (k.ends_with('/') && f.starts_with(k)));
+        let kept =
+            |f: &str| keep.iter().any(|k| *k == "*" || f == *k || (k.ends_with('/') && f.starts_with(k)));
         let mut remove = Vec::new();
         let mut unknown = Vec::new();
         for f in &present {
@@ -173,7 +175,8 @@ impl OutputDir {
         }
         remove_empty_dirs(path)?;
         if !remove.is_empty() {
-            tracing::info!(dir = %path.display(), removed = remove.len(), "removed the outputs of the previous `{command}` run here");
+            let removed = remove.len();
+            tracing::info!(dir = %path.display(), removed, "removed the outputs of the previous `{command}` run here");
         }
         record.commands.insert(command.to_string(), CommandOutputs { complete: false, files: Vec::new() });
         write_json(&record_path, &record)?;
@@ -187,9 +190,14 @@ impl OutputDir {
     /// Records every file in the folder that no other command claims as this command's output.
     pub fn finish(self) -> Result<()> {
         let record_path = self.path.join(OUTPUTS_RECORD);
-        let mut record: OutputsRecord = if record_path.is_file() { read_json(&record_path)? } else { OutputsRecord::default() };
-        let others: std::collections::HashSet<String> =
-            record.commands.iter().filter(|(c, _)| **c != self.command).flat_map(|(_, o)| o.files.iter().cloned()).collect();
+        let mut record: OutputsRecord =
+            if record_path.is_file() { read_json(&record_path)? } else { OutputsRecord::default() };
+        let others: std::collections::HashSet<String> = record
+            .commands
+            .iter()
+            .filter(|(c, _)| **c != self.command)
+            .flat_map(|(_, o)| o.files.iter().cloned())
+            .collect();
         let files = files_under(&self.path)?
             .into_iter()
             .filter(|f| f != OUTPUTS_RECORD && !f.ends_with(TMP_SUFFIX) && !others.contains(f))
@@ -253,9 +261,7 @@ pub fn write_frame(frame: &mut DataFrame, path: &Path) -> Result<()> {
 /// Reads a Parquet file.
 pub fn read_parquet(path: &Path) -> Result<DataFrame> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    ParquetReader::new(Cursor::new(bytes))
-        .finish()
-        .ctx(|| format!("reading {}", path.display()))
+    ParquetReader::new(Cursor::new(bytes)).finish().ctx(|| format!("reading {}", path.display()))
 }
 
 /// Pretty JSON, written atomically.

@@ -6,6 +6,7 @@
 //! helpers every stage shares; [`metrics`] and [`report`] the scores and charts. The end models
 //! and COSINE live in `weaksup-nn`, the pipeline and the CLI in `weaksup`.
 
+pub mod choice;
 pub mod data;
 pub mod error;
 pub mod fuzz;
@@ -17,6 +18,7 @@ pub mod metrics;
 pub mod parallel;
 pub mod progress;
 pub mod report;
+pub mod seeds;
 
 pub use error::{Error, Result};
 pub use matrix::{ABSTAIN, Label, LabelMatrix};

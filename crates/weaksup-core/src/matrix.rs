@@ -38,12 +38,7 @@ pub struct MatrixMeta {
 impl LabelMatrix {
     /// Builds a matrix from row-major votes, checking shape and that every vote is
     /// `ABSTAIN` or a class id below `cardinality`.
-    pub fn new(
-        votes: Vec<Label>,
-        n_rows: usize,
-        lf_names: Vec<String>,
-        cardinality: usize,
-    ) -> Result<Self> {
+    pub fn new(votes: Vec<Label>, n_rows: usize, lf_names: Vec<String>, cardinality: usize) -> Result<Self> {
         let m = lf_names.len();
         if votes.len() != n_rows * m {
             return Err(Error::invalid(
@@ -57,33 +52,18 @@ impl LabelMatrix {
                 format!("cardinality {cardinality} outside 2..={}", Label::MAX),
             ));
         }
-        if let Some(pos) = votes
-            .iter()
-            .position(|&v| v < ABSTAIN || v as isize >= cardinality as isize)
-        {
+        if let Some(pos) = votes.iter().position(|&v| v < ABSTAIN || v as isize >= cardinality as isize) {
             let (row, col) = (pos / m.max(1), pos % m.max(1));
             return Err(Error::invalid(
                 "label matrix",
-                format!(
-                    "row {row}, LF `{}`: vote {} outside -1..{cardinality}",
-                    lf_names[col], votes[pos]
-                ),
+                format!("row {row}, LF `{}`: vote {} outside -1..{cardinality}", lf_names[col], votes[pos]),
             ));
         }
-        Ok(Self {
-            votes,
-            n_rows,
-            lf_names,
-            cardinality,
-        })
+        Ok(Self { votes, n_rows, lf_names, cardinality })
     }
 
     /// Builds a matrix from per-LF columns (each of length `n_rows`).
-    pub fn from_columns(
-        columns: &[Vec<Label>],
-        lf_names: Vec<String>,
-        cardinality: usize,
-    ) -> Result<Self> {
+    pub fn from_columns(columns: &[Vec<Label>], lf_names: Vec<String>, cardinality: usize) -> Result<Self> {
         let n = columns.first().map_or(0, Vec::len);
         if columns.len() != lf_names.len() {
             return Err(Error::invalid(
@@ -196,9 +176,7 @@ impl LabelMatrix {
         let mut names = Vec::with_capacity(frame.width());
         for c in frame.columns() {
             let name = c.name().to_string();
-            let s = c
-                .cast(&DataType::Int16)
-                .ctx(|| format!("LF column `{name}` as Int16"))?;
+            let s = c.cast(&DataType::Int16).ctx(|| format!("LF column `{name}` as Int16"))?;
             let ca = s.i16().ctx(|| format!("LF column `{name}`"))?;
             if let Some(pos) = ca.iter().position(|v| v.is_none()) {
                 return Err(Error::invalid(
@@ -222,11 +200,8 @@ impl LabelMatrix {
         }
         let mut frame = self.to_frame()?;
         crate::data::write_parquet(&mut frame, path)?;
-        let meta = MatrixMeta {
-            n_rows: self.n_rows,
-            lf_names: self.lf_names.clone(),
-            classes: classes.to_vec(),
-        };
+        let meta =
+            MatrixMeta { n_rows: self.n_rows, lf_names: self.lf_names.clone(), classes: classes.to_vec() };
         crate::data::write_json(&meta_path(path), &meta)
     }
 
@@ -254,13 +229,7 @@ mod tests {
     use super::*;
 
     fn small() -> LabelMatrix {
-        LabelMatrix::new(
-            vec![0, -1, 1, 1, -1, -1],
-            3,
-            vec!["a".into(), "b".into()],
-            2,
-        )
-        .unwrap()
+        LabelMatrix::new(vec![0, -1, 1, 1, -1, -1], 3, vec!["a".into(), "b".into()], 2).unwrap()
     }
 
     #[test]
@@ -269,8 +238,7 @@ mod tests {
         assert_eq!(m.row(1), &[1, 1]);
         assert_eq!(m.column(0), vec![0, 1, -1]);
         assert_eq!(m.column(1), vec![-1, 1, -1]);
-        let back = LabelMatrix::from_columns(&[m.column(0), m.column(1)], m.lf_names().to_vec(), 2)
-            .unwrap();
+        let back = LabelMatrix::from_columns(&[m.column(0), m.column(1)], m.lf_names().to_vec(), 2).unwrap();
         assert_eq!(back, m);
     }
 
@@ -320,6 +288,5 @@ mod tests {
         let (back, classes) = LabelMatrix::read_parquet(&p).unwrap();
         assert_eq!(back, m);
         assert_eq!(classes, vec!["HAM", "SPAM"]);
-
     }
 }

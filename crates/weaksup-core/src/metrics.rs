@@ -4,17 +4,18 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
-
 use crate::matrix::Label;
 
 /// The metric a model is selected and reported on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
 pub enum Metric {
     #[default]
+    #[value(alias = "acc")]
     Accuracy,
     /// F1 of class 1 (two-class tasks: the positive / spam class).
+    #[value(alias = "f1")]
     BinaryF1,
     MacroF1,
 }
@@ -32,18 +33,6 @@ impl Metric {
             Metric::Accuracy => s.accuracy,
             Metric::BinaryF1 => s.binary_f1.unwrap_or(0.0),
             Metric::MacroF1 => s.macro_f1,
-        }
-    }
-}
-
-impl std::str::FromStr for Metric {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "accuracy" | "acc" => Ok(Metric::Accuracy),
-            "binary_f1" | "f1" => Ok(Metric::BinaryF1),
-            "macro_f1" => Ok(Metric::MacroF1),
-            o => Err(Error::Config(format!("unknown metric `{o}` (accuracy, binary_f1, macro_f1)"))),
         }
     }
 }
@@ -116,6 +105,8 @@ pub fn evaluate(pred: &[Label], covered: &[bool], gold: &[Option<u32>], c: usize
         n_uncovered: n - n_cov,
     }
 }
+
+crate::cli_enum!(Metric => "metric");
 
 #[cfg(test)]
 mod tests {

@@ -20,10 +20,15 @@ const WORKER_STACK: usize = 16 << 20;
 /// error no new item starts, and the error of the lowest-numbered failing item is returned (the
 /// same one at any thread count, since items are handed out in order). A panic in `f` becomes an
 /// error carrying its message.
-pub fn map_ordered<T: Send>(count: usize, threads: usize, f: impl Fn(usize) -> Result<T> + Sync) -> Result<Vec<T>> {
+pub fn map_ordered<T: Send>(
+    count: usize,
+    threads: usize,
+    f: impl Fn(usize) -> Result<T> + Sync,
+) -> Result<Vec<T>> {
     let threads = threads.clamp(1, count.max(1));
     let call = |k: usize| -> Result<T> {
-        catch_unwind(AssertUnwindSafe(|| f(k))).unwrap_or_else(|p| Err(Error::invalid("worker", format!("panicked: {}", panic_message(&p)))))
+        catch_unwind(AssertUnwindSafe(|| f(k)))
+            .unwrap_or_else(|p| Err(Error::invalid("worker", format!("panicked: {}", panic_message(&p)))))
     };
     if threads == 1 {
         return (0..count).map(call).collect();
@@ -75,8 +80,14 @@ mod tests {
     #[test]
     fn ordered_at_any_thread_count_and_first_error_wins() {
         for t in [1, 2, 3, 8] {
-            assert_eq!(map_ordered(100, t, |k| Ok(k * k)).unwrap(), (0..100).map(|k| k * k).collect::<Vec<_>>());
-            let e = map_ordered(100, t, |k| if k == 37 || k == 90 { Err(Error::Config(format!("item {k}"))) } else { Ok(k) }).unwrap_err();
+            assert_eq!(
+                map_ordered(100, t, |k| Ok(k * k)).unwrap(),
+                (0..100).map(|k| k * k).collect::<Vec<_>>()
+            );
+            let e = map_ordered(100, t, |k| {
+                if k == 37 || k == 90 { Err(Error::Config(format!("item {k}"))) } else { Ok(k) }
+            })
+            .unwrap_err();
             assert_eq!(e.to_string(), "config: item 37", "{t} threads");
             let e = map_ordered(10, t, |k| if k == 4 { panic!("boom at {k}") } else { Ok(k) }).unwrap_err();
             assert!(e.to_string().contains("boom at 4"), "{e}");

@@ -105,11 +105,8 @@ fn cosine_paper_files() {
 fn uci_youtube_csv_with_bom_and_column_mapping() {
     let Some(dir) = common::dataset("youtube_spam_raw") else { return };
     let path = dir.join("Youtube01-Psy.csv");
-    let opts = LoadOptions {
-        text_col: "CONTENT".into(),
-        label_col: Some("CLASS".into()),
-        ..LoadOptions::default()
-    };
+    let opts =
+        LoadOptions { text_col: "CONTENT".into(), label_col: Some("CLASS".into()), ..LoadOptions::default() };
     let s = load(&path, &opts).unwrap();
     let ds = &s.splits[0];
     assert_eq!(ds.len(), 350);
@@ -136,7 +133,8 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
 #[test]
 fn tabular_formats_and_round_trips() {
     let dir = tempfile::tempdir().unwrap();
-    let csv = write(dir.path(), "d.csv", b"text,label,stars\nhello world,pos,5\n\"bad, really\",neg,1\nmeh,,3\n");
+    let csv =
+        write(dir.path(), "d.csv", b"text,label,stars\nhello world,pos,5\n\"bad, really\",neg,1\nmeh,,3\n");
     let s = load(&csv, &LoadOptions::default()).unwrap();
     let ds = &s.splits[0];
     assert_eq!(ds.classes, vec!["neg", "pos"], "sorted label names");
@@ -147,11 +145,13 @@ fn tabular_formats_and_round_trips() {
     let mut frame = ds.frame.clone();
     let pq = dir.path().join("d.parquet");
     data::write_frame(&mut frame, &pq).unwrap();
-    let back = load(&pq, &LoadOptions { classes: Some(ds.classes.clone()), ..LoadOptions::default() }).unwrap();
+    let back =
+        load(&pq, &LoadOptions { classes: Some(ds.classes.clone()), ..LoadOptions::default() }).unwrap();
     assert!(back.splits[0].frame.equals_missing(&ds.frame));
     let csv2 = dir.path().join("d2.csv");
     data::write_frame(&mut frame, &csv2).unwrap();
-    let back = load(&csv2, &LoadOptions { classes: Some(ds.classes.clone()), ..LoadOptions::default() }).unwrap();
+    let back =
+        load(&csv2, &LoadOptions { classes: Some(ds.classes.clone()), ..LoadOptions::default() }).unwrap();
     assert!(back.splits[0].frame.equals_missing(&ds.frame));
 
     let jsonl = write(dir.path(), "d.jsonl", b"{\"body\": \"a\", \"y\": 1}\n{\"body\": \"b\", \"y\": 0}\n");
@@ -207,8 +207,18 @@ fn bad_inputs_give_one_clear_error() {
     write(&w, "label.json", br#"{"0": "HAM", "1": "SPAM"}"#);
     write(&w, "train.json", b"{\n\"0\": {\"label\": 0, \"weak_labels\": [0, -1], \"data\": {\"text\": \"a\"}},\n\"1\": {\"label\": 1, \"weak_labels\": [1], \"data\": {\"text\": \"b\"}}\n}\n");
     let e = err(&w, &opts);
-    assert!(e.contains("train.json:3") && e.contains("row id 1") && e.contains("1 votes, but the first row has 2") && e.contains("weak_labels"), "{e}");
-    write(&w, "train.json", b"{\n\"0\": {\"label\": 5, \"weak_labels\": [0], \"data\": {\"text\": \"a\"}}\n}\n");
+    assert!(
+        e.contains("train.json:3")
+            && e.contains("row id 1")
+            && e.contains("1 votes, but the first row has 2")
+            && e.contains("weak_labels"),
+        "{e}"
+    );
+    write(
+        &w,
+        "train.json",
+        b"{\n\"0\": {\"label\": 5, \"weak_labels\": [0], \"data\": {\"text\": \"a\"}}\n}\n",
+    );
     let e = err(&w, &opts);
     assert!(e.contains("label 5 outside the 2 classes"), "{e}");
     write(&w, "train.json", b"{\n\"0\": {\"label\": 0, \"weak_labels\": [0], \"data\": {\"text\": \"a\"}},\n\"1\": {\"label\": 0 \"data\": {}}\n}\n");

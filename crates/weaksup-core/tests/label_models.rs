@@ -5,7 +5,8 @@ use crate::common;
 
 use weaksup_core::label_model::synthetic::{SyntheticSpec, generate};
 use weaksup_core::label_model::{
-    DsParams, FitOptions, Fitted, LabelModel, LabelModelConfig, Params, PredictOptions, TiePolicy, UncoveredPolicy, score,
+    DsParams, FitOptions, Fitted, LabelModel, LabelModelConfig, Params, PredictOptions, TiePolicy,
+    UncoveredPolicy, score,
 };
 use weaksup_core::matrix::LabelMatrix;
 
@@ -63,7 +64,8 @@ fn dense_ds_one_step(l: &[Vec<i16>], c: usize, alpha: f64) -> Vec<Vec<f64>> {
             if s > 0.0 { v.iter().map(|x| x / s).collect() } else { vec![1.0 / c as f64; c] }
         })
         .collect();
-    let p: Vec<f64> = (0..c).map(|y| (t.iter().map(|r| r[y]).sum::<f64>() + 1e-6) / (n as f64 + c as f64 * 1e-6)).collect();
+    let p: Vec<f64> =
+        (0..c).map(|y| (t.iter().map(|r| r[y]).sum::<f64>() + 1e-6) / (n as f64 + c as f64 * 1e-6)).collect();
     let mut pi = vec![vec![vec![alpha; c + 1]; c]; m];
     for (i, r) in l.iter().enumerate() {
         for j in 0..m {
@@ -80,7 +82,9 @@ fn dense_ds_one_step(l: &[Vec<i16>], c: usize, alpha: f64) -> Vec<Vec<f64>> {
     l.iter()
         .map(|r| {
             let mut v: Vec<f64> = (0..c)
-                .map(|y| p[y] * (0..m).map(|j| pi[j][y][if r[j] < 0 { c } else { r[j] as usize }]).product::<f64>())
+                .map(|y| {
+                    p[y] * (0..m).map(|j| pi[j][y][if r[j] < 0 { c } else { r[j] as usize }]).product::<f64>()
+                })
                 .collect();
             let s: f64 = v.iter().sum();
             v.iter_mut().for_each(|x| *x /= s);
@@ -140,9 +144,13 @@ fn dawid_skene_and_snorkel_recover_known_accuracies() {
     let (a_mv, a_ds) = (acc(&mv), acc(&ds));
     assert!(a_ds > a_mv + 0.02, "DS {a_ds:.3} should beat MV {a_mv:.3} when LF accuracies differ");
 
-    let sn = Params::Snorkel(weaksup_core::label_model::SnorkelParams { epochs: 500, optimizer: weaksup_core::label_model::Optimizer::Adam, ..Default::default() })
-        .fit(&s.votes, &FitOptions { class_balance: Some(s.class_balance.clone()), seed: 0 })
-        .unwrap();
+    let sn = Params::Snorkel(weaksup_core::label_model::SnorkelParams {
+        epochs: 500,
+        optimizer: weaksup_core::label_model::Optimizer::Adam,
+        ..Default::default()
+    })
+    .fit(&s.votes, &FitOptions { class_balance: Some(s.class_balance.clone()), seed: 0 })
+    .unwrap();
     let est = sn.lf_accuracies().unwrap();
     let mean_err = est.iter().zip(&s.accuracy).map(|(e, t)| (e - t).abs()).sum::<f64>() / est.len() as f64;
     assert!(mean_err < 0.05, "snorkel mean accuracy error {mean_err:.3} ({est:?} vs {:?})", s.accuracy);
@@ -201,7 +209,8 @@ fn wrench_youtube_dawid_skene_beats_the_reference() {
     let train = splits.require("train").unwrap().votes.clone().unwrap();
     let test = splits.require("test").unwrap();
     let ds = Params::default_for("ds").unwrap().fit(&train, &FitOptions::default()).unwrap();
-    let e = score(&ds, test.votes.as_ref().unwrap(), &test.gold().unwrap(), &PredictOptions::default(), 10).unwrap();
+    let e = score(&ds, test.votes.as_ref().unwrap(), &test.gold().unwrap(), &PredictOptions::default(), 10)
+        .unwrap();
     // WRENCH's Dawid-Skene: 0.832 test accuracy (uncovered rows at random).
     assert!(e.all.accuracy >= 0.832, "{e:?}");
     assert!(e.covered.accuracy > e.all.accuracy, "covered-only scores flatter (7% uncovered)");
@@ -215,9 +224,19 @@ fn wrench_trec_snorkel_chosen_on_valid_beats_the_reference() {
     let train = splits.require("train").unwrap().votes.clone().unwrap();
     let (valid, test) = (splits.require("valid").unwrap(), splits.require("test").unwrap());
     let gold = valid.gold().unwrap();
-    let config = LabelModelConfig { model: "snorkel".into(), ..LabelModelConfig::default() };
+    let config = LabelModelConfig {
+        model: weaksup_core::label_model::LabelModelChoice::Snorkel,
+        ..LabelModelConfig::default()
+    };
     let sel = config.fit(&train, Some((valid.votes.as_ref().unwrap(), gold.as_slice()))).unwrap();
-    let e = score(&sel.model, test.votes.as_ref().unwrap(), &test.gold().unwrap(), &PredictOptions::default(), 10).unwrap();
+    let e = score(
+        &sel.model,
+        test.votes.as_ref().unwrap(),
+        &test.gold().unwrap(),
+        &PredictOptions::default(),
+        10,
+    )
+    .unwrap();
     // Snorkel 0.10's LabelModel tuned on valid: 0.636 test accuracy; WRENCH MV 0.608. Measured
     // 0.640: μ is clamped once after the fit and predicts unclipped, as in Snorkel 0.10 (with the
     // old [0.01, 0.99] clip the best valid point scores 0.615).

@@ -8,8 +8,8 @@ use std::path::Path;
 use polars::prelude::*;
 use weaksup_core::data::{self, demo::DemoParams};
 use weaksup_core::lf::{
-    ApplyOptions, FrameLf, KeywordLf, KeywordMatch, LabelingFunction, LfFile, LfSet, Lowercase, RegexLf, Registry, RowLf,
-    SqlLf,
+    ApplyOptions, FrameLf, KeywordLf, KeywordMatch, LabelingFunction, LfFile, LfSet, Lowercase, RegexLf,
+    Registry, RowLf, SqlLf,
 };
 use weaksup_core::matrix::ABSTAIN;
 use weaksup_core::progress::NoProgress;
@@ -88,7 +88,12 @@ fn duplicate_names_and_missing_columns_are_errors() {
     set.add_keyword(KeywordLf::new("a", ["x"], SPAM)).unwrap();
     assert!(set.add_regex(RegexLf::new("a", "x", SPAM)).unwrap_err().to_string().contains("duplicate"));
     set.add_regex(RegexLf::new("b", "x", SPAM).column("body")).unwrap();
-    let e = set.compile().unwrap().apply(&frame(), &ApplyOptions::default(), &NoProgress).unwrap_err().to_string();
+    let e = set
+        .compile()
+        .unwrap()
+        .apply(&frame(), &ApplyOptions::default(), &NoProgress)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("`b`") && e.contains("no column `body`"), "{e}");
     assert!(LfSet::new(vec!["one".into()]).is_err());
 }
@@ -105,12 +110,24 @@ fn applier_is_bit_identical_across_threads_and_chunk_sizes() {
     let splits = data::demo_splits(&DemoParams::default()).unwrap();
     let train = splits.require("train").unwrap();
     let compiled = demo_set().compile().unwrap();
-    let reference = compiled.apply(&train.frame, &ApplyOptions { threads: Some(1), chunk_size: 1 << 20, ..Default::default() }, &NoProgress).unwrap();
+    let reference = compiled
+        .apply(
+            &train.frame,
+            &ApplyOptions { threads: Some(1), chunk_size: 1 << 20, ..Default::default() },
+            &NoProgress,
+        )
+        .unwrap();
     let covered = reference.matrix.rows().filter(|r| r.iter().any(|&v| v != ABSTAIN)).count();
     assert!(covered > train.len() / 2, "demo LFs cover most rows ({covered})");
     for threads in [1, 2, 4] {
         for chunk_size in [1, 7, 256, 8192] {
-            let out = compiled.apply(&train.frame, &ApplyOptions { threads: Some(threads), chunk_size, ..Default::default() }, &NoProgress).unwrap();
+            let out = compiled
+                .apply(
+                    &train.frame,
+                    &ApplyOptions { threads: Some(threads), chunk_size, ..Default::default() },
+                    &NoProgress,
+                )
+                .unwrap();
             assert_eq!(out, reference, "threads {threads}, chunk {chunk_size}");
         }
     }
@@ -121,9 +138,13 @@ fn fault_tolerant_mode_counts_panics_and_strict_mode_reports_them() {
     let f = frame();
     let build = || {
         let mut set = LfSet::new(classes()).unwrap();
-        set.add_row(RowLf::new("fragile", |t| if t.contains("song") { panic!("boom") } else { HAM })).unwrap();
+        set.add_row(RowLf::new("fragile", |t| if t.contains("song") { panic!("boom") } else { HAM }))
+            .unwrap();
         set.add_row(RowLf::new("out_of_range", |t| if t.contains("plz") { 7 } else { ABSTAIN })).unwrap();
-        set.add(Box::new(FrameLf::new("frame_err", |_| Err(weaksup_core::Error::Config("model not loaded".into()))))).unwrap();
+        set.add(Box::new(FrameLf::new("frame_err", |_| {
+            Err(weaksup_core::Error::Config("model not loaded".into()))
+        })))
+        .unwrap();
         set.add_keyword(KeywordLf::new("fine", ["my"], SPAM)).unwrap();
         set.compile().unwrap()
     };
@@ -150,14 +171,42 @@ fn lf_file_errors_name_file_line_and_lf() {
     let dir = tempfile::tempdir().unwrap();
     let head = "classes = [\"HAM\", \"SPAM\"]\n\n";
     let cases = [
-        ("[[lf]]\nname = \"a\"\nkind = \"keyword\"\nlabel = \"SPAMM\"\nkeywords = [\"x\"]\n", "lfs.toml:3", "unknown label `SPAMM`"),
-        ("[[lf]]\nname = \"a\"\nkind = \"regex\"\nlabel = \"SPAM\"\npattern = \"(x\"\n", "lfs.toml:3", "bad regex"),
-        ("[[lf]]\nname = \"a\"\nkind = \"keyword\"\nlabel = \"SPAM\"\nkeywords = [\"x\"]\ncolour = 1\n", "lfs.toml:", "unknown field `colour`"),
-        ("[[lf]]\nname = \"a\"\nkind = \"keyword\"\nlabel = \"SPAM\"\npattern = \"x\"\n", "lfs.toml:3", "`pattern` does not apply"),
+        (
+            "[[lf]]\nname = \"a\"\nkind = \"keyword\"\nlabel = \"SPAMM\"\nkeywords = [\"x\"]\n",
+            "lfs.toml:3",
+            "unknown label `SPAMM`",
+        ),
+        (
+            "[[lf]]\nname = \"a\"\nkind = \"regex\"\nlabel = \"SPAM\"\npattern = \"(x\"\n",
+            "lfs.toml:3",
+            "bad regex",
+        ),
+        (
+            "[[lf]]\nname = \"a\"\nkind = \"keyword\"\nlabel = \"SPAM\"\nkeywords = [\"x\"]\ncolour = 1\n",
+            "lfs.toml:",
+            "unknown field `colour`",
+        ),
+        (
+            "[[lf]]\nname = \"a\"\nkind = \"keyword\"\nlabel = \"SPAM\"\npattern = \"x\"\n",
+            "lfs.toml:3",
+            "`pattern` does not apply",
+        ),
         ("[[lf]]\nname = \"a\"\nkind = \"regex\"\nlabel = \"SPAM\"\n", "lfs.toml:3", "needs `pattern`"),
-        ("[[lf]]\nname = \"a\"\nkind = \"sql\"\nlabel = \"SPAM\"\nexpr = \"x\"\n[[lf]]\nname = \"a\"\nkind = \"sql\"\nlabel = \"SPAM\"\nexpr = \"y\"\n", "lfs.toml:8", "duplicate LF name"),
-        ("[[lf]]\nname = \"a\"\nkind = \"custom\"\nlabel = \"SPAM\"\nfunction = \"textblob\"\n", "lfs.toml:3", "no custom function `textblob`"),
-        ("[[lf]]\nname = \"a\"\nkind = \"magic\"\nlabel = \"SPAM\"\n", "lfs.toml:", "unknown variant `magic`"),
+        (
+            "[[lf]]\nname = \"a\"\nkind = \"sql\"\nlabel = \"SPAM\"\nexpr = \"x\"\n[[lf]]\nname = \"a\"\nkind = \"sql\"\nlabel = \"SPAM\"\nexpr = \"y\"\n",
+            "lfs.toml:8",
+            "duplicate LF name",
+        ),
+        (
+            "[[lf]]\nname = \"a\"\nkind = \"custom\"\nlabel = \"SPAM\"\nfunction = \"textblob\"\n",
+            "lfs.toml:3",
+            "no custom function `textblob`",
+        ),
+        (
+            "[[lf]]\nname = \"a\"\nkind = \"magic\"\nlabel = \"SPAM\"\n",
+            "lfs.toml:",
+            "unknown variant `magic`",
+        ),
     ];
     for (body, place, msg) in cases {
         let p = write_lf_file(dir.path(), &format!("{head}{body}"));
@@ -204,7 +253,8 @@ fn every_shipped_lf_file_loads() {
     for entry in std::fs::read_dir(&dir).unwrap() {
         let p = entry.unwrap().path();
         if p.extension().is_some_and(|e| e == "toml") {
-            let (set, _) = LfFile::load_set(std::slice::from_ref(&p), &Registry::new()).unwrap_or_else(|e| panic!("{e}"));
+            let (set, _) = LfFile::load_set(std::slice::from_ref(&p), &Registry::new())
+                .unwrap_or_else(|e| panic!("{e}"));
             set.compile().unwrap_or_else(|e| panic!("{}: {e}", p.display()));
             n += 1;
         }
@@ -216,12 +266,26 @@ fn every_shipped_lf_file_loads() {
 fn bench15_golden_counts_on_wrench_youtube_train() {
     let Some(dir) = common::dataset("wrench_youtube") else { return };
     let train = data::load_wrench(&dir).unwrap().require("train").unwrap().clone();
-    let (set, _) = LfFile::load_set(&[common::repo().join("labeling_functions/youtube_bench15.toml")], &Registry::new()).unwrap();
+    let (set, _) =
+        LfFile::load_set(&[common::repo().join("labeling_functions/youtube_bench15.toml")], &Registry::new())
+            .unwrap();
     let out = set.compile().unwrap().apply(&train.frame, &ApplyOptions::default(), &NoProgress).unwrap();
     let expected = [
-        ("kw_check_out", 362), ("kw_subscribe", 216), ("kw_my_channel", 117), ("kw_http", 199), ("kw_please", 170),
-        ("kw_plz", 18), ("kw_my", 337), ("kw_song", 241), ("kw_love", 153), ("kw_billion", 53),
-        ("re_check_out", 400), ("re_url", 199), ("re_my_channel_video", 158), ("re_sub", 193), ("re_views_billion", 117),
+        ("kw_check_out", 362),
+        ("kw_subscribe", 216),
+        ("kw_my_channel", 117),
+        ("kw_http", 199),
+        ("kw_please", 170),
+        ("kw_plz", 18),
+        ("kw_my", 337),
+        ("kw_song", 241),
+        ("kw_love", 153),
+        ("kw_billion", 53),
+        ("re_check_out", 400),
+        ("re_url", 199),
+        ("re_my_channel_video", 158),
+        ("re_sub", 193),
+        ("re_views_billion", 117),
     ];
     for (j, (name, count)) in expected.iter().enumerate() {
         assert_eq!(&out.matrix.lf_names()[j], name);
@@ -235,7 +299,9 @@ fn sms_and_trec_lf_files_reproduce_wrench_train_votes() {
     for (name, file) in [("wrench_sms", "sms_spam.toml"), ("wrench_trec", "trec.toml")] {
         let Some(dir) = common::dataset(name) else { return };
         let train = data::load_wrench(&dir).unwrap().require("train").unwrap().clone();
-        let (set, _) = LfFile::load_set(&[common::repo().join("labeling_functions").join(file)], &Registry::new()).unwrap();
+        let (set, _) =
+            LfFile::load_set(&[common::repo().join("labeling_functions").join(file)], &Registry::new())
+                .unwrap();
         let out = set.compile().unwrap().apply(&train.frame, &ApplyOptions::default(), &NoProgress).unwrap();
         assert_eq!(out.matrix.votes(), train.votes.as_ref().unwrap().votes(), "{file} vs {name} weak_labels");
     }

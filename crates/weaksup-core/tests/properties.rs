@@ -12,15 +12,46 @@ use weaksup_core::matrix::LabelMatrix;
 use weaksup_core::progress::NoProgress;
 
 const WORDS: &[&str] = &[
-    "check", "out", "my", "channel", "free", "prize", "Click", "HERE", "song", "love", "ΟΔΟΣ", "σας", "café", "naïve", "http://x.y", "50%", "a_b",
-    "(?)", "\u{feff}", "İstanbul", "ß", "12", "007", "", " ",
+    "check",
+    "out",
+    "my",
+    "channel",
+    "free",
+    "prize",
+    "Click",
+    "HERE",
+    "song",
+    "love",
+    "ΟΔΟΣ",
+    "σας",
+    "café",
+    "naïve",
+    "http://x.y",
+    "50%",
+    "a_b",
+    "(?)",
+    "\u{feff}",
+    "İstanbul",
+    "ß",
+    "12",
+    "007",
+    "",
+    " ",
 ];
 
 fn random_frame(rng: &mut ChaCha8Rng, n: usize) -> DataFrame {
-    let text: Vec<String> = (0..n).map(|_| (0..rng.gen_range(0..12)).map(|_| *WORDS.choose(rng).unwrap()).collect::<Vec<_>>().join(" ")).collect();
-    let author: Vec<Option<String>> = (0..n).map(|_| rng.gen_bool(0.8).then(|| WORDS.choose(rng).unwrap().to_uppercase())).collect();
+    let text: Vec<String> = (0..n)
+        .map(|_| (0..rng.gen_range(0..12)).map(|_| *WORDS.choose(rng).unwrap()).collect::<Vec<_>>().join(" "))
+        .collect();
+    let author: Vec<Option<String>> =
+        (0..n).map(|_| rng.gen_bool(0.8).then(|| WORDS.choose(rng).unwrap().to_uppercase())).collect();
     let num: Vec<Option<i64>> = (0..n).map(|_| rng.gen_bool(0.9).then(|| rng.gen_range(-5..50))).collect();
-    DataFrame::new_infer_height(vec![Column::new("text".into(), text), Column::new("AUTHOR".into(), author), Column::new("n".into(), num)]).unwrap()
+    DataFrame::new_infer_height(vec![
+        Column::new("text".into(), text),
+        Column::new("AUTHOR".into(), author),
+        Column::new("n".into(), num),
+    ])
+    .unwrap()
 }
 
 fn word(rng: &mut ChaCha8Rng) -> String {
@@ -50,7 +81,13 @@ fn random_lfs(rng: &mut ChaCha8Rng) -> LfSet {
             }
             1 => {
                 let w = regex::escape(&word(rng));
-                let pattern = [format!(r"\b{w}\b"), format!("(?i){w}.*{}", regex::escape(&word(rng))), format!("^{w}"), format!(r"{w}\s+\S")][rng.gen_range(0..4)].clone();
+                let pattern = [
+                    format!(r"\b{w}\b"),
+                    format!("(?i){w}.*{}", regex::escape(&word(rng))),
+                    format!("^{w}"),
+                    format!(r"{w}\s+\S"),
+                ][rng.gen_range(0..4)]
+                .clone();
                 set.add_regex(RegexLf::new(name, pattern, label)).unwrap();
             }
             2 => {
@@ -59,7 +96,11 @@ fn random_lfs(rng: &mut ChaCha8Rng) -> LfSet {
                     format!("length(text) < {}", rng.gen_range(0..40)),
                     format!("lower(text) LIKE '%{w}%'"),
                     format!("lower(AUTHOR) LIKE '{w}%' OR n > {}", rng.gen_range(0..40)),
-                    format!("n BETWEEN {} AND {} AND text NOT LIKE '%{w}'", rng.gen_range(-5..10), rng.gen_range(10..40)),
+                    format!(
+                        "n BETWEEN {} AND {} AND text NOT LIKE '%{w}'",
+                        rng.gen_range(-5..10),
+                        rng.gen_range(10..40)
+                    ),
                     format!("CASE WHEN n % 2 = 0 THEN lower(text) ILIKE '%{w}%' ELSE n IS NULL END"),
                 ][rng.gen_range(0..5)]
                 .clone();
@@ -67,7 +108,11 @@ fn random_lfs(rng: &mut ChaCha8Rng) -> LfSet {
             }
             _ => {
                 let k = rng.gen_range(2..5);
-                set.add_row(RowLf::new(name, move |t: &str| if t.chars().count().is_multiple_of(k) { label } else { -1 })).unwrap();
+                set.add_row(RowLf::new(
+                    name,
+                    move |t: &str| if t.chars().count().is_multiple_of(k) { label } else { -1 },
+                ))
+                .unwrap();
             }
         }
     }
@@ -81,12 +126,23 @@ fn votes_are_bit_identical_at_any_thread_count_and_chunk_size() {
         let n = rng.gen_range(1..400);
         let frame = random_frame(&mut rng, n);
         let compiled = random_lfs(&mut rng).compile().unwrap();
-        let reference = compiled.apply(&frame, &ApplyOptions { threads: Some(1), chunk_size: 1 << 20, fault_tolerant: false }, &NoProgress).unwrap();
+        let reference = compiled
+            .apply(
+                &frame,
+                &ApplyOptions { threads: Some(1), chunk_size: 1 << 20, fault_tolerant: false },
+                &NoProgress,
+            )
+            .unwrap();
         for threads in [1, 2, 3] {
             for chunk_size in [1, 7, 64] {
                 let opts = ApplyOptions { threads: Some(threads), chunk_size, fault_tolerant: false };
                 let got = compiled.apply(&frame, &opts, &NoProgress).unwrap();
-                assert_eq!(got, reference, "case {case}: {threads} threads, chunks of {chunk_size} ({:?})", compiled.names());
+                assert_eq!(
+                    got,
+                    reference,
+                    "case {case}: {threads} threads, chunks of {chunk_size} ({:?})",
+                    compiled.names()
+                );
             }
         }
     }
@@ -96,7 +152,9 @@ fn votes_are_bit_identical_at_any_thread_count_and_chunk_size() {
 fn random_votes(rng: &mut ChaCha8Rng) -> LabelMatrix {
     let (n, m, c) = (rng.gen_range(1..150), rng.gen_range(1..8), rng.gen_range(2..5));
     let abstain: Vec<f64> = (0..m).map(|_| rng.gen_range(0.0..0.95)).collect();
-    let votes: Vec<i16> = (0..n * m).map(|k| if rng.gen_bool(abstain[k % m]) { -1 } else { rng.gen_range(0..c) as i16 }).collect();
+    let votes: Vec<i16> = (0..n * m)
+        .map(|k| if rng.gen_bool(abstain[k % m]) { -1 } else { rng.gen_range(0..c) as i16 })
+        .collect();
     LabelMatrix::new(votes, n, (0..m).map(|j| format!("lf{j}")).collect(), c).unwrap()
 }
 
@@ -120,7 +178,11 @@ fn label_models_give_distributions_for_random_vote_matrices() {
             for i in 0..votes.n_rows() {
                 let row = proba.row(i);
                 let sum: f64 = row.iter().sum();
-                assert!(row.iter().all(|p| p.is_finite() && *p >= 0.0) && (sum - 1.0).abs() < 1e-6, "case {case}, {}: row {i} = {row:?}", model.name());
+                assert!(
+                    row.iter().all(|p| p.is_finite() && *p >= 0.0) && (sum - 1.0).abs() < 1e-6,
+                    "case {case}, {}: row {i} = {row:?}",
+                    model.name()
+                );
             }
         }
     }
@@ -141,27 +203,56 @@ fn what_is_saved_loads_back_equal() {
         assert_eq!((back, back_classes), (votes.clone(), classes.clone()), "case {case}");
         // Label models through JSON: the same probabilities.
         for name in ["mv", "ds", "snorkel"] {
-            let Ok(model) = Params::default_for(name).unwrap().fit_quiet(&votes, &FitOptions::default()) else { continue };
+            let Ok(model) = Params::default_for(name).unwrap().fit_quiet(&votes, &FitOptions::default())
+            else {
+                continue;
+            };
             let path = dir.path().join(format!("lm{case}{name}.json"));
             model.save(&path).unwrap();
             let loaded = Fitted::load(&path).unwrap();
-            assert_eq!(model.predict_proba(&votes).unwrap().data(), loaded.predict_proba(&votes).unwrap().data(), "case {case} {name}");
+            assert_eq!(
+                model.predict_proba(&votes).unwrap().data(),
+                loaded.predict_proba(&votes).unwrap().data(),
+                "case {case} {name}"
+            );
         }
         // Datasets through Parquet and CSV (CSV has no empty string: non-text cells are null or text).
         let n = rng.gen_range(1..50);
         let frame = random_frame(&mut rng, n);
-        let texts: Vec<String> = frame.column("text").unwrap().str().unwrap().iter().map(|t| format!("t {}", t.unwrap())).collect();
+        let texts: Vec<String> = frame
+            .column("text")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .map(|t| format!("t {}", t.unwrap()))
+            .collect();
         let mut frame = frame;
         frame.with_column(Column::new("text".into(), texts)).unwrap();
-        let author = frame.column("AUTHOR").unwrap().str().unwrap().iter().map(|a| a.filter(|a| !a.is_empty()).map(str::to_string)).collect::<Vec<_>>();
+        let author = frame
+            .column("AUTHOR")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .map(|a| a.filter(|a| !a.is_empty()).map(str::to_string))
+            .collect::<Vec<_>>();
         frame.with_column(Column::new("AUTHOR".into(), author)).unwrap();
         let frame = frame.select(["text", "AUTHOR"]).unwrap();
         let classes = vec!["x".to_string(), "y".to_string()];
         for ext in ["parquet", "csv"] {
             let path = dir.path().join(format!("d{case}.{ext}"));
             weaksup_core::data::write_frame(&mut frame.clone(), &path).unwrap();
-            let ds = weaksup_core::data::load(&path, &weaksup_core::data::LoadOptions { classes: Some(classes.clone()), ..Default::default() }).unwrap();
-            assert!(ds.splits[0].frame.equals_missing(&frame), "case {case} {ext}:\n{}\nvs\n{frame}", ds.splits[0].frame);
+            let ds = weaksup_core::data::load(
+                &path,
+                &weaksup_core::data::LoadOptions { classes: Some(classes.clone()), ..Default::default() },
+            )
+            .unwrap();
+            assert!(
+                ds.splits[0].frame.equals_missing(&frame),
+                "case {case} {ext}:\n{}\nvs\n{frame}",
+                ds.splits[0].frame
+            );
         }
     }
 }

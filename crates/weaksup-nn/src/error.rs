@@ -22,7 +22,10 @@ mod tests {
     fn libtorch_errors_show_their_first_line_and_keep_the_rest_as_the_source() {
         let msg = "CUDA out of memory. Tried to allocate 2.00 GiB\nException raised from malloc at c10/cuda/CUDACachingAllocator.cpp:1000 (most recent call first):\nframe #0: c10::Error::Error(...) + 0x9e";
         let e = Err::<(), _>(tch::TchError::Torch(msg.into())).ctx(|| "training step 3".into()).unwrap_err();
-        assert_eq!(e.to_string(), "training step 3: Internal torch error: CUDA out of memory. Tried to allocate 2.00 GiB");
+        assert_eq!(
+            e.to_string(),
+            "training step 3: Internal torch error: CUDA out of memory. Tried to allocate 2.00 GiB"
+        );
         let source = std::error::Error::source(&e).unwrap().to_string();
         assert!(source.contains("frame #0"), "the backtrace stays available for -v: {source}");
     }

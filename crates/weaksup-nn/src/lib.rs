@@ -12,5 +12,5 @@ pub mod selftrain;
 pub mod train;
 
 // The core modules this crate builds on, under the paths its code uses.
-pub use weaksup_core::{data, io, metrics, progress};
 pub use error::{Error, Result};
+pub use weaksup_core::{data, io, metrics, progress};

@@ -8,12 +8,11 @@ use tch::Device;
 use weaksup_core::data::{self, demo::DemoParams};
 use weaksup_core::label_model::{FitOptions, LabelModel, Params};
 use weaksup_core::metrics::Metric;
+use weaksup_core::progress::{NoProgress, Progress};
 use weaksup_nn::model::Precision;
 use weaksup_nn::model::ngram::{NgramClassifier, NgramConfig};
-use weaksup_core::progress::{NoProgress, Progress};
-use weaksup_nn::selftrain::{CosineConfig, CosineReport, Variant, cosine};
-use weaksup_nn::train::{self, EndModel, Encoded, EvalSet, TrainConfig, TrainSet};
-
+use weaksup_nn::selftrain::{CosineConfig, CosineData, CosineReport, CosineRun, Variant, cosine};
+use weaksup_nn::train::{self, Encoded, EndModel, EvalSet, TrainConfig, TrainSet};
 
 struct Demo {
     enc: Encoded,
@@ -38,12 +37,16 @@ fn demo() -> Demo {
     )
     .unwrap();
     let train_ds = splits.require("train").unwrap();
-    let votes = set.compile().unwrap().apply(&train_ds.frame, &Default::default(), &NoProgress).unwrap().matrix;
+    let votes =
+        set.compile().unwrap().apply(&train_ds.frame, &Default::default(), &NoProgress).unwrap().matrix;
     let mv = Params::default_for("mv").unwrap().fit(&votes, &FitOptions::default()).unwrap();
     let proba = mv.predict_proba(&votes).unwrap();
     let cov = votes.covered();
     let covered: Vec<usize> = (0..cov.len()).filter(|&i| cov[i]).collect();
-    let labels: Vec<u32> = covered.iter().map(|&i| (0..4).fold(0, |b, k| if proba.row(i)[k] > proba.row(i)[b] { k } else { b }) as u32).collect();
+    let labels: Vec<u32> = covered
+        .iter()
+        .map(|&i| (0..4).fold(0, |b, k| if proba.row(i)[k] > proba.row(i)[b] { k } else { b }) as u32)
+        .collect();
     let model = ngram();
     let texts = |name: &str| -> (Encoded, Vec<u32>) {
         let ds = splits.require(name).unwrap();
@@ -60,15 +63,30 @@ fn stage1_cfg() -> TrainConfig {
     TrainConfig { lr: Some(5e-3), max_steps: 300, eval_every: 25, patience: 4, seed: 3, ..Default::default() }
 }
 
-fn run_cosine(d: &Demo, model: &mut EndModel, c: &CosineConfig, ckpt: Option<&std::path::Path>, progress: &dyn Progress) -> CosineReport {
+fn run_cosine(
+    d: &Demo,
+    model: &mut EndModel,
+    c: &CosineConfig,
+    ckpt: Option<&std::path::Path>,
+    progress: &dyn Progress,
+) -> CosineReport {
     let set = TrainSet::hard(&d.enc, d.covered.clone(), &d.labels, 4);
     let valid = EvalSet { encoded: &d.venc, gold: d.yva.clone() };
     let pool: Vec<usize> = (0..d.enc.len()).collect();
-    cosine(model, &set, &pool, Some(&d.gold), Some(&valid), &stage1_cfg(), c, ckpt, progress).unwrap()
+    let data = CosineData { stage1: &set, pool: &pool, gold: Some(&d.gold), valid: Some(&valid) };
+    let run = CosineRun { train: &stage1_cfg(), cosine: c, checkpoint_dir: ckpt, progress };
+    cosine(model, data, run, &mut |_| Ok(())).unwrap()
 }
 
 fn test_accuracy(d: &Demo, model: &EndModel) -> f64 {
-    train::evaluate(model, &EvalSet { encoded: &d.tenc, gold: d.yte.clone() }, 64, train::Padding::Bucketed, Metric::Accuracy).unwrap()
+    train::evaluate(
+        model,
+        &EvalSet { encoded: &d.tenc, gold: d.yte.clone() },
+        64,
+        train::Padding::Bucketed,
+        Metric::Accuracy,
+    )
+    .unwrap()
 }
 
 #[test]
@@ -77,7 +95,15 @@ fn cosine_beats_stage_one_on_the_demo_corpus() {
     let d = demo();
     let mut m1 = ngram();
     let set = TrainSet::hard(&d.enc, d.covered.clone(), &d.labels, 4);
-    train::train(&mut m1, &set, Some(&EvalSet { encoded: &d.venc, gold: d.yva.clone() }), &stage1_cfg(), None, &NoProgress).unwrap();
+    train::train(
+        &mut m1,
+        &set,
+        Some(&EvalSet { encoded: &d.venc, gold: d.yva.clone() }),
+        &stage1_cfg(),
+        None,
+        &NoProgress,
+    )
+    .unwrap();
     let stage1 = test_accuracy(&d, &m1);
     let mut m2 = ngram();
     let r = run_cosine(&d, &mut m2, &CosineConfig { t3: 50, ..Default::default() }, None, &NoProgress);
@@ -147,11 +173,22 @@ fn killed_in_stage_two_resumes_to_the_same_weights() {
     assert_eq!(r.stage2.rounds, full.stage2.rounds, "same rounds as the uninterrupted run");
     let a = train::predict_proba(&whole, &d.tenc, 64, train::Padding::Bucketed).unwrap();
     let b = train::predict_proba(&resumed, &d.tenc, 64, train::Padding::Bucketed).unwrap();
-    assert_eq!(Vec::<f32>::try_from(a.flatten(0, -1)).unwrap(), Vec::<f32>::try_from(b.flatten(0, -1)).unwrap());
+    assert_eq!(
+        Vec::<f32>::try_from(a.flatten(0, -1)).unwrap(),
+        Vec::<f32>::try_from(b.flatten(0, -1)).unwrap()
+    );
     // A checkpoint written with other settings is refused.
     let mut other = ngram();
     let set = TrainSet::hard(&d.enc, d.covered.clone(), &d.labels, 4);
     let pool: Vec<usize> = (0..d.enc.len()).collect();
-    let e = cosine(&mut other, &set, &pool, None, None, &stage1_cfg(), &CosineConfig { xi: 0.5, ..c.clone() }, Some(&ckpt), &NoProgress).unwrap_err();
+    let data = CosineData { stage1: &set, pool: &pool, gold: None, valid: None };
+    let changed = CosineConfig { xi: 0.5, ..c.clone() };
+    let run = CosineRun {
+        train: &stage1_cfg(),
+        cosine: &changed,
+        checkpoint_dir: Some(&ckpt),
+        progress: &NoProgress,
+    };
+    let e = cosine(&mut other, data, run, &mut |_| Ok(())).unwrap_err();
     assert!(e.to_string().contains("another COSINE config"), "{e}");
 }

@@ -9,13 +9,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tch::{Device, Kind, Tensor};
 use weaksup_core::data::{self, demo::DemoParams};
 use weaksup_core::metrics::Metric;
+use weaksup_core::progress::{NoProgress, Progress};
 use weaksup_nn::model::ngram::{NgramClassifier, NgramConfig};
 use weaksup_nn::model::tokenizer::TextTokenizer;
 use weaksup_nn::model::transformer::{TransformerClassifier, TransformerConfig, TransformerOptions};
 use weaksup_nn::model::{Pooling, Precision, TokenBatch};
-use weaksup_core::progress::{NoProgress, Progress};
-use weaksup_nn::train::{self, EndModel, Encoded, EvalSet, TrainConfig, TrainSet, soft_cross_entropy};
-
+use weaksup_nn::train::{self, Encoded, EndModel, EvalSet, TrainConfig, TrainSet, soft_cross_entropy};
 
 use crate::common::torch_lock;
 
@@ -36,7 +35,9 @@ fn minilm_matches_published_embeddings_and_hidden_states() {
     assert_eq!(report.missing, vec!["classifier.bias", "classifier.weight"]);
     assert!(report.unexpected.iter().any(|n| n.starts_with("pooler.")), "{:?}", report.unexpected);
     let enc = Encoded { items: ids, pad_id: Some(tok.pad_id), max_len: 128 };
-    let train::Input::Tokens(batch) = enc.collate(&[0, 1, 2], train::Padding::Dynamic, Device::Cpu) else { panic!() };
+    let train::Input::Tokens(batch) = enc.collate(&[0, 1, 2], train::Padding::Dynamic, Device::Cpu) else {
+        panic!()
+    };
     let emb = tch::no_grad(|| model.features(&batch, false).unwrap());
     let emb = &emb / emb.norm_scalaropt_dim(2, [1], true);
     let cos = |a: i64, b: i64| (emb.get(a) * emb.get(b)).sum(Kind::Float).double_value(&[]);
@@ -88,23 +89,53 @@ fn toy_tokens(n: usize, seed: u64) -> (Encoded, Vec<u32>) {
 fn tiny_bert_learns_a_toy_task_to_near_zero_loss() {
     let _guard = torch_lock();
     let cfg = TransformerConfig::tiny(64, 32, 2, 2);
-    let t = TransformerClassifier::new(cfg, 2, TransformerOptions { head_dropout: 0.0, ..Default::default() }, Device::Cpu, 1).unwrap();
+    let t = TransformerClassifier::new(
+        cfg,
+        2,
+        TransformerOptions { head_dropout: 0.0, ..Default::default() },
+        Device::Cpu,
+        1,
+    )
+    .unwrap();
     let mut model = EndModel::Transformer(Box::new(t), None);
     let (enc, labels) = toy_tokens(512, 3);
     let rows: Vec<usize> = (0..enc.len()).collect();
     let set = TrainSet::hard(&enc, rows, &labels, 2);
-    let cfg = TrainConfig { lr: Some(1e-3), max_steps: 300, eval_every: 300, batch_size: 32, warmup_ratio: 0.05, ..Default::default() };
+    let cfg = TrainConfig {
+        lr: Some(1e-3),
+        max_steps: 300,
+        eval_every: 300,
+        batch_size: 32,
+        warmup_ratio: 0.05,
+        ..Default::default()
+    };
     let report = train::train(&mut model, &set, None, &cfg, None, &NoProgress).unwrap();
     let tail: f64 = report.losses[report.losses.len() - 20..].iter().sum::<f64>() / 20.0;
     assert!(tail < 0.05, "final loss {tail}");
     let (test, gold) = toy_tokens(200, 4);
-    let acc = train::evaluate(&model, &EvalSet { encoded: &test, gold }, 64, train::Padding::Bucketed, Metric::Accuracy).unwrap();
+    let acc = train::evaluate(
+        &model,
+        &EvalSet { encoded: &test, gold },
+        64,
+        train::Padding::Bucketed,
+        Metric::Accuracy,
+    )
+    .unwrap();
     assert!(acc > 0.97, "{acc}");
 }
 
 fn demo_ngram(seed: u64) -> (EndModel, Encoded, Vec<u32>, Encoded, Vec<u32>) {
     let splits = data::demo_splits(&DemoParams::default()).unwrap();
-    let model = EndModel::Ngram(NgramClassifier::new(NgramConfig { buckets: 1 << 16, ..Default::default() }, 4, Precision::Fp32, Device::Cpu, seed).unwrap());
+    let model = EndModel::Ngram(
+        NgramClassifier::new(
+            NgramConfig { buckets: 1 << 16, ..Default::default() },
+            4,
+            Precision::Fp32,
+            Device::Cpu,
+            seed,
+        )
+        .unwrap(),
+    );
     let enc = |name: &str| {
         let ds = splits.require(name).unwrap();
         let texts: Vec<&str> = ds.texts().unwrap().iter().flatten().collect();
@@ -121,7 +152,8 @@ fn ngram_model_learns_the_demo_corpus() {
     let _guard = torch_lock();
     let (mut model, tr, ytr, te, yte) = demo_ngram(0);
     let set = TrainSet::hard(&tr, (0..tr.len()).collect(), &ytr, 4);
-    let cfg = TrainConfig { lr: Some(5e-3), max_steps: 400, eval_every: 100, batch_size: 32, ..Default::default() };
+    let cfg =
+        TrainConfig { lr: Some(5e-3), max_steps: 400, eval_every: 100, batch_size: 32, ..Default::default() };
     let valid = EvalSet { encoded: &te, gold: yte.clone() };
     let report = train::train(&mut model, &set, Some(&valid), &cfg, None, &NoProgress).unwrap();
     let acc = train::evaluate(&model, &valid, 64, train::Padding::Bucketed, Metric::Accuracy).unwrap();
@@ -160,7 +192,12 @@ impl Progress for KillAt {
 }
 
 fn weights(m: &EndModel) -> Vec<(String, Vec<f32>)> {
-    let mut v: Vec<(String, Vec<f32>)> = m.vs().variables().into_iter().map(|(n, t)| (n, Vec::<f32>::try_from(t.flatten(0, -1)).unwrap())).collect();
+    let mut v: Vec<(String, Vec<f32>)> = m
+        .vs()
+        .variables()
+        .into_iter()
+        .map(|(n, t)| (n, Vec::<f32>::try_from(t.flatten(0, -1)).unwrap()))
+        .collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));
     v
 }
@@ -168,7 +205,14 @@ fn weights(m: &EndModel) -> Vec<(String, Vec<f32>)> {
 #[test]
 fn killed_run_resumes_to_the_same_weights() {
     let _guard = torch_lock();
-    let cfg = TrainConfig { lr: Some(5e-3), max_steps: 60, eval_every: 20, checkpoint_every: 10, batch_size: 16, ..Default::default() };
+    let cfg = TrainConfig {
+        lr: Some(5e-3),
+        max_steps: 60,
+        eval_every: 20,
+        checkpoint_every: 10,
+        batch_size: 16,
+        ..Default::default()
+    };
     let (mut a, tr, ytr, te, yte) = demo_ngram(5);
     let set = TrainSet::hard(&tr, (0..tr.len()).collect(), &ytr, 4);
     let valid = EvalSet { encoded: &te, gold: yte };
@@ -178,7 +222,14 @@ fn killed_run_resumes_to_the_same_weights() {
     let ckpt = dir.path().join("checkpoint");
     let (mut b, ..) = demo_ngram(5);
     let killed = catch_unwind(AssertUnwindSafe(|| {
-        let _ = train::train(&mut b, &set, Some(&valid), &cfg, Some(&ckpt), &KillAt { at: 35, seen: AtomicU64::new(0) });
+        let _ = train::train(
+            &mut b,
+            &set,
+            Some(&valid),
+            &cfg,
+            Some(&ckpt),
+            &KillAt { at: 35, seen: AtomicU64::new(0) },
+        );
     }));
     assert!(killed.is_err(), "the run was killed");
     let (mut c, ..) = demo_ngram(5);
@@ -193,16 +244,33 @@ fn hf_export_reloads_to_identical_logits_and_bf16_matches_fp32() {
     let cfg = TransformerConfig::tiny(64, 32, 2, 2);
     let model = TransformerClassifier::new(cfg, 3, TransformerOptions::default(), Device::Cpu, 9).unwrap();
     let (enc, _) = toy_tokens(8, 1);
-    let train::Input::Tokens(batch) = enc.collate(&(0..8).collect::<Vec<_>>(), train::Padding::Dynamic, Device::Cpu) else { panic!() };
+    let train::Input::Tokens(batch) =
+        enc.collate(&(0..8).collect::<Vec<_>>(), train::Padding::Dynamic, Device::Cpu)
+    else {
+        panic!()
+    };
     let logits = tch::no_grad(|| model.forward(&batch, false).unwrap().logits);
     let dir = tempfile::tempdir().unwrap();
     model.export_hf(dir.path(), None).unwrap();
-    let (back, report) = TransformerClassifier::from_pretrained(dir.path(), 3, TransformerOptions::default(), Device::Cpu, 0).unwrap();
+    let (back, report) =
+        TransformerClassifier::from_pretrained(dir.path(), 3, TransformerOptions::default(), Device::Cpu, 0)
+            .unwrap();
     assert!(report.missing.is_empty() && report.unexpected.is_empty(), "{report:?}");
     let again = tch::no_grad(|| back.forward(&batch, false).unwrap().logits);
-    assert_eq!(Vec::<f32>::try_from(logits.flatten(0, -1)).unwrap(), Vec::<f32>::try_from(again.flatten(0, -1)).unwrap());
+    assert_eq!(
+        Vec::<f32>::try_from(logits.flatten(0, -1)).unwrap(),
+        Vec::<f32>::try_from(again.flatten(0, -1)).unwrap()
+    );
 
-    let bf = TransformerClassifier::from_pretrained(dir.path(), 3, TransformerOptions { precision: Precision::Bf16, ..Default::default() }, Device::Cpu, 0).unwrap().0;
+    let bf = TransformerClassifier::from_pretrained(
+        dir.path(),
+        3,
+        TransformerOptions { precision: Precision::Bf16, ..Default::default() },
+        Device::Cpu,
+        0,
+    )
+    .unwrap()
+    .0;
     let lb = tch::no_grad(|| bf.forward(&batch, false).unwrap().logits);
     let diff = (&lb - &logits).abs().max().double_value(&[]);
     assert!(diff < 0.05, "bf16 vs fp32 max |Δlogit| {diff}");
@@ -212,39 +280,78 @@ fn hf_export_reloads_to_identical_logits_and_bf16_matches_fp32() {
 #[test]
 fn roberta_and_distilbert_layouts_export_and_reload() {
     let _guard = torch_lock();
-    for (kind, probe) in [("roberta", "encoder.layer.1.attention.self.query.weight"), ("distilbert", "transformer.layer.1.attention.q_lin.weight")] {
+    for (kind, probe) in [
+        ("roberta", "encoder.layer.1.attention.self.query.weight"),
+        ("distilbert", "transformer.layer.1.attention.q_lin.weight"),
+    ] {
         let mut cfg = TransformerConfig::tiny(64, 32, 2, 2);
         cfg.model_type = kind.into();
         cfg.pad_token_id = 1;
-        let model = TransformerClassifier::new(cfg.clone(), 2, TransformerOptions::default(), Device::Cpu, 4).unwrap();
+        let model = TransformerClassifier::new(cfg.clone(), 2, TransformerOptions::default(), Device::Cpu, 4)
+            .unwrap();
         let dir = tempfile::tempdir().unwrap();
         model.export_hf(dir.path(), None).unwrap();
-        let names: Vec<String> = Tensor::read_safetensors(dir.path().join("model.safetensors")).unwrap().into_iter().map(|(n, _)| n).collect();
+        let names: Vec<String> = Tensor::read_safetensors(dir.path().join("model.safetensors"))
+            .unwrap()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
         assert!(names.contains(&probe.to_string()), "{kind}: {names:?}");
         assert_eq!(names.iter().any(|n| n.contains("token_type")), kind != "distilbert", "{kind}");
-        let json: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("config.json")).unwrap()).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("config.json")).unwrap()).unwrap();
         if kind == "distilbert" {
             assert_eq!(json["dim"], 32, "HF DistilBertConfig names");
         }
-        let (back, report) = TransformerClassifier::from_pretrained(dir.path(), 2, TransformerOptions::default(), Device::Cpu, 0).unwrap();
+        let (back, report) = TransformerClassifier::from_pretrained(
+            dir.path(),
+            2,
+            TransformerOptions::default(),
+            Device::Cpu,
+            0,
+        )
+        .unwrap();
         assert!(report.missing.is_empty() && report.unexpected.is_empty(), "{kind}: {report:?}");
         assert_eq!(back.config, cfg);
         let (enc, _) = toy_tokens(4, 8);
-        let train::Input::Tokens(b) = enc.collate(&[0, 1, 2, 3], train::Padding::Dynamic, Device::Cpu) else { panic!() };
+        let train::Input::Tokens(b) = enc.collate(&[0, 1, 2, 3], train::Padding::Dynamic, Device::Cpu) else {
+            panic!()
+        };
         let a = tch::no_grad(|| model.forward(&b, false).unwrap().logits);
         let c = tch::no_grad(|| back.forward(&b, false).unwrap().logits);
-        assert_eq!(Vec::<f32>::try_from(a.flatten(0, -1)).unwrap(), Vec::<f32>::try_from(c.flatten(0, -1)).unwrap(), "{kind}");
+        assert_eq!(
+            Vec::<f32>::try_from(a.flatten(0, -1)).unwrap(),
+            Vec::<f32>::try_from(c.flatten(0, -1)).unwrap(),
+            "{kind}"
+        );
     }
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("config.json"), r#"{"model_type": "gpt2", "vocab_size": 10, "hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 16, "max_position_embeddings": 32}"#).unwrap();
-    let e = TransformerClassifier::from_pretrained(dir.path(), 2, TransformerOptions::default(), Device::Cpu, 0).unwrap_err().to_string();
+    let e =
+        TransformerClassifier::from_pretrained(dir.path(), 2, TransformerOptions::default(), Device::Cpu, 0)
+            .unwrap_err()
+            .to_string();
     assert!(e.contains("(field `model_type`): `gpt2` is not supported"), "{e}");
     // A corrupt or hostile config.json is an error naming the field, never a crash or an abort.
-    for (field, bad) in [("num_attention_heads", 0.0), ("num_hidden_layers", 1e8), ("hidden_size", -8.0), ("layer_norm_eps", 0.0)] {
+    for (field, bad) in [
+        ("num_attention_heads", 0.0),
+        ("num_hidden_layers", 1e8),
+        ("hidden_size", -8.0),
+        ("layer_norm_eps", 0.0),
+    ] {
         let mut cfg = serde_json::json!({"model_type": "bert", "vocab_size": 10, "hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 16, "max_position_embeddings": 32});
-        cfg[field] = if field == "layer_norm_eps" { serde_json::json!(bad) } else { serde_json::json!(bad as i64) };
+        cfg[field] =
+            if field == "layer_norm_eps" { serde_json::json!(bad) } else { serde_json::json!(bad as i64) };
         std::fs::write(dir.path().join("config.json"), cfg.to_string()).unwrap();
-        let e = TransformerClassifier::from_pretrained(dir.path(), 2, TransformerOptions::default(), Device::Cpu, 0).unwrap_err().to_string();
+        let e = TransformerClassifier::from_pretrained(
+            dir.path(),
+            2,
+            TransformerOptions::default(),
+            Device::Cpu,
+            0,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains(&format!("(field `{field}`)")), "{field} = {bad}: {e}");
     }
 }
@@ -257,12 +364,23 @@ fn cuda_forward_matches_cpu_when_available() {
         return;
     }
     let cfg = TransformerConfig::tiny(64, 32, 2, 2);
-    let cpu = TransformerClassifier::new(cfg.clone(), 2, TransformerOptions::default(), Device::Cpu, 3).unwrap();
+    let cpu =
+        TransformerClassifier::new(cfg.clone(), 2, TransformerOptions::default(), Device::Cpu, 3).unwrap();
     let dir = tempfile::tempdir().unwrap();
     cpu.export_hf(dir.path(), None).unwrap();
-    let gpu = TransformerClassifier::from_pretrained(dir.path(), 2, TransformerOptions::default(), Device::Cuda(0), 3).unwrap().0;
+    let gpu = TransformerClassifier::from_pretrained(
+        dir.path(),
+        2,
+        TransformerOptions::default(),
+        Device::Cuda(0),
+        3,
+    )
+    .unwrap()
+    .0;
     let (enc, _) = toy_tokens(4, 2);
-    let train::Input::Tokens(b) = enc.collate(&[0, 1, 2, 3], train::Padding::Dynamic, Device::Cpu) else { panic!() };
+    let train::Input::Tokens(b) = enc.collate(&[0, 1, 2, 3], train::Padding::Dynamic, Device::Cpu) else {
+        panic!()
+    };
     let gb = TokenBatch { ids: b.ids.to_device(Device::Cuda(0)), mask: b.mask.to_device(Device::Cuda(0)) };
     let a = tch::no_grad(|| cpu.forward(&b, false).unwrap().logits);
     let g = tch::no_grad(|| gpu.forward(&gb, false).unwrap().logits.to_device(Device::Cpu));

@@ -8,9 +8,9 @@ use std::path::Path;
 use polars::prelude::*;
 use serde::Deserialize;
 
-use crate::io::{json_error, read_utf8, strip_bom};
 use super::{Dataset, LABEL, TEXT};
 use crate::error::{Context, Error, Result};
+use crate::io::{json_error, read_utf8, strip_bom};
 use crate::matrix::{Label, LabelMatrix};
 
 #[derive(Deserialize)]
@@ -29,7 +29,9 @@ fn as_id(v: &serde_json::Value, path: &Path, row: usize, field: &str) -> Result<
             Some(field),
             format!("row {row}: token-level labels (sequence labeling, e.g. mitr) are not supported"),
         )),
-        other => Err(Error::parse(path, None, Some(field), format!("row {row}: expected an integer, got {other}"))),
+        other => {
+            Err(Error::parse(path, None, Some(field), format!("row {row}: expected an integer, got {other}")))
+        }
     }
 }
 
@@ -70,7 +72,10 @@ pub(super) fn load(path: &Path, split: &str, classes: Option<&[String]>) -> Resu
             let source: Vec<i64> = if unlabeled {
                 let train = path.with_file_name("train_data.json");
                 if !train.is_file() {
-                    return Err(Error::invalid(path.display().to_string(), "unlabeled file: pass the class names (--classes)"));
+                    return Err(Error::invalid(
+                        path.display().to_string(),
+                        "unlabeled file: pass the class names (--classes)",
+                    ));
                 }
                 read_rows(&train)?
                     .iter()
@@ -87,23 +92,35 @@ pub(super) fn load(path: &Path, split: &str, classes: Option<&[String]>) -> Resu
     let c = classes.len() as i64;
     for (i, (&g, &m)) in gold.iter().zip(&major).enumerate() {
         if !unlabeled && (g < 0 || g >= c) {
-            return Err(Error::parse(path, None, Some("label"), format!("row {i}: label {g} outside 0..{c}")));
+            return Err(Error::parse(
+                path,
+                None,
+                Some("label"),
+                format!("row {i}: label {g} outside 0..{c}"),
+            ));
         }
         if m < -1 || m >= c {
-            return Err(Error::parse(path, None, Some("major"), format!("row {i}: weak label {m} outside -1..{c}")));
+            return Err(Error::parse(
+                path,
+                None,
+                Some("major"),
+                format!("row {i}: weak label {m} outside -1..{c}"),
+            ));
         }
     }
     let labels: Vec<Option<i32>> = gold.iter().map(|&g| (!unlabeled).then_some(g as i32)).collect();
     let texts: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
-    let frame = DataFrame::new_infer_height(vec![Column::new(TEXT.into(), texts), Column::new(LABEL.into(), labels)])
-        .ctx(|| path.display().to_string())?;
-    let votes = LabelMatrix::new(major.iter().map(|&m| m as Label).collect(), rows.len(), vec!["major".into()], classes.len())?;
-    let name = path
-        .parent()
-        .and_then(|p| p.file_name())
-        .and_then(|s| s.to_str())
-        .unwrap_or("cosine")
-        .to_string();
+    let frame =
+        DataFrame::new_infer_height(vec![Column::new(TEXT.into(), texts), Column::new(LABEL.into(), labels)])
+            .ctx(|| path.display().to_string())?;
+    let votes = LabelMatrix::new(
+        major.iter().map(|&m| m as Label).collect(),
+        rows.len(),
+        vec!["major".into()],
+        classes.len(),
+    )?;
+    let name =
+        path.parent().and_then(|p| p.file_name()).and_then(|s| s.to_str()).unwrap_or("cosine").to_string();
     let mut ds = Dataset::new(name, split, frame, classes, Some(votes))?;
     ds.source = Some(path.to_path_buf());
     Ok(ds)

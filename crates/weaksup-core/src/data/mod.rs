@@ -7,8 +7,8 @@
 //! `span1_start`, `span1_end`, `span2_start`, `span2_end`), the class names, and optionally a
 //! pre-computed vote matrix.
 
-pub mod demo;
 mod cosine;
+pub mod demo;
 pub mod records;
 mod tabular;
 mod wrench;
@@ -19,8 +19,9 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub use crate::io::{
-    FNV_OFFSET, OUTPUTS_RECORD, OutputDir, TMP_SUFFIX, fnv1a64, line_of, parse_toml, read_json, read_parquet, read_toml, read_utf8, tmp_path,
-    with_suffix, write_atomic, write_csv, write_frame, write_json, write_parquet,
+    FNV_OFFSET, OUTPUTS_RECORD, OutputDir, TMP_SUFFIX, fnv1a64, line_of, parse_toml, read_json, read_parquet,
+    read_toml, read_utf8, tmp_path, with_suffix, write_atomic, write_csv, write_frame, write_json,
+    write_parquet,
 };
 pub use wrench::load_wrench;
 
@@ -59,14 +60,7 @@ impl Dataset {
         classes: Vec<String>,
         votes: Option<LabelMatrix>,
     ) -> Result<Self> {
-        let ds = Self {
-            name: name.into(),
-            split: split.into(),
-            frame,
-            classes,
-            votes,
-            source: None,
-        };
+        let ds = Self { name: name.into(), split: split.into(), frame, classes, votes, source: None };
         ds.validate()?;
         Ok(ds)
     }
@@ -83,8 +77,13 @@ impl Dataset {
         if self.classes.len() < 2 {
             return Err(Error::invalid(ctx, format!("{} classes; need at least 2", self.classes.len())));
         }
-        if let Some(dup) = self.classes.iter().enumerate().find(|(i, c)| self.classes[..*i].contains(c)).map(|(_, c)| c) {
-            return Err(Error::invalid(ctx, format!("class `{dup}` is listed twice (classes: {})", self.classes.join(", "))));
+        if let Some(dup) =
+            self.classes.iter().enumerate().find(|(i, c)| self.classes[..*i].contains(c)).map(|(_, c)| c)
+        {
+            return Err(Error::invalid(
+                ctx,
+                format!("class `{dup}` is listed twice (classes: {})", self.classes.join(", ")),
+            ));
         }
         let text = column(&self.frame, TEXT, &ctx)?;
         if text.dtype() != &DataType::String {
@@ -96,14 +95,15 @@ impl Dataset {
         if let Ok(label) = self.frame.column(LABEL) {
             let ca = label.i32().ctx(|| format!("{ctx}: column `label`"))?;
             let c = self.classes.len() as i32;
-            if let Some((row, v)) = ca
-                .iter()
-                .enumerate()
-                .find_map(|(i, v)| v.filter(|&v| v < 0 || v >= c).map(|v| (i, v)))
+            if let Some((row, v)) =
+                ca.iter().enumerate().find_map(|(i, v)| v.filter(|&v| v < 0 || v >= c).map(|v| (i, v)))
             {
                 return Err(Error::invalid(
                     ctx,
-                    format!("row {row}: label {v} outside the {c} classes {:?} (field `label`)", self.classes),
+                    format!(
+                        "row {row}: label {v} outside the {c} classes {:?} (field `label`)",
+                        self.classes
+                    ),
                 ));
             }
         }
@@ -133,9 +133,7 @@ impl Dataset {
 
     /// The text column.
     pub fn texts(&self) -> Result<&StringChunked> {
-        column(&self.frame, TEXT, &self.describe())?
-            .str()
-            .ctx(|| "column `text`".into())
+        column(&self.frame, TEXT, &self.describe())?.str().ctx(|| "column `text`".into())
     }
 
     /// Gold labels (None where unknown), or None when no row has one (no label column, or an
@@ -181,35 +179,20 @@ impl Splits {
 }
 
 /// A supported input format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
+#[value(rename_all = "lowercase")]
 pub enum Format {
     /// A WRENCH folder (`train.json`, `valid.json`, `test.json`, `label.json`) or one split file.
     Wrench,
     Csv,
+    #[value(alias = "pq")]
     Parquet,
     /// JSON Lines (one object per line).
+    #[value(alias = "ndjson")]
     Jsonl,
     /// COSINE-paper JSON arrays of `{text, label, major}`.
     Cosine,
-}
-
-impl std::str::FromStr for Format {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        Ok(match s.to_ascii_lowercase().as_str() {
-            "wrench" => Format::Wrench,
-            "csv" => Format::Csv,
-            "parquet" | "pq" => Format::Parquet,
-            "jsonl" | "ndjson" => Format::Jsonl,
-            "cosine" => Format::Cosine,
-            other => {
-                return Err(Error::Config(format!(
-                    "unknown format `{other}` (wrench, csv, parquet, jsonl, cosine)"
-                )));
-            }
-        })
-    }
 }
 
 /// How to read a corpus: which columns hold text and gold labels, and the class names.
@@ -232,13 +215,7 @@ pub struct LoadOptions {
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        Self {
-            format: None,
-            text_col: TEXT.into(),
-            label_col: None,
-            classes: None,
-            split: None,
-        }
+        Self { format: None, text_col: TEXT.into(), label_col: None, classes: None, split: None }
     }
 }
 
@@ -246,7 +223,12 @@ impl Default for LoadOptions {
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<Splits> {
     // A panic in a parser (ours or a dependency's) becomes an error naming the file.
     std::panic::catch_unwind(|| load_inner(path, opts)).unwrap_or_else(|p| {
-        Err(Error::parse(path, None, None, format!("the reader panicked: {}", crate::error::panic_message(&p))))
+        Err(Error::parse(
+            path,
+            None,
+            None,
+            format!("the reader panicked: {}", crate::error::panic_message(&p)),
+        ))
     })
 }
 
@@ -299,7 +281,10 @@ fn detect_format(path: &Path) -> Result<Format> {
                 &mut head,
             )
             .map_err(|e| Error::io(path, e))?;
-            let first = head[..n].iter().copied().find(|b| !(b.is_ascii_whitespace() || [0xEF, 0xBB, 0xBF].contains(b)));
+            let first = head[..n]
+                .iter()
+                .copied()
+                .find(|b| !(b.is_ascii_whitespace() || [0xEF, 0xBB, 0xBF].contains(b)));
             match first {
                 Some(b'[') => Ok(Format::Cosine),
                 Some(b'{') => Ok(Format::Wrench),
@@ -326,12 +311,7 @@ fn column<'a>(frame: &'a DataFrame, name: &str, ctx: &str) -> Result<&'a Column>
 }
 
 pub fn column_list(frame: &DataFrame) -> String {
-    frame
-        .get_column_names()
-        .iter()
-        .map(|s| s.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
+    frame.get_column_names().iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
 }
 
 fn first_null(c: &Column) -> Option<usize> {
@@ -362,19 +342,33 @@ pub fn class_mapping(model: &[String], data: &[String], map: &[(String, String)]
     for m in model {
         let targets: Vec<&(String, String)> = map.iter().filter(|(a, _)| a == m).collect();
         let [(_, d)] = targets.as_slice() else {
-            return Err(Error::Config(format!("--class-map must map the model class `{m}` exactly once (model classes: {})", model.join(", "))));
+            return Err(Error::Config(format!(
+                "--class-map must map the model class `{m}` exactly once (model classes: {})",
+                model.join(", ")
+            )));
         };
-        let k = data.iter().position(|c| c == d).ok_or_else(|| Error::Config(format!("--class-map {m}={d}: the data has no class `{d}` (data classes: {})", data.join(", "))))?;
+        let k = data.iter().position(|c| c == d).ok_or_else(|| {
+            Error::Config(format!(
+                "--class-map {m}={d}: the data has no class `{d}` (data classes: {})",
+                data.join(", ")
+            ))
+        })?;
         if out.contains(&k) {
             return Err(Error::Config(format!("--class-map maps two model classes onto `{d}`")));
         }
         out.push(k);
     }
     if let Some((a, _)) = map.iter().find(|(a, _)| !model.contains(a)) {
-        return Err(Error::Config(format!("--class-map names `{a}`, which is not a model class (model classes: {})", model.join(", "))));
+        return Err(Error::Config(format!(
+            "--class-map names `{a}`, which is not a model class (model classes: {})",
+            model.join(", ")
+        )));
     }
     if out.len() != data.len() {
-        return Err(Error::Config(format!("--class-map leaves data classes without a model class (data classes: {})", data.join(", "))));
+        return Err(Error::Config(format!(
+            "--class-map leaves data classes without a model class (data classes: {})",
+            data.join(", ")
+        )));
     }
     Ok(out)
 }
@@ -449,7 +443,10 @@ pub fn concat_columns(splits: &Splits, names: &[String]) -> Result<DataFrame> {
 
 /// Hard predictions (the first maximum per row) of `n × C` row-major probabilities.
 pub fn argmax_rows(proba: &[f32], c: usize) -> Vec<u32> {
-    proba.chunks(c.max(1)).map(|p| (0..p.len()).fold(0, |b, k| if p[k] > p[b] { k } else { b }) as u32).collect()
+    proba
+        .chunks(c.max(1))
+        .map(|p| (0..p.len()).fold(0, |b, k| if p[k] > p[b] { k } else { b }) as u32)
+        .collect()
 }
 
 /// One `prob_<class>` Float32 column per class and the `prediction` Int32 column (class id) for
@@ -458,7 +455,16 @@ pub fn prediction_columns(proba: &[f32], classes: &[String]) -> (Vec<Column>, Ve
     let c = classes.len();
     let pred = argmax_rows(proba, c);
     let n = pred.len();
-    let mut cols: Vec<Column> = (0..c).map(|k| Column::new(format!("prob_{}", classes[k]).into(), (0..n).map(|i| proba[i * c + k]).collect::<Vec<f32>>())).collect();
+    let mut cols: Vec<Column> = (0..c)
+        .map(|k| {
+            Column::new(
+                format!("prob_{}", classes[k]).into(),
+                (0..n).map(|i| proba[i * c + k]).collect::<Vec<f32>>(),
+            )
+        })
+        .collect();
     cols.push(Column::new("prediction".into(), pred.iter().map(|&p| p as i32).collect::<Vec<i32>>()));
     (cols, pred)
 }
+
+crate::cli_enum!(Format => "format");

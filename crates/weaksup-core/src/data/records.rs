@@ -91,7 +91,12 @@ pub struct ReadSpec {
 /// Reads a whole file into a frame: every column, the text column named `text`, the first bad
 /// row an error naming file, line and field.
 pub fn read_whole(path: &Path, format: InputFormat, text_col: &str) -> Result<DataFrame> {
-    let spec = ReadSpec { text_col: text_col.into(), id_col: None, columns: Columns::All, on_bad_row: OnBadRow::Fail };
+    let spec = ReadSpec {
+        text_col: text_col.into(),
+        id_col: None,
+        columns: Columns::All,
+        on_bad_row: OnBadRow::Fail,
+    };
     let mut src = open(path, format, &spec)?;
     let block = src.next_block(usize::MAX, true)?;
     let mut frame = block.frame.unwrap_or_default();
@@ -155,9 +160,16 @@ fn wanted(plan: &ReadSpec, available: Option<&[String]>, path: &Path) -> Result<
         return Err(missing(&plan.text_col));
     }
     if plan.text_col != TEXT && available.is_some_and(|a| a.iter().any(|x| x == TEXT)) {
-        return Err(Error::parse(path, Some(1), Some(TEXT), format!("both `{}` (the text column) and `text` exist; rename one", plan.text_col)));
+        return Err(Error::parse(
+            path,
+            Some(1),
+            Some(TEXT),
+            format!("both `{}` (the text column) and `text` exist; rename one", plan.text_col),
+        ));
     }
-    if let Some(dup) = available.and_then(|a| a.iter().enumerate().find(|(i, c)| a[..*i].contains(c)).map(|(_, c)| c)) {
+    if let Some(dup) =
+        available.and_then(|a| a.iter().enumerate().find(|(i, c)| a[..*i].contains(c)).map(|(_, c)| c))
+    {
         return Err(Error::parse(path, Some(1), Some(dup), "this column name appears twice in the header"));
     }
     let mut out = vec![(plan.text_col.clone(), TEXT.to_string())];
@@ -193,7 +205,13 @@ struct StrCols {
 impl StrCols {
     fn new(names: Vec<String>, empty_is_null: bool) -> Self {
         let k = names.len();
-        Self { names, bufs: vec![String::new(); k], spans: vec![Vec::new(); k], rows: Vec::new(), empty_is_null }
+        Self {
+            names,
+            bufs: vec![String::new(); k],
+            spans: vec![Vec::new(); k],
+            rows: Vec::new(),
+            empty_is_null,
+        }
     }
     fn push(&mut self, row: u64, cells: impl Iterator<Item = Option<impl AsRef<str>>>) {
         self.rows.push(row);
@@ -225,7 +243,14 @@ struct Rejecter<'a> {
 }
 
 impl Rejecter<'_> {
-    fn reject(&mut self, line: Option<u64>, row: u64, reason: &str, field: Option<&str>, detail: String) -> Result<()> {
+    fn reject(
+        &mut self,
+        line: Option<u64>,
+        row: u64,
+        reason: &str,
+        field: Option<&str>,
+        detail: String,
+    ) -> Result<()> {
         if self.policy == OnBadRow::Fail {
             let what = match reason {
                 "invalid_utf8" => "invalid UTF-8",
@@ -270,21 +295,35 @@ impl CsvSource {
             .has_headers(true)
             .flexible(true)
             .from_reader(BufReader::with_capacity(READ_BUFFER, file));
-        let header = rdr.byte_headers().map_err(|e| Error::parse(path, Some(1), None, format!("CSV header: {e}")))?.clone();
+        let header = rdr
+            .byte_headers()
+            .map_err(|e| Error::parse(path, Some(1), None, format!("CSV header: {e}")))?
+            .clone();
         if header.is_empty() {
             return Err(Error::parse(path, Some(1), None, "empty file (no header row)"));
         }
         let mut names = Vec::with_capacity(header.len());
         for (i, h) in header.iter().enumerate() {
             let h = if i == 0 { h.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(h) } else { h };
-            let name = std::str::from_utf8(h).map_err(|_| Error::parse(path, Some(1), None, format!("header field {} is not UTF-8", i + 1)))?;
+            let name = std::str::from_utf8(h).map_err(|_| {
+                Error::parse(path, Some(1), None, format!("header field {} is not UTF-8", i + 1))
+            })?;
             names.push(name.to_string());
         }
         let cols = wanted(plan, Some(&names), path)?
             .into_iter()
             .map(|(src, out)| (names.iter().position(|n| *n == src).unwrap_or(0), out))
             .collect();
-        Ok(Self { path: path.into(), rdr, width: header.len(), cols, source_names: names, row: 0, rec: csv::ByteRecord::new(), policy: plan.on_bad_row })
+        Ok(Self {
+            path: path.into(),
+            rdr,
+            width: header.len(),
+            cols,
+            source_names: names,
+            row: 0,
+            rec: csv::ByteRecord::new(),
+            policy: plan.on_bad_row,
+        })
     }
 }
 
@@ -315,14 +354,23 @@ impl RecordSource for CsvSource {
                 continue;
             }
             let rec = &self.rec;
-            let bad = self.cols.iter().find_map(|(i, _)| std::str::from_utf8(&rec[*i]).err().map(|e| (*i, e.valid_up_to())));
+            let bad = self
+                .cols
+                .iter()
+                .find_map(|(i, _)| std::str::from_utf8(&rec[*i]).err().map(|e| (*i, e.valid_up_to())));
             if let Some((i, at)) = bad {
                 let detail = format!("invalid UTF-8 at byte {at} of the field");
                 rej.reject(line, row, "invalid_utf8", Some(&self.source_names[i]), detail)?;
                 continue;
             }
             if rec[self.cols[0].0].is_empty() {
-                rej.reject(line, row, "missing_text", Some(&self.source_names[self.cols[0].0]), "empty text".into())?;
+                rej.reject(
+                    line,
+                    row,
+                    "missing_text",
+                    Some(&self.source_names[self.cols[0].0]),
+                    "empty text".into(),
+                )?;
                 continue;
             }
             cols.push(row, self.cols.iter().map(|(i, _)| std::str::from_utf8(&rec[*i]).ok()));
@@ -354,7 +402,16 @@ impl JsonlSource {
             Columns::Named(_) => None,
         };
         let (keys, names) = wanted(plan, keys.as_deref(), path)?.into_iter().unzip();
-        Ok(Self { path: path.into(), rdr: BufReader::with_capacity(READ_BUFFER, file), keys, names, line: 0, row: 0, buf: Vec::new(), policy: plan.on_bad_row })
+        Ok(Self {
+            path: path.into(),
+            rdr: BufReader::with_capacity(READ_BUFFER, file),
+            keys,
+            names,
+            line: 0,
+            row: 0,
+            buf: Vec::new(),
+            policy: plan.on_bad_row,
+        })
     }
 }
 
@@ -387,18 +444,25 @@ impl RecordSource for JsonlSource {
             let text = match std::str::from_utf8(rec) {
                 Ok(t) => t,
                 Err(e) => {
-                    rej.reject(Some(line), row, "invalid_utf8", None, format!("invalid UTF-8 at byte {} of the line", e.valid_up_to()))?;
+                    rej.reject(
+                        Some(line),
+                        row,
+                        "invalid_utf8",
+                        None,
+                        format!("invalid UTF-8 at byte {} of the line", e.valid_up_to()),
+                    )?;
                     continue;
                 }
             };
             let mut de = serde_json::Deserializer::from_str(text);
-            let cells = match (Pick { keys: &self.keys }).deserialize(&mut de).and_then(|c| de.end().map(|_| c)) {
-                Ok(c) => c,
-                Err(e) => {
-                    rej.reject(Some(line), row, "malformed_json", None, e.to_string())?;
-                    continue;
-                }
-            };
+            let cells =
+                match (Pick { keys: &self.keys }).deserialize(&mut de).and_then(|c| de.end().map(|_| c)) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        rej.reject(Some(line), row, "malformed_json", None, e.to_string())?;
+                        continue;
+                    }
+                };
             match &cells[0] {
                 Cell::Str(s) if !s.is_empty() => {}
                 Cell::Str(_) => {
@@ -410,7 +474,13 @@ impl RecordSource for JsonlSource {
                     continue;
                 }
                 Cell::Other(v) => {
-                    rej.reject(Some(line), row, "missing_text", Some(&self.keys[0]), format!("not a string: {v}"))?;
+                    rej.reject(
+                        Some(line),
+                        row,
+                        "missing_text",
+                        Some(&self.keys[0]),
+                        format!("not a string: {v}"),
+                    )?;
                     continue;
                 }
             }
@@ -562,8 +632,16 @@ impl ParquetSource {
         let names: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
         let cols = wanted(plan, Some(&names), path)?;
         let text_dtype = schema.get(plan.text_col.as_str()).map(|f| f.dtype().clone());
-        if !matches!(text_dtype, Some(ArrowDataType::Utf8View | ArrowDataType::Utf8 | ArrowDataType::LargeUtf8)) {
-            return Err(Error::parse(path, None, Some(&plan.text_col), format!("holds {text_dtype:?}, not text")));
+        if !matches!(
+            text_dtype,
+            Some(ArrowDataType::Utf8View | ArrowDataType::Utf8 | ArrowDataType::LargeUtf8)
+        ) {
+            return Err(Error::parse(
+                path,
+                None,
+                Some(&plan.text_col),
+                format!("holds {text_dtype:?}, not text"),
+            ));
         }
         let n_rows = reader.num_rows().ctx(ctx)? as u64;
         let meta = reader.get_metadata().ctx(ctx)?.clone();
@@ -596,7 +674,8 @@ impl RecordSource for ParquetSource {
         }
         frame.with_column(Column::new(ROW.into(), (start..start + len).collect::<Vec<u64>>())).ctx(ctx)?;
         let text = frame.column(TEXT).ctx(ctx)?.str().ctx(ctx)?;
-        let bad: Vec<usize> = text.iter().enumerate().filter(|(_, t)| t.is_none_or(str::is_empty)).map(|(i, _)| i).collect();
+        let bad: Vec<usize> =
+            text.iter().enumerate().filter(|(_, t)| t.is_none_or(str::is_empty)).map(|(i, _)| i).collect();
         let mut rej = Rejecter { path: &self.path, policy: self.policy, out: Vec::new() };
         for &i in &bad {
             let detail = if text.get(i).is_none() { "null text" } else { "empty text" };
@@ -606,8 +685,11 @@ impl RecordSource for ParquetSource {
             let mask: BooleanChunked = text.iter().map(|t| t.is_some_and(|t| !t.is_empty())).collect();
             frame = frame.filter(&mask).ctx(ctx)?;
         }
-        let order: Vec<&str> = std::iter::once(ROW).chain(self.cols.iter().map(|(_, o)| o.as_str())).collect();
+        let order: Vec<&str> =
+            std::iter::once(ROW).chain(self.cols.iter().map(|(_, o)| o.as_str())).collect();
         let frame = frame.select(order).ctx(ctx)?;
         Ok(Block { rows_in: len, bytes, frame: Some(frame), rejected: rej.out })
     }
 }
+
+crate::cli_enum!(InputFormat => "input format", OnBadRow => "bad-row policy");

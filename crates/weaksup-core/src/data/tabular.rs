@@ -28,14 +28,16 @@ pub(super) fn load(path: &Path, format: Format, split: &str, opts: &LoadOptions)
     }
     let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("data").to_string();
     let (frame, classes) = normalize(frame, path, opts)?;
-    let mut ds = Dataset::new(name, split, frame, classes, None).map_err(|e| Error::invalid(path.display().to_string(), e.to_string()))?;
+    let mut ds = Dataset::new(name, split, frame, classes, None)
+        .map_err(|e| Error::invalid(path.display().to_string(), e.to_string()))?;
     ds.source = Some(path.to_path_buf());
     Ok(ds)
 }
 
 /// A canonical non-negative integer (`0`, `17`; not `007`, `+1`, ` 1`), as a class id.
 fn as_id(s: &str) -> Option<i64> {
-    let canonical = !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'));
+    let canonical =
+        !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'));
     canonical.then(|| s.parse().ok()).flatten()
 }
 
@@ -49,24 +51,31 @@ fn normalize(mut frame: DataFrame, path: &Path, opts: &LoadOptions) -> Result<(D
     let label_col = match &opts.label_col {
         Some(c) => {
             if frame.column(c).is_err() {
-                return Err(Error::MissingColumn { context: ctx, column: c.clone(), available: column_list(&frame) });
+                return Err(Error::MissingColumn {
+                    context: ctx,
+                    column: c.clone(),
+                    available: column_list(&frame),
+                });
             }
             Some(c.clone())
         }
         None => frame.column(LABEL).is_ok().then(|| LABEL.to_string()),
     };
     let Some(label_col) = label_col else {
-        let classes = opts
-            .classes
-            .clone()
-            .ok_or_else(|| Error::invalid(&ctx, "no label column: pass the class names (--classes or the LF file's classes)"))?;
+        let classes = opts.classes.clone().ok_or_else(|| {
+            Error::invalid(&ctx, "no label column: pass the class names (--classes or the LF file's classes)")
+        })?;
         return Ok((frame, classes));
     };
     if label_col != LABEL && frame.column(LABEL).is_ok() {
-        return Err(Error::invalid(&ctx, format!("both `{label_col}` and `label` columns exist; rename one")));
+        return Err(Error::invalid(
+            &ctx,
+            format!("both `{label_col}` and `label` columns exist; rename one"),
+        ));
     }
     let col = frame.column(&label_col).ctx(|| ctx.clone())?.clone();
-    let bad = |row: usize, msg: String| Error::parse(path, None, Some(&label_col), format!("row {row}: {msg}"));
+    let bad =
+        |row: usize, msg: String| Error::parse(path, None, Some(&label_col), format!("row {row}: {msg}"));
     let (ids, classes): (Vec<Option<i32>>, Vec<String>) = match col.dtype() {
         DataType::String => {
             let ca = col.str().ctx(|| ctx.clone())?;
@@ -75,14 +84,20 @@ fn normalize(mut frame: DataFrame, path: &Path, opts: &LoadOptions) -> Result<(D
                 None if ca.iter().flatten().all(|v| as_id(v).is_some()) => {
                     let max = ca.iter().flatten().filter_map(as_id).max().unwrap_or(1);
                     if max > 10_000 {
-                        return Err(Error::invalid(&ctx, format!("label column `{label_col}`: integer labels up to {max}; pass --classes")));
+                        return Err(Error::invalid(
+                            &ctx,
+                            format!("label column `{label_col}`: integer labels up to {max}; pass --classes"),
+                        ));
                     }
                     (0..=max.max(1)).map(|i| i.to_string()).collect()
                 }
-                None => ca.iter().flatten().map(str::to_string).collect::<BTreeSet<_>>().into_iter().collect(),
+                None => {
+                    ca.iter().flatten().map(str::to_string).collect::<BTreeSet<_>>().into_iter().collect()
+                }
             };
             let c = classes.len() as i64;
-            let lookup: std::collections::HashMap<&str, i32> = classes.iter().enumerate().map(|(i, c)| (c.as_str(), i as i32)).collect();
+            let lookup: std::collections::HashMap<&str, i32> =
+                classes.iter().enumerate().map(|(i, c)| (c.as_str(), i as i32)).collect();
             let ids = ca
                 .iter()
                 .enumerate()
@@ -91,8 +106,14 @@ fn normalize(mut frame: DataFrame, path: &Path, opts: &LoadOptions) -> Result<(D
                     Some(v) => match (lookup.get(v), as_id(v)) {
                         (Some(&id), _) => Ok(Some(id)),
                         (None, Some(id)) if id < c => Ok(Some(id as i32)),
-                        (None, Some(id)) => Err(bad(row, format!("label {id} outside 0..{c} (classes: {})", classes.join(", ")))),
-                        _ => Err(bad(row, format!("unknown label `{v}` (classes: {}, or ids 0..{c})", classes.join(", ")))),
+                        (None, Some(id)) => Err(bad(
+                            row,
+                            format!("label {id} outside 0..{c} (classes: {})", classes.join(", ")),
+                        )),
+                        _ => Err(bad(
+                            row,
+                            format!("unknown label `{v}` (classes: {}, or ids 0..{c})", classes.join(", ")),
+                        )),
                     },
                 })
                 .collect::<Result<Vec<_>>>()?;
@@ -106,7 +127,10 @@ fn normalize(mut frame: DataFrame, path: &Path, opts: &LoadOptions) -> Result<(D
                 None => {
                     let max = ca.max().unwrap_or(0);
                     if max > 10_000 {
-                        return Err(Error::invalid(&ctx, format!("label column `{label_col}`: integer labels up to {max}; pass --classes")));
+                        return Err(Error::invalid(
+                            &ctx,
+                            format!("label column `{label_col}`: integer labels up to {max}; pass --classes"),
+                        ));
                     }
                     (0..=max.max(1)).map(|i| i.to_string()).collect()
                 }
@@ -116,13 +140,20 @@ fn normalize(mut frame: DataFrame, path: &Path, opts: &LoadOptions) -> Result<(D
                 .iter()
                 .enumerate()
                 .map(|(row, v)| match v {
-                    Some(v) if v < 0 || v >= c => Err(bad(row, format!("label {v} outside 0..{c} (classes: {})", classes.join(", ")))),
+                    Some(v) if v < 0 || v >= c => {
+                        Err(bad(row, format!("label {v} outside 0..{c} (classes: {})", classes.join(", "))))
+                    }
                     v => Ok(v.map(|v| v as i32)),
                 })
                 .collect::<Result<Vec<_>>>()?;
             (ids, classes)
         }
-        dt => return Err(Error::invalid(&ctx, format!("label column `{label_col}` holds {dt}; expected class names or integer ids"))),
+        dt => {
+            return Err(Error::invalid(
+                &ctx,
+                format!("label column `{label_col}` holds {dt}; expected class names or integer ids"),
+            ));
+        }
     };
     frame.drop_in_place(&label_col).ctx(|| ctx.clone())?;
     frame.with_column(Column::new(LABEL.into(), ids)).ctx(|| ctx.clone())?;

@@ -10,9 +10,9 @@ use polars::prelude::*;
 use serde::Deserialize;
 use serde::de::{MapAccess, Visitor};
 
-use crate::io::{json_error, read_utf8, strip_bom};
 use super::{Dataset, LABEL, Splits, TEXT};
 use crate::error::{Context, Error, Result};
+use crate::io::{json_error, read_utf8, strip_bom};
 use crate::matrix::{ABSTAIN, Label, LabelMatrix};
 
 /// The split files a WRENCH folder may hold, in load order.
@@ -72,7 +72,12 @@ fn read_classes(path: &Path) -> Result<Vec<String>> {
     by_id.sort();
     for (expect, (id, _)) in by_id.iter().enumerate() {
         if *id != expect {
-            return Err(Error::parse(path, None, None, format!("class ids must be 0..{}, missing {expect}", by_id.len())));
+            return Err(Error::parse(
+                path,
+                None,
+                None,
+                format!("class ids must be 0..{}, missing {expect}", by_id.len()),
+            ));
         }
     }
     Ok(by_id.into_iter().map(|(_, n)| n).collect())
@@ -91,11 +96,7 @@ pub fn load_wrench_path(path: &Path, classes: Option<&[String]>) -> Result<Split
         Some(c) => c.to_vec(),
         None => read_classes(&dir.join("label.json"))?,
     };
-    let name = dir
-        .file_name()
-        .and_then(|s| s.to_str())
-        .unwrap_or("wrench")
-        .to_string();
+    let name = dir.file_name().and_then(|s| s.to_str()).unwrap_or("wrench").to_string();
     let mut splits = Vec::new();
     match only {
         Some(file) => {
@@ -143,7 +144,9 @@ fn load_split(path: &Path, name: &str, split: &str, classes: &[String]) -> Resul
     let (mut e1, mut e2, mut s1a, mut s1b, mut s2a, mut s2b) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (id, row) in &rows {
-        let bad = |field: &str, msg: String| Error::parse(path, line_of_id(id), Some(field), format!("row id {id}: {msg}"));
+        let bad = |field: &str, msg: String| {
+            Error::parse(path, line_of_id(id), Some(field), format!("row id {id}: {msg}"))
+        };
         match (&row.weak_labels, width) {
             (Some(w), Some(m)) if w.len() == m => {
                 for (j, &v) in w.iter().enumerate() {
@@ -160,7 +163,11 @@ fn load_split(path: &Path, name: &str, split: &str, classes: &[String]) -> Resul
             (w, _) => {
                 return Err(bad(
                     "weak_labels",
-                    format!("{} while other rows {}", if w.is_some() { "present" } else { "missing" }, if w.is_some() { "have none" } else { "have votes" }),
+                    format!(
+                        "{} while other rows {}",
+                        if w.is_some() { "present" } else { "missing" },
+                        if w.is_some() { "have none" } else { "have votes" }
+                    ),
                 ));
             }
         }
@@ -172,7 +179,9 @@ fn load_split(path: &Path, name: &str, split: &str, classes: &[String]) -> Resul
         }
         texts.push(row.data.text.as_str());
         if relation {
-            let (Some(a), Some(b), Some(x), Some(y)) = (&row.data.entity1, &row.data.entity2, row.data.span1, row.data.span2) else {
+            let (Some(a), Some(b), Some(x), Some(y)) =
+                (&row.data.entity1, &row.data.entity2, row.data.span1, row.data.span2)
+            else {
                 return Err(bad("data", "relation row without entity1/entity2/span1/span2".into()));
             };
             e1.push(a.as_str());
@@ -201,7 +210,9 @@ fn load_split(path: &Path, name: &str, split: &str, classes: &[String]) -> Resul
     }
     let frame = DataFrame::new_infer_height(cols).ctx(|| format!("{}: building frame", path.display()))?;
     let votes = match width {
-        Some(m) => Some(LabelMatrix::new(votes, n, (0..m).map(|j| format!("lf_{j}")).collect(), classes.len())?),
+        Some(m) => {
+            Some(LabelMatrix::new(votes, n, (0..m).map(|j| format!("lf_{j}")).collect(), classes.len())?)
+        }
         None => None,
     };
     let mut ds = Dataset::new(name, split, frame, classes.to_vec(), votes)?;

@@ -54,8 +54,15 @@ const CHUNK: usize = 4096;
 
 impl DsParams {
     fn validate(&self) -> Result<()> {
-        if self.max_iter == 0 || self.tol.is_nan() || self.tol < 0.0 || self.smoothing.is_nan() || self.smoothing <= 0.0 {
-            return Err(Error::Config(format!("ds: need max_iter > 0, tol >= 0, smoothing > 0 (got {self:?})")));
+        if self.max_iter == 0
+            || self.tol.is_nan()
+            || self.tol < 0.0
+            || self.smoothing.is_nan()
+            || self.smoothing <= 0.0
+        {
+            return Err(Error::Config(format!(
+                "ds: need max_iter > 0, tol >= 0, smoothing > 0 (got {self:?})"
+            )));
         }
         Ok(())
     }
@@ -63,7 +70,8 @@ impl DsParams {
     pub(crate) fn fit(&self, votes: &Votes, opts: &FitOptions) -> Result<DawidSkene> {
         self.validate()?;
         let (c, m) = (votes.cardinality, votes.n_lfs);
-        let rows: Vec<usize> = if self.include_uncovered { (0..votes.n_rows).collect() } else { votes.covered() };
+        let rows: Vec<usize> =
+            if self.include_uncovered { (0..votes.n_rows).collect() } else { votes.covered() };
         // Initial posteriors: majority-vote shares (uniform on uncovered rows).
         let mut post: Vec<f64> = vec![0.0; rows.len() * c];
         for (r, &i) in rows.iter().enumerate() {
@@ -94,7 +102,10 @@ impl DsParams {
             tracing::debug!(iteration = it, log_likelihood = ll, "dawid-skene");
             model.info.iterations = it + 1;
             if !ll.is_finite() {
-                return Err(Error::invalid("dawid-skene", format!("log-likelihood became {ll} at iteration {it}")));
+                return Err(Error::invalid(
+                    "dawid-skene",
+                    format!("log-likelihood became {ll} at iteration {it}"),
+                ));
             }
             if (ll - prev).abs() <= self.tol * ll.abs() {
                 model.info.converged = true;
@@ -109,7 +120,14 @@ impl DsParams {
 
 impl DawidSkene {
     /// Class prior and confusion matrices from the current posteriors.
-    fn m_step(&mut self, votes: &Votes, rows: &[usize], post: &[f64], alpha: f64, fixed_balance: Option<&[f64]>) {
+    fn m_step(
+        &mut self,
+        votes: &Votes,
+        rows: &[usize],
+        post: &[f64],
+        alpha: f64,
+        fixed_balance: Option<&[f64]>,
+    ) {
         let (c, m) = (self.cardinality, self.n_lfs);
         let w = c + 1;
         // counts[(j*C + y)*(C+1) + l] for votes l < C, and prior mass per class; summed per chunk
@@ -226,7 +244,9 @@ impl LabelModel for DawidSkene {
     }
     fn lf_accuracies(&self) -> Option<Vec<f64>> {
         let c = self.cardinality;
-        Some(super::balanced_accuracies(self.n_lfs, &self.class_balance, |j, y, l| self.confusion[(j * c + y) * (c + 1) + l]))
+        Some(super::balanced_accuracies(self.n_lfs, &self.class_balance, |j, y, l| {
+            self.confusion[(j * c + y) * (c + 1) + l]
+        }))
     }
 }
 

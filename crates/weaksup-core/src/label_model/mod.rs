@@ -28,10 +28,12 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-pub use ds::{DawidSkene, DsParams};
 pub use crate::metrics::{Evaluation, Metric, Scores, evaluate};
+pub use ds::{DawidSkene, DsParams};
 pub use mv::{MajorityVote, MvParams, WeightedVote, WmvParams};
-pub use select::{LabelModelConfig, Selected, default_grid, mean_evaluation, score, score_runs, select, soft_label_frame};
+pub use select::{
+    LabelModelConfig, Selected, default_grid, mean_evaluation, score, score_runs, select, soft_label_frame,
+};
 pub use snorkel::{Balance, Optimizer, SnorkelModel, SnorkelParams};
 
 use crate::error::{Context, Error, Result};
@@ -55,7 +57,10 @@ impl Proba {
         for (i, row) in data.chunks(c.max(1)).enumerate() {
             let s: f64 = row.iter().sum();
             if !s.is_finite() || (s - 1.0).abs() > 1e-6 || row.iter().any(|&p| p < 0.0) {
-                return Err(Error::invalid("probabilities", format!("row {i} is not a distribution: {row:?}")));
+                return Err(Error::invalid(
+                    "probabilities",
+                    format!("row {i} is not a distribution: {row:?}"),
+                ));
             }
         }
         Ok(Self { n, c, data })
@@ -94,21 +99,24 @@ impl Proba {
 }
 
 /// What to predict when several classes share the highest probability on a covered row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
 pub enum TiePolicy {
     /// A seeded uniform draw among the tied classes (WRENCH, Snorkel `tie_break_policy="random"`).
     #[default]
     Random,
     /// The lowest class id among the tied.
+    #[value(alias = "lowest-id")]
     LowestId,
     /// No prediction (`-1`); counted as wrong in all-row metrics.
     Abstain,
 }
 
 /// What to predict on rows where every LF abstained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
 pub enum UncoveredPolicy {
     /// A seeded uniform draw over all classes (WRENCH's evaluation protocol).
     #[default]
@@ -116,6 +124,7 @@ pub enum UncoveredPolicy {
     /// The model's prior: the argmax of its class balance (ties by the tie policy).
     Prior,
     /// The lowest class id.
+    #[value(alias = "lowest-id")]
     LowestId,
     /// No prediction (`-1`).
     Abstain,
@@ -130,6 +139,9 @@ pub enum UncoveredPolicy {
 pub struct PredictOptions {
     pub tie: TiePolicy,
     pub uncovered: UncoveredPolicy,
+    /// The seed of the random draws ([`crate::seeds::Seeds::policy`] of the run's or the
+    /// command's `--seed`; per part in batch runs); not part of a config file.
+    #[serde(skip)]
     pub seed: u64,
 }
 
@@ -200,6 +212,55 @@ pub struct FitOptions {
     pub seed: u64,
 }
 
+/// A label model by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+#[value(rename_all = "lowercase")]
+pub enum LabelModelKind {
+    /// Majority vote.
+    Mv,
+    /// Majority vote weighted by the class balance.
+    Wmv,
+    /// Dawid–Skene.
+    Ds,
+    /// Snorkel-style matrix completion.
+    Snorkel,
+}
+
+/// What a label-model stage fits: one model, or `auto` (every model's grid, the best on valid).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+#[value(rename_all = "lowercase")]
+pub enum LabelModelChoice {
+    #[default]
+    Auto,
+    Mv,
+    Wmv,
+    Ds,
+    Snorkel,
+}
+
+impl LabelModelChoice {
+    /// The one model chosen, `None` for `auto`.
+    pub fn kind(self) -> Option<LabelModelKind> {
+        match self {
+            LabelModelChoice::Auto => None,
+            LabelModelChoice::Mv => Some(LabelModelKind::Mv),
+            LabelModelChoice::Wmv => Some(LabelModelKind::Wmv),
+            LabelModelChoice::Ds => Some(LabelModelKind::Ds),
+            LabelModelChoice::Snorkel => Some(LabelModelKind::Snorkel),
+        }
+    }
+}
+
+impl LabelModelKind {
+    /// Every model, in the order `auto` searches them.
+    pub const ALL: [LabelModelKind; 4] =
+        [LabelModelKind::Mv, LabelModelKind::Wmv, LabelModelKind::Ds, LabelModelKind::Snorkel];
+}
+
+crate::cli_enum!(LabelModelKind => "label model", LabelModelChoice => "label model");
+
 /// The parameters of any model, tagged by `model = "..."` in TOML/JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "model", rename_all = "lowercase", deny_unknown_fields)]
@@ -213,13 +274,16 @@ pub enum Params {
 impl Params {
     /// The default params of `name` (`mv`, `wmv`, `ds`, `snorkel`).
     pub fn default_for(name: &str) -> Result<Self> {
-        Ok(match name {
-            "mv" => Params::Mv(MvParams::default()),
-            "wmv" => Params::Wmv(WmvParams::default()),
-            "ds" => Params::Ds(DsParams::default()),
-            "snorkel" => Params::Snorkel(SnorkelParams::default()),
-            other => return Err(Error::Config(format!("unknown label model `{other}` (mv, wmv, ds, snorkel)"))),
-        })
+        Ok(Self::defaults(name.parse()?))
+    }
+    /// The default params of a model.
+    pub fn defaults(kind: LabelModelKind) -> Self {
+        match kind {
+            LabelModelKind::Mv => Params::Mv(MvParams::default()),
+            LabelModelKind::Wmv => Params::Wmv(WmvParams::default()),
+            LabelModelKind::Ds => Params::Ds(DsParams::default()),
+            LabelModelKind::Snorkel => Params::Snorkel(SnorkelParams::default()),
+        }
     }
     pub fn name(&self) -> &'static str {
         match self {
@@ -245,7 +309,10 @@ impl Params {
         let sparse = Votes::new(votes);
         let covered = sparse.covered().len();
         if covered == 0 {
-            return Err(Error::invalid("label model", format!("all {} rows are uncovered (every LF abstains): nothing to fit", votes.n_rows())));
+            return Err(Error::invalid(
+                "label model",
+                format!("all {} rows are uncovered (every LF abstains): nothing to fit", votes.n_rows()),
+            ));
         }
         let mut fitted = match self {
             Params::Mv(p) => Fitted::Mv(p.fit(&sparse, opts)?),
@@ -263,7 +330,10 @@ impl Params {
 }
 
 fn check_balance(b: &[f64], c: usize) -> Result<()> {
-    if b.len() != c || b.iter().any(|&p| !(p.is_finite() && p > 0.0)) || (b.iter().sum::<f64>() - 1.0).abs() > 1e-6 {
+    if b.len() != c
+        || b.iter().any(|&p| !(p.is_finite() && p > 0.0))
+        || (b.iter().sum::<f64>() - 1.0).abs() > 1e-6
+    {
         return Err(Error::Config(format!("class balance {b:?}: need {c} positive values summing to 1")));
     }
     Ok(())
@@ -336,9 +406,17 @@ impl Fitted {
         let info = self.info();
         if !info.converged {
             if chosen_on_valid {
-                tracing::warn!(model = self.name(), iterations = info.iterations, "the label model did not converge within its iteration cap; this stopped-early setting scored best on valid among the grid's settings");
+                tracing::warn!(
+                    model = self.name(),
+                    iterations = info.iterations,
+                    "the label model did not converge within its iteration cap; this stopped-early setting scored best on valid among the grid's settings"
+                );
             } else {
-                tracing::warn!(model = self.name(), iterations = info.iterations, "the label model did not converge; raise its iteration cap or learning rate");
+                tracing::warn!(
+                    model = self.name(),
+                    iterations = info.iterations,
+                    "the label model did not converge; raise its iteration cap or learning rate"
+                );
             }
         }
         if info.collapsed {
@@ -367,7 +445,8 @@ impl Fitted {
             Fitted::Ds(x) => x.check(),
             Fitted::Snorkel(x) => x.check(),
         };
-        checked.map_err(|msg| Error::parse(path, None, None, format!("not a consistent label model: {msg}")))?;
+        checked
+            .map_err(|msg| Error::parse(path, None, None, format!("not a consistent label model: {msg}")))?;
         Ok(m)
     }
 }
@@ -406,7 +485,11 @@ pub(crate) fn check_shape(model: &str, votes: &LabelMatrix, n_lfs: usize, cardin
     if votes.n_lfs() != n_lfs || votes.cardinality() != cardinality {
         return Err(Error::invalid(
             format!("label model `{model}`"),
-            format!("fitted on {n_lfs} LFs × {cardinality} classes, given {} × {}", votes.n_lfs(), votes.cardinality()),
+            format!(
+                "fitted on {n_lfs} LFs × {cardinality} classes, given {} × {}",
+                votes.n_lfs(),
+                votes.cardinality()
+            ),
         ));
     }
     Ok(())
@@ -414,7 +497,11 @@ pub(crate) fn check_shape(model: &str, votes: &LabelMatrix, n_lfs: usize, cardin
 
 /// Per-LF accuracy P(vote = y | Y = y, the LF votes), averaged over the class balance, from
 /// `p(j, y, l)` = P(LF j votes l | Y = y) (unnormalised over l is fine).
-pub(crate) fn balanced_accuracies(n_lfs: usize, balance: &[f64], p: impl Fn(usize, usize, usize) -> f64) -> Vec<f64> {
+pub(crate) fn balanced_accuracies(
+    n_lfs: usize,
+    balance: &[f64],
+    p: impl Fn(usize, usize, usize) -> f64,
+) -> Vec<f64> {
     let c = balance.len();
     (0..n_lfs)
         .map(|j| {
@@ -453,3 +540,5 @@ pub(crate) fn mv_balance(votes: &Votes) -> Vec<f64> {
     let s: f64 = counts.iter().sum();
     counts.into_iter().map(|x| x / s).collect()
 }
+
+crate::cli_enum!(TiePolicy => "tie policy", UncoveredPolicy => "uncovered-row policy");

@@ -6,23 +6,28 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::snorkel::{Balance, Optimizer};
-use crate::metrics::Metric;
-use super::{DsParams, Evaluation, FitOptions, Fitted, LabelModel, Params, PredictOptions, SnorkelParams, evaluate, predict};
+use super::{
+    DsParams, Evaluation, FitOptions, Fitted, LabelModel, LabelModelChoice, LabelModelKind, Params,
+    PredictOptions, SnorkelParams, evaluate, predict,
+};
 use crate::error::{Error, Result};
 use crate::matrix::LabelMatrix;
+use crate::metrics::Metric;
 
 /// The hyper-parameter grid searched for a model when a dev set is given (one point for models
 /// without hyper-parameters).
-pub fn default_grid(model: &str) -> Result<Vec<Params>> {
-    Ok(match model {
-        "ds" => [0.001, 0.01, 0.1, 1.0]
+pub fn default_grid(model: LabelModelKind) -> Vec<Params> {
+    match model {
+        LabelModelKind::Ds => [0.001, 0.01, 0.1, 1.0]
             .into_iter()
             .map(|smoothing| Params::Ds(DsParams { smoothing, ..DsParams::default() }))
             .collect(),
-        "snorkel" => {
+        LabelModelKind::Snorkel => {
             let mut g = Vec::new();
             for balance in [Balance::Uniform, Balance::Mv] {
-                for (optimizer, lrs) in [(Optimizer::Sgd, [1e-4, 1e-3, 1e-2]), (Optimizer::Adam, [1e-3, 3e-3, 1e-2])] {
+                for (optimizer, lrs) in
+                    [(Optimizer::Sgd, [1e-4, 1e-3, 1e-2]), (Optimizer::Adam, [1e-3, 3e-3, 1e-2])]
+                {
                     for lr in lrs {
                         for l2 in [0.0, 0.1] {
                             for epochs in [100, 500] {
@@ -31,7 +36,16 @@ pub fn default_grid(model: &str) -> Result<Vec<Params>> {
                                 // points start small (0.25 · μ₀ with prec_init 0.9) and barely move
                                 // (SGD, lr 1e-4: Snorkel's "tuned" regime).
                                 for (init_scale, prec_init) in [(1.0, 0.7), (0.5, 0.7), (0.25, 0.9)] {
-                                    g.push(Params::Snorkel(SnorkelParams { epochs, lr, l2, optimizer, balance, init_scale, prec_init, ..SnorkelParams::default() }));
+                                    g.push(Params::Snorkel(SnorkelParams {
+                                        epochs,
+                                        lr,
+                                        l2,
+                                        optimizer,
+                                        balance,
+                                        init_scale,
+                                        prec_init,
+                                        ..SnorkelParams::default()
+                                    }));
                                 }
                             }
                         }
@@ -40,20 +54,31 @@ pub fn default_grid(model: &str) -> Result<Vec<Params>> {
             }
             g
         }
-        other => vec![Params::default_for(other)?],
-    })
+        other => vec![Params::defaults(other)],
+    }
 }
-
 
 /// Scores a fitted model on `votes` against `gold`. `all`-row scores with random policies are
 /// averaged over `policy_seeds` draws so that one lucky draw does not decide a comparison.
-pub fn score(model: &Fitted, votes: &LabelMatrix, gold: &[Option<u32>], opts: &PredictOptions, policy_seeds: u64) -> Result<Evaluation> {
+pub fn score(
+    model: &Fitted,
+    votes: &LabelMatrix,
+    gold: &[Option<u32>],
+    opts: &PredictOptions,
+    policy_seeds: u64,
+) -> Result<Evaluation> {
     Ok(mean_evaluation(&score_runs(model, votes, gold, opts, policy_seeds)?))
 }
 
 /// One evaluation per policy seed (`opts.seed`, `opts.seed + 1`, ...): the spread of all-row
 /// scores under random policies, for comparing with single-run published numbers.
-pub fn score_runs(model: &Fitted, votes: &LabelMatrix, gold: &[Option<u32>], opts: &PredictOptions, policy_seeds: u64) -> Result<Vec<Evaluation>> {
+pub fn score_runs(
+    model: &Fitted,
+    votes: &LabelMatrix,
+    gold: &[Option<u32>],
+    opts: &PredictOptions,
+    policy_seeds: u64,
+) -> Result<Vec<Evaluation>> {
     let proba = model.predict_proba(votes)?;
     let cov = votes.covered();
     let c = votes.cardinality();
@@ -130,7 +155,13 @@ pub fn select(
         (None, None) => return Err(Error::Config("empty hyper-parameter grid".into())),
     };
     model.warn_if_unhealthy(dev.is_some() && grid.len() > 1);
-    Ok(Selected { params, model, dev_score: dev.map(|_| s), candidates: grid.len(), fit_seconds: t.elapsed().as_secs_f64() })
+    Ok(Selected {
+        params,
+        model,
+        dev_score: dev.map(|_| s),
+        candidates: grid.len(),
+        fit_seconds: t.elapsed().as_secs_f64(),
+    })
 }
 
 /// The label-model stage of a run: which model (or `auto`), how to select and how to predict.
@@ -138,7 +169,7 @@ pub fn select(
 #[serde(deny_unknown_fields, default)]
 pub struct LabelModelConfig {
     /// `mv`, `wmv`, `ds`, `snorkel`, or `auto` (every model's grid, best on valid). Default `auto`.
-    pub model: String,
+    pub model: LabelModelChoice,
     /// Selection metric on the valid split's covered rows. Default accuracy.
     pub metric: Metric,
     /// Tie and uncovered-row policies for hard labels and all-row metrics. Default: random ties,
@@ -153,35 +184,36 @@ pub struct LabelModelConfig {
 
 impl Default for LabelModelConfig {
     fn default() -> Self {
-        Self { model: "auto".into(), metric: Metric::Accuracy, predict: PredictOptions::default(), class_balance: None, select_on_valid: true }
+        Self {
+            model: LabelModelChoice::Auto,
+            metric: Metric::Accuracy,
+            predict: PredictOptions::default(),
+            class_balance: None,
+            select_on_valid: true,
+        }
     }
 }
 
 impl LabelModelConfig {
-    /// Checks the model name and the class balance before any work, naming the config key.
+    /// Checks the class balance before any work, naming the config key (the model is an enum:
+    /// a misspelt name fails when the config or the flag is parsed).
     pub fn validate(&self) -> Result<()> {
-        if self.model != "auto" {
-            default_grid(&self.model).map_err(|_| {
-                Error::Config(format!("unknown label model `{}` (auto, mv, wmv, ds, snorkel; config key label_model.model)", self.model))
-            })?;
-        }
         if let Some(b) = &self.class_balance
-            && (b.iter().any(|x| !(*x > 0.0 && x.is_finite())) || (b.iter().sum::<f64>() - 1.0).abs() > 1e-3) {
-                return Err(Error::Config(format!("label_model.class_balance (--class-balance) = {b:?}: positive shares summing to 1")));
-            }
+            && (b.iter().any(|x| !(*x > 0.0 && x.is_finite())) || (b.iter().sum::<f64>() - 1.0).abs() > 1e-3)
+        {
+            return Err(Error::Config(format!(
+                "label_model.class_balance (--class-balance) = {b:?}: positive shares summing to 1"
+            )));
+        }
         Ok(())
     }
 
     /// The grid this config searches.
     pub fn grid(&self) -> Result<Vec<Params>> {
-        if self.model == "auto" {
-            let mut g = Vec::new();
-            for m in ["mv", "wmv", "ds", "snorkel"] {
-                g.extend(default_grid(m)?);
-            }
-            return Ok(g);
-        }
-        default_grid(&self.model)
+        Ok(match self.model.kind() {
+            Some(k) => default_grid(k),
+            None => LabelModelKind::ALL.into_iter().flat_map(default_grid).collect(),
+        })
     }
 
     /// Fits on `train`, selecting on `dev` when given and enabled.
@@ -191,8 +223,16 @@ impl LabelModelConfig {
         let dev = dev.filter(|_| self.select_on_valid);
         if dev.is_none() {
             // Said once, plainly: without gold on valid nothing is chosen, the defaults are used.
-            let what = if self.model == "auto" { "`auto` uses majority vote (`mv`), the model with no parameters to fit wrong".to_string() } else { format!("`{}` uses its default settings", self.model) };
-            tracing::warn!("no model selection (no valid split with gold labels{}): {what}", if self.select_on_valid { "" } else { ", or selection turned off" });
+            let what = match self.model.kind() {
+                None => {
+                    "`auto` uses majority vote (`mv`), the model with no parameters to fit wrong".to_string()
+                }
+                Some(k) => format!("`{k}` uses its default settings"),
+            };
+            tracing::warn!(
+                "no model selection (no valid split with gold labels{}): {what}",
+                if self.select_on_valid { "" } else { ", or selection turned off" }
+            );
         }
         select(&self.grid()?, train, dev, self.metric, &fit, &self.predict)
     }
@@ -200,14 +240,21 @@ impl LabelModelConfig {
 
 /// Soft labels of every row as a frame: `prob_<class>` columns, the hard `label` under `opts`
 /// (`-1` where the policy abstains) and `covered`.
-pub fn soft_label_frame(model: &Fitted, votes: &LabelMatrix, classes: &[String], opts: &PredictOptions) -> Result<polars::prelude::DataFrame> {
+pub fn soft_label_frame(
+    model: &Fitted,
+    votes: &LabelMatrix,
+    classes: &[String],
+    opts: &PredictOptions,
+) -> Result<polars::prelude::DataFrame> {
     use polars::prelude::*;
     let proba = model.predict_proba(votes)?;
     let cov = votes.covered();
     let hard = predict(&proba, &cov, model.class_balance(), opts);
     let mut frame = proba.to_frame(classes)?;
     let ctx = |e: PolarsError| Error::Polars { context: "soft labels".into(), source: e };
-    frame.with_column(Column::new("label".into(), hard.iter().map(|&x| x as i32).collect::<Vec<_>>())).map_err(ctx)?;
+    frame
+        .with_column(Column::new("label".into(), hard.iter().map(|&x| x as i32).collect::<Vec<_>>()))
+        .map_err(ctx)?;
     frame.with_column(Column::new("covered".into(), cov)).map_err(ctx)?;
     Ok(frame)
 }

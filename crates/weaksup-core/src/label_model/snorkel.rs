@@ -20,8 +20,9 @@ use crate::error::{Error, Result};
 use crate::matrix::LabelMatrix;
 
 /// The optimiser of the μ fit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
+#[value(rename_all = "lowercase")]
 pub enum Optimizer {
     /// SGD with momentum 0.9 (Snorkel 0.9's default optimiser).
     Sgd,
@@ -30,8 +31,9 @@ pub enum Optimizer {
 }
 
 /// Where the class balance comes from when none is given.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
+#[value(rename_all = "lowercase")]
 pub enum Balance {
     /// Uniform (Snorkel's default when `class_balance` is not passed).
     Uniform,
@@ -77,7 +79,18 @@ pub struct SnorkelParams {
 
 impl Default for SnorkelParams {
     fn default() -> Self {
-        Self { epochs: 100, lr: 0.01, l2: 0.0, prec_init: 0.7, optimizer: Optimizer::Sgd, balance: Balance::Uniform, all_rows_in_o: true, init_scale: 1.0, clamp_every_step: false, predict_clip: 0.0 }
+        Self {
+            epochs: 100,
+            lr: 0.01,
+            l2: 0.0,
+            prec_init: 0.7,
+            optimizer: Optimizer::Sgd,
+            balance: Balance::Uniform,
+            all_rows_in_o: true,
+            init_scale: 1.0,
+            clamp_every_step: false,
+            predict_clip: 0.0,
+        }
     }
 }
 
@@ -115,7 +128,9 @@ impl SnorkelParams {
             && self.init_scale <= 1.0
             && (0.0..0.5).contains(&self.predict_clip);
         if !ok {
-            return Err(Error::Config(format!("snorkel: need epochs > 0, lr > 0, l2 >= 0, 0 < prec_init <= 1, 0 < init_scale <= 1, 0 <= predict_clip < 0.5 (got {self:?})")));
+            return Err(Error::Config(format!(
+                "snorkel: need epochs > 0, lr > 0, l2 >= 0, 0 < prec_init <= 1, 0 < init_scale <= 1, 0 <= predict_clip < 0.5 (got {self:?})"
+            )));
         }
         Ok(())
     }
@@ -156,7 +171,15 @@ impl SnorkelParams {
         let mut mu: Vec<f64> = mu0.iter().map(|x| x * self.init_scale).collect();
         // Snorkel: mu_eps = min(0.01, 1 / 10^ceil(log10 n)).
         let mu_eps = (0.01f64).min(1.0 / 10f64.powf((votes.n_rows.max(2) as f64).log10().ceil()));
-        let objective = Objective { diag: (0..d).map(|a| o[a * d + a]).collect(), o, d, c, p: p.clone(), mu0: mu0.clone(), l2: self.l2 };
+        let objective = Objective {
+            diag: (0..d).map(|a| o[a * d + a]).collect(),
+            o,
+            d,
+            c,
+            p: p.clone(),
+            mu0: mu0.clone(),
+            l2: self.l2,
+        };
         let mut grad = vec![0.0; d * c];
         let mut state1 = vec![0.0; d * c];
         let mut state2 = vec![0.0; d * c];
@@ -165,10 +188,15 @@ impl SnorkelParams {
         for epoch in 0..self.epochs {
             let loss = objective.loss_grad(&mu, &mut grad);
             if !loss.is_finite() {
-                return Err(Error::invalid("snorkel label model", format!("loss became {loss} at epoch {epoch}; lower lr")));
+                return Err(Error::invalid(
+                    "snorkel label model",
+                    format!("loss became {loss} at epoch {epoch}; lower lr"),
+                ));
             }
             // Converged: the loss moved by less than 1e-7 (relative) over the last 10 epochs.
-            if history.len() >= 10 && (history[history.len() - 10] - loss).abs() <= 1e-7 * loss.abs().max(1e-12) {
+            if history.len() >= 10
+                && (history[history.len() - 10] - loss).abs() <= 1e-7 * loss.abs().max(1e-12)
+            {
                 history.push(loss);
                 converged = true;
                 break;
@@ -201,7 +229,13 @@ impl SnorkelParams {
         // Snorkel's `_clamp_params` after the loop.
         mu.iter_mut().for_each(|x| *x = x.clamp(mu_eps, 1.0 - mu_eps));
         let last = *history.last().unwrap_or(&f64::NAN);
-        tracing::debug!(first = history.first(), last, epochs = history.len(), converged, "snorkel label model loss");
+        tracing::debug!(
+            first = history.first(),
+            last,
+            epochs = history.len(),
+            converged,
+            "snorkel label model loss"
+        );
         Ok(SnorkelModel {
             n_lfs: m,
             cardinality: c,
@@ -209,7 +243,12 @@ impl SnorkelParams {
             mu,
             predict_clip: self.predict_clip,
             loss_history: history.clone(),
-            info: FitInfo { iterations: history.len(), converged, final_loss: Some(last), ..FitInfo::default() },
+            info: FitInfo {
+                iterations: history.len(),
+                converged,
+                final_loss: Some(last),
+                ..FitInfo::default()
+            },
         })
     }
 }
@@ -297,7 +336,9 @@ impl LabelModel for SnorkelModel {
     }
     fn lf_accuracies(&self) -> Option<Vec<f64>> {
         let c = self.cardinality;
-        Some(super::balanced_accuracies(self.n_lfs, &self.class_balance, |j, y, l| self.mu[(j * c + l) * c + y].clamp(0.0, 1.0)))
+        Some(super::balanced_accuracies(self.n_lfs, &self.class_balance, |j, y, l| {
+            self.mu[(j * c + l) * c + y].clamp(0.0, 1.0)
+        }))
     }
 }
 
@@ -318,6 +359,8 @@ impl SnorkelModel {
         Ok(())
     }
 }
+
+crate::cli_enum!(Optimizer => "optimizer", Balance => "class balance");
 
 #[cfg(test)]
 mod tests {
@@ -360,7 +403,15 @@ mod tests {
 
     /// A fitted model of one LF over two classes, unclipped.
     fn one_lf_model(class_balance: Vec<f64>, mu: Vec<f64>) -> SnorkelModel {
-        SnorkelModel { n_lfs: 1, cardinality: 2, class_balance, mu, predict_clip: 0.0, loss_history: vec![], info: FitInfo::default() }
+        SnorkelModel {
+            n_lfs: 1,
+            cardinality: 2,
+            class_balance,
+            mu,
+            predict_clip: 0.0,
+            loss_history: vec![],
+            info: FitInfo::default(),
+        }
     }
 
     #[test]
@@ -399,7 +450,13 @@ mod tests {
     fn clamping_once_lets_mu_leave_the_interval_while_fitting() {
         // Two agreeing LFs and one contrarian, 2 classes. Clamping after every step and once at
         // the end are different fits; both end inside [eps, 1 - eps] (eps = 0.01 for n = 6).
-        let votes = LabelMatrix::new(vec![0, 0, 1, 0, 0, 1, 1, 1, 0, 1, 1, 0, 0, -1, 1, 1, -1, 0], 6, vec!["a".into(), "b".into(), "c".into()], 2).unwrap();
+        let votes = LabelMatrix::new(
+            vec![0, 0, 1, 0, 0, 1, 1, 1, 0, 1, 1, 0, 0, -1, 1, 1, -1, 0],
+            6,
+            vec!["a".into(), "b".into(), "c".into()],
+            2,
+        )
+        .unwrap();
         let fit = |clamp_every_step| {
             let p = SnorkelParams { lr: 0.5, epochs: 50, clamp_every_step, ..SnorkelParams::default() };
             p.fit(&Votes::new(&votes), &FitOptions::default()).unwrap().mu

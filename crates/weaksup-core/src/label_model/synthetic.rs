@@ -40,7 +40,8 @@ pub fn generate(spec: &SyntheticSpec) -> Result<Synthetic> {
     if c < 2 || m == 0 || n == 0 {
         return Err(Error::Config("synthetic votes need ≥ 2 classes, ≥ 1 LF and ≥ 1 row".into()));
     }
-    let balance = if spec.class_balance.is_empty() { vec![1.0 / c as f64; c] } else { spec.class_balance.clone() };
+    let balance =
+        if spec.class_balance.is_empty() { vec![1.0 / c as f64; c] } else { spec.class_balance.clone() };
     if balance.len() != c {
         return Err(Error::Config(format!("{} class balance values for {c} classes", balance.len())));
     }

@@ -130,7 +130,18 @@ fn opt<T: ToString>(v: Option<T>) -> String {
 
 impl LfAnalysis {
     fn cells(&self, classes: &[String]) -> (Vec<&'static str>, Vec<Vec<String>>) {
-        let header = vec!["lf", "kind", "polarity", "coverage", "overlaps", "conflicts", "correct", "incorrect", "emp_acc", "faults"];
+        let header = vec![
+            "lf",
+            "kind",
+            "polarity",
+            "coverage",
+            "overlaps",
+            "conflicts",
+            "correct",
+            "incorrect",
+            "emp_acc",
+            "faults",
+        ];
         let rows = self
             .lfs
             .iter()
@@ -209,9 +220,16 @@ impl LfAnalysis {
     /// An SVG chart: empirical accuracy vs coverage per LF when gold exists, else coverage bars.
     pub fn to_svg(&self) -> String {
         let labels: Vec<String> = self.lfs.iter().map(|s| s.name.clone()).collect();
-        let points: Vec<Option<(f64, f64)>> = self.lfs.iter().map(|s| s.emp_acc.map(|a| (s.coverage, a))).collect();
+        let points: Vec<Option<(f64, f64)>> =
+            self.lfs.iter().map(|s| s.emp_acc.map(|a| (s.coverage, a))).collect();
         if points.iter().any(Option::is_some) {
-            crate::report::svg::scatter("LF coverage vs empirical accuracy", "coverage", "empirical accuracy", &labels, &points)
+            crate::report::svg::scatter(
+                "LF coverage vs empirical accuracy",
+                "coverage",
+                "empirical accuracy",
+                &labels,
+                &points,
+            )
         } else {
             let cov: Vec<f64> = self.lfs.iter().map(|s| s.coverage).collect();
             crate::report::svg::bars("LF coverage", "coverage", &labels, &cov)

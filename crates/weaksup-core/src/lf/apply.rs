@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::builtin::{KeywordLf, KeywordMatch, REGEX_SIZE_LIMIT, RegexLf, RowLf, text_column};
 use super::sql::{CompiledSql, SqlLf, add_lowered, lowered_name};
 use super::{LabelingFunction, LfEntry, LfSet, Preprocessor};
-use crate::error::{panic_message, Error, Result};
+use crate::error::{Error, Result, panic_message};
 use crate::matrix::{ABSTAIN, Label, LabelMatrix};
 use crate::progress::Progress;
 
@@ -117,13 +117,26 @@ impl KeywordGroup {
                 needs_boundary[id] |= lf.word_boundary;
                 pats.push(id);
             }
-            out.push(KwLf { col, patterns: pats, mode: lf.mode, word_boundary: lf.word_boundary, label: lf.label });
+            out.push(KwLf {
+                col,
+                patterns: pats,
+                mode: lf.mode,
+                word_boundary: lf.word_boundary,
+                label: lf.label,
+            });
         }
         let ac = AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
             .build(&patterns)
             .map_err(|e| Error::lf(&lfs[0].1.name, format!("keyword automaton: {e}")))?;
-        Ok(Self { column: column.into(), case_sensitive, ac, n_patterns: patterns.len(), needs_boundary, lfs: out })
+        Ok(Self {
+            column: column.into(),
+            case_sensitive,
+            ac,
+            n_patterns: patterns.len(),
+            needs_boundary,
+            lfs: out,
+        })
     }
 
     /// `folded`: `texts` are already lower-cased (the chunk's shared copy, [`super::sql::add_lowered`]).
@@ -178,8 +191,9 @@ impl KeywordGroup {
 ///
 /// Deliberately not a `RegexSet`: a set cannot use per-pattern literal prefilters, and with
 /// Unicode `\b` / `\w` on non-ASCII text its lazy DFA gives up for the PikeVM. Measured on the
-/// WRENCH texts (README, "LF application"), `RegexSet::matches` ran 7× slower than per-regex
-/// `is_match` on the 5 YouTube benchmark regexes and 10–19× slower on the 68–73 SMS / TREC rules.
+/// WRENCH texts (docs/results.md, "Why regex LFs are not a `RegexSet`"), `RegexSet::matches` ran
+/// 7× slower than per-regex `is_match` on the 5 YouTube benchmark regexes and 10–19× slower on the
+/// 68–73 SMS / TREC rules.
 struct RegexGroup {
     column: String,
     regexes: Vec<regex_automata::meta::Regex>,
@@ -322,7 +336,10 @@ impl CompiledLfs {
             return None;
         }
         let mut out: Vec<String> = Vec::new();
-        let named = self.keyword_groups.iter().map(|g| g.column.clone())
+        let named = self
+            .keyword_groups
+            .iter()
+            .map(|g| g.column.clone())
             .chain(self.regex_groups.iter().map(|g| g.column.clone()))
             .chain(self.rows.iter().map(|(_, r)| r.column.clone()))
             .chain(self.sql.iter().flat_map(|(_, _, c)| c.columns()));
@@ -344,7 +361,8 @@ impl CompiledLfs {
             .flat_map(|g| g.lfs.iter().map(move |l| (l.col, g.column.as_str())))
             .chain(self.regex_groups.iter().flat_map(|g| g.lfs.iter().map(move |l| (l.0, g.column.as_str()))))
             .chain(self.rows.iter().map(|(j, r)| (*j, r.column.as_str())));
-        let sql_cols: Vec<(usize, String)> = self.sql.iter().flat_map(|(j, _, c)| c.columns().into_iter().map(move |col| (*j, col))).collect();
+        let sql_cols: Vec<(usize, String)> =
+            self.sql.iter().flat_map(|(j, _, c)| c.columns().into_iter().map(move |col| (*j, col))).collect();
         let cols = cols.chain(sql_cols.iter().map(|(j, c)| (*j, c.as_str())));
         for p in &self.preprocessors {
             if frame.column(p.name()).is_ok() {
@@ -394,7 +412,13 @@ impl CompiledLfs {
         Ok(Applied { matrix, faults })
     }
 
-    fn apply_chunk(&self, frame: &DataFrame, start: usize, len: usize, tolerant: bool) -> Result<(Vec<Label>, Vec<u64>)> {
+    fn apply_chunk(
+        &self,
+        frame: &DataFrame,
+        start: usize,
+        len: usize,
+        tolerant: bool,
+    ) -> Result<(Vec<Label>, Vec<u64>)> {
         let m = self.names.len();
         let c = self.classes.len() as Label;
         let mut chunk = frame.slice(start as i64, len);
@@ -418,18 +442,36 @@ impl CompiledLfs {
                 Some(folded) => (folded, true),
                 None => (text_column(&chunk, &g.column, &self.names[g.lfs[0].col])?, false),
             };
-            catch_unwind(AssertUnwindSafe(|| g.eval(texts.0, texts.1, &mut block, m)))
-                .map_err(|p| Error::lf(who(), format!("keyword matching panicked on rows {start}..{}: {}", start + len, panic_message(&p))))?;
+            catch_unwind(AssertUnwindSafe(|| g.eval(texts.0, texts.1, &mut block, m))).map_err(|p| {
+                Error::lf(
+                    who(),
+                    format!(
+                        "keyword matching panicked on rows {start}..{}: {}",
+                        start + len,
+                        panic_message(&p)
+                    ),
+                )
+            })?;
         }
         for g in &self.regex_groups {
             let who = || g.lfs.iter().map(|l| self.names[l.0].as_str()).collect::<Vec<_>>().join(", ");
             let texts = text_column(&chunk, &g.column, &self.names[g.lfs[0].0])?;
-            catch_unwind(AssertUnwindSafe(|| g.eval(texts, &mut block, m)))
-                .map_err(|p| Error::lf(who(), format!("regex matching panicked on rows {start}..{}: {}", start + len, panic_message(&p))))?;
+            catch_unwind(AssertUnwindSafe(|| g.eval(texts, &mut block, m))).map_err(|p| {
+                Error::lf(
+                    who(),
+                    format!(
+                        "regex matching panicked on rows {start}..{}: {}",
+                        start + len,
+                        panic_message(&p)
+                    ),
+                )
+            })?;
         }
         for (j, lf, compiled) in &self.sql {
             let votes = catch_unwind(AssertUnwindSafe(|| compiled.votes(&chunk, start, &lf.expr)))
-                .unwrap_or_else(|p| Err(format!("panicked on rows {start}..{}: {}", start + len, panic_message(&p))));
+                .unwrap_or_else(|p| {
+                    Err(format!("panicked on rows {start}..{}: {}", start + len, panic_message(&p)))
+                });
             match votes {
                 Ok(v) => v.iter().enumerate().for_each(|(i, &x)| block[i * m + j] = x),
                 Err(msg) if tolerant => {
@@ -526,5 +568,85 @@ standalone!(SqlLf, add_sql);
 impl std::fmt::Debug for CompiledLfs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CompiledLfs").field("classes", &self.classes).field("lfs", &self.names).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kw(name: &str, keywords: &[&str], mode: KeywordMatch, word_boundary: bool, label: Label) -> KeywordLf {
+        KeywordLf { mode, word_boundary, ..KeywordLf::new(name, keywords.iter().copied(), label) }
+    }
+
+    fn run_group(group: &KeywordGroup, texts: &[Option<&str>], m: usize) -> Vec<Label> {
+        let ca = StringChunked::new("text".into(), texts);
+        let mut block = vec![ABSTAIN; texts.len() * m];
+        group.eval(&ca, false, &mut block, m);
+        block
+    }
+
+    #[test]
+    fn fold_into_lowers_like_python() {
+        let mut buf = String::from("left over");
+        fold_into("Check OUT", &mut buf);
+        assert_eq!(buf, "check out");
+        // Python: "ΟΔΟΣ Straße İ".lower() == "οδος straße i̇" (final sigma, ß kept, İ → i + U+0307).
+        fold_into("ΟΔΟΣ Straße İ", &mut buf);
+        assert_eq!(buf, "οδος straße i\u{307}");
+    }
+
+    #[test]
+    fn word_boundaries_see_unicode_word_characters() {
+        // Bytes: x 0, ' ' 1, c 2, a 3, f 4, é 5..7, _ 7, y 8, ' ' 9, é 10..12.
+        let hay = "x café_y é";
+        assert!(is_word_char_before(hay, 3), "'c' precedes byte 3");
+        assert!(!is_word_char_before(hay, 2), "' ' precedes byte 2");
+        // '_' right after the two-byte 'é' is a word character.
+        assert!(is_word_char_at_end(hay, 7));
+        assert!(!is_word_char_at_end(hay, 9));
+        assert!(!is_word_char_at_end(hay, hay.len()));
+        assert!(is_word_char_before(hay, hay.len()), "ends in é");
+    }
+
+    #[test]
+    fn keyword_group_shares_patterns_and_respects_mode_and_boundaries() {
+        let lfs = [
+            kw("sub", &["cat"], KeywordMatch::Any, false, 0),
+            kw("word", &["Cat"], KeywordMatch::Any, true, 1),
+            kw("both", &["cat", "dog"], KeywordMatch::All, false, 2),
+            kw("overlap", &["he", "she"], KeywordMatch::Any, true, 3),
+        ];
+        let with_cols: Vec<(usize, &KeywordLf)> = lfs.iter().enumerate().collect();
+        let g = KeywordGroup::new("text", false, &with_cols).unwrap();
+        // "cat" and "Cat" fold to one pattern, needed with and without a boundary.
+        assert_eq!(g.n_patterns, 4);
+        let texts = [Some("concatenate"), Some("A CAT and a dog"), Some("she said"), None, Some("the dog")];
+        let m = lfs.len();
+        let block = run_group(&g, &texts, m);
+        let rows: Vec<&[Label]> = block.chunks(m).collect();
+        assert_eq!(rows[0], [0, ABSTAIN, ABSTAIN, ABSTAIN], "substring only");
+        assert_eq!(rows[1], [0, 1, 2, ABSTAIN]);
+        // Overlapping matches: "he" inside "she" has no boundary before it, "she" does.
+        assert_eq!(rows[2], [ABSTAIN, ABSTAIN, ABSTAIN, 3]);
+        assert_eq!(rows[3], [ABSTAIN; 4], "null text abstains");
+        assert_eq!(
+            rows[4],
+            [ABSTAIN, ABSTAIN, ABSTAIN, ABSTAIN],
+            "all-mode needs every keyword; 'the' is not 'he'"
+        );
+    }
+
+    #[test]
+    fn case_sensitive_group_does_not_fold() {
+        let lfs = [KeywordLf { case_sensitive: true, ..kw("loud", &["SONG"], KeywordMatch::Any, false, 1) }];
+        let g = KeywordGroup::new("text", true, &[(0, &lfs[0])]).unwrap();
+        assert_eq!(run_group(&g, &[Some("my SONG"), Some("my song")], 1), [1, ABSTAIN]);
+    }
+
+    #[test]
+    fn group_by_key_keeps_first_seen_order() {
+        let items = [("b", 0), ("a", 1), ("b", 2), ("c", 3), ("a", 4)];
+        assert_eq!(group_by_key(&items), vec![("b", vec![0, 2]), ("a", vec![1, 4]), ("c", vec![3])]);
     }
 }

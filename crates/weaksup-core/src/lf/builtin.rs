@@ -21,8 +21,11 @@ pub(crate) fn check_name(name: &str) -> Result<()> {
 }
 
 /// Whether a keyword LF needs one or all of its keywords.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
+#[value(rename_all = "lowercase")]
 pub enum KeywordMatch {
     /// Fires when any keyword occurs.
     #[default]
@@ -49,7 +52,11 @@ pub struct KeywordLf {
 
 impl KeywordLf {
     /// An `any`, case-insensitive, substring keyword LF over `text`.
-    pub fn new<S: Into<String>>(name: impl Into<String>, keywords: impl IntoIterator<Item = S>, label: Label) -> Self {
+    pub fn new<S: Into<String>>(
+        name: impl Into<String>,
+        keywords: impl IntoIterator<Item = S>,
+        label: Label,
+    ) -> Self {
         Self {
             name: name.into(),
             column: TEXT.into(),
@@ -187,7 +194,11 @@ pub struct TextMap {
 }
 
 impl TextMap {
-    pub fn new(name: impl Into<String>, input: impl Into<String>, f: impl Fn(&str) -> String + Send + Sync + 'static) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        input: impl Into<String>,
+        f: impl Fn(&str) -> String + Send + Sync + 'static,
+    ) -> Self {
         Self { name: name.into(), input: input.into(), f: Arc::new(f) }
     }
 }
@@ -238,5 +249,8 @@ text_preprocessor!(
 text_preprocessor!(
     /// Replaces punctuation and symbols with spaces (letters, digits, marks and whitespace stay).
     StripPunctuation,
-    |s: &str| s.chars().map(|c| if c.is_alphanumeric() || c.is_whitespace() || c == '_' { c } else { ' ' }).collect::<String>()
+    |s: &str| s.chars().map(|c| if c.is_alphanumeric() || c.is_whitespace() || c == '_' { c } else { ' ' })
+        .collect::<String>()
 );
+
+crate::cli_enum!(KeywordMatch => "keyword match");

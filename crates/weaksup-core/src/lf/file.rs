@@ -7,8 +7,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::builtin::{KeywordLf, KeywordMatch, Lowercase, NormalizeWhitespace, RegexLf, StripPunctuation};
-use super::sql::SqlLf;
 use super::registry::{Built, CustomLfSpec, CustomPreprocessorSpec, Registry};
+use super::sql::SqlLf;
 use super::{LfSet, Preprocessor};
 use crate::data::TEXT;
 use crate::error::{Error, Result};
@@ -170,14 +170,14 @@ impl LfFile {
     }
 
     fn label_id(&self, spec: &LfSpec, offset: usize) -> Result<Label> {
-        self.spec
-            .classes
-            .iter()
-            .position(|c| *c == spec.label)
-            .map(|i| i as Label)
-            .ok_or_else(|| {
-                self.err(offset, Some(&spec.name), Some("label"), format!("unknown label `{}` (classes: {})", spec.label, self.spec.classes.join(", ")))
-            })
+        self.spec.classes.iter().position(|c| *c == spec.label).map(|i| i as Label).ok_or_else(|| {
+            self.err(
+                offset,
+                Some(&spec.name),
+                Some("label"),
+                format!("unknown label `{}` (classes: {})", spec.label, self.spec.classes.join(", ")),
+            )
+        })
     }
 
     /// Structural checks that need no registry: classes, names, per-kind fields, labels.
@@ -187,7 +187,12 @@ impl LfFile {
             return Err(Error::parse(&self.path, None, Some("classes"), "at least two classes are needed"));
         }
         if let Some(dup) = s.classes.iter().enumerate().find(|(i, c)| s.classes[..*i].contains(c)) {
-            return Err(Error::parse(&self.path, None, Some("classes"), format!("class `{}` listed twice", dup.1)));
+            return Err(Error::parse(
+                &self.path,
+                None,
+                Some("classes"),
+                format!("class `{}` listed twice", dup.1),
+            ));
         }
         if s.lf.is_empty() {
             return Err(Error::parse(&self.path, None, Some("lf"), "no [[lf]] entries"));
@@ -200,7 +205,8 @@ impl LfFile {
                 return Err(self.err(off, Some(name), Some("name"), "duplicate LF name"));
             }
             seen.push(name);
-            super::builtin::check_name(name).map_err(|e| self.err(off, Some(name), Some("name"), e.to_string()))?;
+            super::builtin::check_name(name)
+                .map_err(|e| self.err(off, Some(name), Some("name"), e.to_string()))?;
             self.label_id(spec, off)?;
             let allowed: &[&str] = match spec.kind {
                 LfKind::Keyword => &["keywords", "match", "case_sensitive", "word_boundary", "column"],
@@ -221,7 +227,12 @@ impl LfFile {
             ];
             for (field, is) in present {
                 if is && !allowed.contains(&field) {
-                    return Err(self.err(off, Some(name), Some(field), format!("`{field}` does not apply to kind `{:?}`", spec.kind).to_lowercase()));
+                    return Err(self.err(
+                        off,
+                        Some(name),
+                        Some(field),
+                        format!("`{field}` does not apply to kind `{:?}`", spec.kind).to_lowercase(),
+                    ));
                 }
             }
             let required = match spec.kind {
@@ -231,21 +242,52 @@ impl LfFile {
                 LfKind::Custom => ("function", spec.function.is_some()),
             };
             if !required.1 {
-                return Err(self.err(off, Some(name), Some(required.0), format!("kind `{:?}` needs `{}`", spec.kind, required.0).to_lowercase()));
+                return Err(self.err(
+                    off,
+                    Some(name),
+                    Some(required.0),
+                    format!("kind `{:?}` needs `{}`", spec.kind, required.0).to_lowercase(),
+                ));
             }
         }
         for p in &s.preprocessor {
             let (spec, off) = (p.get_ref(), p.span().start);
             super::builtin::check_name(&spec.name)
                 .map_err(|e| self.err(off, None, Some("name"), format!("preprocessor: {e}")))?;
-            if spec.name == s.text_column || spec.name == crate::data::TEXT || spec.name == crate::data::LABEL {
-                return Err(self.err(off, None, Some("name"), format!("preprocessor `{}` would replace the data's column `{}`; give it another name", spec.name, spec.name)));
+            if spec.name == s.text_column || spec.name == crate::data::TEXT || spec.name == crate::data::LABEL
+            {
+                return Err(self.err(
+                    off,
+                    None,
+                    Some("name"),
+                    format!(
+                        "preprocessor `{}` would replace the data's column `{}`; give it another name",
+                        spec.name, spec.name
+                    ),
+                ));
             }
-            if s.preprocessor.iter().take_while(|q| q.span() != p.span()).any(|q| q.get_ref().name == spec.name) {
-                return Err(self.err(off, None, Some("name"), format!("preprocessor `{}` is defined twice", spec.name)));
+            if s.preprocessor
+                .iter()
+                .take_while(|q| q.span() != p.span())
+                .any(|q| q.get_ref().name == spec.name)
+            {
+                return Err(self.err(
+                    off,
+                    None,
+                    Some("name"),
+                    format!("preprocessor `{}` is defined twice", spec.name),
+                ));
             }
             if (spec.kind == PreKind::Custom) != spec.function.is_some() {
-                return Err(self.err(off, None, Some("function"), format!("preprocessor `{}`: `function` is required for kind custom and only there", spec.name)));
+                return Err(self.err(
+                    off,
+                    None,
+                    Some("function"),
+                    format!(
+                        "preprocessor `{}`: `function` is required for kind custom and only there",
+                        spec.name
+                    ),
+                ));
             }
         }
         Ok(())
@@ -254,11 +296,16 @@ impl LfFile {
     /// Adds this file's preprocessors and LFs to `set` (whose classes must equal the file's).
     pub fn add_to(&self, set: &mut LfSet, registry: &Registry) -> Result<()> {
         if set.classes() != self.spec.classes.as_slice() {
-            return Err(Error::parse(&self.path, None, Some("classes"), format!(
-                "classes [{}] differ from those of the other LF files [{}]",
-                self.spec.classes.join(", "),
-                set.classes().join(", ")
-            )));
+            return Err(Error::parse(
+                &self.path,
+                None,
+                Some("classes"),
+                format!(
+                    "classes [{}] differ from those of the other LF files [{}]",
+                    self.spec.classes.join(", "),
+                    set.classes().join(", ")
+                ),
+            ));
         }
         let empty = toml::Table::new();
         for p in &self.spec.preprocessor {
@@ -270,11 +317,27 @@ impl LfFile {
                 PreKind::StripPunctuation => Box::new(StripPunctuation::new(&spec.name, input)),
                 PreKind::Custom => {
                     let function = spec.function.as_deref().unwrap_or_default();
-                    let cs = CustomPreprocessorSpec { name: &spec.name, input: &input, params: spec.params.as_ref().unwrap_or(&empty) };
-                    registry.build_preprocessor(function, &cs).unwrap_or_else(|| {
-                        Err(Error::Config(format!("no custom preprocessor `{function}` is registered ({})", registered(&registry.preprocessor_functions()))))
-                    })
-                    .map_err(|e| self.err(off, None, Some("function"), format!("preprocessor `{}`: {}", spec.name, bare_message(e))))?
+                    let cs = CustomPreprocessorSpec {
+                        name: &spec.name,
+                        input: &input,
+                        params: spec.params.as_ref().unwrap_or(&empty),
+                    };
+                    registry
+                        .build_preprocessor(function, &cs)
+                        .unwrap_or_else(|| {
+                            Err(Error::Config(format!(
+                                "no custom preprocessor `{function}` is registered ({})",
+                                registered(&registry.preprocessor_functions())
+                            )))
+                        })
+                        .map_err(|e| {
+                            self.err(
+                                off,
+                                None,
+                                Some("function"),
+                                format!("preprocessor `{}`: {}", spec.name, bare_message(e)),
+                            )
+                        })?
                 }
             };
             set.add_preprocessor(pre).map_err(|e| self.err(off, None, Some("name"), e.to_string()))?;
@@ -294,11 +357,15 @@ impl LfFile {
                     set.add_keyword(lf).map_err(wrap)?;
                 }
                 LfKind::Regex => {
-                    set.add_regex(RegexLf::new(&spec.name, spec.pattern.clone().unwrap_or_default(), label).column(column))
-                        .map_err(wrap)?;
+                    set.add_regex(
+                        RegexLf::new(&spec.name, spec.pattern.clone().unwrap_or_default(), label)
+                            .column(column),
+                    )
+                    .map_err(wrap)?;
                 }
                 LfKind::Sql => {
-                    set.add_sql(SqlLf::new(&spec.name, spec.expr.clone().unwrap_or_default(), label)).map_err(wrap)?;
+                    set.add_sql(SqlLf::new(&spec.name, spec.expr.clone().unwrap_or_default(), label))
+                        .map_err(wrap)?;
                 }
                 LfKind::Custom => {
                     let function = spec.function.as_deref().unwrap_or_default();
@@ -310,7 +377,10 @@ impl LfFile {
                         classes: &self.spec.classes,
                     };
                     let built = registry.build_lf(function, &cs).unwrap_or_else(|| {
-                        Err(Error::Config(format!("no custom function `{function}` is registered ({})", registered(&registry.lf_functions()))))
+                        Err(Error::Config(format!(
+                            "no custom function `{function}` is registered ({})",
+                            registered(&registry.lf_functions())
+                        )))
                     });
                     match built.map_err(wrap)? {
                         Built::Row(r) => set.add_row(r).map_err(wrap)?,

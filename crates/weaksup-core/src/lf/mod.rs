@@ -19,14 +19,14 @@ use polars::prelude::DataFrame;
 
 pub use crate::matrix::{ABSTAIN, Label, LabelMatrix};
 pub use analysis::{LfAnalysis, LfStats, analyze};
-pub use apply::{ApplyOptions, Applied, CompiledLfs};
+pub use apply::{Applied, ApplyOptions, CompiledLfs};
 pub use builtin::{
     FrameLf, KeywordLf, KeywordMatch, Lowercase, NormalizeWhitespace, RegexLf, RowLf, StripPunctuation,
     TextMap,
 };
-pub use sql::{MAX_EXPR_BYTES, SqlLf};
 pub use file::LfFile;
 pub use registry::{CustomLfSpec, CustomPreprocessorSpec, Registry};
+pub use sql::{MAX_EXPR_BYTES, SqlLf};
 
 use crate::error::{Error, Result};
 
@@ -115,11 +115,9 @@ impl LfSet {
 
     /// The id of class `name`.
     pub fn class_id(&self, name: &str) -> Result<Label> {
-        self.classes
-            .iter()
-            .position(|c| c == name)
-            .map(|i| i as Label)
-            .ok_or_else(|| Error::Config(format!("unknown class `{name}` (classes: {})", self.classes.join(", "))))
+        self.classes.iter().position(|c| c == name).map(|i| i as Label).ok_or_else(|| {
+            Error::Config(format!("unknown class `{name}` (classes: {})", self.classes.join(", ")))
+        })
     }
 
     fn push(&mut self, entry: LfEntry, label: Label) -> Result<()> {

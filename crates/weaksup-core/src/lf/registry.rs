@@ -62,7 +62,11 @@ impl Registry {
 
     /// Registers a text predicate: the LF votes the file's `label` where `f(text)` is true and
     /// abstains elsewhere. Panics are counted per row by the fault-tolerant applier.
-    pub fn with_predicate(mut self, function: &str, f: impl Fn(&str) -> bool + Send + Sync + 'static) -> Self {
+    pub fn with_predicate(
+        mut self,
+        function: &str,
+        f: impl Fn(&str) -> bool + Send + Sync + 'static,
+    ) -> Self {
         self.lfs.insert(function.into(), Factory::Predicate(Arc::new(f)));
         self
     }
@@ -79,7 +83,11 @@ impl Registry {
     }
 
     /// Registers a text → text preprocessor.
-    pub fn with_text_preprocessor(mut self, function: &str, f: impl Fn(&str) -> String + Send + Sync + 'static) -> Self {
+    pub fn with_text_preprocessor(
+        mut self,
+        function: &str,
+        f: impl Fn(&str) -> String + Send + Sync + 'static,
+    ) -> Self {
         let f = Arc::new(f);
         self.preprocessors.insert(
             function.into(),
@@ -124,7 +132,11 @@ impl Registry {
         })
     }
 
-    pub(crate) fn build_preprocessor(&self, function: &str, spec: &CustomPreprocessorSpec) -> Option<Result<Box<dyn Preprocessor>>> {
+    pub(crate) fn build_preprocessor(
+        &self,
+        function: &str,
+        spec: &CustomPreprocessorSpec,
+    ) -> Option<Result<Box<dyn Preprocessor>>> {
         self.preprocessors.get(function).map(|f| f(spec))
     }
 }

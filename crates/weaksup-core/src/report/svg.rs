@@ -59,13 +59,22 @@ fn axes(s: &mut String, h: f64, pw: f64, ph: f64, ticks: &[Tick], xlabel: &str, 
 
 /// A scatter plot in the unit square (both axes 0..1), one labelled point per item; `None`
 /// points are skipped.
-pub fn scatter(title: &str, xlabel: &str, ylabel: &str, labels: &[String], points: &[Option<(f64, f64)>]) -> String {
+pub fn scatter(
+    title: &str,
+    xlabel: &str,
+    ylabel: &str,
+    labels: &[String],
+    points: &[Option<(f64, f64)>],
+) -> String {
     let h = 480.0;
     let (pw, ph) = (W - ML - MR, h - MT - MB);
     let px = |x: f64| ML + x.clamp(0.0, 1.0) * pw;
     let py = |y: f64| MT + (1.0 - y.clamp(0.0, 1.0)) * ph;
     let mut s = open(W, h, title);
-    let ticks: Vec<Tick> = (0..=10).map(|k| k as f64 / 10.0).map(|t| (px(t), py(t), format!("{t:.1}"), format!("{t:.1}"))).collect();
+    let ticks: Vec<Tick> = (0..=10)
+        .map(|k| k as f64 / 10.0)
+        .map(|t| (px(t), py(t), format!("{t:.1}"), format!("{t:.1}")))
+        .collect();
     axes(&mut s, h, pw, ph, &ticks, xlabel, ylabel);
     for (label, p) in labels.iter().zip(points) {
         if let Some((x, y)) = p {
@@ -92,7 +101,13 @@ pub fn bars(title: &str, xlabel: &str, labels: &[String], values: &[f64]) -> Str
 
 /// Horizontal bars for values in 0..1 with ± error whiskers (`errors` may be shorter than
 /// `values`; missing or zero errors draw no whisker).
-pub fn bars_with_errors(title: &str, xlabel: &str, labels: &[String], values: &[f64], errors: &[f64]) -> String {
+pub fn bars_with_errors(
+    title: &str,
+    xlabel: &str,
+    labels: &[String],
+    values: &[f64],
+    errors: &[f64],
+) -> String {
     let row = 18.0;
     let left = 20.0 + 6.5 * labels.iter().map(|l| l.chars().count()).max().unwrap_or(4) as f64;
     let h = MT + MB + row * labels.len().max(1) as f64;
@@ -109,11 +124,14 @@ pub fn bars_with_errors(title: &str, xlabel: &str, labels: &[String], values: &[
             y + 2.0,
             pw * v.clamp(0.0, 1.0),
             row - 4.0,
-            left + pw * v.clamp(0.0, 1.0) + 4.0 + if errors.get(k).is_some_and(|e| *e > 0.0) { pw * errors[k] } else { 0.0 },
+            left + pw * v.clamp(0.0, 1.0)
+                + 4.0
+                + if errors.get(k).is_some_and(|e| *e > 0.0) { pw * errors[k] } else { 0.0 },
             y + row * 0.7,
         );
         if let Some(&e) = errors.get(k).filter(|e| **e > 0.0) {
-            let (x0, x1, yc) = (left + pw * (v - e).clamp(0.0, 1.0), left + pw * (v + e).clamp(0.0, 1.0), y + row / 2.0);
+            let (x0, x1, yc) =
+                (left + pw * (v - e).clamp(0.0, 1.0), left + pw * (v + e).clamp(0.0, 1.0), y + row / 2.0);
             let _ = writeln!(
                 s,
                 r##"<line x1="{x0:.1}" y1="{yc:.1}" x2="{x1:.1}" y2="{yc:.1}" stroke="#222"/><line x1="{x0:.1}" y1="{:.1}" x2="{x0:.1}" y2="{:.1}" stroke="#222"/><line x1="{x1:.1}" y1="{:.1}" x2="{x1:.1}" y2="{:.1}" stroke="#222"/>"##,
@@ -124,12 +142,19 @@ pub fn bars_with_errors(title: &str, xlabel: &str, labels: &[String], values: &[
             );
         }
     }
-    let _ = writeln!(s, r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#, left + pw / 2.0, h - 12.0, esc(xlabel));
+    let _ = writeln!(
+        s,
+        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+        left + pw / 2.0,
+        h - 12.0,
+        esc(xlabel)
+    );
     s.push_str("</svg>\n");
     s
 }
 
-const PALETTE: [&str; 8] = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"];
+const PALETTE: [&str; 8] =
+    ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"];
 
 /// A line chart: one polyline per named series of (x, y) points, axes fitted to the data
 /// (non-finite points are skipped), with a legend.
@@ -163,11 +188,24 @@ pub fn lines(title: &str, xlabel: &str, ylabel: &str, series: &[(String, Vec<(f6
     axes(&mut s, h, pw, ph, &ticks, xlabel, ylabel);
     for (k, (name, points)) in series.iter().enumerate() {
         let color = PALETTE[k % PALETTE.len()];
-        let path: Vec<String> = points.iter().filter(|(x, y)| x.is_finite() && y.is_finite()).map(|&(x, y)| format!("{:.1},{:.1}", px(x), py(y))).collect();
+        let path: Vec<String> = points
+            .iter()
+            .filter(|(x, y)| x.is_finite() && y.is_finite())
+            .map(|&(x, y)| format!("{:.1},{:.1}", px(x), py(y)))
+            .collect();
         if path.len() == 1 {
-            let _ = writeln!(s, r#"<circle cx="{}" cy="{}" r="3" fill="{color}"/>"#, path[0].split(',').next().unwrap_or("0"), path[0].split(',').nth(1).unwrap_or("0"));
+            let _ = writeln!(
+                s,
+                r#"<circle cx="{}" cy="{}" r="3" fill="{color}"/>"#,
+                path[0].split(',').next().unwrap_or("0"),
+                path[0].split(',').nth(1).unwrap_or("0")
+            );
         } else if !path.is_empty() {
-            let _ = writeln!(s, r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="1.5"/>"#, path.join(" "));
+            let _ = writeln!(
+                s,
+                r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="1.5"/>"#,
+                path.join(" ")
+            );
         }
         let ly = MT + 14.0 + 16.0 * k as f64;
         let _ = writeln!(

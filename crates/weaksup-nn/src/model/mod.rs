@@ -3,6 +3,7 @@
 //!
 //! This module sees tensors and token ids only; data frames stay upstream.
 
+pub mod end_model;
 pub mod ngram;
 pub mod tokenizer;
 pub mod transformer;
@@ -10,11 +11,17 @@ pub mod transformer;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
+
+pub use end_model::{
+    DeviceChoice, EndModel, EndModelConfig, ModelSource, PrecisionChoice, ResolvedEndModel, SavedModel,
+    minilm_dir,
+};
 
 /// Arithmetic of matrix products.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
+#[value(rename_all = "lowercase")]
 pub enum Precision {
     /// Everything in fp32.
     #[default]
@@ -23,17 +30,6 @@ pub enum Precision {
     /// softmax and losses in fp32. Done in the model code, so it works on CPU (AVX512-BF16 via
     /// oneDNN) as well as CUDA; autograd carries the casts back to the fp32 weights.
     Bf16,
-}
-
-impl std::str::FromStr for Precision {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "fp32" => Ok(Precision::Fp32),
-            "bf16" => Ok(Precision::Bf16),
-            o => Err(Error::Config(format!("unknown precision `{o}` (fp32, bf16)"))),
-        }
-    }
 }
 
 impl Precision {
@@ -47,8 +43,9 @@ impl Precision {
 }
 
 /// How token states become one vector per text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
+#[value(rename_all = "lowercase")]
 pub enum Pooling {
     /// The first token's state (`[CLS]` / `<s>`), as BERT / RoBERTa classification heads.
     Cls,
@@ -57,25 +54,9 @@ pub enum Pooling {
     Mean,
 }
 
-/// `auto` (CUDA when available, else CPU), `cpu`, `cuda` or `cuda:N`.
+/// `auto` (CUDA when available, else CPU), `cpu`, `cuda` or `cuda:N` ([`DeviceChoice`]).
 pub fn parse_device(s: &str) -> Result<Device> {
-    match s {
-        "auto" => Ok(Device::cuda_if_available()),
-        "cpu" => Ok(Device::Cpu),
-        "cuda" => cuda(0),
-        other => match other.strip_prefix("cuda:").and_then(|n| n.parse::<usize>().ok()) {
-            Some(n) => cuda(n),
-            None => Err(Error::Config(format!("unknown device `{other}` (auto, cpu, cuda, cuda:N)"))),
-        },
-    }
-}
-
-fn cuda(n: usize) -> Result<Device> {
-    let count = tch::Cuda::device_count() as usize;
-    if n >= count {
-        return Err(Error::Config(format!("device cuda:{n} requested but {count} CUDA device(s) are available")));
-    }
-    Ok(Device::Cuda(n))
+    s.parse::<DeviceChoice>()?.device()
 }
 
 /// A classifier's forward output.
@@ -126,3 +107,5 @@ pub(crate) fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>, precision: Prec
 pub fn manual_seed(seed: u64) {
     tch::manual_seed(seed as i64);
 }
+
+weaksup_core::cli_enum!(Precision => "precision", Pooling => "pooling");

@@ -32,7 +32,14 @@ pub struct NgramConfig {
 
 impl Default for NgramConfig {
     fn default() -> Self {
-        Self { buckets: 1 << 16, dim: 64, hidden: 64, word_ngrams: vec![1, 2], char_ngrams: (3, 5), dropout: 0.2 }
+        Self {
+            buckets: 1 << 16,
+            dim: 64,
+            hidden: 64,
+            word_ngrams: vec![1, 2],
+            char_ngrams: (3, 5),
+            dropout: 0.2,
+        }
     }
 }
 
@@ -58,7 +65,10 @@ impl NgramConfig {
             return bad("dim/hidden", format!("{} / {} outside 1..=4096", self.dim, self.hidden));
         }
         if self.buckets * self.dim > 1 << 30 {
-            return bad("buckets", format!("{} × dim {} is more than 2^30 parameters", self.buckets, self.dim));
+            return bad(
+                "buckets",
+                format!("{} × dim {} is more than 2^30 parameters", self.buckets, self.dim),
+            );
         }
         if self.word_ngrams.iter().any(|&n| !(1..=8).contains(&n)) {
             return bad("word_ngrams", format!("{:?}: orders must be in 1..=8", self.word_ngrams));
@@ -77,7 +87,8 @@ impl NgramConfig {
     /// without words gets one id for the empty text.
     pub fn featurize(&self, text: &str) -> Vec<i64> {
         let lower = text.to_lowercase();
-        let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+        let words: Vec<&str> =
+            lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
         let b = self.buckets as u64;
         let mut ids = Vec::with_capacity(words.len() * 6);
         for &n in &self.word_ngrams {
@@ -123,7 +134,10 @@ impl BagBatch {
             offsets.push(ids.len() as i64);
             ids.extend_from_slice(b);
         }
-        Self { ids: Tensor::from_slice(&ids).to_device(device), offsets: Tensor::from_slice(&offsets).to_device(device) }
+        Self {
+            ids: Tensor::from_slice(&ids).to_device(device),
+            offsets: Tensor::from_slice(&offsets).to_device(device),
+        }
     }
 }
 
@@ -142,12 +156,21 @@ pub struct NgramClassifier {
 
 impl std::fmt::Debug for NgramClassifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NgramClassifier").field("config", &self.config).field("n_classes", &self.n_classes).finish()
+        f.debug_struct("NgramClassifier")
+            .field("config", &self.config)
+            .field("n_classes", &self.n_classes)
+            .finish()
     }
 }
 
 impl NgramClassifier {
-    pub fn new(config: NgramConfig, n_classes: i64, precision: Precision, device: Device, seed: u64) -> Result<Self> {
+    pub fn new(
+        config: NgramConfig,
+        n_classes: i64,
+        precision: Precision,
+        device: Device,
+        seed: u64,
+    ) -> Result<Self> {
         config.validate()?;
         if n_classes < 2 {
             return Err(Error::Config(format!("{n_classes} classes: need at least 2")));
@@ -156,7 +179,11 @@ impl NgramClassifier {
         let vs = nn::VarStore::new(device);
         let p = vs.root();
         let (d, h) = (config.dim, config.hidden);
-        let table = (&p / "embedding").var("weight", &[config.buckets, d], Init::Uniform { lo: -1.0 / d as f64, up: 1.0 / d as f64 });
+        let table = (&p / "embedding").var(
+            "weight",
+            &[config.buckets, d],
+            Init::Uniform { lo: -1.0 / d as f64, up: 1.0 / d as f64 },
+        );
         let lin = |name: &str, i: i64, o: i64| {
             let bound = 1.0 / (i as f64).sqrt();
             (
@@ -174,11 +201,25 @@ impl NgramClassifier {
     /// # Shapes
     /// → logits `[b, n_classes]`, features `[b, hidden]`.
     pub fn forward(&self, batch: &BagBatch, train: bool) -> Result<Output> {
-        let (bag, _, _, _) = Tensor::f_embedding_bag(&self.table, &batch.ids, &batch.offsets, false, 1, false, None::<Tensor>, false)
-            .ctx(|| "n-gram embedding bag".into())?;
+        let (bag, _, _, _) = Tensor::f_embedding_bag(
+            &self.table,
+            &batch.ids,
+            &batch.offsets,
+            false,
+            1,
+            false,
+            None::<Tensor>,
+            false,
+        )
+        .ctx(|| "n-gram embedding bag".into())?;
         let bag = bag.to_kind(Kind::Float).dropout(self.config.dropout, train);
         let features = linear(&bag, &self.hidden_w, Some(&self.hidden_b), self.precision).relu();
-        let logits = linear(&features.dropout(self.config.dropout, train), &self.out_w, Some(&self.out_b), self.precision);
+        let logits = linear(
+            &features.dropout(self.config.dropout, train),
+            &self.out_w,
+            Some(&self.out_b),
+            self.precision,
+        );
         Ok(Output { logits, features })
     }
 }

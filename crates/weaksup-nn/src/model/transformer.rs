@@ -118,7 +118,10 @@ impl TransformerConfig {
     /// (zero heads, a billion layers) is an error naming the field, not a crash or an abort.
     pub fn validate(&self) -> std::result::Result<(), (&'static str, String)> {
         if !["bert", "roberta", "distilbert"].contains(&self.model_type.as_str()) {
-            return Err(("model_type", format!("`{}` is not supported (bert, roberta, distilbert)", self.model_type)));
+            return Err((
+                "model_type",
+                format!("`{}` is not supported (bert, roberta, distilbert)", self.model_type),
+            ));
         }
         let limits: [(&'static str, i64, i64); 7] = [
             ("vocab_size", self.vocab_size, 10_000_000),
@@ -135,7 +138,13 @@ impl TransformerConfig {
             }
         }
         if self.hidden_size % self.num_attention_heads != 0 {
-            return Err(("num_attention_heads", format!("hidden_size {} is not a multiple of {} heads", self.hidden_size, self.num_attention_heads)));
+            return Err((
+                "num_attention_heads",
+                format!(
+                    "hidden_size {} is not a multiple of {} heads",
+                    self.hidden_size, self.num_attention_heads
+                ),
+            ));
         }
         if !(self.pad_token_id >= 0 && self.pad_token_id < self.vocab_size) {
             return Err(("pad_token_id", format!("{} is outside 0..{}", self.pad_token_id, self.vocab_size)));
@@ -143,13 +152,19 @@ impl TransformerConfig {
         if !(self.layer_norm_eps > 0.0 && self.layer_norm_eps < 1.0) {
             return Err(("layer_norm_eps", format!("{} is outside (0, 1)", self.layer_norm_eps)));
         }
-        for (field, p) in [("hidden_dropout_prob", self.hidden_dropout_prob), ("attention_probs_dropout_prob", self.attention_probs_dropout_prob)] {
+        for (field, p) in [
+            ("hidden_dropout_prob", self.hidden_dropout_prob),
+            ("attention_probs_dropout_prob", self.attention_probs_dropout_prob),
+        ] {
             if !(0.0..1.0).contains(&p) {
                 return Err((field, format!("{p} is outside [0, 1)")));
             }
         }
         if !["gelu", "gelu_new", "relu"].contains(&self.hidden_act.as_str()) {
-            return Err(("hidden_act", format!("`{}` is not supported (gelu, gelu_new, relu)", self.hidden_act)));
+            return Err((
+                "hidden_act",
+                format!("`{}` is not supported (gelu, gelu_new, relu)", self.hidden_act),
+            ));
         }
         Ok(())
     }
@@ -264,7 +279,9 @@ impl Encoder {
             cfg: cfg.clone(),
             word: (&e / "word_embeddings").var("weight", &[cfg.vocab_size, h], init),
             position: (&e / "position_embeddings").var("weight", &[cfg.max_position_embeddings, h], init),
-            token_type: n.token_types.then(|| (&e / "token_type_embeddings").var("weight", &[cfg.type_vocab_size, h], init)),
+            token_type: n
+                .token_types
+                .then(|| (&e / "token_type_embeddings").var("weight", &[cfg.type_vocab_size, h], init)),
             emb_norm: Norm::new(&e / "LayerNorm", h, eps),
             layers,
         }
@@ -285,11 +302,19 @@ impl Encoder {
     pub fn forward(&self, ids: &Tensor, mask: &Tensor, train: bool, precision: Precision) -> Result<Tensor> {
         let (b, s) = ids.size2().ctx(|| "encoder input must be [batch, seq]".into())?;
         if s > self.cfg.max_position_embeddings - self.cfg.position_offset() {
-            return Err(Error::Config(format!("sequence length {s} exceeds the model's {} positions", self.cfg.max_position_embeddings)));
+            return Err(Error::Config(format!(
+                "sequence length {s} exceeds the model's {} positions",
+                self.cfg.max_position_embeddings
+            )));
         }
         let dev = ids.device();
-        let positions = Tensor::arange_start(self.cfg.position_offset(), s + self.cfg.position_offset(), (Kind::Int64, dev));
-        let words = Tensor::f_embedding(&self.word, ids, -1, false, false).ctx(|| "token id outside the vocabulary".into())?;
+        let positions = Tensor::arange_start(
+            self.cfg.position_offset(),
+            s + self.cfg.position_offset(),
+            (Kind::Int64, dev),
+        );
+        let words = Tensor::f_embedding(&self.word, ids, -1, false, false)
+            .ctx(|| "token id outside the vocabulary".into())?;
         let mut x = words + Tensor::embedding(&self.position, &positions, -1, false, false).unsqueeze(0);
         if let Some(tt) = &self.token_type {
             x += Tensor::embedding(tt, &Tensor::zeros([b, s], (Kind::Int64, dev)), -1, false, false);
@@ -305,13 +330,18 @@ impl Encoder {
             let q = split(l.query.forward_keep(&x, precision));
             let k = split(l.key.forward_keep(&x, precision));
             let v = split(l.value.forward_keep(&x, precision));
-            let ctx = Tensor::scaled_dot_product_attention(&q, &k, &v, Some(&keep), attn_p, false, None, false)
-                .transpose(1, 2)
-                .contiguous()
-                .view([b, s, heads * hd]);
-            let a = l.attn_norm.forward(&(l.attn_out.forward(&ctx, precision).dropout(self.cfg.hidden_dropout_prob, train) + &x));
+            let ctx =
+                Tensor::scaled_dot_product_attention(&q, &k, &v, Some(&keep), attn_p, false, None, false)
+                    .transpose(1, 2)
+                    .contiguous()
+                    .view([b, s, heads * hd]);
+            let a = l.attn_norm.forward(
+                &(l.attn_out.forward(&ctx, precision).dropout(self.cfg.hidden_dropout_prob, train) + &x),
+            );
             let i = self.act(&l.inter.forward_keep(&a, precision));
-            x = l.out_norm.forward(&(l.out.forward(&i, precision).dropout(self.cfg.hidden_dropout_prob, train) + &a));
+            x = l
+                .out_norm
+                .forward(&(l.out.forward(&i, precision).dropout(self.cfg.hidden_dropout_prob, train) + &a));
         }
         Ok(x)
     }
@@ -326,7 +356,8 @@ pub fn pool(states: &Tensor, mask: &Tensor, pooling: Pooling) -> Tensor {
         Pooling::Cls => states.select(1, 0),
         Pooling::Mean => {
             let m = mask.to_kind(Kind::Float).unsqueeze(-1);
-            (states * &m).sum_dim_intlist(1, false, Kind::Float) / m.sum_dim_intlist(1, false, Kind::Float).clamp_min(1.0)
+            (states * &m).sum_dim_intlist(1, false, Kind::Float)
+                / m.sum_dim_intlist(1, false, Kind::Float).clamp_min(1.0)
         }
     }
 }
@@ -369,7 +400,10 @@ pub struct TransformerClassifier {
 
 impl std::fmt::Debug for TransformerClassifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TransformerClassifier").field("config", &self.config).field("n_classes", &self.n_classes).finish()
+        f.debug_struct("TransformerClassifier")
+            .field("config", &self.config)
+            .field("n_classes", &self.n_classes)
+            .finish()
     }
 }
 
@@ -380,8 +414,16 @@ fn strip_prefix(name: &str) -> &str {
 
 impl TransformerClassifier {
     /// A randomly initialised model (seeded) on `device`.
-    pub fn new(config: TransformerConfig, n_classes: i64, options: TransformerOptions, device: Device, seed: u64) -> Result<Self> {
-        config.validate().map_err(|(field, msg)| Error::Config(format!("transformer config `{field}`: {msg}")))?;
+    pub fn new(
+        config: TransformerConfig,
+        n_classes: i64,
+        options: TransformerOptions,
+        device: Device,
+        seed: u64,
+    ) -> Result<Self> {
+        config
+            .validate()
+            .map_err(|(field, msg)| Error::Config(format!("transformer config `{field}`: {msg}")))?;
         if n_classes < 2 {
             return Err(Error::Config(format!("{n_classes} classes: need at least 2")));
         }
@@ -395,7 +437,13 @@ impl TransformerClassifier {
 
     /// Loads `config.json` and `model.safetensors` from a Hugging Face folder; the head is new.
     /// Every encoder tensor must be in the checkpoint (a partially random encoder is an error).
-    pub fn from_pretrained(dir: &Path, n_classes: i64, options: TransformerOptions, device: Device, seed: u64) -> Result<(Self, LoadReport)> {
+    pub fn from_pretrained(
+        dir: &Path,
+        n_classes: i64,
+        options: TransformerOptions,
+        device: Device,
+        seed: u64,
+    ) -> Result<(Self, LoadReport)> {
         let config = TransformerConfig::load(&dir.join("config.json"))?;
         let mut model = Self::new(config, n_classes, options, device, seed)?;
         let weights = dir.join("model.safetensors");
@@ -403,9 +451,13 @@ impl TransformerClassifier {
             return Err(Error::io(&weights, std::io::Error::from(std::io::ErrorKind::NotFound)));
         }
         let report = model.load_weights(&weights)?;
-        let missing_encoder: Vec<&String> = report.missing.iter().filter(|n| !n.starts_with("classifier.")).collect();
+        let missing_encoder: Vec<&String> =
+            report.missing.iter().filter(|n| !n.starts_with("classifier.")).collect();
         if !missing_encoder.is_empty() {
-            return Err(Error::invalid(weights.display().to_string(), format!("checkpoint lacks encoder tensors: {missing_encoder:?}")));
+            return Err(Error::invalid(
+                weights.display().to_string(),
+                format!("checkpoint lacks encoder tensors: {missing_encoder:?}"),
+            ));
         }
         if !report.unexpected.is_empty() {
             tracing::debug!(unexpected = ?report.unexpected, "checkpoint tensors not used by the model");
@@ -417,7 +469,8 @@ impl TransformerClassifier {
     /// variable, checking shapes.
     pub fn load_weights(&mut self, path: &Path) -> Result<LoadReport> {
         let tensors = Tensor::read_safetensors(path).ctx(|| format!("reading {}", path.display()))?;
-        let by_name: HashMap<String, Tensor> = tensors.into_iter().map(|(n, t)| (strip_prefix(&n).to_string(), t)).collect();
+        let by_name: HashMap<String, Tensor> =
+            tensors.into_iter().map(|(n, t)| (strip_prefix(&n).to_string(), t)).collect();
         let mut vars = self.vs.variables();
         let mut report = LoadReport::default();
         let mut names: Vec<&String> = vars.keys().collect();
@@ -428,14 +481,23 @@ impl TransformerClassifier {
             match by_name.get(name) {
                 Some(src) => {
                     if src.size() != var.size() {
-                        return Err(Error::invalid(path.display().to_string(), format!("tensor `{name}` has shape {:?}, the model expects {:?}", src.size(), var.size())));
+                        return Err(Error::invalid(
+                            path.display().to_string(),
+                            format!(
+                                "tensor `{name}` has shape {:?}, the model expects {:?}",
+                                src.size(),
+                                var.size()
+                            ),
+                        ));
                     }
-                    tch::no_grad(|| var.f_copy_(&src.to_kind(Kind::Float))).ctx(|| format!("loading `{name}`"))?;
+                    tch::no_grad(|| var.f_copy_(&src.to_kind(Kind::Float)))
+                        .ctx(|| format!("loading `{name}`"))?;
                 }
                 None => report.missing.push(name.clone()),
             }
         }
-        let mut unexpected: Vec<String> = by_name.keys().filter(|n| !vars.contains_key(*n)).cloned().collect();
+        let mut unexpected: Vec<String> =
+            by_name.keys().filter(|n| !vars.contains_key(*n)).cloned().collect();
         unexpected.sort();
         report.unexpected = unexpected;
         Ok(report)
@@ -464,7 +526,8 @@ impl TransformerClassifier {
     /// → logits `[b, n_classes]`, features `[b, hidden]`.
     pub fn forward(&self, batch: &TokenBatch, train: bool) -> Result<Output> {
         let features = self.features(batch, train)?;
-        let logits = self.head.forward(&features.dropout(self.options.head_dropout, train), self.options.precision);
+        let logits =
+            self.head.forward(&features.dropout(self.options.head_dropout, train), self.options.precision);
         Ok(Output { logits, features })
     }
 
@@ -499,7 +562,8 @@ impl TransformerClassifier {
         cfg["num_labels"] = serde_json::json!(self.n_classes);
         crate::data::write_json(&dir.join("config.json"), &cfg)?;
         let vars = self.vs.variables();
-        let mut named: Vec<(String, Tensor)> = vars.into_iter().map(|(n, t)| (n, t.to_device(Device::Cpu).contiguous())).collect();
+        let mut named: Vec<(String, Tensor)> =
+            vars.into_iter().map(|(n, t)| (n, t.to_device(Device::Cpu).contiguous())).collect();
         named.sort_by(|a, b| a.0.cmp(&b.0));
         let path: PathBuf = dir.join("model.safetensors");
         let tmp = dir.join("model.safetensors.tmp");

@@ -2,20 +2,24 @@
 //! soft pseudo-labels from a frozen teacher, confidence weights and the sample mask, and the three
 //! loss terms (confidence-weighted classification, contrastive and confidence regularisers).
 //!
-//! This module holds the math; the training loop over rounds builds on [`crate::train`].
+//! This module holds the math; [`rule`] holds what differs between the variants, and the
+//! training loop over rounds ([`rounds`]) builds on [`crate::train`].
 
 pub mod rounds;
+pub mod rule;
 
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
-pub use rounds::{CosineReport, RoundRecord, SelfTrainReport, cosine, self_train};
+pub use rounds::{CosineData, CosineReport, CosineRun, RoundRecord, SelfTrainReport, cosine, self_train};
+pub use rule::{Losses, RoundTargets, Stage2Rule};
 
 use crate::error::{Error, Result};
 
 /// Distance between student features in the contrastive term.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
 pub enum Distance {
     /// ‖v_i − v_j‖ / √D (the paper's scaled Euclidean distance). Default.
     #[default]
@@ -25,8 +29,9 @@ pub enum Distance {
 }
 
 /// Which semantics stage 2 follows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
 pub enum Variant {
     /// The paper (arXiv:2010.07835, Alg. 1 and eqs. 3–9): soft pseudo-labels and ω over the
     /// whole pool, every row with ω > ξ, mean-reduced L_cls and R_conf, R_con on all pairs of
@@ -41,6 +46,30 @@ pub enum Variant {
     /// permutation with W from the student's own argmax, and uses a constant learning rate
     /// without gradient clipping in stage 2.
     Wrench,
+    /// The official implementation (github.com/yueyu1030/COSINE, `trainer.py`), whose code
+    /// produced the paper's table: every pool row is drawn; per batch, ω comes from the teacher's
+    /// raw probabilities with the entropy normalised by log of the *batch size*, rows with ω ≤ ξ
+    /// are masked, targets are sharpened over the batch, the ω-weighted KL and −λ Σ_c log f_c
+    /// of the kept rows are summed over the batch (per row that is λ·C·KL(u ‖ f_θ) up to a
+    /// constant), and the contrastive term is computed on frozen features, so it carries no
+    /// gradient (weaksup reports it on the student's detached features). Stage 2 decays the
+    /// learning rate linearly from its peak without warm-up and clips gradients.
+    Official,
+}
+
+/// How λ weighs the confidence regulariser of the `paper` variant against the classification
+/// term (the `official` and `wrench` variants fix their own balance).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
+pub enum LambdaScale {
+    /// λ · C · KL(u ‖ f_θ) per row: the balance of the official code, which subtracts
+    /// λ Σ_c log f_c per row beside the per-row KL (so λ = 0.1 weighs 0.6 on 6 classes).
+    /// Default (chosen on valid; see `docs/cosine.md`).
+    #[default]
+    Classes,
+    /// λ · KL(u ‖ f_θ) per row, as the paper's eq. 8 reads.
+    One,
 }
 
 /// COSINE hyper-parameters; defaults and their sources.
@@ -61,22 +90,37 @@ pub struct CosineConfig {
     /// Power of the teacher probabilities in the soft pseudo-labels. Default 2 (paper).
     pub power: f64,
     pub distance: Distance,
-    /// Stage-2 steps, T2. Default 300 (the WRENCH reference budget of issue 5; the paper's
-    /// T2 varies by dataset).
+    /// How λ scales with the number of classes (`paper` variant).
+    pub lambda_scale: LambdaScale,
+    /// Stage-2 steps, T2. Default 300 (the budget of the WRENCH reference runs in
+    /// `docs/cosine.md`; the paper's T2 varies by dataset).
     pub t2: usize,
     pub variant: Variant,
 }
 
 impl Default for CosineConfig {
     fn default() -> Self {
-        Self { xi: 0.6, lambda: 0.1, mu: 1.0, gamma: 1.0, t3: 100, power: 2.0, distance: Distance::ScaledEuclidean, t2: 300, variant: Variant::Paper }
+        Self {
+            xi: 0.6,
+            lambda: 0.1,
+            mu: 1.0,
+            gamma: 1.0,
+            t3: 100,
+            power: 2.0,
+            distance: Distance::ScaledEuclidean,
+            lambda_scale: LambdaScale::Classes,
+            t2: 300,
+            variant: Variant::Paper,
+        }
     }
 }
 
 impl CosineConfig {
     /// Checks every value, naming the config key (and the flag) of the first bad one.
     pub fn validate(&self) -> Result<()> {
-        let bad = |key: &str, flag: &str, v: String, want: &str| Err(Error::Config(format!("cosine.{key} (--{flag}) = {v}: {want}")));
+        let bad = |key: &str, flag: &str, v: String, want: &str| {
+            Err(Error::Config(format!("cosine.{key} (--{flag}) = {v}: {want}")))
+        };
         if !(0.0..=1.0).contains(&self.xi) {
             return bad("xi", "xi", self.xi.to_string(), "must be in [0, 1]");
         }
@@ -148,7 +192,8 @@ pub fn selection_mask(weights: &Tensor, xi: f64) -> Tensor {
 /// # Shapes
 /// `logits`, `pseudo`: `[b, C]`; `weights`: `[b]` → scalar.
 pub fn classification_loss(logits: &Tensor, pseudo: &Tensor, weights: &Tensor) -> Tensor {
-    let kl = (pseudo * (pseudo.clamp_min(1e-12).log() - logits.log_softmax(-1, Kind::Float))).sum_dim_intlist(-1, false, Kind::Float);
+    let kl = (pseudo * (pseudo.clamp_min(1e-12).log() - logits.log_softmax(-1, Kind::Float)))
+        .sum_dim_intlist(-1, false, Kind::Float);
     (weights * kl).mean(Kind::Float)
 }
 
@@ -207,7 +252,13 @@ pub fn contrastive_loss(features: &Tensor, pseudo: &Tensor, gamma: f64, distance
 ///
 /// # Shapes
 /// `logits`, `teacher`: `[b, C]`; `features`: `[b, D]`; `perm`: `[b]` int64 → three scalars.
-pub fn wrench_losses(logits: &Tensor, features: &Tensor, teacher: &Tensor, perm: &Tensor, gamma: f64) -> (Tensor, Tensor, Tensor) {
+pub fn wrench_losses(
+    logits: &Tensor,
+    features: &Tensor,
+    teacher: &Tensor,
+    perm: &Tensor,
+    gamma: f64,
+) -> (Tensor, Tensor, Tensor) {
     let c = logits.size()[1] as f64;
     let t = teacher.softmax(1, Kind::Float);
     let w = -(-(&t + 1e-6).log() * &t).sum_dim_intlist(1, false, Kind::Float) / c.ln() + 1.0;
@@ -223,6 +274,82 @@ pub fn wrench_losses(logits: &Tensor, features: &Tensor, teacher: &Tensor, perm:
     (cls, con, conf)
 }
 
+/// The official implementation's stage-2 loss terms (variant `official`), returned as
+/// (L_cls, R_con, R_conf) so that the loss is L_cls + μ R_con + λ R_conf. `teacher` holds the
+/// teacher's probabilities for the batch, `features` the (detached) features R_con is computed
+/// on, and `perm` pairs the i-th kept row with the perm[i]-th kept row.
+///
+/// ```python
+/// b, C = teacher.shape                                      # trainer.py, calc_loss
+/// w = 1 - (-(teacher + 1e-6).log() * teacher).sum(1) / math.log(b)   # log of the batch size
+/// m = (w > xi).float()
+/// t = teacher**p / teacher.sum(0) + 1e-10; t = t / t.sum(1, keepdim=True)   # soft_frequency
+/// lp = logits.log_softmax(-1)
+/// cls = (nn.KLDivLoss(reduction='none')(lp, t) * m[:, None] * w[:, None]).sum()
+/// conf = -((lp * m[:, None]).sum() + math.log(C) * C)
+/// k = m.bool(); x, v = lp[k], features[k]                   # contrastive_loss, metric 'cos'
+/// a = (x.argmax(1) == x[perm].argmax(1)).float()
+/// d = 1 - (v * v[perm]).sum(-1) / ((v**2).sum(1) * (v[perm]**2).sum(1)).sqrt()
+/// con = (a * d**2 + (1 - a) * (1 - d).clamp_min(0)**2).sum() / 2 / len(x)
+/// ```
+/// With `Distance::ScaledEuclidean` d is the official `l2` metric, √(Σ (v − v[perm])² / D).
+///
+/// # Shapes
+/// `logits`, `teacher`: `[b, C]`; `features`: `[b, D]`; `perm`: `[k]` int64 over the kept rows
+/// → three scalars.
+pub fn official_losses(
+    logits: &Tensor,
+    features: &Tensor,
+    teacher: &Tensor,
+    perm: &Tensor,
+    cfg: &CosineConfig,
+) -> (Tensor, Tensor, Tensor) {
+    let (b, c) = (logits.size()[0] as f64, logits.size()[1] as f64);
+    let w = official_confidence(teacher, b as usize);
+    let m = w.gt(cfg.xi).to_kind(Kind::Float);
+    let t = teacher.pow_tensor_scalar(cfg.power) / teacher.sum_dim_intlist(0, true, Kind::Float) + 1e-10;
+    let t = &t / t.sum_dim_intlist(1, true, Kind::Float);
+    let lp = logits.log_softmax(-1, Kind::Float);
+    let kl = (&t * (t.log() - &lp)).sum_dim_intlist(1, false, Kind::Float);
+    let cls = (kl * &m * &w).sum(Kind::Float);
+    let conf = -((&lp * m.unsqueeze(1)).sum(Kind::Float) + c.ln() * c);
+    let kept = m.gt(0.5).nonzero().squeeze_dim(1);
+    let con = if kept.size()[0] == 0 {
+        logits.sum(Kind::Float) * 0.0
+    } else {
+        let x = lp.index_select(0, &kept);
+        let v = features.index_select(0, &kept);
+        let (xp, vp) = (x.index_select(0, perm), v.index_select(0, perm));
+        let a = x.argmax(1, false).eq_tensor(&xp.argmax(1, false)).to_kind(Kind::Float);
+        let d = match cfg.distance {
+            Distance::Cosine => {
+                let dot = (&v * &vp).sum_dim_intlist(-1, false, Kind::Float);
+                let norms = (v.square().sum_dim_intlist(1, false, Kind::Float)
+                    * vp.square().sum_dim_intlist(1, false, Kind::Float))
+                .sqrt()
+                .clamp_min(1e-12);
+                1.0 - dot / norms
+            }
+            Distance::ScaledEuclidean => {
+                ((&v - &vp).square().sum_dim_intlist(1, false, Kind::Float) / v.size()[1] as f64).sqrt()
+            }
+        };
+        let l: Tensor = &a * d.square() + (1.0 - &a) * (cfg.gamma - &d).clamp_min(0.0).square();
+        l.sum(Kind::Float) / 2.0 / kept.size()[0] as f64
+    };
+    (cls, con, conf)
+}
+
+/// The official code's ω: 1 − H(p) / log(`batch`), the entropy normalised by log of the batch
+/// size (where the paper has log C).
+///
+/// # Shapes
+/// `teacher`: `[n, C]` probabilities → `[n]`.
+pub fn official_confidence(teacher: &Tensor, batch: usize) -> Tensor {
+    let h = (-(teacher + 1e-6).log() * teacher).sum_dim_intlist(1, false, Kind::Float);
+    1.0 - h / (batch.max(2) as f64).ln()
+}
+
 /// R_conf = mean over the batch of KL(u ‖ f_θ(x)), u uniform over C.
 ///
 /// ```python
@@ -235,6 +362,8 @@ pub fn confidence_regularizer(logits: &Tensor) -> Tensor {
     let c = logits.size()[1] as f64;
     (-c.ln() - logits.log_softmax(-1, Kind::Float).mean_dim(-1, false, Kind::Float)).mean(Kind::Float)
 }
+
+weaksup_core::cli_enum!(Distance => "distance", Variant => "COSINE variant", LambdaScale => "lambda scale");
 
 #[cfg(test)]
 mod tests {
@@ -296,7 +425,11 @@ mod tests {
         // Cosine: v1 ∥ v2 → distance 0 (disagree, margin active: (1 − 0)² = 1); v0 = 0 vector
         // is normalised to 0 → distance 1 to both (agree with v1: 1; disagree with v2: 0).
         close(&contrastive_loss(&v, &y, 1.0, Distance::Cosine), &[(1.0 + 0.0 + 1.0) / 3.0]);
-        assert_eq!(contrastive_loss(&v.narrow(0, 0, 1), &y.narrow(0, 0, 1), 1.0, Distance::ScaledEuclidean).double_value(&[]), 0.0);
+        assert_eq!(
+            contrastive_loss(&v.narrow(0, 0, 1), &y.narrow(0, 0, 1), 1.0, Distance::ScaledEuclidean)
+                .double_value(&[]),
+            0.0
+        );
     }
 
     #[test]
@@ -312,6 +445,46 @@ mod tests {
         close(&cls, &[0.0191709]);
         close(&con, &[0.0976311]);
         close(&conf, &[5.7549543]);
+    }
+
+    #[test]
+    fn official_variant_losses() {
+        // Values from the Python block in `official_losses`'s docs (torch 2.11, float32), on the
+        // teacher and logits above, ξ = 0.5: ω = [0.7041, 0.3874, 0.5445] with log 3, so rows 0
+        // and 2 are kept and paired by perm [1, 0] (they disagree).
+        let logits = t(&[[2.0, -1.0], [0.5, 0.5], [-1.0, 1.5]]);
+        let v = t(&[[1.0, 0.0], [0.6, 0.8], [1.2, 1.6]]);
+        close(&official_confidence(&teacher(), 3), &[0.7040985, 0.3874003, 0.5445159]);
+        let perm = Tensor::from_slice(&[1i64, 0]);
+        let cfg = CosineConfig { xi: 0.5, distance: Distance::Cosine, ..CosineConfig::default() };
+        let (cls, con, conf) = official_losses(&logits, &v, &teacher(), &perm, &cfg);
+        close(&cls, &[0.0144370]);
+        close(&con, &[0.18]);
+        close(&conf, &[4.3686600]);
+        // The `l2` metric, √(Σ diff² / D), with γ = 2: (2 − √1.3)² summed over both
+        // orderings / 2 / 2 = 0.3696491.
+        let l2 = CosineConfig { distance: Distance::ScaledEuclidean, gamma: 2.0, ..cfg };
+        close(&official_losses(&logits, &v, &teacher(), &perm, &l2).1, &[0.3696491]);
+        // No row above ξ: no contrastive pairs and no classification loss.
+        let none = CosineConfig { xi: 0.99, ..CosineConfig::default() };
+        let (cls, con, _) = official_losses(&logits, &v, &teacher(), &Tensor::from_slice(&[0i64; 0]), &none);
+        close(&cls, &[0.0]);
+        close(&con, &[0.0]);
+    }
+
+    #[test]
+    fn lambda_scale_classes_is_the_official_per_row_balance() {
+        // −Σ_c log f_c = C · (KL(u ‖ f) + log C): the official per-row term is C times ours
+        // up to a constant, so `classes` multiplies R_conf by C.
+        let logits = t(&[[2.0, -1.0], [0.5, 0.5], [-1.0, 1.5]]);
+        let out = crate::model::Output { logits: logits.shallow_clone(), features: logits.shallow_clone() };
+        let y = soft_pseudo_labels(&teacher(), 2.0);
+        let w = confidence_weights(&y);
+        let one = CosineConfig { lambda_scale: LambdaScale::One, ..CosineConfig::default() };
+        let classes = CosineConfig { lambda_scale: LambdaScale::Classes, ..CosineConfig::default() };
+        let a = Variant::Paper.rule().losses(&out, &y, &w, &one).conf.double_value(&[]);
+        let b = Variant::Paper.rule().losses(&out, &y, &w, &classes).conf.double_value(&[]);
+        assert!((b - 2.0 * a).abs() < 1e-6, "{a} {b}");
     }
 
     #[test]

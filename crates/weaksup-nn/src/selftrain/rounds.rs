@@ -7,17 +7,18 @@ use std::path::Path;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
-use super::{
-    CosineConfig, Variant, classification_loss, confidence_regularizer, confidence_weights, contrastive_loss, selection_mask, soft_pseudo_labels,
-    wrench_losses,
-};
+use super::CosineConfig;
+use super::rule::{Losses, RoundTargets};
 use crate::error::{Context, Error, Result};
 use crate::model::manual_seed;
 use crate::progress::Progress;
 use crate::train::checkpoint::{read_dir, write_dir};
-use crate::train::{self, AdamW, EndModel, Encoded, EvalSet, TrainConfig, TrainReport, TrainSet, epoch_batches};
+use crate::train::{
+    self, AdamW, Encoded, EndModel, EvalSet, TrainConfig, TrainReport, TrainSet, epoch_batches,
+};
+use weaksup_core::seeds;
 
 /// One round of stage 2.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,10 +26,24 @@ pub struct RoundRecord {
     pub round: usize,
     /// Stage-2 steps done at the end of the round.
     pub step: usize,
-    /// Fraction of the pool used in the round (ω > ξ; for `wrench`, the kept prefix).
+    /// Fraction of the pool whose loss the round uses (ω > ξ; for `wrench`, the kept prefix).
     pub selected_fraction: f64,
     /// Accuracy of the pseudo-labels' argmax on selected rows with gold (diagnostic only).
     pub pseudo_accuracy: Option<f64>,
+    /// Accuracy of the teacher's argmax on every pool row with gold (diagnostic only).
+    #[serde(default)]
+    pub teacher_accuracy: Option<f64>,
+    /// Selected rows per class of their pseudo-label (compare with the pool's gold classes in
+    /// [`SelfTrainReport::pool_gold_classes`]).
+    #[serde(default)]
+    pub selected_classes: Vec<usize>,
+    /// ω over the whole pool, in ten bins [0, 0.1), …, [0.9, 1].
+    #[serde(default)]
+    pub omega_histogram: Vec<usize>,
+    /// Fraction of pool rows whose teacher label (argmax) differs from the previous round's
+    /// teacher: 1 − agreement of the previous round's teacher and student (none in round 0).
+    #[serde(default)]
+    pub flipped: Option<f64>,
     pub loss_cls: f64,
     pub loss_con: f64,
     pub loss_conf: f64,
@@ -40,6 +55,8 @@ pub struct RoundRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SelfTrainReport {
     pub rounds: Vec<RoundRecord>,
+    /// Pool rows with gold per gold class (the prior the selected classes are compared with).
+    pub pool_gold_classes: Option<Vec<usize>>,
     pub steps: usize,
     /// Best validation score over both stages, and whether stage 2 produced it.
     pub best_score: Option<f64>,
@@ -67,80 +84,123 @@ pub struct Stage2State {
     best_in_stage2: bool,
     config: CosineConfig,
     seconds: f64,
+    /// The last teacher's label per pool row (for the flip count after a resume).
+    #[serde(default)]
+    last_teacher: Vec<i64>,
 }
 
-/// Runs COSINE: stage 1 ([`train::train`] on `stage1`), then [`self_train`]. With a checkpoint
-/// folder, stage 1 checkpoints under `stage1/` and stage 2 under `stage2/`, and a rerun resumes.
-#[allow(clippy::too_many_arguments)]
+/// What COSINE trains on.
+#[derive(Clone, Copy)]
+pub struct CosineData<'a> {
+    /// Stage 1's rows and targets, over `stage1.encoded`.
+    pub stage1: &'a TrainSet<'a>,
+    /// Rows of `stage1.encoded` pseudo-labelled in every round of stage 2 (covered and uncovered).
+    pub pool: &'a [usize],
+    /// Gold label per row of `stage1.encoded`; only the pseudo-label diagnostic reads it.
+    pub gold: Option<&'a [Option<u32>]>,
+    /// Validation set for early stopping in stage 1 and the best weights of both stages.
+    pub valid: Option<&'a EvalSet<'a>>,
+}
+
+/// How COSINE runs: the trainer's settings (stage 1, and stage 2's batches and schedule),
+/// COSINE's, the checkpoint folder and progress.
+#[derive(Clone, Copy)]
+pub struct CosineRun<'a> {
+    pub train: &'a TrainConfig,
+    pub cosine: &'a CosineConfig,
+    /// Stage 1 checkpoints under `stage1/`, stage 2 under `stage2/`; a rerun resumes.
+    pub checkpoint_dir: Option<&'a Path>,
+    pub progress: &'a dyn Progress,
+}
+
+/// Runs COSINE: stage 1 ([`train::train`] on `data.stage1`), `after_stage1` on the stage-1 model
+/// (e.g. to score it), then [`self_train`].
 pub fn cosine(
     model: &mut EndModel,
-    stage1: &TrainSet,
-    pool: &[usize],
-    gold: Option<&[Option<u32>]>,
-    valid: Option<&EvalSet>,
-    train_cfg: &TrainConfig,
-    cfg: &CosineConfig,
-    checkpoint_dir: Option<&Path>,
-    progress: &dyn Progress,
+    data: CosineData,
+    run: CosineRun,
+    after_stage1: &mut dyn FnMut(&EndModel) -> Result<()>,
 ) -> Result<CosineReport> {
-    cfg.validate()?;
-    let s1 = train::train(model, stage1, valid, train_cfg, checkpoint_dir.map(|d| d.join("stage1")).as_deref(), progress)?;
-    let s2 = self_train(model, stage1.encoded, pool, gold, valid, train_cfg, cfg, s1.best_score, checkpoint_dir.map(|d| d.join("stage2")).as_deref(), progress)?;
+    run.cosine.validate()?;
+    let sub = |name: &str| run.checkpoint_dir.map(|d| d.join(name));
+    let stage1_dir = sub("stage1");
+    let s1 = train::train(model, data.stage1, data.valid, run.train, stage1_dir.as_deref(), run.progress)?;
+    after_stage1(model)?;
+    let stage2_dir = sub("stage2");
+    let s2 =
+        self_train(model, data, s1.best_score, CosineRun { checkpoint_dir: stage2_dir.as_deref(), ..run })?;
     Ok(CosineReport { stage1: s1, stage2: s2 })
 }
 
-/// COSINE stage 2 from the model's current weights: `cfg.t2` steps in rounds of `cfg.t3`.
-/// `pool` are the rows of `encoded` pseudo-labelled each round (covered and uncovered); `gold`
-/// (per encoded row) only feeds the pseudo-label diagnostic; `stage1_best` is the validation
-/// score to beat (the best weights of either stage are kept).
-#[allow(clippy::too_many_arguments)]
+/// COSINE stage 2 from the model's current weights: `cfg.t2` steps in rounds of `cfg.t3` over
+/// `data.pool` (`data.stage1`'s rows and targets are not used); `stage1_best` is the validation
+/// score to beat (the best weights of either stage are kept). Checkpoints in
+/// `run.checkpoint_dir` itself.
 pub fn self_train(
     model: &mut EndModel,
-    encoded: &Encoded,
-    pool: &[usize],
-    gold: Option<&[Option<u32>]>,
-    valid: Option<&EvalSet>,
-    train_cfg: &TrainConfig,
-    cfg: &CosineConfig,
+    data: CosineData,
     stage1_best: Option<f64>,
-    checkpoint_dir: Option<&Path>,
-    progress: &dyn Progress,
+    run: CosineRun,
 ) -> Result<SelfTrainReport> {
+    let CosineData { stage1, pool, gold, valid } = data;
+    let CosineRun { train: train_cfg, cosine: cfg, checkpoint_dir, progress } = run;
+    let encoded: &Encoded = stage1.encoded;
     cfg.validate()?;
     let train_cfg = &train_cfg.resolved_for(model);
     let t2 = cfg.t2;
     let started = Instant::now();
-    let names: Vec<String> = model.vs().variables().into_keys().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let names: Vec<String> =
+        model.vs().variables().into_keys().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
     let mut opt = AdamW::new(model.vs(), &names, train_cfg.weight_decay, EndModel::no_decay);
-    let mut state = Stage2State { adam_t: 0, step: 0, rounds: Vec::new(), best_score: stage1_best, best_in_stage2: false, config: cfg.clone(), seconds: 0.0 };
+    let mut state = Stage2State {
+        adam_t: 0,
+        step: 0,
+        rounds: Vec::new(),
+        best_score: stage1_best,
+        best_in_stage2: false,
+        config: cfg.clone(),
+        seconds: 0.0,
+        last_teacher: Vec::new(),
+    };
     let mut best = valid.map(|_| train::snapshot(model));
     let mut resumed_at_round = None;
     if let Some(dir) = checkpoint_dir
-        && let Some((s, b)) = read_dir::<Stage2State>(dir, model, &mut opt, |s| s.adam_t)? {
-            if s.config != *cfg {
-                return Err(Error::Config(format!("{}: this stage-2 checkpoint was written with another COSINE config; remove it or use the same settings", dir.display())));
-            }
-            tracing::info!(round = s.rounds.len(), step = s.step, dir = %dir.display(), "resuming COSINE stage 2");
-            resumed_at_round = Some(s.rounds.len());
-            state = s;
-            if b.is_some() {
-                best = b;
-            }
+        && let Some((s, b)) = read_dir::<Stage2State>(dir, model, &mut opt, |s| s.adam_t)?
+    {
+        if s.config != *cfg {
+            return Err(Error::Config(format!(
+                "{}: this stage-2 checkpoint was written with another COSINE config; remove it or use the same settings",
+                dir.display()
+            )));
         }
+        resumed_at_round = Some(s.rounds.len());
+        tracing::info!(round = s.rounds.len(), step = s.step, dir = %dir.display(), "resuming COSINE stage 2");
+        state = s;
+        if b.is_some() {
+            best = b;
+        }
+    }
     let prior_seconds = state.seconds;
     let device = model.device();
     let enc = encoded;
     let lengths: Vec<usize> = enc.items.iter().map(Vec::len).collect();
     // Stage 2's schedule: the trainer's warm-up and decay over T2 (paper); constant for `wrench`.
     let s2_cfg = TrainConfig { max_steps: t2, ..train_cfg.clone() };
-    let wrench = cfg.variant == Variant::Wrench;
+    let rule = cfg.variant.rule();
     progress.start("COSINE stage 2", t2 as u64);
     progress.advance(state.step as u64);
     // The pool's token ids, gathered once for every round's teacher pass.
-    let pool_enc = Encoded { items: pool.iter().map(|&i| enc.items[i].clone()).collect(), pad_id: enc.pad_id, max_len: enc.max_len };
+    let pool_enc = Encoded {
+        items: pool.iter().map(|&i| enc.items[i].clone()).collect(),
+        pad_id: enc.pad_id,
+        max_len: enc.max_len,
+    };
     let n_pool = pool.len();
     // Scores `model` on valid; a strictly better score keeps its weights.
-    let validate = |model: &EndModel, state: &mut Stage2State, best: &mut Option<Vec<(String, Tensor)>>| -> Result<Option<f64>> {
+    let validate = |model: &EndModel,
+                    state: &mut Stage2State,
+                    best: &mut Option<Vec<(String, Tensor)>>|
+     -> Result<Option<f64>> {
         let Some(v) = valid else { return Ok(None) };
         let s = train::evaluate(model, v, train_cfg.batch_size.max(64), train_cfg.padding, train_cfg.metric)?;
         if state.best_score.is_none_or(|b| s > b) {
@@ -154,39 +214,20 @@ pub fn self_train(
     while state.step < t2 {
         // Teacher pass: the current student, frozen, over the whole pool.
         let g = train::predict_proba(model, &pool_enc, train_cfg.batch_size.max(64), train_cfg.padding)?;
-        // Targets stored for the round (pool positions `selected`, rows of `targets`, weights ω).
-        let (selected, targets, omega) = if wrench {
-            let conf: Vec<bool> = Vec::<bool>::try_from(selection_mask(&confidence_weights(&g), cfg.xi)).ctx(|| "selection mask".into())?;
-            // The first confident rows in pool order, whole inference batches, until more than
-            // batch size × T3 are kept (WRENCH's `_get_new_dataset`).
-            let n_max = train_cfg.batch_size * cfg.t3;
-            let mut sel = Vec::new();
-            for chunk in (0..n_pool).collect::<Vec<_>>().chunks(train_cfg.batch_size) {
-                sel.extend(chunk.iter().copied().filter(|&k| conf[k]));
-                if sel.len() > n_max {
-                    break;
-                }
-            }
-            let idx = Tensor::from_slice(&sel.iter().map(|&k| k as i64).collect::<Vec<_>>());
-            let t = g.index_select(0, &idx);
-            let w = confidence_weights(&t);
-            (sel, t, w)
-        } else {
-            let pseudo = soft_pseudo_labels(&g, cfg.power);
-            let omega = confidence_weights(&pseudo);
-            let keep: Vec<bool> = Vec::<bool>::try_from(selection_mask(&omega, cfg.xi)).ctx(|| "selection mask".into())?;
-            let sel: Vec<usize> = (0..n_pool).filter(|&k| keep[k]).collect();
-            let idx = Tensor::from_slice(&sel.iter().map(|&k| k as i64).collect::<Vec<_>>());
-            (sel.clone(), pseudo.index_select(0, &idx), omega.index_select(0, &idx))
-        };
-        let selected_fraction = selected.len() as f64 / n_pool.max(1) as f64;
-        let argmax: Vec<i64> = Vec::<i64>::try_from(targets.argmax(1, false)).ctx(|| "pseudo labels".into())?;
-        let pseudo_accuracy = gold.and_then(|g| {
-            let (n, ok) = selected.iter().zip(&argmax).filter_map(|(&k, &a)| g[pool[k]].map(|y| y as i64 == a)).fold((0usize, 0usize), |(n, ok), x| (n + 1, ok + x as usize));
-            (n > 0).then(|| ok as f64 / n as f64)
+        let RoundTargets { selected, targets, weights: omega, confidence, confident } =
+            rule.select(&g, cfg, train_cfg.batch_size)?;
+        let diag = Diagnostics::of(&g, &targets, &selected, &confident, &confidence, gold, pool)?;
+        let flipped = (state.last_teacher.len() == n_pool).then(|| {
+            let n = diag.teacher.iter().zip(&state.last_teacher).filter(|(a, b)| a != b).count();
+            n as f64 / n_pool.max(1) as f64
         });
+        let selected_fraction = confident.len() as f64 / n_pool.max(1) as f64;
         if selected.len() < 2 {
-            tracing::warn!(step = state.step, selected = selected.len(), "COSINE: no confident pseudo-labels above xi; stopping stage 2");
+            tracing::warn!(
+                step = state.step,
+                selected = selected.len(),
+                "COSINE: no confident pseudo-labels above xi; stopping stage 2"
+            );
             break;
         }
         // Slot of each encoded row among the selected rows.
@@ -197,40 +238,45 @@ pub fn self_train(
         }
         let (mut sum_cls, mut sum_con, mut sum_conf, mut n) = (0.0, 0.0, 0.0, 0usize);
         let round = state.rounds.len();
-        let mut batches = epoch_batches(&rows, &lengths, train_cfg.batch_size, train_cfg.padding, train_cfg.seed.wrapping_add(1000 + round as u64));
+        let mut batches = epoch_batches(
+            &rows,
+            &lengths,
+            train_cfg.batch_size,
+            train_cfg.padding,
+            seeds::stage2_batches(train_cfg.seed, round),
+        );
         let mut b = 0;
         for _ in 0..cfg.t3.min(t2 - state.step) {
             if b == batches.len() {
-                batches = epoch_batches(&rows, &lengths, train_cfg.batch_size, train_cfg.padding, train_cfg.seed.wrapping_add(2000 + state.step as u64));
+                batches = epoch_batches(
+                    &rows,
+                    &lengths,
+                    train_cfg.batch_size,
+                    train_cfg.padding,
+                    seeds::stage2_reshuffle(train_cfg.seed, state.step),
+                );
                 b = 0;
             }
             let idx = &batches[b];
             b += 1;
-            manual_seed(train_cfg.seed.wrapping_mul(7_919).wrapping_add(state.step as u64));
+            manual_seed(seeds::stage2_dropout(train_cfg.seed, state.step));
             let input = enc.collate(idx, train_cfg.padding, device);
             let bi = Tensor::from_slice(&idx.iter().map(|&i| slot[i] as i64).collect::<Vec<_>>());
             let y = targets.index_select(0, &bi).to_device(device);
             let out = model.forward(&input, true)?;
-            let (l_cls, r_con, r_conf) = if wrench {
-                let perm = Tensor::randperm(idx.len() as i64, (Kind::Int64, device));
-                wrench_losses(&out.logits, &out.features, &y, &perm, cfg.gamma)
-            } else {
-                let w = omega.index_select(0, &bi).to_device(device);
-                (classification_loss(&out.logits, &y, &w), contrastive_loss(&out.features, &y, cfg.gamma, cfg.distance), confidence_regularizer(&out.logits))
-            };
+            let w = omega.index_select(0, &bi).to_device(device);
+            let Losses { cls: l_cls, con: r_con, conf: r_conf } = rule.losses(&out, &y, &w, cfg);
             let loss = &l_cls + &r_con * cfg.mu + &r_conf * cfg.lambda;
             let lv = loss.double_value(&[]);
             if !lv.is_finite() {
-                return Err(Error::invalid("cosine", format!("non-finite loss at stage-2 step {}", state.step)));
+                return Err(Error::invalid(
+                    "cosine",
+                    format!("non-finite loss at stage-2 step {}", state.step),
+                ));
             }
             opt.zero_grad();
             loss.backward();
-            if wrench {
-                opt.step(train_cfg.lr.unwrap_or_else(|| model.default_lr()));
-            } else {
-                let _ = opt.clip_grad_norm(train_cfg.max_grad_norm);
-                opt.step(s2_cfg.lr_at(state.step));
-            }
+            rule.update(&mut opt, &s2_cfg, state.step, model.default_lr());
             sum_cls += l_cls.double_value(&[]);
             sum_con += r_con.double_value(&[]);
             sum_conf += r_conf.double_value(&[]);
@@ -239,20 +285,52 @@ pub fn self_train(
             progress.advance(1);
             // Validation on the trainer's cadence too, so stage 2 has as many chances as stage 1.
             if state.step.is_multiple_of(train_cfg.eval_every)
-                && let Some(s) = validate(model, &mut state, &mut best)? {
-                    last_eval = Some((state.step, s));
-                    tracing::debug!(step = state.step, score = s, "COSINE validation");
-                }
+                && let Some(s) = validate(model, &mut state, &mut best)?
+            {
+                last_eval = Some((state.step, s));
+                tracing::debug!(step = state.step, score = s, "COSINE validation");
+            }
         }
         let score = match last_eval {
             Some((at, s)) if at == state.step => Some(s),
             _ => validate(model, &mut state, &mut best)?,
         };
         let k = n.max(1) as f64;
-        let rec = RoundRecord { round, step: state.step, selected_fraction, pseudo_accuracy, loss_cls: sum_cls / k, loss_con: sum_con / k, loss_conf: sum_conf / k, valid: score };
-        tracing::info!(round, step = state.step, selected_fraction, pseudo_accuracy = ?pseudo_accuracy, loss_cls = rec.loss_cls, loss_con = rec.loss_con, loss_conf = rec.loss_conf, valid = ?score, "COSINE round");
-        progress.message(&format!("round {round} selected {:.0}% valid {}", 100.0 * selected_fraction, score.map_or("-".into(), |s| format!("{s:.3}"))));
+        let rec = RoundRecord {
+            round,
+            step: state.step,
+            selected_fraction,
+            pseudo_accuracy: diag.pseudo_accuracy,
+            teacher_accuracy: diag.teacher_accuracy,
+            selected_classes: diag.selected_classes,
+            omega_histogram: diag.omega_histogram,
+            flipped,
+            loss_cls: sum_cls / k,
+            loss_con: sum_con / k,
+            loss_conf: sum_conf / k,
+            valid: score,
+        };
+        tracing::info!(
+            round,
+            step = state.step,
+            selected_fraction,
+            pseudo_accuracy = ?rec.pseudo_accuracy,
+            teacher_accuracy = ?rec.teacher_accuracy,
+            flipped = ?rec.flipped,
+            selected_classes = ?rec.selected_classes,
+            loss_cls = rec.loss_cls,
+            loss_con = rec.loss_con,
+            loss_conf = rec.loss_conf,
+            valid = ?score,
+            "COSINE round"
+        );
+        progress.message(&format!(
+            "round {round} selected {:.0}% valid {}",
+            100.0 * selected_fraction,
+            score.map_or("-".into(), |s| format!("{s:.3}"))
+        ));
         state.rounds.push(rec);
+        state.last_teacher = diag.teacher;
         if let Some(dir) = checkpoint_dir {
             state.adam_t = opt.t;
             state.seconds = prior_seconds + started.elapsed().as_secs_f64();
@@ -263,7 +341,17 @@ pub fn self_train(
     if let Some(b) = &best {
         train::restore(model, b)?;
     }
+    let pool_gold_classes = gold.map(|g| {
+        let mut counts = vec![0usize; model.n_classes() as usize];
+        for y in pool.iter().filter_map(|&i| g[i]) {
+            if let Some(c) = counts.get_mut(y as usize) {
+                *c += 1;
+            }
+        }
+        counts
+    });
     Ok(SelfTrainReport {
+        pool_gold_classes,
         steps: state.step,
         rounds: state.rounds,
         best_score: state.best_score,
@@ -271,4 +359,63 @@ pub fn self_train(
         resumed_at_round,
         seconds: prior_seconds + started.elapsed().as_secs_f64(),
     })
+}
+
+/// What a teacher pass says about the round, against gold where there is gold.
+struct Diagnostics {
+    /// The teacher's argmax per pool row.
+    teacher: Vec<i64>,
+    pseudo_accuracy: Option<f64>,
+    teacher_accuracy: Option<f64>,
+    selected_classes: Vec<usize>,
+    omega_histogram: Vec<usize>,
+}
+
+impl Diagnostics {
+    /// # Shapes
+    /// `g`: `[n_pool, C]` teacher probabilities; `targets`: `[selected.len(), C]`;
+    /// `confidence`: `[n_pool]`.
+    fn of(
+        g: &Tensor,
+        targets: &Tensor,
+        selected: &[usize],
+        confident: &[usize],
+        confidence: &Tensor,
+        gold: Option<&[Option<u32>]>,
+        pool: &[usize],
+    ) -> Result<Self> {
+        let n_classes = g.size()[1] as usize;
+        let teacher = Vec::<i64>::try_from(g.argmax(1, false)).ctx(|| "teacher labels".into())?;
+        let pseudo = Vec::<i64>::try_from(targets.argmax(1, false)).ctx(|| "pseudo labels".into())?;
+        let omega = Vec::<f32>::try_from(confidence.to_kind(tch::Kind::Float)).ctx(|| "confidence".into())?;
+        // Slot of each pool position among the drawn rows, for the pseudo-labels of `confident`.
+        let mut slot = vec![usize::MAX; teacher.len()];
+        for (s, &k) in selected.iter().enumerate() {
+            slot[k] = s;
+        }
+        let labelled: Vec<(usize, i64)> =
+            confident.iter().filter(|&&k| slot[k] != usize::MAX).map(|&k| (k, pseudo[slot[k]])).collect();
+        let mut selected_classes = vec![0usize; n_classes];
+        for &(_, c) in &labelled {
+            selected_classes[c as usize] += 1;
+        }
+        let accuracy = |pairs: &mut dyn Iterator<Item = (usize, i64)>| {
+            let g = gold?;
+            let (n, ok) = pairs
+                .filter_map(|(k, a)| g[pool[k]].map(|y| y as i64 == a))
+                .fold((0usize, 0usize), |(n, ok), x| (n + 1, ok + x as usize));
+            (n > 0).then(|| ok as f64 / n as f64)
+        };
+        let mut omega_histogram = vec![0usize; 10];
+        for w in &omega {
+            omega_histogram[((w.clamp(0.0, 1.0) * 10.0) as usize).min(9)] += 1;
+        }
+        Ok(Self {
+            pseudo_accuracy: accuracy(&mut labelled.iter().copied()),
+            teacher_accuracy: accuracy(&mut teacher.iter().copied().enumerate()),
+            teacher,
+            selected_classes,
+            omega_histogram,
+        })
+    }
 }

@@ -11,8 +11,9 @@ use crate::model::TokenBatch;
 use crate::model::ngram::BagBatch;
 
 /// How batches are padded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
+#[value(rename_all = "lowercase")]
 pub enum Padding {
     /// Every batch padded to the maximum sequence length.
     Fixed,
@@ -44,7 +45,10 @@ impl Encoded {
     /// The model input for rows `idx`.
     pub fn collate(&self, idx: &[usize], padding: Padding, device: Device) -> Input {
         match self.pad_id {
-            None => Input::Bags(BagBatch::new(&idx.iter().map(|&i| self.items[i].as_slice()).collect::<Vec<_>>(), device)),
+            None => Input::Bags(BagBatch::new(
+                &idx.iter().map(|&i| self.items[i].as_slice()).collect::<Vec<_>>(),
+                device,
+            )),
             Some(pad) => {
                 let longest = idx.iter().map(|&i| self.items[i].len()).max().unwrap_or(1).max(1);
                 let s = if padding == Padding::Fixed { self.max_len.max(longest) } else { longest };
@@ -73,7 +77,13 @@ pub enum Input {
 }
 
 /// The batches of one epoch over `rows` (indices into an [`Encoded`]), seeded.
-pub fn epoch_batches(rows: &[usize], lengths: &[usize], batch_size: usize, padding: Padding, seed: u64) -> Vec<Vec<usize>> {
+pub fn epoch_batches(
+    rows: &[usize],
+    lengths: &[usize],
+    batch_size: usize,
+    padding: Padding,
+    seed: u64,
+) -> Vec<Vec<usize>> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut order = rows.to_vec();
     order.shuffle(&mut rng);
@@ -95,13 +105,20 @@ pub fn epoch_batches(rows: &[usize], lengths: &[usize], batch_size: usize, paddi
 
 /// Batches in row order (for inference), bucketed by length when asked, so that outputs can be
 /// scattered back.
-pub fn inference_batches(n: usize, lengths: &[usize], batch_size: usize, padding: Padding) -> Vec<Vec<usize>> {
+pub fn inference_batches(
+    n: usize,
+    lengths: &[usize],
+    batch_size: usize,
+    padding: Padding,
+) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..n).collect();
     if padding == Padding::Bucketed {
         order.sort_by_key(|&i| lengths[i]);
     }
     order.chunks(batch_size.max(1)).map(<[usize]>::to_vec).collect()
 }
+
+weaksup_core::cli_enum!(Padding => "padding");
 
 #[cfg(test)]
 mod tests {
@@ -119,7 +136,12 @@ mod tests {
             assert_eq!(b, epoch_batches(&rows, &lengths, 32, padding, 1), "seeded");
         }
         let spread = |b: &Vec<Vec<usize>>| {
-            b.iter().map(|x| x.iter().map(|&i| lengths[i]).max().unwrap() - x.iter().map(|&i| lengths[i]).min().unwrap()).sum::<usize>()
+            b.iter()
+                .map(|x| {
+                    x.iter().map(|&i| lengths[i]).max().unwrap()
+                        - x.iter().map(|&i| lengths[i]).min().unwrap()
+                })
+                .sum::<usize>()
         };
         let bucketed = spread(&epoch_batches(&rows, &lengths, 32, Padding::Bucketed, 1));
         let dynamic = spread(&epoch_batches(&rows, &lengths, 32, Padding::Dynamic, 1));

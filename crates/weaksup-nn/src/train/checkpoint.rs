@@ -25,15 +25,21 @@ pub const FINGERPRINT: &str = "fingerprint.json";
 impl Fingerprint {
     /// The first field where `self` (this run) and `saved` differ: `(field, saved, now)`.
     pub fn first_difference<'a>(&'a self, saved: &'a Fingerprint) -> Option<(&'a str, &'a str, &'a str)> {
-        let now: std::collections::BTreeMap<&str, &str> = self.0.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let then: std::collections::BTreeMap<&str, &str> = saved.0.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let now: std::collections::BTreeMap<&str, &str> =
+            self.0.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let then: std::collections::BTreeMap<&str, &str> =
+            saved.0.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         for (k, v) in &self.0 {
             let old = then.get(k.as_str()).copied().unwrap_or("(absent)");
             if old != v {
                 return Some((k, old, v));
             }
         }
-        saved.0.iter().find(|(k, _)| !now.contains_key(k.as_str())).map(|(k, v)| (k.as_str(), v.as_str(), "(absent)"))
+        saved
+            .0
+            .iter()
+            .find(|(k, _)| !now.contains_key(k.as_str()))
+            .map(|(k, v)| (k.as_str(), v.as_str(), "(absent)"))
     }
 
     /// Checks `dir` against this fingerprint before a resume (`resume`), or records it in a fresh
@@ -41,7 +47,8 @@ impl Fingerprint {
     /// differing field.
     pub fn check_or_record(&self, dir: &Path, resume: bool) -> Result<()> {
         let path = dir.join(FINGERPRINT);
-        let has_state = dir.is_dir() && std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.next().is_some();
+        let has_state =
+            dir.is_dir() && std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.next().is_some();
         if resume && has_state {
             if !path.is_file() {
                 return Err(Error::Config(format!(
@@ -123,7 +130,13 @@ fn to_cpu(v: Vec<(String, Tensor)>) -> Vec<(String, Tensor)> {
     v.into_iter().map(|(n, t)| (n, t.to_device(Device::Cpu).contiguous())).collect()
 }
 
-pub(crate) fn save(dir: &Path, model: &EndModel, opt: &AdamW, state: &State, cfg: &TrainConfig) -> Result<()> {
+pub(crate) fn save(
+    dir: &Path,
+    model: &EndModel,
+    opt: &AdamW,
+    state: &State,
+    cfg: &TrainConfig,
+) -> Result<()> {
     let file = StateFile {
         step: state.step,
         epoch: state.epoch,
@@ -143,16 +156,25 @@ pub(crate) fn save(dir: &Path, model: &EndModel, opt: &AdamW, state: &State, cfg
 
 /// Writes a checkpoint folder atomically: the model, the optimizer, the best weights (if any)
 /// and `state.json` (with `adam_t` set from `opt`), written beside `dir` and renamed over it.
-pub(crate) fn write_dir<S: Serialize>(dir: &Path, model: &EndModel, opt: &AdamW, best: Option<&[(String, Tensor)]>, state: &S) -> Result<()> {
+pub(crate) fn write_dir<S: Serialize>(
+    dir: &Path,
+    model: &EndModel,
+    opt: &AdamW,
+    best: Option<&[(String, Tensor)]>,
+    state: &S,
+) -> Result<()> {
     let tmp = dir.with_extension("tmp");
     let old = dir.with_extension("old");
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    Tensor::write_safetensors(&to_cpu(snapshot(model)), tmp.join("model.safetensors")).ctx(|| "writing checkpoint model".into())?;
-    Tensor::write_safetensors(&to_cpu(opt.named_state()), tmp.join("optimizer.safetensors")).ctx(|| "writing checkpoint optimizer".into())?;
+    Tensor::write_safetensors(&to_cpu(snapshot(model)), tmp.join("model.safetensors"))
+        .ctx(|| "writing checkpoint model".into())?;
+    Tensor::write_safetensors(&to_cpu(opt.named_state()), tmp.join("optimizer.safetensors"))
+        .ctx(|| "writing checkpoint optimizer".into())?;
     if let Some(best) = best {
         let best: Vec<(String, Tensor)> = best.iter().map(|(n, t)| (n.clone(), t.shallow_clone())).collect();
-        Tensor::write_safetensors(&to_cpu(best), tmp.join("best.safetensors")).ctx(|| "writing checkpoint best".into())?;
+        Tensor::write_safetensors(&to_cpu(best), tmp.join("best.safetensors"))
+            .ctx(|| "writing checkpoint best".into())?;
     }
     crate::data::write_json(&tmp.join("state.json"), state)?;
     let _ = std::fs::remove_dir_all(&old);
@@ -174,7 +196,12 @@ fn read(path: &Path, device: Device) -> Result<HashMap<String, Tensor>> {
 
 /// Loads a checkpoint folder written by [`write_dir`] into `model` and `opt`: its state (`None`
 /// when there is none) and best weights. `adam_t` reads the optimizer's step count from the state.
-pub(crate) fn read_dir<S: DeserializeOwned>(dir: &Path, model: &mut EndModel, opt: &mut AdamW, adam_t: fn(&S) -> i64) -> Result<Option<(S, Option<Snapshot>)>> {
+pub(crate) fn read_dir<S: DeserializeOwned>(
+    dir: &Path,
+    model: &mut EndModel,
+    opt: &mut AdamW,
+    adam_t: fn(&S) -> i64,
+) -> Result<Option<(S, Option<Snapshot>)>> {
     // A crash between the two renames of `write_dir` leaves the previous checkpoint as `.old`.
     let dir = if dir.join("state.json").is_file() {
         dir.to_path_buf()

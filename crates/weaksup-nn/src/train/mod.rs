@@ -19,86 +19,17 @@ pub use optim::AdamW;
 
 use crate::error::{Context, Error, Result};
 use crate::metrics::{Metric, scores};
-use crate::model::ngram::NgramClassifier;
-use crate::model::tokenizer::TextTokenizer;
-use crate::model::transformer::TransformerClassifier;
-use crate::model::{Output, manual_seed};
+use crate::model::manual_seed;
 use crate::progress::Progress;
+use weaksup_core::seeds;
 
-const TRANSFORMER_LR: f64 = 2e-5;
-
-/// An end model: a transformer with its tokenizer, or the n-gram model.
-pub enum EndModel {
-    /// The tokenizer may be absent when inputs come pre-encoded (tests, cached token ids).
-    Transformer(Box<TransformerClassifier>, Option<TextTokenizer>),
-    Ngram(NgramClassifier),
-}
-
-impl std::fmt::Debug for EndModel {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            EndModel::Transformer(m, _) => m.fmt(f),
-            EndModel::Ngram(m) => m.fmt(f),
-        }
-    }
-}
-
-impl EndModel {
-    pub fn vs(&self) -> &tch::nn::VarStore {
-        match self {
-            EndModel::Transformer(m, _) => &m.vs,
-            EndModel::Ngram(m) => &m.vs,
-        }
-    }
-    pub fn vs_mut(&mut self) -> &mut tch::nn::VarStore {
-        match self {
-            EndModel::Transformer(m, _) => &mut m.vs,
-            EndModel::Ngram(m) => &mut m.vs,
-        }
-    }
-    pub fn device(&self) -> Device {
-        self.vs().device()
-    }
-    pub fn n_classes(&self) -> i64 {
-        match self {
-            EndModel::Transformer(m, _) => m.n_classes,
-            EndModel::Ngram(m) => m.n_classes,
-        }
-    }
-    /// Tokenises (or hashes) texts once.
-    pub fn encode(&self, texts: &[&str]) -> Result<Encoded> {
-        match self {
-            EndModel::Transformer(_, Some(tok)) => Ok(Encoded { items: tok.encode_batch(texts)?, pad_id: Some(tok.pad_id), max_len: tok.max_len }),
-            EndModel::Transformer(_, None) => Err(Error::Config("this transformer has no tokenizer to encode texts with".into())),
-            EndModel::Ngram(m) => Ok(Encoded { items: texts.iter().map(|t| m.config.featurize(t)).collect(), pad_id: None, max_len: 0 }),
-        }
-    }
-    /// # Shapes
-    /// → logits `[b, C]`, features `[b, D]`.
-    pub fn forward(&self, input: &Input, train: bool) -> Result<Output> {
-        match (self, input) {
-            (EndModel::Transformer(m, _), Input::Tokens(t)) => m.forward(t, train),
-            (EndModel::Ngram(m), Input::Bags(b)) => m.forward(b, train),
-            _ => Err(Error::Config("model and batch kinds differ (tokens vs n-gram bags)".into())),
-        }
-    }
-    /// The default peak learning rate: 2e-5 for transformers (BERT fine-tuning practice, Devlin
-    /// et al. 2019), 5e-3 for the n-gram model (a linear model over sparse features).
-    pub fn default_lr(&self) -> f64 {
-        match self {
-            EndModel::Transformer(..) => TRANSFORMER_LR,
-            EndModel::Ngram(_) => 5e-3,
-        }
-    }
-    /// Parameter names that get no weight decay: biases and LayerNorm weights (BERT / HF practice).
-    pub(crate) fn no_decay(name: &str) -> bool {
-        name.ends_with(".bias") || name.contains("LayerNorm")
-    }
-}
+pub use crate::model::EndModel;
+use crate::model::end_model::TRANSFORMER_LR;
 
 /// What to do when a loss or gradient is NaN / infinite.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
+#[value(rename_all = "lowercase")]
 pub enum OnNonFinite {
     /// Stop with an error naming the step. Default.
     #[default]
@@ -107,13 +38,15 @@ pub enum OnNonFinite {
     Skip,
 }
 
-/// Trainer settings. Defaults follow BERT fine-tuning practice (Devlin et al. 2019; HF `Trainer`).
+/// Trainer settings. Defaults follow BERT fine-tuning practice (Devlin et al. 2019; HF `Trainer`),
+/// with the step budget and early stopping of WRENCH's COSINE runs. `weaksup run`, `train`,
+/// `cosine` and `bench` all start from these.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrainConfig {
     /// Default 32.
     pub batch_size: usize,
-    /// Optimiser steps at most. Default 1000.
+    /// Optimiser steps at most. Default 300 (WRENCH's COSINE runs).
     pub max_steps: usize,
     /// Peak learning rate. Default: the model's ([`EndModel::default_lr`]: 2e-5 for transformers,
     /// BERT fine-tuning practice; 5e-3 for the n-gram model).
@@ -124,13 +57,16 @@ pub struct TrainConfig {
     pub warmup_ratio: f64,
     /// Global gradient-norm clip. Default 1.0.
     pub max_grad_norm: f64,
-    /// Validate every this many steps. Default 50.
+    /// Validate every this many steps. Default 25.
     pub eval_every: usize,
-    /// Stop after this many validations without improvement. Default 5.
+    /// Stop after this many validations without improvement. Default 4.
     pub patience: usize,
     /// Validation metric. Default accuracy.
     pub metric: Metric,
     pub padding: Padding,
+    /// The trainer's seed ([`weaksup_core::seeds::Seeds::trainer`]): set by the run from its one
+    /// seed, never read from or written to a config file.
+    #[serde(skip)]
     pub seed: u64,
     pub on_nonfinite: OnNonFinite,
     /// Write a checkpoint every this many steps (with a checkpoint folder). Default 100.
@@ -141,13 +77,13 @@ impl Default for TrainConfig {
     fn default() -> Self {
         Self {
             batch_size: 32,
-            max_steps: 1000,
+            max_steps: 300,
             lr: None,
             weight_decay: 0.01,
             warmup_ratio: 0.1,
             max_grad_norm: 1.0,
-            eval_every: 50,
-            patience: 5,
+            eval_every: 25,
+            patience: 4,
             metric: Metric::Accuracy,
             padding: Padding::Bucketed,
             seed: 42,
@@ -160,8 +96,15 @@ impl Default for TrainConfig {
 impl TrainConfig {
     /// Checks every value, naming the config key (and the flag) of the first bad one.
     pub fn validate(&self) -> Result<()> {
-        let bad = |key: &str, v: String, want: &str| Err(Error::Config(format!("train.{key} (--{}) = {v}: {want}", key.replace('_', "-"))));
-        for (key, v) in [("batch_size", self.batch_size), ("max_steps", self.max_steps), ("eval_every", self.eval_every), ("checkpoint_every", self.checkpoint_every)] {
+        let bad = |key: &str, v: String, want: &str| {
+            Err(Error::Config(format!("train.{key} (--{}) = {v}: {want}", key.replace('_', "-"))))
+        };
+        for (key, v) in [
+            ("batch_size", self.batch_size),
+            ("max_steps", self.max_steps),
+            ("eval_every", self.eval_every),
+            ("checkpoint_every", self.checkpoint_every),
+        ] {
             if v == 0 {
                 return bad(key, "0".into(), "must be at least 1");
             }
@@ -269,7 +212,12 @@ pub fn soft_cross_entropy(logits: &Tensor, targets: &Tensor, weights: Option<&Te
 ///
 /// # Shapes
 /// → `[n, C]` fp32 on the CPU.
-pub fn predict_proba(model: &EndModel, encoded: &Encoded, batch_size: usize, padding: Padding) -> Result<Tensor> {
+pub fn predict_proba(
+    model: &EndModel,
+    encoded: &Encoded,
+    batch_size: usize,
+    padding: Padding,
+) -> Result<Tensor> {
     let lengths: Vec<usize> = encoded.items.iter().map(Vec::len).collect();
     let batches = inference_batches(encoded.len(), &lengths, batch_size, padding);
     let c = model.n_classes();
@@ -289,11 +237,21 @@ pub fn predict_proba(model: &EndModel, encoded: &Encoded, batch_size: usize, pad
 /// Hard predictions (argmax).
 pub fn predict(model: &EndModel, encoded: &Encoded, batch_size: usize, padding: Padding) -> Result<Vec<u32>> {
     let p = predict_proba(model, encoded, batch_size, padding)?;
-    Ok(Vec::<i64>::try_from(p.argmax(-1, false)).ctx(|| "predictions".into())?.into_iter().map(|x| x as u32).collect())
+    Ok(Vec::<i64>::try_from(p.argmax(-1, false))
+        .ctx(|| "predictions".into())?
+        .into_iter()
+        .map(|x| x as u32)
+        .collect())
 }
 
 /// Scores `model` on a labelled set under `metric`.
-pub fn evaluate(model: &EndModel, set: &EvalSet, batch_size: usize, padding: Padding, metric: Metric) -> Result<f64> {
+pub fn evaluate(
+    model: &EndModel,
+    set: &EvalSet,
+    batch_size: usize,
+    padding: Padding,
+    metric: Metric,
+) -> Result<f64> {
     let pred = predict(model, set.encoded, batch_size, padding)?;
     let pred: Vec<i16> = pred.iter().map(|&p| p as i16).collect();
     let gold: Vec<Option<u32>> = set.gold.iter().map(|&g| Some(g)).collect();
@@ -302,18 +260,25 @@ pub fn evaluate(model: &EndModel, set: &EvalSet, batch_size: usize, padding: Pad
 
 /// Snapshot of every variable (for best-weight restore).
 pub(crate) fn snapshot(model: &EndModel) -> Vec<(String, Tensor)> {
-    let mut v: Vec<(String, Tensor)> = model.vs().variables().into_iter().map(|(n, t)| (n, t.detach().copy())).collect();
+    let mut v: Vec<(String, Tensor)> =
+        model.vs().variables().into_iter().map(|(n, t)| (n, t.detach().copy())).collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));
     v
 }
 
 /// Copies `tensors` into every variable of `model`; a variable without a tensor is an error
 /// naming `source`.
-pub(crate) fn copy_into(model: &EndModel, tensors: &std::collections::HashMap<String, Tensor>, source: &str) -> Result<()> {
+pub(crate) fn copy_into(
+    model: &EndModel,
+    tensors: &std::collections::HashMap<String, Tensor>,
+    source: &str,
+) -> Result<()> {
     let mut vars = model.vs().variables();
     tch::no_grad(|| -> Result<()> {
         for (name, var) in vars.iter_mut() {
-            let src = tensors.get(name).ok_or_else(|| Error::invalid(source, format!("no tensor `{name}` (a different model?)")))?;
+            let src = tensors
+                .get(name)
+                .ok_or_else(|| Error::invalid(source, format!("no tensor `{name}` (a different model?)")))?;
             var.f_copy_(src).ctx(|| format!("{source}: loading `{name}`"))?;
         }
         Ok(())
@@ -343,7 +308,10 @@ pub fn train(
         return Err(Error::invalid("train", "no training rows"));
     }
     if train.targets.len() != train.rows.len() * c {
-        return Err(Error::invalid("train", format!("{} target values for {} rows × {c} classes", train.targets.len(), train.rows.len())));
+        return Err(Error::invalid(
+            "train",
+            format!("{} target values for {} rows × {c} classes", train.targets.len(), train.rows.len()),
+        ));
     }
     let device = model.device();
     let lengths: Vec<usize> = train.encoded.items.iter().map(Vec::len).collect();
@@ -356,22 +324,29 @@ pub fn train(
     let mut opt = AdamW::new(model.vs(), &names, cfg.weight_decay, EndModel::no_decay);
     let mut state = checkpoint::State::fresh();
     if let Some(dir) = checkpoint_dir
-        && let Some(s) = checkpoint::load(dir, model, &mut opt)? {
-            tracing::info!(step = s.step, dir = %dir.display(), "resuming from checkpoint");
-            state = s;
-        }
+        && let Some(s) = checkpoint::load(dir, model, &mut opt)?
+    {
+        tracing::info!(step = s.step, dir = %dir.display(), "resuming from checkpoint");
+        state = s;
+    }
     let started = Instant::now();
     let mut seen = 0usize;
     progress.start("training", cfg.max_steps as u64);
     progress.advance(state.step as u64);
     // A finished (or early-stopped) checkpoint trains no further.
     'outer: while state.step < cfg.max_steps && !state.stopped_early {
-        let batches = epoch_batches(&train.rows, &lengths, cfg.batch_size, cfg.padding, cfg.seed.wrapping_add(state.epoch as u64));
+        let batches = epoch_batches(
+            &train.rows,
+            &lengths,
+            cfg.batch_size,
+            cfg.padding,
+            seeds::shuffle(cfg.seed, state.epoch),
+        );
         while state.batch_in_epoch < batches.len() {
             let idx = &batches[state.batch_in_epoch];
             state.batch_in_epoch += 1;
             // Dropout draws depend on (seed, step) only, so a resumed run replays them.
-            manual_seed(cfg.seed.wrapping_mul(1_000_003).wrapping_add(state.step as u64));
+            manual_seed(seeds::dropout(cfg.seed, state.step));
             let input = train.encoded.collate(idx, cfg.padding, device);
             let mut t = Vec::with_capacity(idx.len() * c);
             let mut w = Vec::with_capacity(idx.len());
@@ -394,10 +369,20 @@ pub fn train(
             if !finite {
                 match cfg.on_nonfinite {
                     OnNonFinite::Error => {
-                        return Err(Error::invalid("train", format!("non-finite loss or gradient at step {} (loss {lv}); lower the learning rate or use --on-nonfinite skip", state.step)));
+                        return Err(Error::invalid(
+                            "train",
+                            format!(
+                                "non-finite loss or gradient at step {} (loss {lv}); lower the learning rate or use --on-nonfinite skip",
+                                state.step
+                            ),
+                        ));
                     }
                     OnNonFinite::Skip => {
-                        tracing::warn!(step = state.step, loss = lv, "skipping a batch with a non-finite loss or gradient");
+                        tracing::warn!(
+                            step = state.step,
+                            loss = lv,
+                            "skipping a batch with a non-finite loss or gradient"
+                        );
                         state.skipped += 1;
                         opt.zero_grad();
                         continue;
@@ -417,7 +402,10 @@ pub fn train(
                     Some(v) => {
                         let score = evaluate(model, v, cfg.batch_size.max(64), cfg.padding, cfg.metric)?;
                         tracing::info!(step = state.step, train_loss, score, "validation");
-                        progress.message(&format!("loss {train_loss:.4} valid {score:.3} {:.0} ex/s", seen as f64 / started.elapsed().as_secs_f64().max(1e-9)));
+                        progress.message(&format!(
+                            "loss {train_loss:.4} valid {score:.3} {:.0} ex/s",
+                            seen as f64 / started.elapsed().as_secs_f64().max(1e-9)
+                        ));
                         state.history.push(EvalRecord { step: state.step, train_loss, score });
                         if state.best_score.is_none_or(|b| score > b) {
                             state.best_score = Some(score);
@@ -429,15 +417,19 @@ pub fn train(
                         }
                     }
                     None => {
-                        progress.message(&format!("loss {train_loss:.4} {:.0} ex/s", seen as f64 / started.elapsed().as_secs_f64().max(1e-9)));
+                        progress.message(&format!(
+                            "loss {train_loss:.4} {:.0} ex/s",
+                            seen as f64 / started.elapsed().as_secs_f64().max(1e-9)
+                        ));
                         state.history.push(EvalRecord { step: state.step, train_loss, score: f64::NAN });
                     }
                 }
             }
             if let Some(dir) = checkpoint_dir
-                && state.step.is_multiple_of(cfg.checkpoint_every) {
-                    checkpoint::save(dir, model, &opt, &state, cfg)?;
-                }
+                && state.step.is_multiple_of(cfg.checkpoint_every)
+            {
+                checkpoint::save(dir, model, &opt, &state, cfg)?;
+            }
             if valid.is_some() && state.bad_evals >= cfg.patience {
                 state.stopped_early = true;
                 break 'outer;
@@ -475,104 +467,50 @@ pub fn checkpoint_path(dir: &Path) -> PathBuf {
     dir.join("checkpoint")
 }
 
-/// What `weaksup.json` says about a saved end model.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
-pub enum SavedModel {
-    Transformer {
-        classes: Vec<String>,
-        options: crate::model::transformer::TransformerOptions,
-        max_len: usize,
-        /// Set when the model uses the hashing tokenizer (no `tokenizer.json`).
-        #[serde(default)]
-        hash_vocab: Option<i64>,
-    },
-    Ngram {
-        classes: Vec<String>,
-        config: crate::model::ngram::NgramConfig,
-        precision: crate::model::Precision,
-    },
-}
+weaksup_core::cli_enum!(OnNonFinite => "non-finite policy");
 
-impl SavedModel {
-    /// Checks `weaksup.json` before anything is built from it.
-    pub fn validate(&self) -> Result<()> {
-        let classes = match self {
-            SavedModel::Transformer { classes, .. } | SavedModel::Ngram { classes, .. } => classes,
-        };
-        if !(2..=10_000).contains(&classes.len()) || classes.iter().enumerate().any(|(i, c)| classes[..i].contains(c)) {
-            return Err(Error::Config(format!("weaksup.json: `classes` must be 2 to 10,000 distinct names, got {classes:?}")));
-        }
-        match self {
-            SavedModel::Transformer { max_len, hash_vocab, .. } => {
-                if !(2..=65_536).contains(max_len) {
-                    return Err(Error::Config(format!("weaksup.json: max_len {max_len} is outside 2..=65536")));
-                }
-                if let Some(v) = hash_vocab.filter(|v| !(8..=10_000_000).contains(v)) {
-                    return Err(Error::Config(format!("weaksup.json: hash_vocab {v} is outside 8..=10,000,000")));
-                }
-                Ok(())
-            }
-            SavedModel::Ngram { config, .. } => config.validate(),
-        }
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl EndModel {
-    /// Saves the model to `dir`: a Hugging Face layout for transformers (`config.json`,
-    /// `model.safetensors`, `tokenizer.json`), `model.safetensors` for the n-gram model, and
-    /// `weaksup.json` describing how to load it.
-    pub fn save(&self, dir: &Path, classes: &[String]) -> Result<()> {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let meta = match self {
-            EndModel::Transformer(m, tok) => {
-                m.export_hf(dir, tok.as_ref())?;
-                SavedModel::Transformer {
-                    classes: classes.to_vec(),
-                    options: m.options,
-                    max_len: tok.as_ref().map_or(128, |t| t.max_len),
-                    hash_vocab: tok.as_ref().and_then(TextTokenizer::hash_vocab),
-                }
-            }
-            EndModel::Ngram(m) => {
-                let mut named: Vec<(String, Tensor)> = snapshot(self).into_iter().map(|(n, t)| (n, t.to_device(Device::Cpu))).collect();
-                named.sort_by(|a, b| a.0.cmp(&b.0));
-                let tmp = crate::data::tmp_path(&dir.join("model.safetensors"));
-                if let Err(e) = Tensor::write_safetensors(&named, &tmp) {
-                    let _ = std::fs::remove_file(&tmp);
-                    return Err(e).ctx(|| format!("writing {}", tmp.display()));
-                }
-                std::fs::rename(&tmp, dir.join("model.safetensors")).map_err(|e| Error::io(dir, e))?;
-                SavedModel::Ngram { classes: classes.to_vec(), config: m.config.clone(), precision: m.precision }
-            }
-        };
-        crate::data::write_json(&dir.join("weaksup.json"), &meta)
+    #[test]
+    fn lr_warms_up_linearly_then_decays_linearly() {
+        // 10 steps, warm-up round(0.2 × 10) = 2 steps, peak 1.0:
+        // step s < 2: (s + 1) / 2; else (10 − s) / (10 − 2).
+        let cfg = TrainConfig { lr: Some(1.0), max_steps: 10, warmup_ratio: 0.2, ..TrainConfig::default() };
+        let lrs: Vec<f64> = (0..10).map(|s| cfg.lr_at(s)).collect();
+        let want = [0.5, 1.0, 1.0, 0.875, 0.75, 0.625, 0.5, 0.375, 0.25, 0.125];
+        for (got, want) in lrs.iter().zip(want) {
+            assert!((got - want).abs() < 1e-12, "{lrs:?}");
+        }
+        // No warm-up: the first step already takes the peak rate.
+        let flat = TrainConfig { warmup_ratio: 0.0, ..cfg.clone() };
+        assert_eq!(flat.lr_at(0), 1.0);
+        // A one-step run with full warm-up still steps at the peak rate.
+        let one = TrainConfig { max_steps: 1, warmup_ratio: 1.0, ..cfg };
+        assert_eq!(one.lr_at(0), 1.0);
     }
 
-    /// Loads a model written by [`EndModel::save`]; returns it with its class names.
-    pub fn load(dir: &Path, device: Device) -> Result<(Self, Vec<String>)> {
-        let meta_path = dir.join("weaksup.json");
-        let meta: SavedModel = crate::data::read_json(&meta_path)?;
-        meta.validate().map_err(|e| Error::invalid(meta_path.display().to_string(), e.to_string()))?;
-        match meta {
-            SavedModel::Transformer { classes, options, max_len, hash_vocab } => {
-                let (m, _) = TransformerClassifier::from_pretrained(dir, classes.len() as i64, options, device, 0)?;
-                let tok_path = dir.join("tokenizer.json");
-                let tok = match hash_vocab {
-                    Some(v) => Some(TextTokenizer::hashing(v, max_len)?),
-                    None if tok_path.is_file() => Some(TextTokenizer::from_file(&tok_path, max_len)?),
-                    None => None,
-                };
-                Ok((EndModel::Transformer(Box::new(m), tok), classes))
-            }
-            SavedModel::Ngram { classes, config, precision } => {
-                let m = NgramClassifier::new(config, classes.len() as i64, precision, device, 0)?;
-                let model = EndModel::Ngram(m);
-                let path = dir.join("model.safetensors");
-                let weights = Tensor::read_safetensors(&path).ctx(|| format!("reading {}", path.display()))?.into_iter().collect();
-                copy_into(&model, &weights, &path.display().to_string())?;
-                Ok((model, classes))
-            }
-        }
+    #[test]
+    fn validation_names_the_key_and_flag() {
+        let err = |cfg: TrainConfig| cfg.validate().unwrap_err().to_string();
+        let d = TrainConfig::default();
+        assert!(d.validate().is_ok());
+        assert_eq!(
+            err(TrainConfig { eval_every: 0, ..d.clone() }),
+            "config: train.eval_every (--eval-every) = 0: must be at least 1"
+        );
+        assert!(err(TrainConfig { lr: Some(f64::NAN), ..d.clone() }).contains("train.lr (--lr) = NaN"));
+        assert!(err(TrainConfig { warmup_ratio: 1.5, ..d.clone() }).contains("train.warmup_ratio"));
+        assert!(err(TrainConfig { max_grad_norm: 0.0, ..d }).contains("train.max_grad_norm"));
+    }
+
+    #[test]
+    fn hard_targets_are_one_hot_rows_in_row_order() {
+        let enc = Encoded { items: vec![vec![1], vec![2], vec![3]], pad_id: Some(0), max_len: 4 };
+        let set = TrainSet::hard(&enc, vec![2, 0], &[1, 0], 3);
+        assert_eq!(set.rows, [2, 0]);
+        assert_eq!(set.targets, [0.0, 1.0, 0.0, 1.0, 0.0, 0.0]);
+        assert!(set.weights.is_none());
     }
 }

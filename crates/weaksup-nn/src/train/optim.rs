@@ -21,7 +21,12 @@ pub struct AdamW {
 
 impl AdamW {
     /// `names`: the variables to optimise, in a stable order; `no_decay(name)` exempts from decay.
-    pub fn new(vs: &tch::nn::VarStore, names: &[String], weight_decay: f64, no_decay: fn(&str) -> bool) -> Self {
+    pub fn new(
+        vs: &tch::nn::VarStore,
+        names: &[String],
+        weight_decay: f64,
+        no_decay: fn(&str) -> bool,
+    ) -> Self {
         let vars = vs.variables();
         let params = names
             .iter()
@@ -110,16 +115,27 @@ impl AdamW {
     pub fn named_state(&self) -> Vec<(String, Tensor)> {
         self.params
             .iter()
-            .flat_map(|p| [(format!("m.{}", p.name), p.m.shallow_clone()), (format!("u.{}", p.name), p.u.shallow_clone())])
+            .flat_map(|p| {
+                [
+                    (format!("m.{}", p.name), p.m.shallow_clone()),
+                    (format!("u.{}", p.name), p.u.shallow_clone()),
+                ]
+            })
             .collect()
     }
 
     /// Restores moments written by [`AdamW::named_state`].
-    pub fn load_state(&mut self, tensors: &std::collections::HashMap<String, Tensor>, t: i64) -> crate::Result<()> {
+    pub fn load_state(
+        &mut self,
+        tensors: &std::collections::HashMap<String, Tensor>,
+        t: i64,
+    ) -> crate::Result<()> {
         for p in &mut self.params {
             for (prefix, dst) in [("m", &mut p.m), ("u", &mut p.u)] {
                 let key = format!("{prefix}.{}", p.name);
-                let src = tensors.get(&key).ok_or_else(|| crate::Error::invalid("checkpoint", format!("optimizer state lacks `{key}`")))?;
+                let src = tensors.get(&key).ok_or_else(|| {
+                    crate::Error::invalid("checkpoint", format!("optimizer state lacks `{key}`"))
+                })?;
                 tch::no_grad(|| dst.copy_(src));
             }
         }

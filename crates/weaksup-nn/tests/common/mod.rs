@@ -14,7 +14,9 @@ pub fn shared() -> Option<PathBuf> {
         return Some(p);
     }
     if std::env::var("WEAKSUP_REQUIRE_SHARED").is_ok_and(|v| v == "1") {
-        panic!("WEAKSUP_REQUIRE_SHARED=1 but no shared/ folder (set WEAKSUP_SHARED or place it beside the checkout)");
+        panic!(
+            "WEAKSUP_REQUIRE_SHARED=1 but no shared/ folder (set WEAKSUP_SHARED or place it beside the checkout)"
+        );
     }
     eprintln!("SKIPPED: shared/ datasets not found (set WEAKSUP_SHARED); this test did not run");
     None

@@ -183,19 +183,84 @@ const FUNCTIONS: &[(&str, Func, usize, usize)] = &[
 /// Functions other engines offer that read files, reach the network or run code: named in the
 /// refusal so that the message says why, not just "unknown".
 const SYSTEM_FUNCTIONS: &[&str] = &[
-    "read_csv", "read_csv_auto", "read_json", "read_json_auto", "read_ndjson", "read_parquet", "read_ipc",
-    "read_excel", "read_delta", "read_text", "read_blob", "scan_csv", "scan_parquet", "scan_ndjson", "scan_ipc",
-    "load_file", "pg_read_file", "pg_read_binary_file", "lo_import", "lo_export", "readfile", "writefile",
-    "http_get", "http_post", "url", "s3", "file", "system", "exec", "shell", "copy", "glob",
+    "read_csv",
+    "read_csv_auto",
+    "read_json",
+    "read_json_auto",
+    "read_ndjson",
+    "read_parquet",
+    "read_ipc",
+    "read_excel",
+    "read_delta",
+    "read_text",
+    "read_blob",
+    "scan_csv",
+    "scan_parquet",
+    "scan_ndjson",
+    "scan_ipc",
+    "load_file",
+    "pg_read_file",
+    "pg_read_binary_file",
+    "lo_import",
+    "lo_export",
+    "readfile",
+    "writefile",
+    "http_get",
+    "http_post",
+    "url",
+    "s3",
+    "file",
+    "system",
+    "exec",
+    "shell",
+    "copy",
+    "glob",
 ];
 
 /// Aggregates and window-only functions: not a condition on one row.
 const AGGREGATES: &[&str] = &[
-    "count", "sum", "avg", "mean", "min", "max", "median", "stddev", "stddev_samp", "stddev_pop", "variance",
-    "var_samp", "var_pop", "first", "last", "first_value", "last_value", "array_agg", "string_agg",
-    "group_concat", "listagg", "any_value", "bool_and", "bool_or", "every", "row_number", "rank", "dense_rank",
-    "percent_rank", "cume_dist", "ntile", "lag", "lead", "nth_value", "quantile", "quantile_cont",
-    "quantile_disc", "percentile_cont", "percentile_disc", "mode", "n_unique", "implode",
+    "count",
+    "sum",
+    "avg",
+    "mean",
+    "min",
+    "max",
+    "median",
+    "stddev",
+    "stddev_samp",
+    "stddev_pop",
+    "variance",
+    "var_samp",
+    "var_pop",
+    "first",
+    "last",
+    "first_value",
+    "last_value",
+    "array_agg",
+    "string_agg",
+    "group_concat",
+    "listagg",
+    "any_value",
+    "bool_and",
+    "bool_or",
+    "every",
+    "row_number",
+    "rank",
+    "dense_rank",
+    "percent_rank",
+    "cume_dist",
+    "ntile",
+    "lag",
+    "lead",
+    "nth_value",
+    "quantile",
+    "quantile_cont",
+    "quantile_disc",
+    "percentile_cont",
+    "percentile_disc",
+    "mode",
+    "n_unique",
+    "implode",
 ];
 
 /// The compiled form of an SQL LF expression. `src` fields keep the SQL text of the node for
@@ -211,23 +276,77 @@ pub(crate) enum Node {
     /// `a AND b AND …` (flattened): Kleene logic.
     And(Vec<Node>),
     Or(Vec<Node>),
-    Cmp { op: Cmp, l: Box<Node>, r: Box<Node>, src: Arc<str> },
+    Cmp {
+        op: Cmp,
+        l: Box<Node>,
+        r: Box<Node>,
+        src: Arc<str>,
+    },
     /// `first op₁ x₁ op₂ x₂ …`, left to right (a flattened left-deep chain of `+ - * / %`).
-    Arith { first: Box<Node>, rest: Vec<(Arith, Node)>, src: Arc<str> },
+    Arith {
+        first: Box<Node>,
+        rest: Vec<(Arith, Node)>,
+        src: Arc<str>,
+    },
     Neg(Box<Node>, Arc<str>),
     /// `a || b || …`: null when any operand is null.
     Concat(Vec<Node>, Arc<str>),
-    Is { node: Box<Node>, test: IsTest, negated: bool, src: Arc<str> },
+    Is {
+        node: Box<Node>,
+        test: IsTest,
+        negated: bool,
+        src: Arc<str>,
+    },
     /// `a IS [NOT] DISTINCT FROM b`: null-safe (in)equality.
-    Distinct { l: Box<Node>, r: Box<Node>, negated: bool, src: Arc<str> },
-    Like { node: Box<Node>, m: Arc<Matcher>, negated: bool, src: Arc<str> },
-    In { node: Box<Node>, list: Vec<Scalar>, negated: bool, src: Arc<str> },
-    Between { node: Box<Node>, lo: Box<Node>, hi: Box<Node>, negated: bool, src: Arc<str> },
-    Case { operand: Option<Box<Node>>, whens: Vec<(Node, Node)>, otherwise: Option<Box<Node>>, src: Arc<str> },
-    Cast { node: Box<Node>, to: Ty, strict: bool, src: Arc<str> },
-    Func { f: Func, args: Vec<Node>, src: Arc<str> },
+    Distinct {
+        l: Box<Node>,
+        r: Box<Node>,
+        negated: bool,
+        src: Arc<str>,
+    },
+    Like {
+        node: Box<Node>,
+        m: Arc<Matcher>,
+        negated: bool,
+        src: Arc<str>,
+    },
+    In {
+        node: Box<Node>,
+        list: Vec<Scalar>,
+        negated: bool,
+        src: Arc<str>,
+    },
+    Between {
+        node: Box<Node>,
+        lo: Box<Node>,
+        hi: Box<Node>,
+        negated: bool,
+        src: Arc<str>,
+    },
+    Case {
+        operand: Option<Box<Node>>,
+        whens: Vec<(Node, Node)>,
+        otherwise: Option<Box<Node>>,
+        src: Arc<str>,
+    },
+    Cast {
+        node: Box<Node>,
+        to: Ty,
+        strict: bool,
+        src: Arc<str>,
+    },
+    Func {
+        f: Func,
+        args: Vec<Node>,
+        src: Arc<str>,
+    },
     /// `x ~ 'pattern'`, `regexp_like(x, 'pattern')`, `x RLIKE 'pattern'`.
-    Regex { node: Box<Node>, re: Arc<regex_automata::meta::Regex>, negated: bool, src: Arc<str> },
+    Regex {
+        node: Box<Node>,
+        re: Arc<regex_automata::meta::Regex>,
+        negated: bool,
+        src: Arc<str>,
+    },
 }
 
 impl Node {
@@ -241,11 +360,15 @@ impl Node {
         match self {
             Node::Col(c) | Node::Lowered(c) => push(c),
             Node::Lit(_) => {}
-            Node::Not(n) | Node::Neg(n, _) | Node::Is { node: n, .. } | Node::Like { node: n, .. } | Node::In { node: n, .. } => {
-                n.columns(out)
-            }
+            Node::Not(n)
+            | Node::Neg(n, _)
+            | Node::Is { node: n, .. }
+            | Node::Like { node: n, .. }
+            | Node::In { node: n, .. } => n.columns(out),
             Node::Cast { node, .. } | Node::Regex { node, .. } => node.columns(out),
-            Node::And(v) | Node::Or(v) | Node::Concat(v, _) | Node::Func { args: v, .. } => v.iter().for_each(|n| n.columns(out)),
+            Node::And(v) | Node::Or(v) | Node::Concat(v, _) | Node::Func { args: v, .. } => {
+                v.iter().for_each(|n| n.columns(out))
+            }
             Node::Cmp { l, r, .. } | Node::Distinct { l, r, .. } => {
                 l.columns(out);
                 r.columns(out);
@@ -279,16 +402,30 @@ impl Node {
     fn children(&self) -> Box<dyn Iterator<Item = &Node> + '_> {
         match self {
             Node::Col(_) | Node::Lowered(_) | Node::Lit(_) => Box::new(std::iter::empty()),
-            Node::Not(n) | Node::Neg(n, _) | Node::Is { node: n, .. } | Node::Like { node: n, .. } | Node::In { node: n, .. } => {
-                Box::new(std::iter::once(n.as_ref()))
-            }
+            Node::Not(n)
+            | Node::Neg(n, _)
+            | Node::Is { node: n, .. }
+            | Node::Like { node: n, .. }
+            | Node::In { node: n, .. } => Box::new(std::iter::once(n.as_ref())),
             Node::Cast { node, .. } | Node::Regex { node, .. } => Box::new(std::iter::once(node.as_ref())),
-            Node::And(v) | Node::Or(v) | Node::Concat(v, _) | Node::Func { args: v, .. } => Box::new(v.iter()),
-            Node::Cmp { l, r, .. } | Node::Distinct { l, r, .. } => Box::new([l.as_ref(), r.as_ref()].into_iter()),
-            Node::Arith { first, rest, .. } => Box::new(std::iter::once(first.as_ref()).chain(rest.iter().map(|(_, n)| n))),
-            Node::Between { node, lo, hi, .. } => Box::new([node.as_ref(), lo.as_ref(), hi.as_ref()].into_iter()),
+            Node::And(v) | Node::Or(v) | Node::Concat(v, _) | Node::Func { args: v, .. } => {
+                Box::new(v.iter())
+            }
+            Node::Cmp { l, r, .. } | Node::Distinct { l, r, .. } => {
+                Box::new([l.as_ref(), r.as_ref()].into_iter())
+            }
+            Node::Arith { first, rest, .. } => {
+                Box::new(std::iter::once(first.as_ref()).chain(rest.iter().map(|(_, n)| n)))
+            }
+            Node::Between { node, lo, hi, .. } => {
+                Box::new([node.as_ref(), lo.as_ref(), hi.as_ref()].into_iter())
+            }
             Node::Case { operand, whens, otherwise, .. } => Box::new(
-                operand.iter().map(|b| b.as_ref()).chain(whens.iter().flat_map(|(a, b)| [a, b])).chain(otherwise.iter().map(|b| b.as_ref())),
+                operand
+                    .iter()
+                    .map(|b| b.as_ref())
+                    .chain(whens.iter().flat_map(|(a, b)| [a, b]))
+                    .chain(otherwise.iter().map(|b| b.as_ref())),
             ),
         }
     }
@@ -299,7 +436,12 @@ impl Node {
             Node::Col(_) => return None,
             Node::Lowered(_) => Ty::Str,
             Node::Lit(s) => s.ty(),
-            Node::Not(_) | Node::And(_) | Node::Or(_) | Node::Cmp { .. } | Node::Is { .. } | Node::Distinct { .. } => Ty::Bool,
+            Node::Not(_)
+            | Node::And(_)
+            | Node::Or(_)
+            | Node::Cmp { .. }
+            | Node::Is { .. }
+            | Node::Distinct { .. } => Ty::Bool,
             Node::Like { .. } | Node::In { .. } | Node::Between { .. } | Node::Regex { .. } => Ty::Bool,
             Node::Concat(..) => Ty::Str,
             Node::Cast { to, .. } => *to,
@@ -325,13 +467,28 @@ impl Node {
                 t
             }
             Node::Func { f, args, .. } => match f {
-                Func::Lower | Func::Upper | Func::Trim(_) | Func::Substr | Func::Left | Func::Right | Func::Replace | Func::Reverse | Func::Concat | Func::ConcatWs => Ty::Str,
+                Func::Lower
+                | Func::Upper
+                | Func::Trim(_)
+                | Func::Substr
+                | Func::Left
+                | Func::Right
+                | Func::Replace
+                | Func::Reverse
+                | Func::Concat
+                | Func::ConcatWs => Ty::Str,
                 Func::Length | Func::OctetLength | Func::StrPos => Ty::Int,
                 Func::StartsWith | Func::EndsWith => Ty::Bool,
                 Func::Sqrt | Func::Ln | Func::Log10 | Func::Exp | Func::Power => Ty::Float,
                 Func::Abs | Func::Sign | Func::Ceil | Func::Floor | Func::Round | Func::Mod => {
                     let t = args[0].static_ty()?;
-                    if t == Ty::Null { Ty::Null } else if args.iter().any(|a| a.static_ty() == Some(Ty::Float)) { Ty::Float } else { t }
+                    if t == Ty::Null {
+                        Ty::Null
+                    } else if args.iter().any(|a| a.static_ty() == Some(Ty::Float)) {
+                        Ty::Float
+                    } else {
+                        t
+                    }
                 }
                 Func::Greatest | Func::Least | Func::Coalesce | Func::NullIf => {
                     let mut t = Ty::Null;
@@ -359,7 +516,10 @@ pub(crate) fn unify(a: Ty, b: Ty) -> Option<Ty> {
 /// Parses and compiles one SQL LF expression; the error says what is wrong and where.
 pub(crate) fn compile(sql: &str) -> Result<Node, String> {
     if sql.len() > MAX_EXPR_BYTES {
-        return Err(format!("the expression is {} bytes long; at most {MAX_EXPR_BYTES} are accepted (split it into several LFs)", sql.len()));
+        return Err(format!(
+            "the expression is {} bytes long; at most {MAX_EXPR_BYTES} are accepted (split it into several LFs)",
+            sql.len()
+        ));
     }
     if sql.trim().is_empty() {
         return Err("empty expression".into());
@@ -372,13 +532,20 @@ pub(crate) fn compile(sql: &str) -> Result<Node, String> {
     let ast = parser.parse_expr().map_err(|e| format!("cannot parse: {e}"))?;
     let next = parser.peek_token();
     if next.token != Token::EOF {
-        return Err(format!("unexpected `{}` after the expression (an SQL LF is one expression, not a statement)", next.token));
+        return Err(format!(
+            "unexpected `{}` after the expression (an SQL LF is one expression, not a statement)",
+            next.token
+        ));
     }
     let node = Compiler.expr(&ast)?;
     if let Some(t) = node.static_ty()
-        && !matches!(t, Ty::Bool | Ty::Null) {
-            return Err(format!("`{ast}` is not a condition: it gives {} (compare it, e.g. `{ast} > 0`)", t.name()));
-        }
+        && !matches!(t, Ty::Bool | Ty::Null)
+    {
+        return Err(format!(
+            "`{ast}` is not a condition: it gives {} (compare it, e.g. `{ast} > 0`)",
+            t.name()
+        ));
+    }
     Ok(node)
 }
 
@@ -387,7 +554,9 @@ fn src(e: &impl std::fmt::Display) -> Arc<str> {
 }
 
 fn refuse(what: &str, e: &impl std::fmt::Display) -> String {
-    format!("`{e}`: {what} are not allowed in an SQL LF (it is a condition on one row: columns, literals, operators and the listed scalar functions)")
+    format!(
+        "`{e}`: {what} are not allowed in an SQL LF (it is a condition on one row: columns, literals, operators and the listed scalar functions)"
+    )
 }
 
 struct Compiler;
@@ -403,12 +572,18 @@ impl Compiler {
             E::UnaryOp { op, expr } => match op {
                 U::Not => Node::Not(Box::new(self.expr(expr)?)),
                 U::Minus => match self.expr(expr)? {
-                    Node::Lit(Scalar::Int(i)) => Node::Lit(Scalar::Int(i.checked_neg().ok_or_else(|| format!("`{e}` is out of range"))?)),
+                    Node::Lit(Scalar::Int(i)) => Node::Lit(Scalar::Int(
+                        i.checked_neg().ok_or_else(|| format!("`{e}` is out of range"))?,
+                    )),
                     Node::Lit(Scalar::Float(f)) => Node::Lit(Scalar::Float(-f)),
                     n => Node::Neg(Box::new(n), src(e)),
                 },
                 U::Plus => self.expr(expr)?,
-                other => return Err(format!("`{e}`: the operator `{other}` is not allowed in an SQL LF (use NOT, -, +)")),
+                other => {
+                    return Err(format!(
+                        "`{e}`: the operator `{other}` is not allowed in an SQL LF (use NOT, -, +)"
+                    ));
+                }
             },
             E::IsNull(x) => self.is(e, x, IsTest::Null, false)?,
             E::IsNotNull(x) => self.is(e, x, IsTest::Null, true)?,
@@ -418,8 +593,18 @@ impl Compiler {
             E::IsNotTrue(x) => self.is(e, x, IsTest::True, true)?,
             E::IsFalse(x) => self.is(e, x, IsTest::False, false)?,
             E::IsNotFalse(x) => self.is(e, x, IsTest::False, true)?,
-            E::IsDistinctFrom(a, b) => Node::Distinct { l: Box::new(self.expr(a)?), r: Box::new(self.expr(b)?), negated: false, src: src(e) },
-            E::IsNotDistinctFrom(a, b) => Node::Distinct { l: Box::new(self.expr(a)?), r: Box::new(self.expr(b)?), negated: true, src: src(e) },
+            E::IsDistinctFrom(a, b) => Node::Distinct {
+                l: Box::new(self.expr(a)?),
+                r: Box::new(self.expr(b)?),
+                negated: false,
+                src: src(e),
+            },
+            E::IsNotDistinctFrom(a, b) => Node::Distinct {
+                l: Box::new(self.expr(a)?),
+                r: Box::new(self.expr(b)?),
+                negated: true,
+                src: src(e),
+            },
             E::InList { expr, list, negated } => {
                 let node = self.expr(expr)?;
                 let mut items = Vec::with_capacity(list.len());
@@ -446,8 +631,15 @@ impl Compiler {
                 negated: *negated,
                 src: src(e),
             },
-            E::Like { negated, any, expr, pattern, escape_char } => self.like(e, expr, pattern, escape_char, *negated, *any, false)?,
-            E::ILike { negated, any, expr, pattern, escape_char } => self.like(e, expr, pattern, escape_char, *negated, *any, true)?,
+            E::Like { any: true, .. } | E::ILike { any: true, .. } => {
+                return Err(format!("`{e}`: LIKE ANY is not supported; OR several LIKEs"));
+            }
+            E::Like { negated, expr, pattern, escape_char, .. } => {
+                self.like(e, expr, pattern, escape_char, *negated, false)?
+            }
+            E::ILike { negated, expr, pattern, escape_char, .. } => {
+                self.like(e, expr, pattern, escape_char, *negated, true)?
+            }
             E::RLike { negated, expr, pattern, .. } => self.regex(e, expr, pattern, "", *negated)?,
             E::Cast { kind, expr, data_type, array, format } => {
                 if *array || format.is_some() {
@@ -457,10 +649,18 @@ impl Compiler {
                     CastKind::Cast | CastKind::DoubleColon => true,
                     CastKind::TryCast | CastKind::SafeCast => false,
                 };
-                Node::Cast { node: Box::new(self.expr(expr)?), to: cast_type(e, data_type)?, strict, src: src(e) }
+                Node::Cast {
+                    node: Box::new(self.expr(expr)?),
+                    to: cast_type(e, data_type)?,
+                    strict,
+                    src: src(e),
+                }
             }
             E::Case { operand, conditions, else_result, .. } => {
-                let whens = conditions.iter().map(|w| Ok((self.expr(&w.condition)?, self.expr(&w.result)?))).collect::<Result<Vec<_>, String>>()?;
+                let whens = conditions
+                    .iter()
+                    .map(|w| Ok((self.expr(&w.condition)?, self.expr(&w.result)?)))
+                    .collect::<Result<Vec<_>, String>>()?;
                 let node = Node::Case {
                     operand: operand.as_ref().map(|o| self.expr(o).map(Box::new)).transpose()?,
                     whens,
@@ -473,7 +673,11 @@ impl Compiler {
                         if let (Some(acc), Some(u)) = (t, r.static_ty()) {
                             t = unify(acc, u);
                             if t.is_none() {
-                                return Err(format!("`{e}`: the results mix {} and {}", acc.name(), u.name()));
+                                return Err(format!(
+                                    "`{e}`: the results mix {} and {}",
+                                    acc.name(),
+                                    u.name()
+                                ));
                             }
                         }
                     }
@@ -496,10 +700,13 @@ impl Compiler {
                 Node::Func { f: Func::StrPos, args, src: src(e) }
             }
             E::Substring { expr, substring_from, substring_for, .. } => {
-                let mut args = vec![self.expr(expr)?, match substring_from {
-                    Some(f) => self.expr(f)?,
-                    None => Node::Lit(Scalar::Int(1)),
-                }];
+                let mut args = vec![
+                    self.expr(expr)?,
+                    match substring_from {
+                        Some(f) => self.expr(f)?,
+                        None => Node::Lit(Scalar::Int(1)),
+                    },
+                ];
                 if let Some(n) = substring_for {
                     args.push(self.expr(n)?);
                 }
@@ -522,11 +729,19 @@ impl Compiler {
                 self.check_args(e, Func::Trim(side), &args)?;
                 Node::Func { f: Func::Trim(side), args, src: src(e) }
             }
-            E::CompoundIdentifier(_) => return Err(format!("`{e}`: qualified names are not columns of the row; quote a column name that contains dots (\"a.b\")")),
+            E::CompoundIdentifier(_) => {
+                return Err(format!(
+                    "`{e}`: qualified names are not columns of the row; quote a column name that contains dots (\"a.b\")"
+                ));
+            }
             E::Wildcard(_) | E::QualifiedWildcard(..) => return Err(refuse("wildcards (`*`)", e)),
-            E::CompoundFieldAccess { .. } | E::JsonAccess { .. } => return Err(refuse("field, index and JSON access", e)),
+            E::CompoundFieldAccess { .. } | E::JsonAccess { .. } => {
+                return Err(refuse("field, index and JSON access", e));
+            }
             E::AnyOp { .. } | E::AllOp { .. } => return Err(refuse("ANY / ALL", e)),
-            E::SimilarTo { .. } => return Err(format!("`{e}`: SIMILAR TO is not supported; use LIKE or `x ~ 'regex'`")),
+            E::SimilarTo { .. } => {
+                return Err(format!("`{e}`: SIMILAR TO is not supported; use LIKE or `x ~ 'regex'`"));
+            }
             E::TypedString(_) | E::Interval(_) | E::AtTimeZone { .. } | E::Extract { .. } => {
                 return Err(refuse("dates, times and intervals", e));
             }
@@ -573,9 +788,10 @@ impl Compiler {
         if let Some(op) = cmp {
             let (l, r) = (self.expr(left)?, self.expr(right)?);
             if let (Some(a), Some(b)) = (l.static_ty(), r.static_ty())
-                && !comparable(a, b) {
-                    return Err(format!("`{e}` compares {} with {}", a.name(), b.name()));
-                }
+                && !comparable(a, b)
+            {
+                return Err(format!("`{e}` compares {} with {}", a.name(), b.name()));
+            }
             return Ok(Node::Cmp { op, l: Box::new(l), r: Box::new(r), src: src(e) });
         }
         match op {
@@ -596,7 +812,11 @@ impl Compiler {
                     cur = left.as_ref();
                 }
                 let first = self.expr(cur)?;
-                let rest = rest.into_iter().rev().map(|(a, r)| Ok((a, self.expr(r)?))).collect::<Result<Vec<_>, String>>()?;
+                let rest = rest
+                    .into_iter()
+                    .rev()
+                    .map(|(a, r)| Ok((a, self.expr(r)?)))
+                    .collect::<Result<Vec<_>, String>>()?;
                 for n in std::iter::once(&first).chain(rest.iter().map(|(_, n)| n)) {
                     if let Some(t) = n.static_ty().filter(|t| !t.is_num() && *t != Ty::Null) {
                         return Err(format!("`{e}`: arithmetic on {}", t.name()));
@@ -621,33 +841,41 @@ impl Compiler {
             B::PGRegexIMatch => self.regex(e, left, right, "i", false),
             B::PGRegexNotMatch => self.regex(e, left, right, "", true),
             B::PGRegexNotIMatch => self.regex(e, left, right, "i", true),
-            B::PGLikeMatch => self.like(e, left, right, &None, false, false, false),
-            B::PGILikeMatch => self.like(e, left, right, &None, false, false, true),
-            B::PGNotLikeMatch => self.like(e, left, right, &None, true, false, false),
-            B::PGNotILikeMatch => self.like(e, left, right, &None, true, false, true),
+            B::PGLikeMatch => self.like(e, left, right, &None, false, false),
+            B::PGILikeMatch => self.like(e, left, right, &None, false, true),
+            B::PGNotLikeMatch => self.like(e, left, right, &None, true, false),
+            B::PGNotILikeMatch => self.like(e, left, right, &None, true, true),
             B::PGStartsWith => {
                 let args = vec![self.expr(left)?, self.expr(right)?];
                 self.check_args(e, Func::StartsWith, &args)?;
                 Ok(Node::Func { f: Func::StartsWith, args, src: src(e) })
             }
-            other => Err(format!("`{e}`: the operator `{other}` is not allowed in an SQL LF (AND, OR, NOT, comparisons, + - * / %, ||, LIKE, ILIKE, ~)")),
+            other => Err(format!(
+                "`{e}`: the operator `{other}` is not allowed in an SQL LF (AND, OR, NOT, comparisons, + - * / %, ||, LIKE, ILIKE, ~)"
+            )),
         }
     }
 
     fn is(&self, e: &E, x: &E, test: IsTest, negated: bool) -> Result<Node, String> {
         let node = self.expr(x)?;
         if test != IsTest::Null
-            && let Some(t) = node.static_ty().filter(|t| !matches!(t, Ty::Bool | Ty::Null)) {
-                return Err(format!("`{e}`: IS TRUE / IS FALSE on {}", t.name()));
-            }
+            && let Some(t) = node.static_ty().filter(|t| !matches!(t, Ty::Bool | Ty::Null))
+        {
+            return Err(format!("`{e}`: IS TRUE / IS FALSE on {}", t.name()));
+        }
         Ok(Node::Is { node: Box::new(node), test, negated, src: src(e) })
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn like(&self, e: &E, x: &E, pattern: &E, escape: &Option<ast::ValueWithSpan>, negated: bool, any: bool, ci: bool) -> Result<Node, String> {
-        if any {
-            return Err(format!("`{e}`: LIKE ANY is not supported; OR several LIKEs"));
-        }
+    /// `x [NOT] LIKE pattern [ESCAPE c]`; `ci` for ILIKE.
+    fn like(
+        &self,
+        e: &E,
+        x: &E,
+        pattern: &E,
+        escape: &Option<ast::ValueWithSpan>,
+        negated: bool,
+        ci: bool,
+    ) -> Result<Node, String> {
         let node = self.expr(x)?;
         if let Some(t) = node.static_ty().filter(|t| !matches!(t, Ty::Str | Ty::Null)) {
             return Err(format!("`{e}`: LIKE on {}", t.name()));
@@ -674,7 +902,12 @@ impl Compiler {
         let Node::Lit(Scalar::Str(p)) = self.expr(pattern)? else {
             return Err(format!("`{e}`: the regex must be a string literal"));
         };
-        Ok(Node::Regex { node: Box::new(node), re: Arc::new(build_regex(&p, flags).map_err(|m| format!("`{e}`: {m}"))?), negated, src: src(e) })
+        Ok(Node::Regex {
+            node: Box::new(node),
+            re: Arc::new(build_regex(&p, flags).map_err(|m| format!("`{e}`: {m}"))?),
+            negated,
+            src: src(e),
+        })
     }
 
     fn function(&self, e: &E, f: &ast::Function) -> Result<Node, String> {
@@ -683,15 +916,24 @@ impl Compiler {
             _ => return Err(format!("`{e}`: qualified function names are not allowed")),
         };
         if SYSTEM_FUNCTIONS.contains(&name.as_str()) {
-            return Err(format!("`{e}`: `{name}` reads files, reaches the network or runs code; LF files cannot do any of these (write a `custom` LF in Rust if you must)"));
+            return Err(format!(
+                "`{e}`: `{name}` reads files, reaches the network or runs code; LF files cannot do any of these (write a `custom` LF in Rust if you must)"
+            ));
         }
         if f.over.is_some() {
             return Err(refuse("window functions (`OVER (…)`)", e));
         }
         if AGGREGATES.contains(&name.as_str()) {
-            return Err(format!("`{e}`: `{name}` is an aggregate over many rows, not a condition on one row"));
+            return Err(format!(
+                "`{e}`: `{name}` is an aggregate over many rows, not a condition on one row"
+            ));
         }
-        if f.filter.is_some() || f.null_treatment.is_some() || !f.within_group.is_empty() || f.uses_odbc_syntax || !matches!(f.parameters, FunctionArguments::None) {
+        if f.filter.is_some()
+            || f.null_treatment.is_some()
+            || !f.within_group.is_empty()
+            || f.uses_odbc_syntax
+            || !matches!(f.parameters, FunctionArguments::None)
+        {
             return Err(format!("`{e}`: only plain calls `name(arg, …)` are allowed"));
         }
         if name == "regexp_like" {
@@ -708,9 +950,10 @@ impl Compiler {
         }
         // `lower(<column>)` reads the chunk's shared lower-cased copy of the column.
         if func == Func::Lower
-            && let [Node::Col(c)] = args.as_slice() {
-                return Ok(Node::Lowered(c.clone()));
-            }
+            && let [Node::Col(c)] = args.as_slice()
+        {
+            return Ok(Node::Lowered(c.clone()));
+        }
         self.check_args(e, func, &args)?;
         Ok(Node::Func { f: func, args, src: src(e) })
     }
@@ -721,7 +964,9 @@ impl Compiler {
             FunctionArguments::Subquery(_) => Err(refuse("subqueries", e)),
             FunctionArguments::List(list) => {
                 if list.duplicate_treatment.is_some() || !list.clauses.is_empty() {
-                    return Err(format!("`{e}`: DISTINCT, ORDER BY and other clauses inside a call are not allowed"));
+                    return Err(format!(
+                        "`{e}`: DISTINCT, ORDER BY and other clauses inside a call are not allowed"
+                    ));
                 }
                 list.args
                     .iter()
@@ -737,14 +982,17 @@ impl Compiler {
 
     fn regexp_like(&self, e: &E, f: &ast::Function) -> Result<Node, String> {
         let args = match &f.args {
-            FunctionArguments::List(list) if list.duplicate_treatment.is_none() && list.clauses.is_empty() => list
-                .args
-                .iter()
-                .map(|a| match a {
-                    FunctionArg::Unnamed(FunctionArgExpr::Expr(x)) => Ok(x),
-                    _ => Err(format!("`{e}`: regexp_like(text, 'pattern'[, 'flags'])")),
-                })
-                .collect::<Result<Vec<_>, String>>()?,
+            FunctionArguments::List(list)
+                if list.duplicate_treatment.is_none() && list.clauses.is_empty() =>
+            {
+                list.args
+                    .iter()
+                    .map(|a| match a {
+                        FunctionArg::Unnamed(FunctionArgExpr::Expr(x)) => Ok(x),
+                        _ => Err(format!("`{e}`: regexp_like(text, 'pattern'[, 'flags'])")),
+                    })
+                    .collect::<Result<Vec<_>, String>>()?
+            }
             _ => return Err(format!("`{e}`: regexp_like(text, 'pattern'[, 'flags'])")),
         };
         let flags = match args.get(2) {
@@ -768,10 +1016,19 @@ impl Compiler {
             Func::Substr => &[Ty::Str, Ty::Int, Ty::Int],
             Func::Left | Func::Right => &[Ty::Str, Ty::Int],
             Func::Replace => &[Ty::Str, Ty::Str, Ty::Str],
-            Func::Abs | Func::Sign | Func::Ceil | Func::Floor | Func::Sqrt | Func::Ln | Func::Log10 | Func::Exp => &[Ty::Float],
+            Func::Abs
+            | Func::Sign
+            | Func::Ceil
+            | Func::Floor
+            | Func::Sqrt
+            | Func::Ln
+            | Func::Log10
+            | Func::Exp => &[Ty::Float],
             Func::Round => &[Ty::Float, Ty::Int],
             Func::Power | Func::Mod => &[Ty::Float, Ty::Float],
-            Func::Concat | Func::ConcatWs | Func::Greatest | Func::Least | Func::Coalesce | Func::NullIf => &[],
+            Func::Concat | Func::ConcatWs | Func::Greatest | Func::Least | Func::Coalesce | Func::NullIf => {
+                &[]
+            }
         };
         for (a, w) in args.iter().zip(want) {
             let Some(t) = a.static_ty() else { continue };
@@ -781,13 +1038,18 @@ impl Compiler {
                 _ => t.is_num() || t == Ty::Null,
             };
             if !ok {
-                return Err(format!("`{e}`: an argument is {}, expected {}", t.name(), if *w == Ty::Float { "a number" } else { w.name() }));
+                return Err(format!(
+                    "`{e}`: an argument is {}, expected {}",
+                    t.name(),
+                    if *w == Ty::Float { "a number" } else { w.name() }
+                ));
             }
         }
         if matches!(f, Func::Greatest | Func::Least | Func::Coalesce | Func::NullIf) {
             let mut acc = Ty::Null;
             for t in args.iter().filter_map(Node::static_ty) {
-                acc = unify(acc, t).ok_or_else(|| format!("`{e}`: the arguments mix {} and {}", acc.name(), t.name()))?;
+                acc = unify(acc, t)
+                    .ok_or_else(|| format!("`{e}`: the arguments mix {} and {}", acc.name(), t.name()))?;
             }
         }
         Ok(())
@@ -819,20 +1081,55 @@ fn literal(v: &V) -> Result<Scalar, String> {
         | V::UnicodeStringLiteral(s) => Scalar::Str(s.clone()),
         V::DollarQuotedString(d) => Scalar::Str(d.value.clone()),
         V::Placeholder(p) => return Err(format!("`{p}`: placeholders are not allowed in an SQL LF")),
-        other => return Err(format!("`{other}`: this kind of literal is not allowed in an SQL LF (numbers, 'text', TRUE, FALSE, NULL)")),
+        other => {
+            return Err(format!(
+                "`{other}`: this kind of literal is not allowed in an SQL LF (numbers, 'text', TRUE, FALSE, NULL)"
+            ));
+        }
     })
 }
 
 fn cast_type(e: &E, t: &DataType) -> Result<Ty, String> {
     use DataType as D;
     Ok(match t {
-        D::Int(_) | D::Integer(_) | D::BigInt(_) | D::SmallInt(_) | D::TinyInt(_) | D::Int2(_) | D::Int4(_) | D::Int8(_) | D::Int16 | D::Int32 | D::Int64 | D::Signed | D::SignedInteger => {
-            Ty::Int
-        }
-        D::Float(_) | D::Real | D::Double(_) | D::DoublePrecision | D::Float4 | D::Float8 | D::Float32 | D::Float64 | D::Decimal(_) | D::Numeric(_) | D::Dec(_) => Ty::Float,
-        D::Varchar(_) | D::Nvarchar(_) | D::Text | D::String(_) | D::Char(_) | D::Character(_) | D::CharacterVarying(_) | D::CharVarying(_) => Ty::Str,
+        D::Int(_)
+        | D::Integer(_)
+        | D::BigInt(_)
+        | D::SmallInt(_)
+        | D::TinyInt(_)
+        | D::Int2(_)
+        | D::Int4(_)
+        | D::Int8(_)
+        | D::Int16
+        | D::Int32
+        | D::Int64
+        | D::Signed
+        | D::SignedInteger => Ty::Int,
+        D::Float(_)
+        | D::Real
+        | D::Double(_)
+        | D::DoublePrecision
+        | D::Float4
+        | D::Float8
+        | D::Float32
+        | D::Float64
+        | D::Decimal(_)
+        | D::Numeric(_)
+        | D::Dec(_) => Ty::Float,
+        D::Varchar(_)
+        | D::Nvarchar(_)
+        | D::Text
+        | D::String(_)
+        | D::Char(_)
+        | D::Character(_)
+        | D::CharacterVarying(_)
+        | D::CharVarying(_) => Ty::Str,
         D::Bool | D::Boolean => Ty::Bool,
-        other => return Err(format!("`{e}`: CAST to {other} is not supported (INTEGER, DOUBLE, VARCHAR, BOOLEAN)")),
+        other => {
+            return Err(format!(
+                "`{e}`: CAST to {other} is not supported (INTEGER, DOUBLE, VARCHAR, BOOLEAN)"
+            ));
+        }
     })
 }
 
@@ -843,7 +1140,9 @@ pub(crate) fn build_regex(pattern: &str, flags: &str) -> Result<regex_automata::
         .case_insensitive(flags.contains('i'))
         .dot_matches_new_line(flags.contains('s'))
         .multi_line(flags.contains('m'));
-    let config = regex_automata::meta::Config::new().nfa_size_limit(Some(REGEX_SIZE_LIMIT)).hybrid_cache_capacity(REGEX_SIZE_LIMIT);
+    let config = regex_automata::meta::Config::new()
+        .nfa_size_limit(Some(REGEX_SIZE_LIMIT))
+        .hybrid_cache_capacity(REGEX_SIZE_LIMIT);
     regex_automata::meta::Regex::builder()
         .syntax(syntax)
         .configure(config)

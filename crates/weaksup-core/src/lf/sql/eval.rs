@@ -174,7 +174,11 @@ impl<'a> Ctx<'a> {
             }
             Node::Cmp { op, l, r, src } => {
                 let (a, b) = (self.eval(l)?, self.eval(r)?);
-                Val::Bool((0..n).map(|i| compare(&a, &b, i, src).map(|o| o.map(|o| cmp_holds(*op, o)))).collect::<R<_>>()?)
+                Val::Bool(
+                    (0..n)
+                        .map(|i| compare(&a, &b, i, src).map(|o| o.map(|o| cmp_holds(*op, o))))
+                        .collect::<R<_>>()?,
+                )
             }
             Node::Arith { first, rest, src } => {
                 let mut acc = self.eval(first)?;
@@ -250,7 +254,13 @@ impl<'a> Ctx<'a> {
                 let mut cache = re.create_cache();
                 Val::Bool(
                     (0..n)
-                        .map(|i| v.s(i).map(|s| re.search_half_with(&mut cache, &regex_automata::Input::new(s).earliest(true)).is_some() != *negated))
+                        .map(|i| {
+                            v.s(i).map(|s| {
+                                re.search_half_with(&mut cache, &regex_automata::Input::new(s).earliest(true))
+                                    .is_some()
+                                    != *negated
+                            })
+                        })
                         .collect(),
                 )
             }
@@ -272,7 +282,9 @@ impl<'a> Ctx<'a> {
                         .collect::<R<_>>()?,
                 )
             }
-            Node::Case { operand, whens, otherwise, src } => self.case(operand.as_deref(), whens, otherwise.as_deref(), src)?,
+            Node::Case { operand, whens, otherwise, src } => {
+                self.case(operand.as_deref(), whens, otherwise.as_deref(), src)?
+            }
             Node::Cast { node, to, strict, src } => {
                 let v = self.eval(node)?;
                 self.cast(v, *to, *strict, src)?
@@ -286,12 +298,20 @@ impl<'a> Ctx<'a> {
 
     fn column(&self, name: &str) -> R<Val<'a>> {
         let c = self.frame.column(name).map_err(|_| {
-            let cols: Vec<&str> = self.frame.get_column_names().into_iter().map(|c| c.as_str()).filter(|c| !c.starts_with("__weaksup_")).collect();
+            let cols: Vec<&str> = self
+                .frame
+                .get_column_names()
+                .into_iter()
+                .map(|c| c.as_str())
+                .filter(|c| !c.starts_with("__weaksup_"))
+                .collect();
             format!("no column `{name}` (columns: {})", cols.join(", "))
         })?;
         let dt = c.dtype();
         Ok(match dt {
-            DataType::String => Val::Str(c.str().map_err(|e| e.to_string())?.iter().map(|o| o.map(Cow::Borrowed)).collect()),
+            DataType::String => {
+                Val::Str(c.str().map_err(|e| e.to_string())?.iter().map(|o| o.map(Cow::Borrowed)).collect())
+            }
             DataType::Boolean => Val::Bool(c.bool().map_err(|e| e.to_string())?.iter().collect()),
             DataType::Null => Val::Scalar(Scalar::Null),
             dt if dt.is_integer() => {
@@ -300,9 +320,19 @@ impl<'a> Ctx<'a> {
             }
             dt if dt.is_float() => {
                 let cast = c.cast(&DataType::Float64).map_err(|e| format!("column `{name}`: {e}"))?;
-                Val::Float(cast.f64().map_err(|e| e.to_string())?.iter().map(|v| v.filter(|f| !f.is_nan())).collect())
+                Val::Float(
+                    cast.f64()
+                        .map_err(|e| e.to_string())?
+                        .iter()
+                        .map(|v| v.filter(|f| !f.is_nan()))
+                        .collect(),
+                )
             }
-            other => return Err(format!("column `{name}` holds {other}; SQL LFs read text, numbers and booleans")),
+            other => {
+                return Err(format!(
+                    "column `{name}` holds {other}; SQL LFs read text, numbers and booleans"
+                ));
+            }
         })
     }
 
@@ -330,7 +360,10 @@ impl<'a> Ctx<'a> {
                 return Err(type_error(src, v.ty(), s.ty()));
             }
         }
-        let strs: HashSet<&str> = list.iter().filter_map(|s| if let Scalar::Str(s) = s { Some(s.as_str()) } else { None }).collect();
+        let strs: HashSet<&str> = list
+            .iter()
+            .filter_map(|s| if let Scalar::Str(s) = s { Some(s.as_str()) } else { None })
+            .collect();
         let nums: Vec<Num> = list
             .iter()
             .filter_map(|s| match s {
@@ -339,7 +372,8 @@ impl<'a> Ctx<'a> {
                 _ => None,
             })
             .collect();
-        let bools: Vec<bool> = list.iter().filter_map(|s| if let Scalar::Bool(b) = s { Some(*b) } else { None }).collect();
+        let bools: Vec<bool> =
+            list.iter().filter_map(|s| if let Scalar::Bool(b) = s { Some(*b) } else { None }).collect();
         Ok(Val::Bool(
             (0..self.n)
                 .map(|i| {
@@ -349,7 +383,9 @@ impl<'a> Ctx<'a> {
                     let found = match v.ty() {
                         Ty::Str => v.s(i).is_some_and(|s| strs.contains(s)),
                         Ty::Bool => v.b(i).is_some_and(|b| bools.contains(&b)),
-                        _ => v.num(i).is_some_and(|x| nums.iter().any(|y| num_cmp(x, *y) == Some(std::cmp::Ordering::Equal))),
+                        _ => v.num(i).is_some_and(|x| {
+                            nums.iter().any(|y| num_cmp(x, *y) == Some(std::cmp::Ordering::Equal))
+                        }),
                     };
                     if found {
                         Some(!negated)
@@ -363,7 +399,13 @@ impl<'a> Ctx<'a> {
         ))
     }
 
-    fn case(&self, operand: Option<&Node>, whens: &[(Node, Node)], otherwise: Option<&Node>, src: &str) -> R<Val<'a>> {
+    fn case(
+        &self,
+        operand: Option<&Node>,
+        whens: &[(Node, Node)],
+        otherwise: Option<&Node>,
+        src: &str,
+    ) -> R<Val<'a>> {
         let n = self.n;
         let op = operand.map(|o| self.eval(o)).transpose()?;
         let mut conds = Vec::with_capacity(whens.len());
@@ -372,7 +414,11 @@ impl<'a> Ctx<'a> {
             conds.push(match &op {
                 Some(x) => {
                     let y = self.eval(c)?;
-                    Val::Bool((0..n).map(|i| compare(x, &y, i, src).map(|o| o.map(|o| o.is_eq()))).collect::<R<_>>()?)
+                    Val::Bool(
+                        (0..n)
+                            .map(|i| compare(x, &y, i, src).map(|o| o.map(|o| o.is_eq())))
+                            .collect::<R<_>>()?,
+                    )
                 }
                 None => self.bools(c)?,
             });
@@ -384,9 +430,12 @@ impl<'a> Ctx<'a> {
         };
         let mut ty = other.ty();
         for r in &results {
-            ty = unify(ty, r.ty()).ok_or_else(|| format!("`{src}`: the results mix {} and {}", ty.name(), r.ty().name()))?;
+            ty = unify(ty, r.ty())
+                .ok_or_else(|| format!("`{src}`: the results mix {} and {}", ty.name(), r.ty().name()))?;
         }
-        let pick = |i: usize| -> &Val<'a> { conds.iter().position(|c| c.b(i) == Some(true)).map_or(&other, |k| &results[k]) };
+        let pick = |i: usize| -> &Val<'a> {
+            conds.iter().position(|c| c.b(i) == Some(true)).map_or(&other, |k| &results[k])
+        };
         Ok(match ty {
             Ty::Null => Val::Scalar(Scalar::Null),
             Ty::Bool => Val::Bool((0..n).map(|i| pick(i).b(i)).collect()),
@@ -404,8 +453,14 @@ impl<'a> Ctx<'a> {
         }
         let fail = |i: usize| -> R<()> {
             if strict {
-                let shown = v.text(i).map_or("null".into(), |t| format!("'{}'", t.chars().take(40).collect::<String>()));
-                Err(format!("row {}: `{src}` cannot convert {shown} to {} (TRY_CAST gives null instead)", self.start + i, to.name()))
+                let shown = v
+                    .text(i)
+                    .map_or("null".into(), |t| format!("'{}'", t.chars().take(40).collect::<String>()));
+                Err(format!(
+                    "row {}: `{src}` cannot convert {shown} to {} (TRY_CAST gives null instead)",
+                    self.start + i,
+                    to.name()
+                ))
             } else {
                 Ok(())
             }
@@ -420,14 +475,25 @@ impl<'a> Ctx<'a> {
             match (from, to) {
                 (_, Ty::Str) => v.text(i).map(|t| Scalar::Str(t.into_owned())),
                 (Ty::Str, Ty::Int) => v.s(i).and_then(|s| s.trim().parse::<i64>().ok()).map(Scalar::Int),
-                (Ty::Str, Ty::Float) => v.s(i).and_then(|s| s.trim().parse::<f64>().ok()).filter(|f| f.is_finite()).map(Scalar::Float),
-                (Ty::Str, Ty::Bool) => v.s(i).and_then(|s| match s.trim().to_ascii_lowercase().as_str() {
-                    "true" | "t" | "yes" | "y" | "1" | "on" => Some(true),
-                    "false" | "f" | "no" | "n" | "0" | "off" => Some(false),
-                    _ => None,
-                }).map(Scalar::Bool),
+                (Ty::Str, Ty::Float) => v
+                    .s(i)
+                    .and_then(|s| s.trim().parse::<f64>().ok())
+                    .filter(|f| f.is_finite())
+                    .map(Scalar::Float),
+                (Ty::Str, Ty::Bool) => v
+                    .s(i)
+                    .and_then(|s| match s.trim().to_ascii_lowercase().as_str() {
+                        "true" | "t" | "yes" | "y" | "1" | "on" => Some(true),
+                        "false" | "f" | "no" | "n" | "0" | "off" => Some(false),
+                        _ => None,
+                    })
+                    .map(Scalar::Bool),
                 (Ty::Int, Ty::Float) => v.num(i).map(|x| Scalar::Float(x.f())),
-                (Ty::Float, Ty::Int) => v.num(i).map(|x| x.f().round()).filter(|f| *f >= i64::MIN as f64 && *f < i64::MAX as f64).map(|f| Scalar::Int(f as i64)),
+                (Ty::Float, Ty::Int) => v
+                    .num(i)
+                    .map(|x| x.f().round())
+                    .filter(|f| *f >= i64::MIN as f64 && *f < i64::MAX as f64)
+                    .map(|f| Scalar::Int(f as i64)),
                 (Ty::Int | Ty::Float, Ty::Bool) => v.num(i).map(|x| Scalar::Bool(x.f() != 0.0)),
                 (Ty::Bool, Ty::Int) => v.b(i).map(|b| Scalar::Int(b as i64)),
                 (Ty::Bool, Ty::Float) => v.b(i).map(|b| Scalar::Float(b as u8 as f64)),
@@ -436,10 +502,24 @@ impl<'a> Ctx<'a> {
         };
         let vals = (0..n).map(|i| out_ok(i, conv(i))).collect::<R<Vec<Option<Scalar>>>>()?;
         Ok(match to {
-            Ty::Str => Val::Str(vals.into_iter().map(|s| if let Some(Scalar::Str(s)) = s { Some(Cow::Owned(s)) } else { None }).collect()),
-            Ty::Int => Val::Int(vals.into_iter().map(|s| if let Some(Scalar::Int(x)) = s { Some(x) } else { None }).collect()),
-            Ty::Float => Val::Float(vals.into_iter().map(|s| if let Some(Scalar::Float(x)) = s { Some(x) } else { None }).collect()),
-            Ty::Bool => Val::Bool(vals.into_iter().map(|s| if let Some(Scalar::Bool(x)) = s { Some(x) } else { None }).collect()),
+            Ty::Str => Val::Str(
+                vals.into_iter()
+                    .map(|s| if let Some(Scalar::Str(s)) = s { Some(Cow::Owned(s)) } else { None })
+                    .collect(),
+            ),
+            Ty::Int => Val::Int(
+                vals.into_iter().map(|s| if let Some(Scalar::Int(x)) = s { Some(x) } else { None }).collect(),
+            ),
+            Ty::Float => Val::Float(
+                vals.into_iter()
+                    .map(|s| if let Some(Scalar::Float(x)) = s { Some(x) } else { None })
+                    .collect(),
+            ),
+            Ty::Bool => Val::Bool(
+                vals.into_iter()
+                    .map(|s| if let Some(Scalar::Bool(x)) = s { Some(x) } else { None })
+                    .collect(),
+            ),
             Ty::Null => Val::Scalar(Scalar::Null),
         })
     }
@@ -452,11 +532,23 @@ impl<'a> Ctx<'a> {
                 Ty::Float => got.is_num() || got == Ty::Null,
                 t => got == t || got == Ty::Null,
             };
-            if ok { Ok(()) } else { Err(format!("`{src}`: argument {} is {}, expected {}", k + 1, got.name(), if t == Ty::Float { "a number" } else { t.name() })) }
+            if ok {
+                Ok(())
+            } else {
+                Err(format!(
+                    "`{src}`: argument {} is {}, expected {}",
+                    k + 1,
+                    got.name(),
+                    if t == Ty::Float { "a number" } else { t.name() }
+                ))
+            }
         };
-        let strs = |g: &dyn Fn(usize) -> Option<String>| Val::Str((0..n).map(|i| g(i).map(Cow::Owned)).collect());
+        let strs =
+            |g: &dyn Fn(usize) -> Option<String>| Val::Str((0..n).map(|i| g(i).map(Cow::Owned)).collect());
         let ints = |g: &dyn Fn(usize) -> Option<i64>| Val::Int((0..n).map(g).collect());
-        let floats = |g: &dyn Fn(usize) -> Option<f64>| Val::Float((0..n).map(|i| g(i).filter(|x| x.is_finite())).collect());
+        let floats = |g: &dyn Fn(usize) -> Option<f64>| {
+            Val::Float((0..n).map(|i| g(i).filter(|x| x.is_finite())).collect())
+        };
         let a = &args[0];
         Ok(match f {
             Func::Lower | Func::Upper | Func::Length | Func::OctetLength | Func::Reverse => {
@@ -482,11 +574,14 @@ impl<'a> Ctx<'a> {
                         None => None,
                     };
                     let is = |c: char| set.as_ref().map_or(c.is_whitespace(), |cs| cs.contains(&c));
-                    Some(match side {
-                        Side::Both => s.trim_matches(is),
-                        Side::Leading => s.trim_start_matches(is),
-                        Side::Trailing => s.trim_end_matches(is),
-                    }.to_string())
+                    Some(
+                        match side {
+                            Side::Both => s.trim_matches(is),
+                            Side::Leading => s.trim_start_matches(is),
+                            Side::Trailing => s.trim_end_matches(is),
+                        }
+                        .to_string(),
+                    )
                 })
             }
             Func::StartsWith | Func::EndsWith | Func::StrPos => {
@@ -494,7 +589,9 @@ impl<'a> Ctx<'a> {
                 want(1, Ty::Str)?;
                 let b = &args[1];
                 match f {
-                    Func::StartsWith => Val::Bool((0..n).map(|i| Some(a.s(i)?.starts_with(b.s(i)?))).collect()),
+                    Func::StartsWith => {
+                        Val::Bool((0..n).map(|i| Some(a.s(i)?.starts_with(b.s(i)?))).collect())
+                    }
                     Func::EndsWith => Val::Bool((0..n).map(|i| Some(a.s(i)?.ends_with(b.s(i)?))).collect()),
                     _ => ints(&|i| {
                         let (s, t) = (a.s(i)?, b.s(i)?);
@@ -529,7 +626,11 @@ impl<'a> Ctx<'a> {
                     let k = args[1].int(i)?;
                     let len = s.chars().count() as i64;
                     let keep = if k >= 0 { k.min(len) } else { (len + k).max(0) } as usize;
-                    Some(if f == Func::Left { s.chars().take(keep).collect() } else { s.chars().skip(len as usize - keep).collect() })
+                    Some(if f == Func::Left {
+                        s.chars().take(keep).collect()
+                    } else {
+                        s.chars().skip(len as usize - keep).collect()
+                    })
                 })
             }
             Func::Replace => {
@@ -539,7 +640,9 @@ impl<'a> Ctx<'a> {
                     Some(if from.is_empty() { s.to_string() } else { s.replace(from, to) })
                 })
             }
-            Func::Concat => strs(&|i| Some(args.iter().filter_map(|v| v.text(i)).collect::<Vec<_>>().concat())),
+            Func::Concat => {
+                strs(&|i| Some(args.iter().filter_map(|v| v.text(i)).collect::<Vec<_>>().concat()))
+            }
             Func::ConcatWs => strs(&|i| {
                 let sep = a.text(i)?;
                 Some(args[1..].iter().filter_map(|v| v.text(i)).collect::<Vec<_>>().join(&sep))
@@ -560,7 +663,15 @@ impl<'a> Ctx<'a> {
                         let x = a.num(i)?.f();
                         Some(match f {
                             Func::Abs => x.abs(),
-                            Func::Sign => if x > 0.0 { 1.0 } else if x < 0.0 { -1.0 } else { 0.0 },
+                            Func::Sign => {
+                                if x > 0.0 {
+                                    1.0
+                                } else if x < 0.0 {
+                                    -1.0
+                                } else {
+                                    0.0
+                                }
+                            }
                             Func::Ceil => x.ceil(),
                             _ => x.floor(),
                         })
@@ -572,7 +683,9 @@ impl<'a> Ctx<'a> {
                 if args.len() == 2 {
                     want(1, Ty::Int)?;
                 }
-                let digits = |i: usize| -> Option<i32> { args.get(1).map_or(Some(0), |d| d.int(i).map(|d| d.clamp(-30, 30) as i32)) };
+                let digits = |i: usize| -> Option<i32> {
+                    args.get(1).map_or(Some(0), |d| d.int(i).map(|d| d.clamp(-30, 30) as i32))
+                };
                 let round = |x: f64, d: i32| {
                     let p = 10f64.powi(d);
                     (x * p).round() / p
@@ -580,7 +693,11 @@ impl<'a> Ctx<'a> {
                 match a.ty() {
                     Ty::Int => ints(&|i| {
                         let (x, d) = (a.int(i)?, digits(i)?);
-                        if d >= 0 { Some(x) } else { Some(round(x as f64, d)).filter(|f| f.abs() < 9.2e18).map(|f| f as i64) }
+                        if d >= 0 {
+                            Some(x)
+                        } else {
+                            Some(round(x as f64, d)).filter(|f| f.abs() < 9.2e18).map(|f| f as i64)
+                        }
                     }),
                     Ty::Null => Val::Scalar(Scalar::Null),
                     _ => floats(&|i| Some(round(a.num(i)?.f(), digits(i)?))),
@@ -611,13 +728,16 @@ impl<'a> Ctx<'a> {
             Func::Greatest | Func::Least | Func::Coalesce | Func::NullIf => {
                 let mut ty = Ty::Null;
                 for v in args {
-                    ty = unify(ty, v.ty()).ok_or_else(|| format!("`{src}`: the arguments mix {} and {}", ty.name(), v.ty().name()))?;
+                    ty = unify(ty, v.ty()).ok_or_else(|| {
+                        format!("`{src}`: the arguments mix {} and {}", ty.name(), v.ty().name())
+                    })?;
                 }
                 let pick = |i: usize| -> R<Option<&Val<'a>>> {
                     Ok(match f {
                         Func::Coalesce => args.iter().find(|v| !v.is_null(i)),
                         Func::NullIf => {
-                            let same = !args[1].is_null(i) && compare(&args[0], &args[1], i, src)? == Some(std::cmp::Ordering::Equal);
+                            let same = !args[1].is_null(i)
+                                && compare(&args[0], &args[1], i, src)? == Some(std::cmp::Ordering::Equal);
                             (!same).then_some(&args[0])
                         }
                         _ => {
@@ -627,7 +747,11 @@ impl<'a> Ctx<'a> {
                                     None => v,
                                     Some(b) => {
                                         let o = compare(v, b, i, src)?;
-                                        let better = if f == Func::Greatest { o == Some(std::cmp::Ordering::Greater) } else { o == Some(std::cmp::Ordering::Less) };
+                                        let better = if f == Func::Greatest {
+                                            o == Some(std::cmp::Ordering::Greater)
+                                        } else {
+                                            o == Some(std::cmp::Ordering::Less)
+                                        };
                                         if better { v } else { b }
                                     }
                                 });
@@ -639,10 +763,26 @@ impl<'a> Ctx<'a> {
                 let picked = (0..n).map(pick).collect::<R<Vec<_>>>()?;
                 match ty {
                     Ty::Null => Val::Scalar(Scalar::Null),
-                    Ty::Bool => Val::Bool(picked.iter().enumerate().map(|(i, v)| v.and_then(|v| v.b(i))).collect()),
-                    Ty::Int => Val::Int(picked.iter().enumerate().map(|(i, v)| v.and_then(|v| v.int(i))).collect()),
-                    Ty::Float => Val::Float(picked.iter().enumerate().map(|(i, v)| v.and_then(|v| v.num(i)).map(Num::f)).collect()),
-                    Ty::Str => Val::Str(picked.iter().enumerate().map(|(i, v)| v.and_then(|v| v.s(i)).map(|s| Cow::Owned(s.to_string()))).collect()),
+                    Ty::Bool => {
+                        Val::Bool(picked.iter().enumerate().map(|(i, v)| v.and_then(|v| v.b(i))).collect())
+                    }
+                    Ty::Int => {
+                        Val::Int(picked.iter().enumerate().map(|(i, v)| v.and_then(|v| v.int(i))).collect())
+                    }
+                    Ty::Float => Val::Float(
+                        picked
+                            .iter()
+                            .enumerate()
+                            .map(|(i, v)| v.and_then(|v| v.num(i)).map(Num::f))
+                            .collect(),
+                    ),
+                    Ty::Str => Val::Str(
+                        picked
+                            .iter()
+                            .enumerate()
+                            .map(|(i, v)| v.and_then(|v| v.s(i)).map(|s| Cow::Owned(s.to_string())))
+                            .collect(),
+                    ),
                 }
             }
         })
@@ -655,10 +795,19 @@ fn describe(node: &Node) -> String {
         Node::Col(c) => c.clone(),
         Node::Lowered(c) => format!("lower({c})"),
         Node::Lit(s) => format!("{s:?}"),
-        Node::Cmp { src, .. } | Node::Arith { src, .. } | Node::Neg(_, src) | Node::Concat(_, src) | Node::Is { src, .. } | Node::Distinct { src, .. } => src.to_string(),
-        Node::Like { src, .. } | Node::In { src, .. } | Node::Between { src, .. } | Node::Case { src, .. } | Node::Cast { src, .. } | Node::Func { src, .. } | Node::Regex { src, .. } => {
-            src.to_string()
-        }
+        Node::Cmp { src, .. }
+        | Node::Arith { src, .. }
+        | Node::Neg(_, src)
+        | Node::Concat(_, src)
+        | Node::Is { src, .. }
+        | Node::Distinct { src, .. } => src.to_string(),
+        Node::Like { src, .. }
+        | Node::In { src, .. }
+        | Node::Between { src, .. }
+        | Node::Case { src, .. }
+        | Node::Cast { src, .. }
+        | Node::Func { src, .. }
+        | Node::Regex { src, .. } => src.to_string(),
         Node::Not(x) => format!("NOT {}", describe(x)),
         Node::And(_) => "AND".into(),
         Node::Or(_) => "OR".into(),

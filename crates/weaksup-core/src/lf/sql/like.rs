@@ -60,7 +60,9 @@ impl Matcher {
                 [] => return Ok(Matcher::Exact(String::new())),
                 [Tok::Lit(s)] => return Ok(Matcher::Exact(s.clone())),
                 [Tok::Any] => return Ok(Matcher::Anything),
-                [Tok::Any, Tok::Lit(s), Tok::Any] => return Ok(Matcher::Contains(Box::new(Finder::new(s.as_bytes()).into_owned()))),
+                [Tok::Any, Tok::Lit(s), Tok::Any] => {
+                    return Ok(Matcher::Contains(Box::new(Finder::new(s.as_bytes()).into_owned())));
+                }
                 [Tok::Lit(s), Tok::Any] => return Ok(Matcher::StartsWith(s.clone())),
                 [Tok::Any, Tok::Lit(s)] => return Ok(Matcher::EndsWith(s.clone())),
                 _ => {}
@@ -119,7 +121,10 @@ mod tests {
         assert!(matches!(Matcher::like("abc", None, false), Ok(Matcher::Exact(s)) if s == "abc"));
         assert!(matches!(Matcher::like("%%", None, false), Ok(Matcher::Anything)));
         assert!(matches!(Matcher::like("%a_b%", None, false), Ok(Matcher::Regex(_))));
-        assert!(matches!(Matcher::like("%check%", None, true), Ok(Matcher::Regex(_))), "ILIKE always folds case by regex");
+        assert!(
+            matches!(Matcher::like("%check%", None, true), Ok(Matcher::Regex(_))),
+            "ILIKE always folds case by regex"
+        );
         // `%` spans newlines; `_` is one character (not one byte).
         assert!(m("a%b", None, false, "a\n\nb"));
         assert!(m("_b", None, false, "éb"));

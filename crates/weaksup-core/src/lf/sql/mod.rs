@@ -49,7 +49,8 @@ impl SqlLf {
         let node = compile::compile(&self.expr).map_err(|m| {
             // Messages name the offending part; name the whole expression too unless it is the part.
             let whole = format!("`{}`", self.expr.trim());
-            let msg = if m.starts_with(&whole) { format!("SQL {m}") } else { format!("SQL `{}`: {m}", self.expr) };
+            let msg =
+                if m.starts_with(&whole) { format!("SQL {m}") } else { format!("SQL `{}`: {m}", self.expr) };
             Error::lf(&self.name, msg)
         })?;
         Ok(CompiledSql { node, label: self.label })
@@ -78,7 +79,12 @@ impl CompiledSql {
     }
     /// One vote per row of `chunk` (`label` where the condition is true, else [`ABSTAIN`]);
     /// `start` is the chunk's first row in the whole frame, for messages.
-    pub(crate) fn votes(&self, chunk: &DataFrame, start: usize, expr: &str) -> std::result::Result<Vec<Label>, String> {
+    pub(crate) fn votes(
+        &self,
+        chunk: &DataFrame,
+        start: usize,
+        expr: &str,
+    ) -> std::result::Result<Vec<Label>, String> {
         let n = chunk.height();
         let ctx = eval::Ctx { frame: chunk, n, start };
         let v = ctx.eval(&self.node)?.into_bools(n, expr)?;

@@ -6,7 +6,15 @@
 use super::*;
 
 fn frame() -> DataFrame {
-    let text = [Some("Check out my channel"), Some("CHECK\nOUT"), Some("ΟΔΟΣ ΣΑΣ"), Some("a.b*c(d)%e_f"), Some(""), None, Some("  007  ")];
+    let text = [
+        Some("Check out my channel"),
+        Some("CHECK\nOUT"),
+        Some("ΟΔΟΣ ΣΑΣ"),
+        Some("a.b*c(d)%e_f"),
+        Some(""),
+        None,
+        Some("  007  "),
+    ];
     let n: [Option<i64>; 7] = [Some(5), Some(-3), None, Some(0), Some(12), Some(7), Some(100)];
     let x: [Option<f64>; 7] = [Some(0.5), Some(2.0), Some(-1.5), None, Some(4.0), Some(0.0), Some(10.0)];
     let flag = [Some(true), Some(false), None, Some(true), Some(false), Some(true), None];
@@ -15,7 +23,10 @@ fn frame() -> DataFrame {
         Column::new("n".into(), n.to_vec()),
         Column::new("x".into(), x.to_vec()),
         Column::new("flag".into(), flag.to_vec()),
-        Column::new("Author Name".into(), vec![Some("Vevo"), None, Some("σας"), Some("x"), Some(""), Some("MUSIC"), Some("ab")]),
+        Column::new(
+            "Author Name".into(),
+            vec![Some("Vevo"), None, Some("σας"), Some("x"), Some(""), Some("MUSIC"), Some("ab")],
+        ),
     ])
     .unwrap()
 }
@@ -98,7 +109,12 @@ fn a_long_flat_chain_compiles_and_runs_without_deep_recursion() {
     // 1,600 ORs (15 KiB): the chain is flattened, so neither compiling nor evaluating recurses per term.
     let expr = vec!["n = 9"; 1600].join(" OR ") + " OR n = 5";
     assert!(expr.len() <= MAX_EXPR_BYTES);
-    let v = std::thread::Builder::new().stack_size(256 << 10).spawn(move || votes(&expr)).unwrap().join().unwrap();
+    let v = std::thread::Builder::new()
+        .stack_size(256 << 10)
+        .spawn(move || votes(&expr))
+        .unwrap()
+        .join()
+        .unwrap();
     assert_eq!(v, vec![Y, A, A, A, A, A, A]);
 }
 
@@ -133,7 +149,11 @@ fn text_functions_and_like() {
     // Final sigma: "ΟΔΟΣ ΣΑΣ" lower-cases to "οδος σας" (Python's str.lower and PostgreSQL's lower in a UTF-8 locale).
     assert_eq!(votes("lower(text) = 'οδος σας'"), vec![A, A, Y, A, A, A, A]);
     assert_eq!(votes("upper(lower(text)) LIKE '%CHECK%'"), vec![Y, Y, A, A, A, A, A]);
-    assert_eq!(votes("length(text) < 9"), vec![A, A, Y, A, Y, A, Y], "characters, not bytes: ΟΔΟΣ ΣΑΣ is 8, CHECK\\nOUT 9");
+    assert_eq!(
+        votes("length(text) < 9"),
+        vec![A, A, Y, A, Y, A, Y],
+        "characters, not bytes: ΟΔΟΣ ΣΑΣ is 8, CHECK\\nOUT 9"
+    );
     assert_eq!(votes("octet_length(text) > 12"), vec![Y, A, Y, A, A, A, A]);
     assert_eq!(votes("trim(text) = '007'"), vec![A, A, A, A, A, A, Y]);
     assert_eq!(votes("TRIM(BOTH ' 0' FROM text) = '7'"), vec![A, A, A, A, A, A, Y]);
@@ -142,7 +162,11 @@ fn text_functions_and_like() {
     assert_eq!(votes("POSITION('ΣΑΣ' IN text) = 6"), vec![A, A, Y, A, A, A, A]);
     assert_eq!(votes("substr(text, 1, 5) = 'Check'"), vec![Y, A, A, A, A, A, A]);
     assert_eq!(votes("SUBSTRING(text FROM 7 FOR 3) = 'out'"), vec![Y, A, A, A, A, A, A]);
-    assert_eq!(votes("substr(text, 0, 3) = 'Ch'"), vec![Y, A, A, A, A, A, A], "PostgreSQL: start 0 shortens the length");
+    assert_eq!(
+        votes("substr(text, 0, 3) = 'Ch'"),
+        vec![Y, A, A, A, A, A, A],
+        "PostgreSQL: start 0 shortens the length"
+    );
     assert_eq!(votes("left(text, -17) = 'Che'"), vec![Y, A, A, A, A, A, A]);
     assert_eq!(votes("right(text, 3) = 'nel'"), vec![Y, A, A, A, A, A, A]);
     assert_eq!(votes("replace(text, 'out', 'in') = 'Check in my channel'"), vec![Y, A, A, A, A, A, A]);
@@ -180,13 +204,28 @@ fn numbers_case_cast_between_in() {
     assert_eq!(votes("greatest(n, 6) = 6"), vec![Y, Y, Y, Y, A, A, A], "greatest ignores nulls");
     assert_eq!(votes("least(n, x) < 0"), vec![A, Y, Y, A, A, A, A]);
     assert_eq!(votes("nullif(n, 5) IS NULL"), vec![Y, A, Y, A, A, A, A]);
-    assert_eq!(votes("CASE WHEN n > 10 THEN 'big' WHEN n > 0 THEN 'small' ELSE 'other' END = 'small'"), vec![Y, A, A, A, A, Y, A]);
+    assert_eq!(
+        votes("CASE WHEN n > 10 THEN 'big' WHEN n > 0 THEN 'small' ELSE 'other' END = 'small'"),
+        vec![Y, A, A, A, A, Y, A]
+    );
     assert_eq!(votes("CASE n WHEN 5 THEN TRUE WHEN 0 THEN TRUE END"), vec![Y, A, A, Y, A, A, A]);
     assert_eq!(votes("CAST(n AS VARCHAR) = '-3'"), vec![A, Y, A, A, A, A, A]);
-    assert_eq!(votes("CAST(x AS INTEGER) = -2"), vec![A, A, Y, A, A, A, A], "-1.5 rounds half away from zero");
-    assert_eq!(votes("TRY_CAST(text AS INTEGER) = 7"), vec![A, A, A, A, A, A, Y], "'  007  ' parses, others give null");
+    assert_eq!(
+        votes("CAST(x AS INTEGER) = -2"),
+        vec![A, A, Y, A, A, A, A],
+        "-1.5 rounds half away from zero"
+    );
+    assert_eq!(
+        votes("TRY_CAST(text AS INTEGER) = 7"),
+        vec![A, A, A, A, A, A, Y],
+        "'  007  ' parses, others give null"
+    );
     assert_eq!(votes("CAST(flag AS INTEGER) = 1"), vec![Y, A, A, Y, A, Y, A]);
-    assert_eq!(votes("9223372036854775807 + n > 0"), vec![A, Y, A, Y, A, A, A], "integer overflow is null, not a wrapped number");
+    assert_eq!(
+        votes("9223372036854775807 + n > 0"),
+        vec![A, Y, A, Y, A, A, A],
+        "integer overflow is null, not a wrapped number"
+    );
 }
 
 #[test]
