@@ -79,6 +79,40 @@ pub struct BenchDataset {
     /// Metric on test (and for selection and early stopping). Default accuracy.
     #[serde(default)]
     pub metric: Metric,
+    /// Keys of the grid's `[train]` this dataset overrides (e.g. `train = { max_steps = 600 }`).
+    #[serde(default, skip_serializing_if = "toml::Table::is_empty")]
+    pub train: toml::Table,
+    /// Keys of the grid's `[cosine]` this dataset overrides.
+    #[serde(default, skip_serializing_if = "toml::Table::is_empty")]
+    pub cosine: toml::Table,
+}
+
+impl BenchDataset {
+    /// The grid's trainer settings with this dataset's overrides.
+    pub fn train_config(&self, grid: &TrainConfig) -> Result<TrainConfig> {
+        overlay(grid, &self.train, &format!("datasets.{}.train", self.name))
+    }
+    /// The grid's COSINE settings with this dataset's overrides.
+    pub fn cosine_config(&self, grid: &CosineConfig) -> Result<CosineConfig> {
+        overlay(grid, &self.cosine, &format!("datasets.{}.cosine", self.name))
+    }
+}
+
+/// `base` with the keys of `over` replaced; an unknown key or a bad value is an error naming
+/// `what` and the key.
+fn overlay<T: Serialize + serde::de::DeserializeOwned>(
+    base: &T,
+    over: &toml::Table,
+    what: &str,
+) -> Result<T> {
+    let mut table = match toml::Value::try_from(base) {
+        Ok(toml::Value::Table(t)) => t,
+        Ok(_) | Err(_) => return Err(Error::Config(format!("{what}: the grid's settings are not a table"))),
+    };
+    for (k, v) in over {
+        table.insert(k.clone(), v.clone());
+    }
+    T::deserialize(toml::Value::Table(table)).map_err(|e| Error::Config(format!("{what}: {e}")))
 }
 
 /// A benchmark grid.
@@ -180,6 +214,10 @@ impl BenchConfig {
         let end_model = if config.methods.iter().any(|m| *m != BenchMethod::LabelModel) {
             config.train.validate()?;
             config.cosine.validate()?;
+            for d in &config.datasets {
+                d.train_config(&config.train)?.validate()?;
+                d.cosine_config(&config.cosine)?.validate()?;
+            }
             let r = config.end_model.resolve()?;
             config.end_model = r.config.clone();
             Some(r)
@@ -326,7 +364,8 @@ fn run_seed(
             lm_seconds,
         ))?;
     }
-    let train_cfg = TrainConfig { metric, ..cfg.train.clone() };
+    let train_cfg = TrainConfig { metric, ..d.train_config(&cfg.train)? };
+    let cosine_cfg = d.cosine_config(&cfg.cosine)?;
     let end = |targets: Targets, method: Method| -> Result<EndModelRun> {
         let end_model = b.end_model.as_ref().ok_or_else(|| Error::Config("no end model resolved".into()))?;
         let how = Supervise {
@@ -335,7 +374,7 @@ fn run_seed(
             drop_tied: cfg.drop_tied && targets == Targets::LabelModel,
         };
         let sup = Supervision::build(&l.splits, &l.roles, &how, Some(&weak), Some(&l.votes), &seeds)?;
-        let training = Training { method, train: &train_cfg, cosine: &cfg.cosine };
+        let training = Training { method, train: &train_cfg, cosine: &cosine_cfg };
         Ok(pipeline::fit_end_model(end_model, &l.splits, &sup, training, &seeds, None, &NoProgress)?.run)
     };
     let test_name = &l.splits.splits[l.test].split;
@@ -620,7 +659,46 @@ mod tests {
             data: DataConfig::default(),
             lfs: LfConfig::default(),
             metric: Metric::Accuracy,
+            train: toml::Table::new(),
+            cosine: toml::Table::new(),
         }
+    }
+
+    #[test]
+    fn a_dataset_overrides_some_keys_of_the_grid_settings() {
+        let grid: BenchConfig = toml::from_str(
+            r#"
+            [[datasets]]
+            name = "a"
+            train = { max_steps = 600 }
+            cosine = { t2 = 900, variant = "official" }
+            [[datasets]]
+            name = "b"
+            [train]
+            max_steps = 300
+            eval_every = 10
+            [cosine]
+            xi = 0.7
+            "#,
+        )
+        .unwrap();
+        let (a, b) = (&grid.datasets[0], &grid.datasets[1]);
+        let ta = a.train_config(&grid.train).unwrap();
+        assert_eq!((ta.max_steps, ta.eval_every), (600, 10), "overridden key, grid's other keys");
+        let ca = a.cosine_config(&grid.cosine).unwrap();
+        assert_eq!((ca.t2, ca.xi, ca.variant), (900, 0.7, crate::selftrain::Variant::Official));
+        assert_eq!(b.train_config(&grid.train).unwrap(), grid.train);
+        // A typo is refused with the dataset and section named, at resolve time.
+        let bad = BenchDataset { cosine: toml::from_str("tee2 = 5").unwrap(), ..demo("c") };
+        let e = bad.cosine_config(&grid.cosine).unwrap_err().to_string();
+        assert!(e.contains("datasets.c.cosine") && e.contains("tee2"), "{e}");
+        let negative = BenchDataset { cosine: toml::from_str("xi = 2.0").unwrap(), ..demo("d") };
+        let grid = BenchConfig { datasets: vec![negative], ..grid };
+        assert!(grid.resolve().unwrap_err().to_string().contains("cosine.xi"));
+        // Overrides are part of a dataset's definition: changing them does not mix cells.
+        let old = BenchConfig { datasets: vec![demo("a")], ..BenchConfig::default() };
+        let new = BenchConfig { datasets: vec![a.clone()], ..BenchConfig::default() };
+        assert_eq!(new.mixes_with(&old).unwrap(), "dataset `a` is defined differently");
     }
 
     fn cell(dataset: &str, method: BenchMethod, seed: u64, score: Option<f64>) -> Cell {

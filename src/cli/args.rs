@@ -11,8 +11,8 @@ use crate::label_model::{LabelModelChoice, Metric, TiePolicy, UncoveredPolicy};
 use crate::lf::ApplyOptions;
 use crate::model::{DeviceChoice, ModelSource, Pooling, PrecisionChoice};
 use crate::run::{DataConfig, LfConfig, Method, RunConfig, Targets};
-use crate::selftrain::{Distance, LambdaScale, Variant};
-use crate::train::{OnNonFinite, Padding};
+use crate::selftrain::{Distance, LambdaScale, Selection, Variant};
+use crate::train::{ClassWeights, OnNonFinite, Padding};
 
 /// Where the data comes from (every command that reads a corpus).
 #[derive(Args, Debug, Clone, Default)]
@@ -204,7 +204,7 @@ pub(super) struct PipelineArgs {
     /// Stage-1 steps at most.
     #[arg(long, value_parser = super::positive)]
     pub max_steps: Option<usize>,
-    /// Peak learning rate (default: 2e-5 for transformers, 5e-3 for the n-gram model).
+    /// Peak learning rate (default: 5e-5 for transformers, 5e-3 for the n-gram model).
     #[arg(long, value_parser = super::positive_f64)]
     pub lr: Option<f64>,
     /// Validate every this many steps.
@@ -218,6 +218,10 @@ pub(super) struct PipelineArgs {
     pub metric: Option<Metric>,
     #[arg(long)]
     pub padding: Option<Padding>,
+    /// Row weights by class: none, or valid_prior (each class weighs its share of the valid
+    /// split's gold labels, correcting a class shift of the training targets).
+    #[arg(long)]
+    pub class_weights: Option<ClassWeights>,
     /// A non-finite loss or gradient: stop with an error, or skip the batch.
     #[arg(long)]
     pub on_nonfinite: Option<OnNonFinite>,
@@ -242,6 +246,10 @@ pub(super) struct PipelineArgs {
     /// COSINE semantics: paper, official (the authors' code) or wrench (WRENCH's end model).
     #[arg(long)]
     pub variant: Option<Variant>,
+    /// Rows a COSINE round trains on (`paper` variant): balanced (as many as pass ξ, shared among
+    /// classes by the valid split's class balance) or threshold (ω > ξ).
+    #[arg(long)]
+    pub selection: Option<Selection>,
     /// Distance between features in COSINE's contrastive term.
     #[arg(long)]
     pub distance: Option<Distance>,
@@ -296,6 +304,7 @@ impl PipelineArgs {
             self.patience => c.train.patience,
             self.padding => c.train.padding,
             self.on_nonfinite => c.train.on_nonfinite,
+            self.class_weights => c.train.class_weights,
             self.t2 => c.cosine.t2,
             self.t3 => c.cosine.t3,
             self.xi => c.cosine.xi,
@@ -305,6 +314,7 @@ impl PipelineArgs {
             self.variant => c.cosine.variant,
             self.lambda_scale => c.cosine.lambda_scale,
             self.distance => c.cosine.distance,
+            self.selection => c.cosine.selection,
         );
         if self.lr.is_some() {
             c.train.lr = self.lr;
@@ -347,6 +357,7 @@ pub(super) fn defaults() -> Vec<(&'static str, String)> {
         ("metric", c.train.metric.to_string()),
         ("padding", c.train.padding.to_string()),
         ("on_nonfinite", c.train.on_nonfinite.to_string()),
+        ("class_weights", c.train.class_weights.to_string()),
         ("t2", c.cosine.t2.to_string()),
         ("t3", c.cosine.t3.to_string()),
         ("xi", c.cosine.xi.to_string()),
@@ -356,5 +367,6 @@ pub(super) fn defaults() -> Vec<(&'static str, String)> {
         ("variant", c.cosine.variant.to_string()),
         ("lambda_scale", c.cosine.lambda_scale.to_string()),
         ("distance", c.cosine.distance.to_string()),
+        ("selection", c.cosine.selection.to_string()),
     ]
 }

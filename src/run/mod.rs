@@ -351,7 +351,7 @@ mod tests {
         let d = RunConfig::default();
         assert_eq!(cfg.train, TrainConfig { batch_size: 16, ..d.train.clone() });
         assert_eq!(cfg.cosine, CosineConfig { xi: 0.5, ..d.cosine.clone() });
-        assert_eq!(cfg.train.max_steps, 300);
+        assert_eq!(cfg.train.max_steps, 600);
         assert_eq!(RunConfig { train: d.train.clone(), cosine: d.cosine.clone(), ..cfg }, d);
     }
 

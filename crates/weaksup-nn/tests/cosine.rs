@@ -109,7 +109,7 @@ fn cosine_beats_stage_one_on_the_demo_corpus() {
     let r = run_cosine(&d, &mut m2, &CosineConfig { t3: 50, ..Default::default() }, None, &NoProgress);
     let cos = test_accuracy(&d, &m2);
     eprintln!("stage 1 {stage1:.3}, COSINE {cos:.3}; {:?}", r.stage2.rounds);
-    assert_eq!(r.stage2.steps, 300);
+    assert_eq!(r.stage2.steps, CosineConfig::default().t2);
     assert!(cos > stage1, "COSINE {cos:.3} vs stage 1 {stage1:.3}");
 }
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
 use super::CosineConfig;
-use super::rule::{Losses, RoundTargets};
+use super::rule::{Losses, RoundTargets, SelectContext};
 use crate::error::{Context, Error, Result};
 use crate::model::manual_seed;
 use crate::progress::Progress;
@@ -196,6 +196,16 @@ pub fn self_train(
         max_len: enc.max_len,
     };
     let n_pool = pool.len();
+    // The valid split's gold class balance, for class-balanced selection.
+    let prior: Option<Vec<f64>> = valid.filter(|v| !v.gold.is_empty()).map(|v| {
+        let mut counts = vec![0.0; model.n_classes() as usize];
+        for &y in &v.gold {
+            if let Some(c) = counts.get_mut(y as usize) {
+                *c += 1.0;
+            }
+        }
+        counts.iter().map(|c| c / v.gold.len() as f64).collect()
+    });
     // Scores `model` on valid; a strictly better score keeps its weights.
     let validate = |model: &EndModel,
                     state: &mut Stage2State,
@@ -214,8 +224,11 @@ pub fn self_train(
     while state.step < t2 {
         // Teacher pass: the current student, frozen, over the whole pool.
         let g = train::predict_proba(model, &pool_enc, train_cfg.batch_size.max(64), train_cfg.padding)?;
-        let RoundTargets { selected, targets, weights: omega, confidence, confident } =
-            rule.select(&g, cfg, train_cfg.batch_size)?;
+        let RoundTargets { selected, targets, weights: omega, confidence, confident } = rule.select(
+            &g,
+            cfg,
+            SelectContext { batch_size: train_cfg.batch_size, prior: prior.as_deref() },
+        )?;
         let diag = Diagnostics::of(&g, &targets, &selected, &confident, &confidence, gold, pool)?;
         let flipped = (state.last_teacher.len() == n_pool).then(|| {
             let n = diag.teacher.iter().zip(&state.last_teacher).filter(|(a, b)| a != b).count();

@@ -5,8 +5,9 @@
 use tch::{Kind, Tensor};
 
 use super::{
-    CosineConfig, LambdaScale, Variant, classification_loss, confidence_regularizer, confidence_weights,
-    contrastive_loss, official_confidence, official_losses, selection_mask, soft_pseudo_labels, wrench_losses,
+    CosineConfig, LambdaScale, Selection, Variant, classification_loss, confidence_regularizer,
+    confidence_weights, contrastive_loss, official_confidence, official_losses, selection_mask,
+    soft_pseudo_labels, wrench_losses,
 };
 use crate::error::{Context, Result};
 use crate::model::Output;
@@ -38,13 +39,22 @@ pub struct Losses {
     pub conf: Tensor,
 }
 
+/// What a round's selection may use besides the teacher's probabilities.
+#[derive(Clone, Copy)]
+pub struct SelectContext<'a> {
+    /// The trainer's batch size.
+    pub batch_size: usize,
+    /// Class shares for [`Selection::Balanced`] (the valid split's gold class balance), if known.
+    pub prior: Option<&'a [f64]>,
+}
+
 /// The per-variant rules of stage 2.
 pub trait Stage2Rule {
     /// Keeps rows of the pool and their targets from the teacher's probabilities.
     ///
     /// # Shapes
     /// `teacher`: `[n_pool, C]` probabilities.
-    fn select(&self, teacher: &Tensor, cfg: &CosineConfig, batch_size: usize) -> Result<RoundTargets>;
+    fn select(&self, teacher: &Tensor, cfg: &CosineConfig, cx: SelectContext) -> Result<RoundTargets>;
 
     /// The loss terms of a batch. Called after the forward pass, so a rule that draws random
     /// numbers draws them after the model's dropout.
@@ -79,15 +89,50 @@ fn index(rows: &[usize]) -> Tensor {
     Tensor::from_slice(&rows.iter().map(|&k| k as i64).collect::<Vec<_>>())
 }
 
+/// Class-balanced selection (CBST, Zou et al., ECCV 2018, with class shares from a prior): `quota`
+/// rows in all, class c's share of them (its `prior` share, else its share of the pseudo-labels)
+/// filled with the rows labelled c of highest ω; a class with fewer rows keeps all of them.
+/// Returns pool positions in pool order.
+///
+/// ```python
+/// share = prior if prior is not None else np.bincount(labels, minlength=C) / len(labels)
+/// keep = [i for c in range(C) for i in sorted(np.flatnonzero(labels == c), key=lambda i: -w[i])[:round(share[c] * quota)]]
+/// ```
+fn balanced(labels: &[i64], w: &[f32], quota: usize, n_classes: usize, prior: Option<&[f64]>) -> Vec<usize> {
+    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); n_classes];
+    for (i, &c) in labels.iter().enumerate() {
+        by_class[c as usize].push(i);
+    }
+    let n = labels.len().max(1) as f64;
+    let mut selected = Vec::with_capacity(quota);
+    for (c, rows) in by_class.iter_mut().enumerate() {
+        let share = prior.and_then(|p| p.get(c).copied()).unwrap_or(rows.len() as f64 / n);
+        let take = ((share * quota as f64).round() as usize).min(rows.len());
+        // Highest ω first; ties by position, so the choice is deterministic.
+        rows.sort_by(|&a, &b| w[b].total_cmp(&w[a]).then(a.cmp(&b)));
+        selected.extend_from_slice(&rows[..take]);
+    }
+    selected.sort_unstable();
+    selected
+}
+
 /// The paper (Alg. 1, eqs. 3–9).
 struct Paper;
 
 impl Stage2Rule for Paper {
-    fn select(&self, teacher: &Tensor, cfg: &CosineConfig, _batch_size: usize) -> Result<RoundTargets> {
+    fn select(&self, teacher: &Tensor, cfg: &CosineConfig, cx: SelectContext) -> Result<RoundTargets> {
         let pseudo = soft_pseudo_labels(teacher, cfg.power);
         let omega = confidence_weights(&pseudo);
         let keep = kept(&selection_mask(&omega, cfg.xi))?;
-        let selected: Vec<usize> = (0..keep.len()).filter(|&k| keep[k]).collect();
+        let selected: Vec<usize> = match cfg.selection {
+            Selection::Threshold => (0..keep.len()).filter(|&k| keep[k]).collect(),
+            Selection::Balanced => {
+                let labels = Vec::<i64>::try_from(pseudo.argmax(1, false)).ctx(|| "pseudo labels".into())?;
+                let w = Vec::<f32>::try_from(&omega).ctx(|| "confidence".into())?;
+                let quota = keep.iter().filter(|&&k| k).count();
+                balanced(&labels, &w, quota, pseudo.size()[1] as usize, cx.prior)
+            }
+        };
         let idx = index(&selected);
         Ok(RoundTargets {
             targets: pseudo.index_select(0, &idx),
@@ -121,7 +166,8 @@ impl Stage2Rule for Paper {
 struct Wrench;
 
 impl Stage2Rule for Wrench {
-    fn select(&self, teacher: &Tensor, cfg: &CosineConfig, batch_size: usize) -> Result<RoundTargets> {
+    fn select(&self, teacher: &Tensor, cfg: &CosineConfig, cx: SelectContext) -> Result<RoundTargets> {
+        let batch_size = cx.batch_size;
         let conf = kept(&selection_mask(&confidence_weights(teacher), cfg.xi))?;
         // The first confident rows in pool order, whole inference batches, until more than
         // batch size × T3 are kept (WRENCH's `_get_new_dataset`).
@@ -160,7 +206,8 @@ impl Stage2Rule for Wrench {
 struct Official;
 
 impl Stage2Rule for Official {
-    fn select(&self, teacher: &Tensor, cfg: &CosineConfig, batch_size: usize) -> Result<RoundTargets> {
+    fn select(&self, teacher: &Tensor, cfg: &CosineConfig, cx: SelectContext) -> Result<RoundTargets> {
+        let batch_size = cx.batch_size;
         // Every row is drawn; the mask is applied inside each batch. `confident` counts the rows
         // a full batch would keep.
         let n = teacher.size()[0] as usize;
@@ -195,17 +242,49 @@ impl Stage2Rule for Official {
 mod tests {
     use super::*;
 
+    fn cx(batch_size: usize) -> SelectContext<'static> {
+        SelectContext { batch_size, prior: None }
+    }
+
+    #[test]
+    fn balanced_selection_fills_class_quotas_with_the_most_confident_rows() {
+        // 8 rows; labels: six of class 0, two of class 1.
+        let labels = [0, 0, 1, 0, 0, 1, 0, 0];
+        let w = [0.9, 0.8, 0.7, 0.95, 0.5, 0.6, 0.85, 0.4];
+        // Prior 50/50, quota 4: two of class 0 (ω 0.95, 0.9 → rows 3, 0), both of class 1.
+        assert_eq!(balanced(&labels, &w, 4, 2, Some(&[0.5, 0.5])), vec![0, 2, 3, 5]);
+        // Without a prior, the pseudo-labels' shares (6/8, 2/8): 3 of class 0, 1 of class 1.
+        assert_eq!(balanced(&labels, &w, 4, 2, None), vec![0, 2, 3, 6]);
+        // A class with fewer rows than its quota keeps all of them; the rest is not refilled.
+        assert_eq!(balanced(&labels, &w, 8, 2, Some(&[0.25, 0.75])), vec![0, 2, 3, 5]);
+        // Through the rule: the same teacher as below with ξ = 0.3 keeps rows 0, 2, 3, 5
+        // (quota 4). Sharpening labels the two uniform rows 1 and 4 class 1 (f = [3.91, 2.09]).
+        // A prior of (0.5, 0.5): class 0 keeps rows 5 (0.96) and 0 (0.95, first of a tie),
+        // class 1 keeps row 3 and row 1 (the first of two equal, less confident rows).
+        let p: Vec<f32> = [0.95, 0.5, 0.95, 0.05, 0.5, 0.96].iter().flat_map(|&a| [a, 1.0 - a]).collect();
+        let g = Tensor::from_slice(&p).view([6, 2]);
+        let cfg = CosineConfig { xi: 0.3, selection: Selection::Balanced, ..CosineConfig::default() };
+        let prior = [0.5, 0.5];
+        let r = Variant::Paper
+            .rule()
+            .select(&g, &cfg, SelectContext { batch_size: 2, prior: Some(&prior) })
+            .unwrap();
+        assert_eq!(r.selected, vec![0, 1, 3, 5]);
+        let threshold = CosineConfig { selection: Selection::Threshold, ..cfg };
+        assert_eq!(Variant::Paper.rule().select(&g, &threshold, cx(2)).unwrap().selected, vec![0, 2, 3, 5]);
+    }
+
     #[test]
     fn paper_keeps_every_confident_row_and_wrench_the_first_batches() {
         // 6 rows: confident (0.95) except rows 1 and 4 (0.5).
         let p: Vec<f32> = [0.95, 0.5, 0.95, 0.05, 0.5, 0.95].iter().flat_map(|&a| [a, 1.0 - a]).collect();
         let g = Tensor::from_slice(&p).view([6, 2]);
-        let cfg = CosineConfig { xi: 0.3, t3: 1, ..CosineConfig::default() };
-        let paper = Variant::Paper.rule().select(&g, &cfg, 2).unwrap();
+        let cfg = CosineConfig { xi: 0.3, t3: 1, selection: Selection::Threshold, ..CosineConfig::default() };
+        let paper = Variant::Paper.rule().select(&g, &cfg, cx(2)).unwrap();
         assert_eq!(paper.selected, vec![0, 2, 3, 5]);
         assert_eq!(paper.targets.size(), vec![4, 2]);
         // WRENCH: batches of 2 until more than 2 × 1 rows are kept: [0], [2, 3] → stop.
-        let wrench = Variant::Wrench.rule().select(&g, &cfg, 2).unwrap();
+        let wrench = Variant::Wrench.rule().select(&g, &cfg, cx(2)).unwrap();
         assert_eq!(wrench.selected, vec![0, 2, 3]);
         // WRENCH stores the teacher's raw probabilities, not sharpened ones.
         let t: Vec<f32> = Vec::try_from(wrench.targets.flatten(0, -1)).unwrap();
@@ -213,11 +292,11 @@ mod tests {
         assert!(t.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6), "{t:?}");
         // Official: every row is drawn; ω normalises the entropy by log of the batch size
         // (2 here, where log C = log 2 too), so the confident rows are those of `paper`'s raw ω.
-        let official = Variant::Official.rule().select(&g, &cfg, 2).unwrap();
+        let official = Variant::Official.rule().select(&g, &cfg, cx(2)).unwrap();
         assert_eq!(official.selected, (0..6).collect::<Vec<_>>());
         assert_eq!(official.confident, vec![0, 2, 3, 5]);
         // With batches of 32 the same entropies weigh less: row 1 (p = 0.5) passes ξ = 0.3.
-        let wide = Variant::Official.rule().select(&g, &cfg, 32).unwrap();
+        let wide = Variant::Official.rule().select(&g, &cfg, cx(32)).unwrap();
         assert_eq!(wide.confident, (0..6).collect::<Vec<_>>());
     }
 }
