@@ -102,8 +102,8 @@ pub struct CosineConfig {
     pub mu: f64,
     /// Margin γ of the contrastive term. Default 1 (paper).
     pub gamma: f64,
-    /// Steps between teacher refreshes, T3. Default 50 (chosen on cosine_trec valid; paper: 100,
-    /// official script: 250).
+    /// Steps between teacher refreshes, T3. Default 50 (the configuration of the cosine_trec study
+    /// in `docs/cosine.md`; paper: 100, official script: 250).
     pub t3: usize,
     /// Power of the teacher probabilities in the soft pseudo-labels. Default 2 (paper).
     pub power: f64,
@@ -112,8 +112,8 @@ pub struct CosineConfig {
     pub lambda_scale: LambdaScale,
     /// Which rows a round trains on (`paper` variant).
     pub selection: Selection,
-    /// Stage-2 steps, T2. Default 600 (chosen on cosine_trec valid; the paper's T2 varies by
-    /// dataset, the official script uses 2500 on AGNews's 96k rows).
+    /// Stage-2 steps, T2. Default 600 (the configuration of the cosine_trec study in
+    /// `docs/cosine.md`; the official script uses 2500 on AGNews's 96k rows).
     pub t2: usize,
     pub variant: Variant,
 }

@@ -95,8 +95,9 @@ pub fn valid_prior_weights(targets: &[f32], c: usize, gold: &[u32]) -> Vec<f32> 
 pub struct TrainConfig {
     /// Default 32.
     pub batch_size: usize,
-    /// Optimiser steps at most. Default 600, with early stopping (chosen on cosine_trec valid;
-    /// WRENCH's COSINE runs use 300, the official script 150 without early stopping).
+    /// Optimiser steps at most. Default 600, with early stopping (the configuration of the
+    /// cosine_trec study in `docs/cosine.md`; WRENCH's COSINE runs use 300, the official script
+    /// 150 without early stopping).
     pub max_steps: usize,
     /// Peak learning rate. Default: the model's ([`EndModel::default_lr`]: 5e-5 for transformers,
     /// BERT fine-tuning practice; 5e-3 for the n-gram model).
@@ -380,6 +381,20 @@ pub fn train(
         }
         (ClassWeights::ValidPrior, _) => {
             tracing::warn!("class_weights = valid_prior without a valid split with gold labels: no weights");
+            None
+        }
+        (ClassWeights::None, Some(v)) if !v.gold.is_empty() => {
+            // Say so when the targets' class mix is far from valid's: a label shift the weights
+            // would correct (e.g. a catch-all class the rules over-assign).
+            let w = valid_prior_weights(&train.targets, c, &v.gold);
+            let (lo, hi) = w.iter().fold((f32::MAX, 0.0f32), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+            if lo > 0.0 && hi / lo > 4.0 {
+                tracing::warn!(
+                    ratio = f64::from(hi / lo),
+                    "the training targets' class shares differ from the valid split's gold class balance \
+                     (rows would weigh {lo:.2} to {hi:.2}); --class-weights valid_prior corrects this"
+                );
+            }
             None
         }
         (ClassWeights::None, _) => None,
