@@ -95,9 +95,9 @@ pub fn valid_prior_weights(targets: &[f32], c: usize, gold: &[u32]) -> Vec<f32> 
 pub struct TrainConfig {
     /// Default 32.
     pub batch_size: usize,
-    /// Optimiser steps at most. Default 600, with early stopping (the configuration of the
-    /// cosine_trec study in `docs/cosine.md`; WRENCH's COSINE runs use 300, the official script
-    /// 150 without early stopping).
+    /// Optimiser steps at most. Default 600, with early stopping (the cosine_trec study in
+    /// `docs/cosine.md`, where it beat the official script's 150 on valid; WRENCH's COSINE runs
+    /// use 300).
     pub max_steps: usize,
     /// Peak learning rate. Default: the model's ([`EndModel::default_lr`]: 5e-5 for transformers,
     /// BERT fine-tuning practice; 5e-3 for the n-gram model).
