@@ -64,11 +64,11 @@ pub enum Variant {
 pub enum Selection {
     /// Every row with ω > ξ (the paper).
     Threshold,
-    /// As many rows as pass ξ, shared among the classes by the valid split's gold class
-    /// balance (else by the pseudo-labels' own shares), each class filled with its rows of
-    /// highest ω (class-balanced self-training, Zou et al., ECCV 2018), so no class drops out of
-    /// self-training because the teacher is less confident on it. Default (chosen on
-    /// cosine_trec valid; see `docs/cosine.md`).
+    /// As many rows as pass ξ, shared among the classes by the valid split's gold class balance
+    /// (else, or for a class valid lacks, by the pseudo-labels' own shares), each class filled
+    /// with its rows of highest ω (class-balanced self-training, Zou et al., ECCV 2018), so no
+    /// class drops out of self-training because the teacher is less confident on it. Default
+    /// (chosen on cosine_trec valid; see `docs/cosine.md`).
     #[default]
     Balanced,
 }

@@ -90,12 +90,14 @@ fn index(rows: &[usize]) -> Tensor {
 }
 
 /// Class-balanced selection (CBST, Zou et al., ECCV 2018, with class shares from a prior): `quota`
-/// rows in all, class c's share of them (its `prior` share, else its share of the pseudo-labels)
-/// filled with the rows labelled c of highest ω; a class with fewer rows keeps all of them.
+/// rows in all, class c's share of them (its `prior` share; without a prior, or where the prior
+/// is 0, its share of the pseudo-labels) filled with the rows labelled c of highest ω; a class
+/// with fewer rows keeps all of them.
 /// Returns pool positions in pool order.
 ///
 /// ```python
-/// share = prior if prior is not None else np.bincount(labels, minlength=C) / len(labels)
+/// share = np.bincount(labels, minlength=C) / len(labels)
+/// if prior is not None: share = np.where(prior > 0, prior, share)
 /// keep = [i for c in range(C) for i in sorted(np.flatnonzero(labels == c), key=lambda i: -w[i])[:round(share[c] * quota)]]
 /// ```
 fn balanced(labels: &[i64], w: &[f32], quota: usize, n_classes: usize, prior: Option<&[f64]>) -> Vec<usize> {
@@ -106,7 +108,12 @@ fn balanced(labels: &[i64], w: &[f32], quota: usize, n_classes: usize, prior: Op
     let n = labels.len().max(1) as f64;
     let mut selected = Vec::with_capacity(quota);
     for (c, rows) in by_class.iter_mut().enumerate() {
-        let share = prior.and_then(|p| p.get(c).copied()).unwrap_or(rows.len() as f64 / n);
+        // A class the prior lacks (absent from a small valid split) keeps its pseudo-label share
+        // rather than dropping out of self-training.
+        let share = match prior.and_then(|p| p.get(c).copied()) {
+            Some(p) if p > 0.0 => p,
+            _ => rows.len() as f64 / n,
+        };
         let take = ((share * quota as f64).round() as usize).min(rows.len());
         // Highest ω first; ties by position, so the choice is deterministic.
         rows.sort_by(|&a, &b| w[b].total_cmp(&w[a]).then(a.cmp(&b)));
@@ -257,6 +264,8 @@ mod tests {
         assert_eq!(balanced(&labels, &w, 4, 2, None), vec![0, 2, 3, 6]);
         // A class with fewer rows than its quota keeps all of them; the rest is not refilled.
         assert_eq!(balanced(&labels, &w, 8, 2, Some(&[0.25, 0.75])), vec![0, 2, 3, 5]);
+        // A class missing from the prior keeps its pseudo-label share (2/8 of 4: one row).
+        assert_eq!(balanced(&labels, &w, 4, 2, Some(&[1.0, 0.0])), vec![0, 1, 2, 3, 6]);
         // Through the rule: the same teacher as below with ξ = 0.3 keeps rows 0, 2, 3, 5
         // (quota 4). Sharpening labels the two uniform rows 1 and 4 class 1 (f = [3.91, 2.09]).
         // A prior of (0.5, 0.5): class 0 keeps rows 5 (0.96) and 0 (0.95, first of a tie),

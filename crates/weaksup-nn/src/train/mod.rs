@@ -87,9 +87,8 @@ pub fn valid_prior_weights(targets: &[f32], c: usize, gold: &[u32]) -> Vec<f32> 
 }
 
 /// Trainer settings. Defaults follow BERT fine-tuning practice (Devlin et al. 2019; HF `Trainer`),
-/// with the stage-1 budget and early stopping chosen for COSINE on the paper's TREC data
-/// (`docs/cosine.md`). `weaksup run`, `train`,
-/// `cosine` and `bench` all start from these.
+/// with the stage-1 budget and early stopping of the COSINE study on the paper's TREC data
+/// (`docs/cosine.md`). `weaksup run`, `train`, `cosine` and `bench` all start from these.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrainConfig {
