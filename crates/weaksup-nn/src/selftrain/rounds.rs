@@ -197,14 +197,10 @@ pub fn self_train(
     };
     let n_pool = pool.len();
     // The valid split's gold class balance, for class-balanced selection.
+    let n_classes = model.n_classes() as usize;
     let prior: Option<Vec<f64>> = valid.filter(|v| !v.gold.is_empty()).map(|v| {
-        let mut counts = vec![0.0; model.n_classes() as usize];
-        for &y in &v.gold {
-            if let Some(c) = counts.get_mut(y as usize) {
-                *c += 1.0;
-            }
-        }
-        counts.iter().map(|c| c / v.gold.len() as f64).collect()
+        let counts = train::class_counts(v.gold.iter().copied(), n_classes);
+        counts.iter().map(|&n| n as f64 / v.gold.len() as f64).collect()
     });
     // Scores `model` on valid; a strictly better score keeps its weights.
     let validate = |model: &EndModel,
@@ -354,15 +350,7 @@ pub fn self_train(
     if let Some(b) = &best {
         train::restore(model, b)?;
     }
-    let pool_gold_classes = gold.map(|g| {
-        let mut counts = vec![0usize; model.n_classes() as usize];
-        for y in pool.iter().filter_map(|&i| g[i]) {
-            if let Some(c) = counts.get_mut(y as usize) {
-                *c += 1;
-            }
-        }
-        counts
-    });
+    let pool_gold_classes = gold.map(|g| train::class_counts(pool.iter().filter_map(|&i| g[i]), n_classes));
     Ok(SelfTrainReport {
         pool_gold_classes,
         steps: state.step,
@@ -408,10 +396,7 @@ impl Diagnostics {
         }
         let labelled: Vec<(usize, i64)> =
             confident.iter().filter(|&&k| slot[k] != usize::MAX).map(|&k| (k, pseudo[slot[k]])).collect();
-        let mut selected_classes = vec![0usize; n_classes];
-        for &(_, c) in &labelled {
-            selected_classes[c as usize] += 1;
-        }
+        let selected_classes = train::class_counts(labelled.iter().map(|&(_, c)| c as u32), n_classes);
         let accuracy = |pairs: &mut dyn Iterator<Item = (usize, i64)>| {
             let g = gold?;
             let (n, ok) = pairs

@@ -54,6 +54,21 @@ pub enum ClassWeights {
     ValidPrior,
 }
 
+/// Labels per class, `c` classes (a label ≥ `c` is not counted).
+///
+/// ```python
+/// np.bincount(labels, minlength=C)[:C]
+/// ```
+pub fn class_counts(labels: impl IntoIterator<Item = u32>, c: usize) -> Vec<usize> {
+    let mut counts = vec![0usize; c];
+    for y in labels {
+        if let Some(n) = counts.get_mut(y as usize) {
+            *n += 1;
+        }
+    }
+    counts
+}
+
 /// Row weights for [`ClassWeights::ValidPrior`].
 ///
 /// ```python
@@ -71,12 +86,7 @@ pub fn valid_prior_weights(targets: &[f32], c: usize, gold: &[u32]) -> Vec<f32> 
             *s += t as f64 / rows.max(1) as f64;
         }
     }
-    let mut prior = vec![1.0f64; c];
-    for &y in gold {
-        if let Some(p) = prior.get_mut(y as usize) {
-            *p += 1.0;
-        }
-    }
+    let prior: Vec<f64> = class_counts(gold.iter().copied(), c).iter().map(|&n| n as f64 + 1.0).collect();
     let total = (gold.len() + c) as f64;
     let ratio: Vec<f64> =
         share.iter().zip(&prior).map(|(&s, &p)| if s > 0.0 { p / total / s } else { 0.0 }).collect();
