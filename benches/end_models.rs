@@ -52,12 +52,13 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Elements(32));
     for max_len in [64usize, 128] {
         let tok = TextTokenizer::from_file(&minilm.join("tokenizer.json"), max_len).unwrap();
-        let enc = Encoded { items: tok.encode_batch(&texts).unwrap(), pad_id: Some(tok.pad_id), max_len };
+        let enc = Encoded::tokens(tok.encode_batch(&texts).unwrap(), tok.pad_id, max_len);
         let lengths: Vec<usize> = enc.items.iter().map(Vec::len).collect();
         let rows: Vec<usize> = (0..enc.len()).collect();
         for precision in [Precision::Fp32, Precision::Bf16] {
             let opts = TransformerOptions { precision, ..Default::default() };
-            let (m, _) = TransformerClassifier::from_pretrained(&minilm, 2, opts, Device::Cpu, 0).unwrap();
+            let (m, _) =
+                TransformerClassifier::from_pretrained(&minilm, 2, opts, Device::Cpu, 0, &[]).unwrap();
             let model = EndModel::Transformer(Box::new(m), None);
             let names: Vec<String> = model.vs().variables().into_keys().collect();
             let mut opt = AdamW::new(model.vs(), &names, 0.01, |n| n.ends_with(".bias"));

@@ -1,7 +1,7 @@
 //! The `weaksup` binary end to end: the main job on the demo corpus, `lf apply` / `lf analyze`,
 //! and clean failures (exit code 1, one `error:` message, no panic) on bad input.
 
-use crate::common::{self, fails, fails_with, ok, weaksup};
+use crate::common::{self, fails, fails_with, ok, s, weaksup};
 
 #[test]
 fn run_on_the_demo_corpus_writes_every_artefact() {
@@ -494,4 +494,86 @@ fn train_cosine_and_run_resolve_the_same_defaults() {
             assert!(entry.contains(&format!("[default: {value}]")), "{cmd} {flag}: {entry}");
         }
     }
+}
+
+/// A WiC-style folder (JSON Lines of sentence pairs with an unlabeled file) through `cosine` with
+/// pair inputs, entity pooling and the unlabeled rows pooled; the saved model predicts the same
+/// inputs back; entity pooling on plain text is refused before any data is read.
+#[test]
+fn cosine_reads_sentence_pairs_and_pools_unlabeled_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("wic");
+    std::fs::create_dir(&data).unwrap();
+    let row = |i: usize, same: bool| {
+        let (w, a, b) = if same {
+            ("bank", "the bank of the river", "a river bank flooded")
+        } else {
+            ("bank", "the bank lends money", "sit on the river bank")
+        };
+        let s1 = a.find(w).unwrap();
+        let s2 = b.find(w).unwrap();
+        format!(
+            "{{\"word\": \"{w}\", \"sentence1\": \"{a} {i}\", \"sentence2\": \"{b}\", \"start1\": {s1}, \"end1\": {}, \"start2\": {s2}, \"end2\": {}, \"label\": {same}, \"rule_label\": {same}}}\n",
+            s1 + 4,
+            s2 + 4
+        )
+    };
+    for (file, n) in [
+        ("train_data.json", 40),
+        ("dev_data.json", 10),
+        ("test_data.json", 10),
+        ("train_unlabeled_data.json", 14),
+    ] {
+        std::fs::write(data.join(file), (0..n).map(|i| row(i, i % 2 == 0)).collect::<String>()).unwrap();
+    }
+    let out = dir.path().join("out");
+    let base = [
+        "cosine",
+        "--data",
+        s(&data),
+        "--model",
+        "tiny-bert",
+        "--input",
+        "pair",
+        "--pooling",
+        "entity",
+        "--max-steps",
+        "4",
+        "--eval-every",
+        "2",
+        "--t2",
+        "4",
+        "--t3",
+        "2",
+        "--batch-size",
+        "8",
+    ];
+    let printed = ok(&[&base[..], &["--unlabeled", "true", "--out", s(&out)]].concat());
+    assert!(printed.contains("over a pool of 54 rows"), "40 train + 14 unlabeled: {printed}");
+    let without = ok(&[&base[..], &["--out", s(&dir.path().join("out2"))]].concat());
+    assert!(without.contains("over a pool of 40 rows"), "{without}");
+    let meta = std::fs::read_to_string(out.join("model/weaksup.json")).unwrap();
+    assert!(meta.contains("\"pair\"") && meta.contains("\"entity\""), "{meta}");
+    let pred = ok(&[
+        "predict",
+        "--model",
+        s(&out),
+        "--data",
+        s(&data.join("dev_data.json")),
+        "--out",
+        s(&dir.path().join("pred")),
+    ]);
+    assert!(pred.contains("accuracy"), "{pred}");
+    let e = fails(&[
+        "cosine",
+        "--data",
+        s(&data),
+        "--model",
+        "tiny-bert",
+        "--pooling",
+        "entity",
+        "--out",
+        s(&dir.path().join("x")),
+    ]);
+    assert!(e.contains("--pooling") && e.contains("--input"), "{e}");
 }

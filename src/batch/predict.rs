@@ -8,8 +8,7 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{BatchRun, Columns, Job, Summary, fingerprint};
-use crate::data::TEXT;
-use crate::error::{Context, Error, Result, TorchContext};
+use crate::error::{Error, Result, TorchContext};
 use crate::model::DeviceChoice;
 use crate::progress::Progress;
 use crate::train::{self, EndModel, Padding};
@@ -92,16 +91,20 @@ pub fn predict(opts: &PredictOptions, target: &BatchRun, progress: &dyn Progress
 
 impl Job for PredictJob {
     fn columns(&self) -> Columns {
-        Columns::Named(Vec::new())
+        // Relation and pair models read span or sentence columns besides the text.
+        if self.model.input() == crate::data::ModelInput::Text {
+            Columns::Named(Vec::new())
+        } else {
+            Columns::All
+        }
     }
     fn process(&mut self, frame: &DataFrame, _part: (usize, u64)) -> Result<Vec<Column>> {
         let n = frame.height();
         let flat: Vec<f32> = if n == 0 {
             Vec::new()
         } else {
-            let texts = frame.column(TEXT).ctx(|| "texts".into())?.str().ctx(|| "texts".into())?;
-            let texts: Vec<&str> = texts.iter().map(|t| t.unwrap_or("")).collect();
-            let enc = self.model.encode(&texts)?;
+            let texts = crate::data::model_texts(frame, self.model.input(), "batch input")?;
+            let enc = self.model.encode_inputs(&texts)?;
             let proba = train::predict_proba(&self.model, &enc, self.batch_size, Padding::Bucketed)?;
             Vec::<f32>::try_from(proba.flatten(0, -1)).ctx(|| "probabilities".into())?
         };

@@ -85,7 +85,14 @@ pub struct BenchDataset {
     /// Keys of the grid's `[cosine]` this dataset overrides.
     #[serde(default, skip_serializing_if = "toml::Table::is_empty")]
     pub cosine: toml::Table,
+    /// Keys of the grid's `[end_model]` this dataset overrides: only those of
+    /// [`DATASET_END_MODEL_KEYS`] (how its rows are read), never the model or the machine.
+    #[serde(default, skip_serializing_if = "toml::Table::is_empty")]
+    pub end_model: toml::Table,
 }
+
+/// The `[end_model]` keys a dataset may override: what its rows are and how long they get.
+pub const DATASET_END_MODEL_KEYS: [&str; 3] = ["input", "pooling", "max_len"];
 
 impl BenchDataset {
     /// The grid's trainer settings with this dataset's overrides.
@@ -95,6 +102,19 @@ impl BenchDataset {
     /// The grid's COSINE settings with this dataset's overrides.
     pub fn cosine_config(&self, grid: &CosineConfig) -> Result<CosineConfig> {
         overlay(grid, &self.cosine, &format!("datasets.{}.cosine", self.name))
+    }
+    /// The grid's resolved end model with this dataset's overrides (input, pooling, length).
+    pub fn end_model(&self, grid: &ResolvedEndModel) -> Result<ResolvedEndModel> {
+        let what = format!("datasets.{}.end_model", self.name);
+        if let Some(k) = self.end_model.keys().find(|k| !DATASET_END_MODEL_KEYS.contains(&k.as_str())) {
+            return Err(Error::Config(format!(
+                "{what}: `{k}` cannot differ per dataset (allowed: {})",
+                DATASET_END_MODEL_KEYS.join(", ")
+            )));
+        }
+        let config: EndModelConfig = overlay(&grid.config, &self.end_model, &what)?;
+        config.validate().map_err(|e| Error::Config(format!("{what}: {e}")))?;
+        Ok(ResolvedEndModel { config, ..grid.clone() })
     }
 }
 
@@ -219,6 +239,9 @@ impl BenchConfig {
                 d.cosine_config(&config.cosine)?.validate()?;
             }
             let r = config.end_model.resolve()?;
+            for d in &config.datasets {
+                d.end_model(&r)?;
+            }
             config.end_model = r.config.clone();
             Some(r)
         } else {
@@ -368,6 +391,7 @@ fn run_seed(
     let cosine_cfg = d.cosine_config(&cfg.cosine)?;
     let end = |targets: Targets, method: Method| -> Result<EndModelRun> {
         let end_model = b.end_model.as_ref().ok_or_else(|| Error::Config("no end model resolved".into()))?;
+        let end_model = &d.end_model(end_model)?;
         let how = Supervise {
             targets: &targets,
             soft: false,
@@ -661,6 +685,7 @@ mod tests {
             metric: Metric::Accuracy,
             train: toml::Table::new(),
             cosine: toml::Table::new(),
+            end_model: toml::Table::new(),
         }
     }
 
@@ -695,6 +720,35 @@ mod tests {
         let negative = BenchDataset { cosine: toml::from_str("xi = 2.0").unwrap(), ..demo("d") };
         let grid = BenchConfig { datasets: vec![negative], ..grid };
         assert!(grid.resolve().unwrap_err().to_string().contains("cosine.xi"));
+        // End-model overrides: how a dataset's rows are read, never the model or the machine.
+        let grid_model =
+            EndModelConfig { model: crate::model::ModelSource::TinyBert, ..EndModelConfig::default() }
+                .resolve()
+                .unwrap();
+        let rel = BenchDataset {
+            end_model: toml::from_str(
+                r#"input = "relation"
+pooling = "entity"
+max_len = 96"#,
+            )
+            .unwrap(),
+            ..demo("r")
+        };
+        let m = rel.end_model(&grid_model).unwrap();
+        assert_eq!(
+            (m.config.input, m.config.pooling, m.config.max_len),
+            (data::ModelInput::Relation, crate::model::Pooling::Entity, 96)
+        );
+        assert_eq!(
+            (m.config.model.clone(), m.precision),
+            (grid_model.config.model.clone(), grid_model.precision)
+        );
+        let swap = BenchDataset { end_model: toml::from_str(r#"model = "minilm""#).unwrap(), ..demo("s") };
+        let e = swap.end_model(&grid_model).unwrap_err().to_string();
+        assert!(e.contains("datasets.s.end_model") && e.contains("`model` cannot differ"), "{e}");
+        let unmarked =
+            BenchDataset { end_model: toml::from_str(r#"pooling = "entity""#).unwrap(), ..demo("u") };
+        assert!(unmarked.end_model(&grid_model).unwrap_err().to_string().contains("--input"));
         // Overrides are part of a dataset's definition: changing them does not mix cells.
         let old = BenchConfig { datasets: vec![demo("a")], ..BenchConfig::default() };
         let new = BenchConfig { datasets: vec![a.clone()], ..BenchConfig::default() };

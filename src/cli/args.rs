@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::data::{Format, LoadOptions};
+use crate::data::{Format, LoadOptions, ModelInput};
 use crate::label_model::{LabelModelChoice, Metric, TiePolicy, UncoveredPolicy};
 use crate::lf::ApplyOptions;
 use crate::model::{DeviceChoice, ModelSource, Pooling, PrecisionChoice};
@@ -193,9 +193,14 @@ pub(super) struct PipelineArgs {
     /// auto, cpu, cuda, cuda:N.
     #[arg(long)]
     pub device: Option<DeviceChoice>,
-    /// Pooling of token states (transformers).
+    /// Pooling of token states (transformers); `entity` concatenates the `[E1]` and `[E2]`
+    /// marker states (with `--input relation` or `pair`).
     #[arg(long)]
     pub pooling: Option<Pooling>,
+    /// What the end model reads: `text`, `relation` (entities marked from span columns or inline
+    /// `[TAG]…[\TAG]` tags) or `pair` (`sentence1`/`sentence2`, target word marked when offsets exist).
+    #[arg(long)]
+    pub input: Option<ModelInput>,
     /// Maximum tokens per text (transformers).
     #[arg(long, value_parser = super::positive)]
     pub max_len: Option<usize>,
@@ -228,6 +233,9 @@ pub(super) struct PipelineArgs {
     /// COSINE stage-2 steps (T2).
     #[arg(long, value_parser = super::positive)]
     pub t2: Option<usize>,
+    /// COSINE: the `unlabeled` split (the paper's unlabeled_data.json) joins the pseudo-label pool.
+    #[arg(long)]
+    pub unlabeled: Option<bool>,
     /// COSINE steps per round (T3; teacher refresh period).
     #[arg(long, value_parser = super::positive)]
     pub t3: Option<usize>,
@@ -297,6 +305,7 @@ impl PipelineArgs {
             self.precision => c.end_model.precision,
             self.device => c.end_model.device,
             self.pooling => c.end_model.pooling,
+            self.input => c.end_model.input,
             self.max_len => c.end_model.max_len,
             self.batch_size => c.train.batch_size,
             self.max_steps => c.train.max_steps,
@@ -306,6 +315,7 @@ impl PipelineArgs {
             self.on_nonfinite => c.train.on_nonfinite,
             self.class_weights => c.train.class_weights,
             self.t2 => c.cosine.t2,
+            self.unlabeled => c.cosine.unlabeled,
             self.t3 => c.cosine.t3,
             self.xi => c.cosine.xi,
             self.lambda => c.cosine.lambda,
@@ -349,6 +359,7 @@ pub(super) fn defaults() -> Vec<(&'static str, String)> {
         ("precision", c.end_model.precision.to_string()),
         ("device", c.end_model.device.to_string()),
         ("pooling", c.end_model.pooling.to_string()),
+        ("input", c.end_model.input.to_string()),
         ("max_len", c.end_model.max_len.to_string()),
         ("batch_size", c.train.batch_size.to_string()),
         ("max_steps", c.train.max_steps.to_string()),
@@ -359,6 +370,7 @@ pub(super) fn defaults() -> Vec<(&'static str, String)> {
         ("on_nonfinite", c.train.on_nonfinite.to_string()),
         ("class_weights", c.train.class_weights.to_string()),
         ("t2", c.cosine.t2.to_string()),
+        ("unlabeled", c.cosine.unlabeled.to_string()),
         ("t3", c.cosine.t3.to_string()),
         ("xi", c.cosine.xi.to_string()),
         ("lambda", c.cosine.lambda.to_string()),

@@ -242,8 +242,9 @@ pub(super) fn print_summary(r: &EndModelRun, metric: Metric) {
             );
         }
         println!(
-            "COSINE: {} rounds in {:.1}s; best valid {} ({})",
+            "COSINE: {} rounds over a pool of {} rows in {:.1}s; best valid {} ({})",
             c.rounds.len(),
+            c.pool_rows,
             c.seconds,
             c.best_score.map_or("-".into(), |s| format!("{s:.3}")),
             if c.best_in_stage2 { "from stage 2" } else { "stage 1 stayed best" }
@@ -275,8 +276,7 @@ pub(super) fn cmd_predict(a: PredictArgs) -> Result<ExitCode> {
         .collect::<Result<Vec<_>>>()?;
     let out = data::OutputDir::prepare(&a.out, "predict", &[])?;
     for (ds, to_data) in splits.splits.iter().zip(&maps) {
-        let texts: Vec<&str> = ds.texts()?.iter().map(|t| t.unwrap_or("")).collect();
-        let enc = model.encode(&texts)?;
+        let enc = model.encode_inputs(&pipeline::model_texts(ds, model.input())?)?;
         let proba = train::predict_proba(&model, &enc, a.batch_size, Padding::Bucketed)?;
         let flat: Vec<f32> = Vec::try_from(proba.flatten(0, -1))?;
         // Columns in the data's class order and names.

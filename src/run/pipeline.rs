@@ -19,7 +19,7 @@ use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use super::{DataConfig, LfConfig};
-use crate::data::{self, Dataset, LoadOptions, Splits, demo::DemoParams};
+use crate::data::{self, Dataset, LoadOptions, ModelInput, ModelTexts, Splits, demo::DemoParams};
 use crate::error::{Context, Error, Result, TorchContext};
 use crate::label_model::{LabelModel, LabelModelChoice, LabelModelConfig, Proba, Selected};
 use crate::lf::{ApplyOptions, CompiledLfs, LfFile, LfSet, Registry};
@@ -523,16 +523,9 @@ pub struct EndModelRun {
     pub seconds: f64,
 }
 
-fn subset(enc: &Encoded, rows: &[usize]) -> Encoded {
-    Encoded {
-        items: rows.iter().map(|&i| enc.items[i].clone()).collect(),
-        pad_id: enc.pad_id,
-        max_len: enc.max_len,
-    }
-}
-
-fn texts(ds: &Dataset) -> Result<Vec<&str>> {
-    Ok(ds.texts()?.iter().map(|t| t.unwrap_or("")).collect())
+/// What the end model reads from every row of `ds`.
+pub fn model_texts(ds: &Dataset, input: ModelInput) -> Result<ModelTexts> {
+    Ok(crate::data::model_texts(&ds.frame, input, &ds.describe())?)
 }
 
 /// Scores of `pred` on one split; with `covered`, also on covered rows.
@@ -612,6 +605,7 @@ pub fn fingerprint(
     f.push(("end_model.model".into(), model.model.to_string()));
     f.push(("end_model.precision".into(), model.precision.to_string()));
     f.push(("end_model.pooling".into(), model.pooling.to_string()));
+    f.push(("end_model.input".into(), model.input.to_string()));
     f.push(("end_model.max_len".into(), model.max_len.to_string()));
     f.push(("method".into(), method.to_string()));
     f.push(("seed".into(), train.seed.to_string()));
@@ -654,12 +648,15 @@ pub fn fit(
     }
     let c = model.n_classes() as usize;
     let train_ds = &splits.splits[sup.split];
-    let encoded: Vec<Encoded> =
-        splits.splits.iter().map(|d| model.encode(&texts(d)?)).collect::<Result<_>>()?;
+    let encoded: Vec<Encoded> = splits
+        .splits
+        .iter()
+        .map(|d| model.encode_inputs(&model_texts(d, model.input())?))
+        .collect::<Result<_>>()?;
     let enc = &encoded[sup.split];
     let dev = sup.dev.as_ref().map(|(k, rows)| {
         let g = splits.splits[*k].gold().unwrap_or_default();
-        (subset(&encoded[*k], rows), rows.iter().map(|&i| g[i].unwrap_or(0)).collect::<Vec<u32>>())
+        (encoded[*k].subset(rows), rows.iter().map(|&i| g[i].unwrap_or(0)).collect::<Vec<u32>>())
     });
     let valid = dev.as_ref().map(|(e, g)| EvalSet { encoded: e, gold: g.clone() });
     let set = TrainSet { encoded: enc, rows: sup.rows.clone(), targets: sup.targets.clone(), weights: None };
@@ -686,8 +683,28 @@ pub fn fit(
                 .filter(|(k, _)| *k == sup.split)
                 .flat_map(|(_, r)| r.iter().copied())
                 .collect();
-            let pool: Vec<usize> = (0..enc.len()).filter(|i| !held.contains(i)).collect();
-            let gold = train_ds.gold();
+            let mut pool: Vec<usize> = (0..enc.len()).filter(|i| !held.contains(i)).collect();
+            let mut gold = train_ds.gold();
+            // With `cosine.unlabeled`, the `unlabeled` split's rows follow the training rows.
+            let unlabeled = splits.splits.iter().position(|d| d.split == data::UNLABELED && cosine.unlabeled);
+            if cosine.unlabeled && unlabeled.is_none() {
+                tracing::warn!(
+                    "cosine.unlabeled is set but the data has no `unlabeled` split: the pool is the training split"
+                );
+            }
+            let joined = unlabeled.filter(|&k| k != sup.split).map(|k| {
+                let extra = encoded[k].len();
+                pool.extend(enc.len()..enc.len() + extra);
+                gold = gold.take().map(|mut g| {
+                    g.resize(enc.len() + extra, None);
+                    g
+                });
+                enc.concat(&encoded[k])
+            });
+            let set = match &joined {
+                Some(j) => TrainSet { encoded: j, ..set.clone() },
+                None => set.clone(),
+            };
             let data = CosineData { stage1: &set, pool: &pool, gold: gold.as_deref(), valid: valid.as_ref() };
             let run = CosineRun { train: train_cfg, cosine, checkpoint_dir, progress };
             // The other splits scored by the stage-1 model, before self-training changes it.

@@ -185,9 +185,10 @@ pub fn render(
             }
             let _ = write!(
                 s,
-                "\nCOSINE: {} rounds, {} steps in {:.1} s; best validation {} ({}).\n\nAccuracies against gold and flips are diagnostics, never used for training or selection.\n\n| round | step | selected | pseudo-label acc. (selected) | teacher acc. (pool) | flipped | selected per class | L_cls | R_con | R_conf | valid |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
+                "\nCOSINE: {} rounds, {} steps over a pool of {} rows in {:.1} s; best validation {} ({}).\n\nAccuracies against gold and flips are diagnostics, never used for training or selection.\n\n| round | step | selected | pseudo-label acc. (selected) | teacher acc. (pool) | flipped | selected per class | L_cls | R_con | R_conf | valid |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
                 c.rounds.len(),
                 c.steps,
+                c.pool_rows,
                 c.seconds,
                 c.best_score.map_or("–".into(), |b| format!("{b:.3}")),
                 if c.best_in_stage2 { "from stage 2" } else { "stage 1 stayed best" }

@@ -102,6 +102,99 @@ fn cosine_paper_files() {
 }
 
 #[test]
+fn cosine_wic_pairs_and_relation_inputs() {
+    use data::{ModelInput, model_texts};
+    let Some(dir) = common::dataset("cosine") else { return };
+    let wic = load(&dir.join("wic"), &LoadOptions::default()).unwrap();
+    assert_eq!(wic.names(), vec!["train", "valid", "test", "unlabeled"]);
+    let rows: Vec<usize> = wic.splits.iter().map(|d| d.len()).collect();
+    assert_eq!(rows, [3442, 638, 1400, 1986], "SOURCE.md row counts");
+    assert!(wic.splits[3].gold().is_none(), "the unlabeled split keeps no gold");
+    let train = &wic.splits[0];
+    assert_eq!(train.classes, ["false", "true"]);
+    // Python: sum(r["rule_label"] == r["label"] for r in rows) / len(rows) == 0.92853 on train.
+    let a = analyze(train.votes.as_ref().unwrap(), train.gold().as_deref(), None, None);
+    assert!((a.lfs[0].emp_acc.unwrap() - 0.928530).abs() < 1e-5, "{:?}", a.lfs[0].emp_acc);
+    let t = model_texts(&train.frame, ModelInput::Pair, "wic").unwrap();
+    // Row 0: {"word": "run", "sentence1": "Run rogue.", "sentence2": "She ran 10 miles that day.",
+    //         "start1": 0, "end1": 3, "start2": 4, "end2": 7}
+    assert_eq!(t.first[0], "[E1] Run [/E1] rogue.");
+    assert_eq!(t.second.as_ref().unwrap()[0], "She [E2] ran [/E2] 10 miles that day.");
+    assert_eq!(
+        model_texts(&train.frame, ModelInput::Text, "wic").unwrap().first[0],
+        "Run rogue. She ran 10 miles that day."
+    );
+    // A single WiC file is told from a WRENCH split by its `sentence1` field.
+    let one = load(&dir.join("wic/dev_data.json"), &LoadOptions::default()).unwrap();
+    assert_eq!(one.splits[0].len(), 638);
+    // The text input has no pair columns to mark; a relation needs entities.
+    let e = model_texts(&train.frame, ModelInput::Relation, "wic").unwrap_err().to_string();
+    assert!(e.contains("row 0") && e.contains("found 0"), "{e}");
+
+    // ChemProt (COSINE paper): inline tags; CHEMICAL is entity 1, GENE entity 2.
+    let chem = load(&dir.join("chemprot/dev_data.json"), &LoadOptions::default()).unwrap();
+    let t = model_texts(&chem.splits[0].frame, ModelInput::Relation, "chemprot").unwrap();
+    assert_eq!(t.len(), 1607);
+    for (i, m) in t.first.iter().enumerate() {
+        for marker in data::ENTITY_MARKERS {
+            assert_eq!(m.matches(marker).count(), 1, "row {i}: {m}");
+        }
+        assert!(!m.contains("CHEMICAL]") && !m.contains("GENE]"), "row {i}: {m}");
+    }
+}
+
+#[test]
+fn wrench_relation_spans_become_markers() {
+    use data::{ModelInput, model_texts};
+    let Some(dir) = common::dataset("wrench_chemprot") else { return };
+    let s = load(&dir.join("valid.json"), &LoadOptions::default()).unwrap();
+    let t = model_texts(&s.splits[0].frame, ModelInput::Relation, "chemprot").unwrap();
+    // Row "0": entity1 'BK Channel β1-Subunit' (span1 [96, 117], character offsets), entity2
+    // 'Steroid' (span2 [64, 71]).
+    assert!(
+        t.first[0].contains(
+            "Cholane [E2] Steroid [/E2]-Recognition Site in the [E1] BK Channel β1-Subunit [/E1] by"
+        ),
+        "{}",
+        t.first[0]
+    );
+    assert!(t.first.iter().all(|m| data::ENTITY_MARKERS.iter().all(|k| m.contains(k))));
+}
+
+#[test]
+fn bad_pair_and_relation_rows_name_line_row_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("pairs.json");
+    std::fs::write(
+        &p,
+        "{\"sentence1\": \"a b\", \"sentence2\": \"c d\", \"label\": true, \"rule_label\": false, \"start1\": 0, \"end1\": 1, \"start2\": 0, \"end2\": 1}\n{\"sentence1\": \"x\"}\n",
+    )
+    .unwrap();
+    let e = err(&p, &LoadOptions::default());
+    assert!(
+        e.contains("pairs.json:2:") && e.contains("missing field `sentence2`") && !e.contains("line 1"),
+        "{e}"
+    );
+    std::fs::write(
+        &p,
+        "{\"sentence1\": \"a b\", \"sentence2\": \"c d\", \"label\": true, \"rule_label\": null, \"start1\": 0, \"end1\": 9, \"start2\": 0, \"end2\": 1}\n",
+    )
+    .unwrap();
+    let s = load(&p, &LoadOptions::default()).unwrap();
+    assert_eq!(
+        s.splits[0].votes.as_ref().unwrap().row(0),
+        [weaksup_core::ABSTAIN],
+        "null rule_label abstains"
+    );
+    let e =
+        data::model_texts(&s.splits[0].frame, data::ModelInput::Pair, "pairs.json").unwrap_err().to_string();
+    assert!(
+        e.contains("pairs.json") && e.contains("row 0") && e.contains("start1/end1") && e.contains("outside"),
+        "{e}"
+    );
+}
+
+#[test]
 fn uci_youtube_csv_with_bom_and_column_mapping() {
     let Some(dir) = common::dataset("youtube_spam_raw") else { return };
     let path = dir.join("Youtube01-Psy.csv");

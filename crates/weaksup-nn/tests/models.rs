@@ -31,10 +31,10 @@ fn minilm_matches_published_embeddings_and_hidden_states() {
     let ids = tok.encode_batch(&texts).unwrap();
     assert_eq!(ids[0], vec![101, 1037, 2158, 2003, 5983, 2833, 1012, 102]);
     let opts = TransformerOptions { pooling: Pooling::Mean, ..Default::default() };
-    let (model, report) = TransformerClassifier::from_pretrained(&dir, 2, opts, Device::Cpu, 0).unwrap();
+    let (model, report) = TransformerClassifier::from_pretrained(&dir, 2, opts, Device::Cpu, 0, &[]).unwrap();
     assert_eq!(report.missing, vec!["classifier.bias", "classifier.weight"]);
     assert!(report.unexpected.iter().any(|n| n.starts_with("pooler.")), "{:?}", report.unexpected);
-    let enc = Encoded { items: ids, pad_id: Some(tok.pad_id), max_len: 128 };
+    let enc = Encoded::tokens(ids, tok.pad_id, 128);
     let train::Input::Tokens(batch) = enc.collate(&[0, 1, 2], train::Padding::Dynamic, Device::Cpu) else {
         panic!()
     };
@@ -82,7 +82,7 @@ fn toy_tokens(n: usize, seed: u64) -> (Encoded, Vec<u32>) {
         items.push(t);
         labels.push(y as u32);
     }
-    (Encoded { items, pad_id: Some(0), max_len: 16 }, labels)
+    (Encoded::tokens(items, 0, 16), labels)
 }
 
 #[test]
@@ -252,9 +252,15 @@ fn hf_export_reloads_to_identical_logits_and_bf16_matches_fp32() {
     let logits = tch::no_grad(|| model.forward(&batch, false).unwrap().logits);
     let dir = tempfile::tempdir().unwrap();
     model.export_hf(dir.path(), None).unwrap();
-    let (back, report) =
-        TransformerClassifier::from_pretrained(dir.path(), 3, TransformerOptions::default(), Device::Cpu, 0)
-            .unwrap();
+    let (back, report) = TransformerClassifier::from_pretrained(
+        dir.path(),
+        3,
+        TransformerOptions::default(),
+        Device::Cpu,
+        0,
+        &[],
+    )
+    .unwrap();
     assert!(report.missing.is_empty() && report.unexpected.is_empty(), "{report:?}");
     let again = tch::no_grad(|| back.forward(&batch, false).unwrap().logits);
     assert_eq!(
@@ -268,6 +274,7 @@ fn hf_export_reloads_to_identical_logits_and_bf16_matches_fp32() {
         TransformerOptions { precision: Precision::Bf16, ..Default::default() },
         Device::Cpu,
         0,
+        &[],
     )
     .unwrap()
     .0;
@@ -309,6 +316,7 @@ fn roberta_and_distilbert_layouts_export_and_reload() {
             TransformerOptions::default(),
             Device::Cpu,
             0,
+            &[],
         )
         .unwrap();
         assert!(report.missing.is_empty() && report.unexpected.is_empty(), "{kind}: {report:?}");
@@ -327,10 +335,16 @@ fn roberta_and_distilbert_layouts_export_and_reload() {
     }
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("config.json"), r#"{"model_type": "gpt2", "vocab_size": 10, "hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 16, "max_position_embeddings": 32}"#).unwrap();
-    let e =
-        TransformerClassifier::from_pretrained(dir.path(), 2, TransformerOptions::default(), Device::Cpu, 0)
-            .unwrap_err()
-            .to_string();
+    let e = TransformerClassifier::from_pretrained(
+        dir.path(),
+        2,
+        TransformerOptions::default(),
+        Device::Cpu,
+        0,
+        &[],
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("(field `model_type`): `gpt2` is not supported"), "{e}");
     // A corrupt or hostile config.json is an error naming the field, never a crash or an abort.
     for (field, bad) in [
@@ -349,6 +363,7 @@ fn roberta_and_distilbert_layouts_export_and_reload() {
             TransformerOptions::default(),
             Device::Cpu,
             0,
+            &[],
         )
         .unwrap_err()
         .to_string();
@@ -374,6 +389,7 @@ fn cuda_forward_matches_cpu_when_available() {
         TransformerOptions::default(),
         Device::Cuda(0),
         3,
+        &[],
     )
     .unwrap()
     .0;
@@ -381,8 +397,132 @@ fn cuda_forward_matches_cpu_when_available() {
     let train::Input::Tokens(b) = enc.collate(&[0, 1, 2, 3], train::Padding::Dynamic, Device::Cpu) else {
         panic!()
     };
-    let gb = TokenBatch { ids: b.ids.to_device(Device::Cuda(0)), mask: b.mask.to_device(Device::Cuda(0)) };
+    let gb = TokenBatch::plain(b.ids.to_device(Device::Cuda(0)), b.mask.to_device(Device::Cuda(0)));
     let a = tch::no_grad(|| cpu.forward(&b, false).unwrap().logits);
     let g = tch::no_grad(|| gpu.forward(&gb, false).unwrap().logits.to_device(Device::Cpu));
     assert!((a - g).abs().max().double_value(&[]) < 1e-3);
+}
+
+#[test]
+fn minilm_gets_entity_markers_and_encodes_pairs() {
+    use weaksup_core::data::ENTITY_MARKERS;
+    use weaksup_nn::model::transformer::NewToken;
+    let _guard = torch_lock();
+    let Some(dir) = minilm() else { return };
+    let mut tok = TextTokenizer::from_file(&dir.join("tokenizer.json"), 64).unwrap();
+    assert_eq!(tok.token_id("[E1]"), None);
+    // Appended after BERT's 30,522 word pieces, in order; adding again changes nothing.
+    assert_eq!(tok.add_markers(&ENTITY_MARKERS), [30522, 30523, 30524, 30525]);
+    assert_eq!(tok.add_markers(&ENTITY_MARKERS[..2]), [30522, 30523]);
+    let first = ["[E1] Run [/E1] rogue."];
+    let second = ["She [E2] ran [/E2] 10 miles that day."];
+    let enc = tok.encode(&first, Some(&second)).unwrap();
+    let ids = &enc[0].ids;
+    // tokenizer("[E1] Run [/E1] rogue.", "She [E2] ran [/E2] 10 miles that day.") with the markers
+    // added as special tokens: [CLS] [E1] run [/E1] rogue . [SEP] she [E2] ran [/E2] 10 miles that day . [SEP]
+    assert_eq!(&ids[..7], &[101, 30522, 2448, 30523, 12406, 1012, 102]);
+    assert_eq!(enc[0].segment, Some(7), "token type 1 starts after the first [SEP]");
+    assert_eq!(ids[8], 30524);
+    assert_eq!(*ids.last().unwrap(), 102);
+    // Pairs truncate to max_len, longest side first.
+    let long = ["word ".repeat(200)];
+    let cut = tok.encode(&[long[0].as_str()], Some(&second)).unwrap();
+    assert_eq!(cut[0].ids.len(), 64);
+    assert!(cut[0].ids.contains(&30524), "the short side keeps its marker");
+
+    let added: Vec<NewToken> = ["start of first entity", "end of first entity"]
+        .iter()
+        .enumerate()
+        .map(|(k, w)| NewToken { id: 30522 + k as i64, init_from: tok.word_ids(w).unwrap() })
+        .collect();
+    assert_eq!(added[0].init_from.len(), 4);
+    let (model, _) = TransformerClassifier::from_pretrained(
+        &dir,
+        2,
+        TransformerOptions::default(),
+        Device::Cpu,
+        0,
+        &added,
+    )
+    .unwrap();
+    assert_eq!(model.config.vocab_size, 30524);
+    let w = model.vs.variables()["embeddings.word_embeddings.weight"].shallow_clone();
+    let ckpt: std::collections::HashMap<String, Tensor> =
+        Tensor::read_safetensors(dir.join("model.safetensors")).unwrap().into_iter().collect();
+    let src = ckpt.iter().find(|(n, _)| n.ends_with("word_embeddings.weight")).unwrap().1;
+    // W_new[30522] == W[tokenizer("start of first entity", add_special_tokens=False).input_ids].mean(0)
+    let want = src.index_select(0, &Tensor::from_slice(&added[0].init_from)).mean_dim(0, false, Kind::Float);
+    let diff = (w.get(30522) - &want).abs().max().double_value(&[]);
+    assert!(diff < 1e-6, "marker row is the mean of its description's rows: {diff}");
+    let old = (w.narrow(0, 0, 30522) - src.to_kind(Kind::Float)).abs().max().double_value(&[]);
+    assert_eq!(old, 0.0, "the pre-trained rows are untouched");
+    assert!((w.get(30522) - w.get(30523)).abs().max().double_value(&[]) > 1e-3, "markers start apart");
+}
+
+#[test]
+fn entity_pooling_concatenates_the_marker_states() {
+    use weaksup_nn::model::transformer::pool;
+    // states[b, s, d] = 100 b + 10 s + d; anchors pick s = 2, 0 for row 0 and 1, 3 for row 1.
+    let states = Tensor::arange(2 * 4 * 2, (Kind::Float, Device::Cpu)).view([2, 4, 2]);
+    let states = states.shallow_clone() * 0.0
+        + Tensor::from_slice(&[0f32, 100.0]).view([2, 1, 1])
+        + Tensor::from_slice(&[0f32, 10.0, 20.0, 30.0]).view([1, 4, 1])
+        + Tensor::from_slice(&[0f32, 1.0]).view([1, 1, 2]);
+    let mask = Tensor::ones([2, 4], (Kind::Int64, Device::Cpu));
+    let anchors = Tensor::from_slice(&[2i64, 0, 1, 3]).view([2, 2]);
+    let p = pool(&states, &mask, Some(&anchors), Pooling::Entity).unwrap();
+    assert_eq!(p.size(), [2, 4]);
+    assert_eq!(Vec::<f32>::try_from(p.flatten(0, -1)).unwrap(), [20., 21., 0., 1., 110., 111., 130., 131.]);
+    let e = pool(&states, &mask, None, Pooling::Entity).unwrap_err().to_string();
+    assert!(e.contains("entity pooling needs marked entities"), "{e}");
+}
+
+#[test]
+fn relation_model_saves_and_reloads_with_its_markers() {
+    use weaksup_core::data::{ModelInput, ModelTexts};
+    use weaksup_nn::model::{EndModelConfig, ModelSource};
+    let _guard = torch_lock();
+    let cfg = EndModelConfig {
+        model: ModelSource::TinyBert,
+        input: ModelInput::Relation,
+        pooling: Pooling::Entity,
+        max_len: 16,
+        device: weaksup_nn::model::DeviceChoice::Cpu,
+        precision: weaksup_nn::model::PrecisionChoice::Fp32,
+    };
+    let model = cfg.resolve().unwrap().build(3, 5).unwrap();
+    let texts = ModelTexts {
+        first: vec![
+            "binding of [E2] er alpha [/E2] to [E1] tamoxifen [/E1]".into(),
+            "[E1] ca [/E1] activates [E2] cam [/E2] strongly in cells".into(),
+            // Cut at 16 tokens: [E2] is lost, so that anchor falls back to the first token.
+            format!("[E1] x [/E1] {} [E2] y [/E2]", "w ".repeat(30)),
+        ],
+        second: None,
+    };
+    let enc = model.encode_inputs(&texts).unwrap();
+    // Hashing tokenizer: [CLS]=2, words, markers after the 8192 hashed ids.
+    assert_eq!(enc.items[0][3], 8192 + 2, "[E2] is one token");
+    assert_eq!(enc.anchors.as_ref().unwrap()[..2], [[8, 3], [1, 5]]);
+    assert_eq!(enc.anchors.as_ref().unwrap()[2], [1, 0]);
+    let p = train::predict_proba(&model, &enc, 8, train::Padding::Dynamic).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    model.save(dir.path(), &["a".into(), "b".into(), "c".into()]).unwrap();
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("weaksup.json")).unwrap()).unwrap();
+    assert_eq!(
+        (meta["options"]["input"].as_str(), meta["options"]["pooling"].as_str()),
+        (Some("relation"), Some("entity"))
+    );
+    let (back, _) = EndModel::load(dir.path(), Device::Cpu).unwrap();
+    assert_eq!(back.input(), ModelInput::Relation);
+    let again = train::predict_proba(&back, &back.encode_inputs(&texts).unwrap(), 8, train::Padding::Dynamic)
+        .unwrap();
+    assert_eq!(
+        Vec::<f32>::try_from(p.flatten(0, -1)).unwrap(),
+        Vec::<f32>::try_from(again.flatten(0, -1)).unwrap()
+    );
+    // Entity pooling on unmarked text is refused before any data is read.
+    let e = EndModelConfig { input: ModelInput::Text, ..cfg }.validate().unwrap_err().to_string();
+    assert!(e.contains("--pooling") && e.contains("--input"), "{e}");
 }

@@ -2,6 +2,12 @@
 //! `label` is gold and `major` the majority vote of the paper's rules (-1 = no rule fired). The
 //! majority vote becomes a one-column vote matrix named `major`. Files named `unlabeled*` carry a
 //! placeholder label (= number of classes); their labels are dropped.
+//!
+//! The paper's WiC files are JSON Lines of sentence pairs instead: `{"sentence1", "sentence2",
+//! "word", "start1", "end1", "start2", "end2", "label": bool, "rule_label": bool}`. They load with
+//! the classes `false` and `true`, the columns `sentence1`, `sentence2`, `word` and the four
+//! target-word offsets (for the `pair` model input), `text` = the two sentences joined by a
+//! space (for LFs), and `rule_label` as the one-column vote matrix.
 
 use std::path::Path;
 
@@ -36,7 +42,8 @@ fn as_id(v: &serde_json::Value, path: &Path, row: usize, field: &str) -> Result<
 }
 
 /// A COSINE-paper folder: `train_data.json` → `train`, `dev_data.json` → `valid`,
-/// `test_data.json` → `test` (each optional but train), classes inferred from train.
+/// `test_data.json` → `test`, `unlabeled_data.json` (WiC: `train_unlabeled_data.json`) →
+/// `unlabeled` (each optional but train), classes inferred from train.
 pub(super) fn load_folder(dir: &Path, classes: Option<&[String]>) -> Result<super::Splits> {
     let train = load(&dir.join("train_data.json"), "train", classes)?;
     let classes = train.classes.clone();
@@ -47,6 +54,12 @@ pub(super) fn load_folder(dir: &Path, classes: Option<&[String]>) -> Result<supe
             splits.push(load(&p, split, Some(&classes))?);
         }
     }
+    // The paper's unlabeled rows (`unlabeled_data.json`; WiC: `train_unlabeled_data.json`).
+    if let Some(p) =
+        ["unlabeled_data.json", "train_unlabeled_data.json"].iter().map(|f| dir.join(f)).find(|p| p.is_file())
+    {
+        splits.push(load(&p, super::UNLABELED, Some(&classes))?);
+    }
     Ok(super::Splits { splits })
 }
 
@@ -55,10 +68,19 @@ fn read_rows(path: &Path) -> Result<Vec<Row>> {
     serde_json::from_str(strip_bom(&text)).map_err(|e| json_error(path, &e))
 }
 
+/// Whether a file holds JSON Lines (its first non-blank character opens an object).
+fn is_json_lines(text: &str) -> bool {
+    strip_bom(text).trim_start().starts_with('{')
+}
+
 pub(super) fn load(path: &Path, split: &str, classes: Option<&[String]>) -> Result<Dataset> {
-    let rows = read_rows(path)?;
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
     let unlabeled = stem.starts_with("unlabeled") || stem.contains("_unlabeled");
+    let text = read_utf8(path)?;
+    if is_json_lines(&text) {
+        return load_pairs(path, &text, split, classes, unlabeled);
+    }
+    let rows: Vec<Row> = serde_json::from_str(strip_bom(&text)).map_err(|e| json_error(path, &e))?;
     let mut gold = Vec::with_capacity(rows.len());
     let mut major = Vec::with_capacity(rows.len());
     for (i, r) in rows.iter().enumerate() {
@@ -121,6 +143,88 @@ pub(super) fn load(path: &Path, split: &str, classes: Option<&[String]>) -> Resu
     )?;
     let name =
         path.parent().and_then(|p| p.file_name()).and_then(|s| s.to_str()).unwrap_or("cosine").to_string();
+    let mut ds = Dataset::new(name, split, frame, classes, Some(votes))?;
+    ds.source = Some(path.to_path_buf());
+    Ok(ds)
+}
+
+#[derive(Deserialize)]
+struct PairRow {
+    sentence1: String,
+    sentence2: String,
+    #[serde(default)]
+    word: Option<String>,
+    label: Option<bool>,
+    rule_label: Option<bool>,
+    start1: i64,
+    end1: i64,
+    start2: i64,
+    end2: i64,
+}
+
+/// A WiC file (JSON Lines of sentence pairs).
+fn load_pairs(
+    path: &Path,
+    text: &str,
+    split: &str,
+    classes: Option<&[String]>,
+    unlabeled: bool,
+) -> Result<Dataset> {
+    let classes: Vec<String> = match classes {
+        Some(c) if c.len() != 2 => {
+            return Err(Error::invalid(
+                path.display().to_string(),
+                format!("sentence-pair labels are true/false, but {} classes were given", c.len()),
+            ));
+        }
+        Some(c) => c.to_vec(),
+        None => vec!["false".into(), "true".into()],
+    };
+    let mut rows = Vec::new();
+    for (i, line) in strip_bom(text).lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let row: PairRow = serde_json::from_str(line).map_err(|e| {
+            // serde's own position counts within this one line: give the column only.
+            let msg = e.to_string();
+            let msg = msg.split(" at line ").next().unwrap_or(&msg);
+            Error::parse(
+                path,
+                Some(i + 1),
+                None,
+                format!("not a sentence-pair row: {msg} (column {})", e.column()),
+            )
+        })?;
+        rows.push(row);
+    }
+    let n = rows.len();
+    let id = |b: Option<bool>| b.map(i32::from);
+    let labels: Vec<Option<i32>> = rows.iter().map(|r| if unlabeled { None } else { id(r.label) }).collect();
+    let joined: Vec<String> = rows.iter().map(|r| format!("{} {}", r.sentence1, r.sentence2)).collect();
+    let col = |name: &str, f: &dyn Fn(&PairRow) -> i64| {
+        Column::new(name.into(), rows.iter().map(f).collect::<Vec<i64>>())
+    };
+    let frame = DataFrame::new_infer_height(vec![
+        Column::new(TEXT.into(), joined),
+        Column::new(LABEL.into(), labels),
+        Column::new("sentence1".into(), rows.iter().map(|r| r.sentence1.as_str()).collect::<Vec<_>>()),
+        Column::new("sentence2".into(), rows.iter().map(|r| r.sentence2.as_str()).collect::<Vec<_>>()),
+        Column::new("word".into(), rows.iter().map(|r| r.word.as_deref()).collect::<Vec<_>>()),
+        col("start1", &|r| r.start1),
+        col("end1", &|r| r.end1),
+        col("start2", &|r| r.start2),
+        col("end2", &|r| r.end2),
+    ])
+    .ctx(|| path.display().to_string())?;
+    let votes = LabelMatrix::new(
+        rows.iter().map(|r| id(r.rule_label).map_or(crate::matrix::ABSTAIN, |v| v as Label)).collect(),
+        n,
+        vec!["rule_label".into()],
+        2,
+    )?;
+    let name =
+        path.parent().and_then(|p| p.file_name()).and_then(|s| s.to_str()).unwrap_or("wic").to_string();
     let mut ds = Dataset::new(name, split, frame, classes, Some(votes))?;
     ds.source = Some(path.to_path_buf());
     Ok(ds)

@@ -9,6 +9,7 @@
 
 mod cosine;
 pub mod demo;
+pub mod inputs;
 pub mod records;
 mod tabular;
 mod wrench;
@@ -23,6 +24,7 @@ pub use crate::io::{
     read_toml, read_utf8, tmp_path, with_suffix, write_atomic, write_csv, write_frame, write_json,
     write_parquet,
 };
+pub use inputs::{ENTITY_MARKERS, ModelInput, ModelTexts, model_texts};
 pub use wrench::load_wrench;
 
 use crate::error::{Context, Error, Result};
@@ -32,6 +34,8 @@ use crate::matrix::LabelMatrix;
 pub const TEXT: &str = "text";
 /// Name of the gold label column (Int32 class id, null where unknown).
 pub const LABEL: &str = "label";
+/// Name of a split of rows without gold labels that self-training may pseudo-label.
+pub const UNLABELED: &str = "unlabeled";
 
 /// One split of a corpus.
 #[derive(Debug, Clone)]
@@ -191,7 +195,7 @@ pub enum Format {
     /// JSON Lines (one object per line).
     #[value(alias = "ndjson")]
     Jsonl,
-    /// COSINE-paper JSON arrays of `{text, label, major}`.
+    /// COSINE-paper JSON arrays of `{text, label, major}`, or its WiC JSON Lines of sentence pairs.
     Cosine,
 }
 
@@ -287,6 +291,10 @@ fn detect_format(path: &Path) -> Result<Format> {
                 .find(|b| !(b.is_ascii_whitespace() || [0xEF, 0xBB, 0xBF].contains(b)));
             match first {
                 Some(b'[') => Ok(Format::Cosine),
+                // COSINE's WiC files are JSON Lines of sentence pairs.
+                Some(b'{') if memchr::memmem::find(&head[..n], b"\"sentence1\"").is_some() => {
+                    Ok(Format::Cosine)
+                }
                 Some(b'{') => Ok(Format::Wrench),
                 _ => Err(Error::parse(path, Some(1), None, "neither a JSON array nor a JSON object")),
             }

@@ -10,11 +10,12 @@ use tch::{Device, Tensor};
 
 use super::ngram::{NgramClassifier, NgramConfig};
 use super::tokenizer::TextTokenizer;
-use super::transformer::{TransformerClassifier, TransformerConfig, TransformerOptions};
+use super::transformer::{NewToken, TransformerClassifier, TransformerConfig, TransformerOptions};
 use super::{Output, Pooling, Precision};
 use crate::error::{Context, Error, Result};
 use crate::train::batch::{Encoded, Input};
 use crate::train::{copy_into, snapshot};
+use weaksup_core::data::{ENTITY_MARKERS, ModelInput, ModelTexts};
 
 /// The default peak learning rate of transformers: 5e-5, the top of BERT fine-tuning's range
 /// (Devlin et al. 2019: 2e-5 to 5e-5); on cosine_trec valid it beat 2e-5 with the COSINE defaults
@@ -59,22 +60,54 @@ impl EndModel {
             EndModel::Ngram(m) => m.n_classes,
         }
     }
+    /// What the model reads from each row.
+    pub fn input(&self) -> ModelInput {
+        match self {
+            EndModel::Transformer(m, _) => m.options.input,
+            EndModel::Ngram(_) => ModelInput::Text,
+        }
+    }
+
     /// Tokenises (or hashes) texts once.
     pub fn encode(&self, texts: &[&str]) -> Result<Encoded> {
+        self.encode_inputs(&ModelTexts { first: texts.iter().map(|t| t.to_string()).collect(), second: None })
+    }
+
+    /// Tokenises (or hashes) model inputs once: texts, or sentence pairs with token types; with
+    /// entity pooling, also finds each row's `[E1]` and `[E2]` positions.
+    pub fn encode_inputs(&self, texts: &ModelTexts) -> Result<Encoded> {
+        let first: Vec<&str> = texts.first.iter().map(String::as_str).collect();
+        let second: Option<Vec<&str>> = texts.second.as_ref().map(|b| b.iter().map(String::as_str).collect());
         match self {
-            EndModel::Transformer(_, Some(tok)) => Ok(Encoded {
-                items: tok.encode_batch(texts)?,
-                pad_id: Some(tok.pad_id),
-                max_len: tok.max_len,
-            }),
+            EndModel::Transformer(m, Some(tok)) => {
+                let enc = tok.encode(&first, second.as_deref())?;
+                let segments =
+                    second.as_ref().map(|_| enc.iter().map(|e| e.segment.unwrap_or(e.ids.len())).collect());
+                let anchors = if m.options.pooling == Pooling::Entity {
+                    let ids: Vec<&[i64]> = enc.iter().map(|e| e.ids.as_slice()).collect();
+                    Some(entity_anchors(tok, &ids)?)
+                } else {
+                    None
+                };
+                Ok(Encoded {
+                    items: enc.into_iter().map(|e| e.ids).collect(),
+                    segments,
+                    anchors,
+                    pad_id: Some(tok.pad_id),
+                    max_len: tok.max_len,
+                })
+            }
             EndModel::Transformer(_, None) => {
                 Err(Error::Config("this transformer has no tokenizer to encode texts with".into()))
             }
-            EndModel::Ngram(m) => Ok(Encoded {
-                items: texts.iter().map(|t| m.config.featurize(t)).collect(),
-                pad_id: None,
-                max_len: 0,
-            }),
+            EndModel::Ngram(m) => {
+                if second.is_some() {
+                    return Err(Error::Config(
+                        "the n-gram model reads single texts, not sentence pairs".into(),
+                    ));
+                }
+                Ok(Encoded::bags(first.iter().map(|t| m.config.featurize(t)).collect()))
+            }
         }
     }
     /// # Shapes
@@ -259,6 +292,9 @@ pub struct EndModelConfig {
     pub pooling: Pooling,
     /// Maximum tokens per text (transformers). Default 128 (BERT's common fine-tuning length).
     pub max_len: usize,
+    /// What the model reads from each row: `text` (default), `relation` (two marked entities)
+    /// or `pair` (two sentences). `relation` and `pair` add the entity markers to the tokenizer.
+    pub input: ModelInput,
     /// `auto` (CUDA when available), `cpu`, `cuda`, `cuda:N`. Default `auto`.
     pub device: DeviceChoice,
 }
@@ -270,6 +306,7 @@ impl Default for EndModelConfig {
             precision: PrecisionChoice::Auto,
             pooling: Pooling::Mean,
             max_len: 128,
+            input: ModelInput::Text,
             device: DeviceChoice::Auto,
         }
     }
@@ -308,6 +345,17 @@ impl EndModelConfig {
             return Err(Error::Config(format!(
                 "end_model.max_len (--max-len) = {}: must be at least 2",
                 self.max_len
+            )));
+        }
+        if self.pooling == Pooling::Entity && self.input == ModelInput::Text {
+            return Err(Error::Config(
+                "end_model.pooling (--pooling) = entity needs marked entities: set end_model.input (--input) to relation or pair".into(),
+            ));
+        }
+        if self.model == ModelSource::Ngram && self.input != ModelInput::Text {
+            return Err(Error::Config(format!(
+                "end_model.input (--input) = {}: the n-gram model reads the text column only; use a transformer",
+                self.input
             )));
         }
         Ok(())
@@ -357,17 +405,24 @@ impl ResolvedEndModel {
     /// (and, for the n-gram model and `tiny-bert`, fresh weights) seeded by `seed`.
     pub fn build(&self, n_classes: i64, seed: u64) -> Result<EndModel> {
         let (device, precision) = (self.device, self.precision);
-        let opts =
-            TransformerOptions { pooling: self.config.pooling, precision, ..TransformerOptions::default() };
+        let input = self.config.input;
+        let opts = TransformerOptions {
+            pooling: self.config.pooling,
+            precision,
+            input,
+            ..TransformerOptions::default()
+        };
+        let markers: &[&str] = if input.uses_markers() { &ENTITY_MARKERS } else { &[] };
         let dir = match &self.config.model {
             ModelSource::Ngram => {
                 let m = NgramClassifier::new(NgramConfig::default(), n_classes, precision, device, seed)?;
                 return Ok(EndModel::Ngram(m));
             }
             ModelSource::TinyBert => {
-                let cfg = TransformerConfig::tiny(8192, 128, 2, 4);
+                let mut tok = TextTokenizer::hashing(8192, self.config.max_len)?;
+                tok.add_markers(markers);
+                let cfg = TransformerConfig::tiny(8192 + markers.len() as i64, 128, 2, 4);
                 let m = TransformerClassifier::new(cfg, n_classes, opts, device, seed)?;
-                let tok = TextTokenizer::hashing(8192, self.config.max_len)?;
                 return Ok(EndModel::Transformer(Box::new(m), Some(tok)));
             }
             ModelSource::Minilm | ModelSource::Auto => {
@@ -375,11 +430,58 @@ impl ResolvedEndModel {
             }
             ModelSource::Folder(p) => p.clone(),
         };
-        let (m, report) = TransformerClassifier::from_pretrained(&dir, n_classes, opts, device, seed)?;
+        let mut tok = TextTokenizer::from_file(&dir.join("tokenizer.json"), self.config.max_len)?;
+        // Markers the tokenizer already has (a model saved by weaksup) keep their trained rows.
+        let fresh: Vec<(&str, &str)> = markers
+            .iter()
+            .zip(ENTITY_MARKER_WORDS)
+            .filter(|(m, _)| tok.token_id(m).is_none())
+            .map(|(m, w)| (*m, w))
+            .collect();
+        tok.add_markers(markers);
+        let added = fresh
+            .iter()
+            .map(|(m, words)| {
+                Ok(NewToken { id: tok.token_id(m).expect("marker added"), init_from: tok.word_ids(words)? })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let (m, report) =
+            TransformerClassifier::from_pretrained(&dir, n_classes, opts, device, seed, &added)?;
         tracing::debug!(?report, "loaded {}", dir.display());
-        let tok = TextTokenizer::from_file(&dir.join("tokenizer.json"), self.config.max_len)?;
         Ok(EndModel::Transformer(Box::new(m), Some(tok)))
     }
+}
+
+/// What each of [`ENTITY_MARKERS`] starts as: the mean embedding of these words' pieces.
+const ENTITY_MARKER_WORDS: [&str; 4] =
+    ["start of first entity", "end of first entity", "start of second entity", "end of second entity"];
+
+/// The positions of the `[E1]` and `[E2]` markers in each token sequence; a marker that
+/// truncation cut off points at the first token (and is counted in a warning). No sequence with
+/// both markers is an error.
+fn entity_anchors(tok: &TextTokenizer, items: &[&[i64]]) -> Result<Vec<[i64; 2]>> {
+    let (Some(e1), Some(e2)) = (tok.token_id(ENTITY_MARKERS[0]), tok.token_id(ENTITY_MARKERS[2])) else {
+        return Err(Error::Config(
+            "entity pooling: the tokenizer has no [E1]/[E2] markers (end_model.input = relation or pair)"
+                .into(),
+        ));
+    };
+    let find = |ids: &[i64], id: i64| ids.iter().position(|&t| t == id).map(|p| p as i64);
+    let found: Vec<[Option<i64>; 2]> = items.iter().map(|ids| [find(ids, e1), find(ids, e2)]).collect();
+    let lost = found.iter().filter(|a| a.iter().any(Option::is_none)).count();
+    if lost > 0 && lost == found.len() {
+        return Err(Error::Config(format!(
+            "entity pooling: none of the {lost} inputs has both [E1] and [E2] (end_model.input = relation, or pair with target-word offsets)"
+        )));
+    }
+    if lost > 0 {
+        tracing::warn!(
+            rows = lost,
+            max_len = tok.max_len,
+            "entity markers cut off by truncation: those rows pool the first token's state instead (raise --max-len)"
+        );
+    }
+    Ok(found.into_iter().map(|[a, b]| [a.unwrap_or(0), b.unwrap_or(0)]).collect())
 }
 
 /// What `weaksup.json` says about a saved end model.
@@ -476,14 +578,24 @@ impl EndModel {
         meta.validate().map_err(|e| Error::invalid(meta_path.display().to_string(), e.to_string()))?;
         match meta {
             SavedModel::Transformer { classes, options, max_len, hash_vocab } => {
-                let (m, _) =
-                    TransformerClassifier::from_pretrained(dir, classes.len() as i64, options, device, 0)?;
+                let (m, _) = TransformerClassifier::from_pretrained(
+                    dir,
+                    classes.len() as i64,
+                    options,
+                    device,
+                    0,
+                    &[],
+                )?;
                 let tok_path = dir.join("tokenizer.json");
-                let tok = match hash_vocab {
+                let mut tok = match hash_vocab {
                     Some(v) => Some(TextTokenizer::hashing(v, max_len)?),
                     None if tok_path.is_file() => Some(TextTokenizer::from_file(&tok_path, max_len)?),
                     None => None,
                 };
+                // Saved tokenizer files hold the markers already; the hashing one numbers them anew.
+                if let Some(t) = tok.as_mut().filter(|_| options.input.uses_markers()) {
+                    t.add_markers(&ENTITY_MARKERS);
+                }
                 Ok((EndModel::Transformer(Box::new(m), tok), classes))
             }
             SavedModel::Ngram { classes, config, precision } => {

@@ -52,6 +52,9 @@ pub enum Pooling {
     /// The mean of the real (unmasked) tokens' states, as sentence-transformers.
     #[default]
     Mean,
+    /// The states of the `[E1]` and `[E2]` markers, concatenated (Baldini Soares et al. 2019,
+    /// "Matching the Blanks": entity-start pooling); for `relation` and marked `pair` inputs.
+    Entity,
 }
 
 /// `auto` (CUDA when available, else CPU), `cpu`, `cuda` or `cuda:N` ([`DeviceChoice`]).
@@ -68,14 +71,25 @@ pub struct Output {
     pub features: Tensor,
 }
 
-/// A batch of token ids with an attention mask.
+/// A batch of token ids with an attention mask, and for sentence pairs the token types, for
+/// entity pooling the marker positions.
 ///
 /// # Shapes
-/// `ids`, `mask`: `[batch, seq]` int64 on the model's device; `mask` is 1 for real tokens.
+/// `ids`, `mask`, `types`: `[batch, seq]` int64 on the model's device; `mask` is 1 for real
+/// tokens, `types` 1 for the second sentence's. `anchors`: `[batch, 2]` int64 positions.
 #[derive(Debug)]
 pub struct TokenBatch {
     pub ids: Tensor,
     pub mask: Tensor,
+    pub types: Option<Tensor>,
+    pub anchors: Option<Tensor>,
+}
+
+impl TokenBatch {
+    /// A batch of single texts (no token types, no anchors).
+    pub fn plain(ids: Tensor, mask: Tensor) -> Self {
+        Self { ids, mask, types: None, anchors: None }
+    }
 }
 
 /// `x · wᵀ + b` in the given precision, the result left in the compute kind (bf16 stays bf16), for

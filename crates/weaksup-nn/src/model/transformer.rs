@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, Init};
 use tch::{Device, Kind, Tensor};
+use weaksup_core::data::ModelInput;
 
 use super::{Output, Pooling, Precision, TokenBatch, linear, linear_keep};
 use crate::error::{Context, Error, Result};
@@ -298,8 +299,15 @@ impl Encoder {
     /// Token states.
     ///
     /// # Shapes
-    /// `ids`, `mask`: `[b, s]` int64 → `[b, s, hidden]` fp32.
-    pub fn forward(&self, ids: &Tensor, mask: &Tensor, train: bool, precision: Precision) -> Result<Tensor> {
+    /// `ids`, `mask`, `types`: `[b, s]` int64 → `[b, s, hidden]` fp32.
+    pub fn forward(
+        &self,
+        ids: &Tensor,
+        mask: &Tensor,
+        types: Option<&Tensor>,
+        train: bool,
+        precision: Precision,
+    ) -> Result<Tensor> {
         let (b, s) = ids.size2().ctx(|| "encoder input must be [batch, seq]".into())?;
         if s > self.cfg.max_position_embeddings - self.cfg.position_offset() {
             return Err(Error::Config(format!(
@@ -317,7 +325,13 @@ impl Encoder {
             .ctx(|| "token id outside the vocabulary".into())?;
         let mut x = words + Tensor::embedding(&self.position, &positions, -1, false, false).unsqueeze(0);
         if let Some(tt) = &self.token_type {
-            x += Tensor::embedding(tt, &Tensor::zeros([b, s], (Kind::Int64, dev)), -1, false, false);
+            // RoBERTa has one token type: its pairs are told apart by separators alone.
+            let types = match types {
+                Some(t) if self.cfg.type_vocab_size > 1 => t.shallow_clone(),
+                _ => Tensor::zeros([b, s], (Kind::Int64, dev)),
+            };
+            x += Tensor::f_embedding(tt, &types, -1, false, false)
+                .ctx(|| "token type outside the model's type vocabulary".into())?;
         }
         let mut x = self.emb_norm.forward(&x).dropout(self.cfg.hidden_dropout_prob, train);
         let (heads, hd) = (self.cfg.num_attention_heads, self.cfg.hidden_size / self.cfg.num_attention_heads);
@@ -350,16 +364,30 @@ impl Encoder {
 /// Pools token states into one vector per text.
 ///
 /// # Shapes
-/// `states`: `[b, s, d]`, `mask`: `[b, s]` → `[b, d]`.
-pub fn pool(states: &Tensor, mask: &Tensor, pooling: Pooling) -> Tensor {
-    match pooling {
+/// `states`: `[b, s, d]`, `mask`: `[b, s]`, `anchors`: `[b, 2]` → `[b, d]` (`[b, 2d]` for
+/// [`Pooling::Entity`]: the states at the two anchor positions, concatenated).
+pub fn pool(states: &Tensor, mask: &Tensor, anchors: Option<&Tensor>, pooling: Pooling) -> Result<Tensor> {
+    Ok(match pooling {
         Pooling::Cls => states.select(1, 0),
         Pooling::Mean => {
             let m = mask.to_kind(Kind::Float).unsqueeze(-1);
             (states * &m).sum_dim_intlist(1, false, Kind::Float)
                 / m.sum_dim_intlist(1, false, Kind::Float).clamp_min(1.0)
         }
-    }
+        Pooling::Entity => {
+            let a = anchors.ok_or_else(|| {
+                Error::Config(
+                    "entity pooling needs marked entities (end_model.input = relation or pair)".into(),
+                )
+            })?;
+            let (b, _, d) = states.size3().ctx(|| "token states must be [batch, seq, dim]".into())?;
+            let idx = a.unsqueeze(-1).expand([b, 2, d], false);
+            states
+                .f_gather(1, &idx, false)
+                .ctx(|| "entity marker position outside the batch".into())?
+                .reshape([b, 2 * d])
+        }
+    })
 }
 
 /// Which tensors a checkpoint lacked and which it had in excess.
@@ -371,6 +399,14 @@ pub struct LoadReport {
     pub unexpected: Vec<String>,
 }
 
+/// A token added to a pre-trained vocabulary (an entity marker).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewToken {
+    pub id: i64,
+    /// Ids whose mean embedding the new one starts from.
+    pub init_from: Vec<i64>,
+}
+
 /// Options of a transformer classifier.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -380,11 +416,25 @@ pub struct TransformerOptions {
     /// Dropout before the classification head. Default 0.1 (BERT's `hidden_dropout_prob`).
     pub head_dropout: f64,
     pub precision: Precision,
+    /// What the model reads from each row (saved with it, so predictions build the same input).
+    pub input: ModelInput,
+}
+
+impl TransformerOptions {
+    /// Width of the pooled features: the hidden size, twice it for entity pooling.
+    pub fn feature_dim(&self, hidden: i64) -> i64 {
+        if self.pooling == Pooling::Entity { 2 * hidden } else { hidden }
+    }
 }
 
 impl Default for TransformerOptions {
     fn default() -> Self {
-        Self { pooling: Pooling::Mean, head_dropout: 0.1, precision: Precision::Fp32 }
+        Self {
+            pooling: Pooling::Mean,
+            head_dropout: 0.1,
+            precision: Precision::Fp32,
+            input: ModelInput::Text,
+        }
     }
 }
 
@@ -431,26 +481,35 @@ impl TransformerClassifier {
         let vs = nn::VarStore::new(device);
         let root = vs.root();
         let encoder = Encoder::new(&root, &config);
-        let head = Lin::new(&root / "classifier", config.hidden_size, n_classes);
+        let head = Lin::new(&root / "classifier", options.feature_dim(config.hidden_size), n_classes);
         Ok(Self { vs, config, options, n_classes, encoder, head })
     }
 
     /// Loads `config.json` and `model.safetensors` from a Hugging Face folder; the head is new.
     /// Every encoder tensor must be in the checkpoint (a partially random encoder is an error).
+    /// `added` tokens (entity markers new to the tokenizer) grow the word embeddings where their
+    /// ids lie beyond the checkpoint's vocabulary, and each starts at the mean embedding of its
+    /// description's word pieces (the mean of all embeddings when it has none): new tokens start
+    /// inside the distribution of the trained ones (Hewitt 2021, "Initializing new word
+    /// embeddings for pretrained language models") and apart from one another.
     pub fn from_pretrained(
         dir: &Path,
         n_classes: i64,
         options: TransformerOptions,
         device: Device,
         seed: u64,
+        added: &[NewToken],
     ) -> Result<(Self, LoadReport)> {
-        let config = TransformerConfig::load(&dir.join("config.json"))?;
+        let mut config = TransformerConfig::load(&dir.join("config.json"))?;
+        let base_vocab = config.vocab_size;
+        config.vocab_size = added.iter().map(|t| t.id + 1).fold(base_vocab, i64::max);
+        let grown = (config.vocab_size > base_vocab).then_some(base_vocab);
         let mut model = Self::new(config, n_classes, options, device, seed)?;
         let weights = dir.join("model.safetensors");
         if !weights.is_file() {
             return Err(Error::io(&weights, std::io::Error::from(std::io::ErrorKind::NotFound)));
         }
-        let report = model.load_weights(&weights)?;
+        let report = model.load_weights_grown(&weights, grown)?;
         let missing_encoder: Vec<&String> =
             report.missing.iter().filter(|n| !n.starts_with("classifier.")).collect();
         if !missing_encoder.is_empty() {
@@ -462,12 +521,40 @@ impl TransformerClassifier {
         if !report.unexpected.is_empty() {
             tracing::debug!(unexpected = ?report.unexpected, "checkpoint tensors not used by the model");
         }
+        model.init_tokens(added, base_vocab)?;
         Ok((model, report))
+    }
+
+    /// Sets each added token's embedding row to the mean of its description's rows.
+    fn init_tokens(&mut self, added: &[NewToken], base_vocab: i64) -> Result<()> {
+        let w = &self.encoder.word;
+        tch::no_grad(|| -> Result<()> {
+            for t in added {
+                let from: Vec<i64> = t.init_from.iter().copied().filter(|&i| i < base_vocab).collect();
+                let mean = if from.is_empty() {
+                    w.narrow(0, 0, base_vocab).mean_dim(0, false, Kind::Float)
+                } else {
+                    w.index_select(0, &Tensor::from_slice(&from).to_device(w.device())).mean_dim(
+                        0,
+                        false,
+                        Kind::Float,
+                    )
+                };
+                w.get(t.id).f_copy_(&mean).ctx(|| format!("initialising token {}", t.id))?;
+            }
+            Ok(())
+        })
     }
 
     /// Copies every tensor of a safetensors file whose (prefix-stripped) name matches a model
     /// variable, checking shapes.
     pub fn load_weights(&mut self, path: &Path) -> Result<LoadReport> {
+        self.load_weights_grown(path, None)
+    }
+
+    /// [`Self::load_weights`]; with `grown_from`, the word embeddings may have that many rows in
+    /// the checkpoint and more in the model (added tokens), the first rows copied.
+    fn load_weights_grown(&mut self, path: &Path, grown_from: Option<i64>) -> Result<LoadReport> {
         let tensors = Tensor::read_safetensors(path).ctx(|| format!("reading {}", path.display()))?;
         let by_name: HashMap<String, Tensor> =
             tensors.into_iter().map(|(n, t)| (strip_prefix(&n).to_string(), t)).collect();
@@ -480,6 +567,16 @@ impl TransformerClassifier {
             let var = vars.get_mut(name).expect("listed variable");
             match by_name.get(name) {
                 Some(src) => {
+                    let grown = grown_from.filter(|&rows| {
+                        name.ends_with("word_embeddings.weight")
+                            && src.size() == [rows, var.size()[1]]
+                            && var.size()[0] > rows
+                    });
+                    if let Some(rows) = grown {
+                        tch::no_grad(|| var.narrow(0, 0, rows).f_copy_(&src.to_kind(Kind::Float)))
+                            .ctx(|| format!("loading `{name}`"))?;
+                        continue;
+                    }
                     if src.size() != var.size() {
                         return Err(Error::invalid(
                             path.display().to_string(),
@@ -508,22 +605,22 @@ impl TransformerClassifier {
     /// # Shapes
     /// → `[b, s, hidden]`.
     pub fn hidden_states(&self, batch: &TokenBatch, train: bool) -> Result<Tensor> {
-        self.encoder.forward(&batch.ids, &batch.mask, train, self.options.precision)
+        self.encoder.forward(&batch.ids, &batch.mask, batch.types.as_ref(), train, self.options.precision)
     }
 
     /// Pooled features (no head).
     ///
     /// # Shapes
-    /// → `[b, hidden]`.
+    /// → `[b, hidden]` (`[b, 2 · hidden]` for entity pooling).
     pub fn features(&self, batch: &TokenBatch, train: bool) -> Result<Tensor> {
-        let states = self.encoder.forward(&batch.ids, &batch.mask, train, self.options.precision)?;
-        Ok(pool(&states, &batch.mask, self.options.pooling))
+        let states = self.hidden_states(batch, train)?;
+        pool(&states, &batch.mask, batch.anchors.as_ref(), self.options.pooling)
     }
 
     /// Logits and pooled features.
     ///
     /// # Shapes
-    /// → logits `[b, n_classes]`, features `[b, hidden]`.
+    /// → logits `[b, n_classes]`, features `[b, hidden]` (`[b, 2 · hidden]` for entity pooling).
     pub fn forward(&self, batch: &TokenBatch, train: bool) -> Result<Output> {
         let features = self.features(batch, train)?;
         let logits =

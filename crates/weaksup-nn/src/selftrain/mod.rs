@@ -116,6 +116,10 @@ pub struct CosineConfig {
     /// `docs/cosine.md`; the official script uses 2500 on AGNews's 96k rows).
     pub t2: usize,
     pub variant: Variant,
+    /// Whether the rows of a split named `unlabeled` (the COSINE paper's `unlabeled_data.json`)
+    /// join stage 2's pseudo-label pool. Default false (the cosine_trec study was measured
+    /// without them); the official code pools them (`ConcatDataset([train, unlabeled])`).
+    pub unlabeled: bool,
 }
 
 impl Default for CosineConfig {
@@ -132,6 +136,7 @@ impl Default for CosineConfig {
             selection: Selection::Balanced,
             t2: 600,
             variant: Variant::Paper,
+            unlabeled: false,
         }
     }
 }

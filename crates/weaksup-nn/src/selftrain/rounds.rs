@@ -55,6 +55,8 @@ pub struct RoundRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SelfTrainReport {
     pub rounds: Vec<RoundRecord>,
+    /// Rows pseudo-labelled each round (the training split, plus `unlabeled` when pooled).
+    pub pool_rows: usize,
     /// Pool rows with gold per gold class (the prior the selected classes are compared with).
     pub pool_gold_classes: Option<Vec<usize>>,
     pub steps: usize,
@@ -190,11 +192,7 @@ pub fn self_train(
     progress.start("COSINE stage 2", t2 as u64);
     progress.advance(state.step as u64);
     // The pool's token ids, gathered once for every round's teacher pass.
-    let pool_enc = Encoded {
-        items: pool.iter().map(|&i| enc.items[i].clone()).collect(),
-        pad_id: enc.pad_id,
-        max_len: enc.max_len,
-    };
+    let pool_enc = enc.subset(pool);
     let n_pool = pool.len();
     // The valid split's gold class balance, for class-balanced selection.
     let n_classes = model.n_classes() as usize;
@@ -352,6 +350,7 @@ pub fn self_train(
     }
     let pool_gold_classes = gold.map(|g| train::class_counts(pool.iter().filter_map(|&i| g[i]), n_classes));
     Ok(SelfTrainReport {
+        pool_rows: n_pool,
         pool_gold_classes,
         steps: state.step,
         rounds: state.rounds,

@@ -29,17 +29,55 @@ pub enum Padding {
 #[derive(Debug, Clone)]
 pub struct Encoded {
     pub items: Vec<Vec<i64>>,
+    /// Sentence pairs: where each item's second segment (token type 1) begins.
+    pub segments: Option<Vec<usize>>,
+    /// Entity pooling: the positions of each item's `[E1]` and `[E2]` markers (0, the first
+    /// token, where truncation cut a marker off).
+    pub anchors: Option<Vec<[i64; 2]>>,
     /// Pad id for token sequences; `None` for bags.
     pub pad_id: Option<i64>,
     pub max_len: usize,
 }
 
 impl Encoded {
+    /// Token sequences of single texts (no segments, no anchors).
+    pub fn tokens(items: Vec<Vec<i64>>, pad_id: i64, max_len: usize) -> Self {
+        Self { items, segments: None, anchors: None, pad_id: Some(pad_id), max_len }
+    }
+    /// Hashed n-gram bags.
+    pub fn bags(items: Vec<Vec<i64>>) -> Self {
+        Self { items, segments: None, anchors: None, pad_id: None, max_len: 0 }
+    }
     pub fn len(&self) -> usize {
         self.items.len()
     }
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
+    }
+
+    /// The rows `rows`, in that order.
+    pub fn subset(&self, rows: &[usize]) -> Self {
+        Self {
+            items: rows.iter().map(|&i| self.items[i].clone()).collect(),
+            segments: self.segments.as_ref().map(|s| rows.iter().map(|&i| s[i]).collect()),
+            anchors: self.anchors.as_ref().map(|a| rows.iter().map(|&i| a[i]).collect()),
+            pad_id: self.pad_id,
+            max_len: self.max_len,
+        }
+    }
+
+    /// These rows, then `other`'s (both encoded by the same model).
+    pub fn concat(&self, other: &Encoded) -> Self {
+        fn join<T: Clone>(a: &Option<Vec<T>>, b: &Option<Vec<T>>) -> Option<Vec<T>> {
+            Some(a.as_ref()?.iter().chain(b.as_ref()?).cloned().collect())
+        }
+        Self {
+            items: self.items.iter().chain(&other.items).cloned().collect(),
+            segments: join(&self.segments, &other.segments),
+            anchors: join(&self.anchors, &other.anchors),
+            pad_id: self.pad_id,
+            max_len: self.max_len,
+        }
     }
 
     /// The model input for rows `idx`.
@@ -54,15 +92,25 @@ impl Encoded {
                 let s = if padding == Padding::Fixed { self.max_len.max(longest) } else { longest };
                 let mut ids = vec![pad; idx.len() * s];
                 let mut mask = vec![0i64; idx.len() * s];
+                let mut types = self.segments.as_ref().map(|_| vec![0i64; idx.len() * s]);
                 for (r, &i) in idx.iter().enumerate() {
                     let t = &self.items[i];
                     ids[r * s..r * s + t.len()].copy_from_slice(t);
                     mask[r * s..r * s + t.len()].iter_mut().for_each(|m| *m = 1);
+                    if let (Some(types), Some(seg)) = (types.as_mut(), self.segments.as_ref()) {
+                        types[r * s + seg[i].min(t.len())..r * s + t.len()].iter_mut().for_each(|x| *x = 1);
+                    }
                 }
                 let shape = [idx.len() as i64, s as i64];
+                let anchors = self.anchors.as_ref().map(|a| {
+                    let flat: Vec<i64> = idx.iter().flat_map(|&i| a[i]).collect();
+                    Tensor::from_slice(&flat).view([idx.len() as i64, 2]).to_device(device)
+                });
                 Input::Tokens(TokenBatch {
                     ids: Tensor::from_slice(&ids).view(shape).to_device(device),
                     mask: Tensor::from_slice(&mask).view(shape).to_kind(Kind::Int64).to_device(device),
+                    types: types.map(|t| Tensor::from_slice(&t).view(shape).to_device(device)),
+                    anchors,
                 })
             }
         }
@@ -150,12 +198,30 @@ mod tests {
 
     #[test]
     fn collate_pads_and_masks() {
-        let e = Encoded { items: vec![vec![5, 6, 7], vec![8]], pad_id: Some(0), max_len: 6 };
+        let e = Encoded::tokens(vec![vec![5, 6, 7], vec![8]], 0, 6);
         let Input::Tokens(t) = e.collate(&[0, 1], Padding::Dynamic, Device::Cpu) else { panic!() };
         assert_eq!(t.ids.size(), vec![2, 3]);
         assert_eq!(Vec::<i64>::try_from(t.ids.view([-1])).unwrap(), vec![5, 6, 7, 8, 0, 0]);
         assert_eq!(Vec::<i64>::try_from(t.mask.view([-1])).unwrap(), vec![1, 1, 1, 1, 0, 0]);
+        assert!(t.types.is_none() && t.anchors.is_none());
         let Input::Tokens(t) = e.collate(&[1], Padding::Fixed, Device::Cpu) else { panic!() };
         assert_eq!(t.ids.size(), vec![1, 6]);
+        // Pairs: token type 1 from each item's second segment to its end; padding stays 0.
+        let p = Encoded {
+            segments: Some(vec![2, 1]),
+            anchors: Some(vec![[1, 2], [0, 0]]),
+            ..Encoded::tokens(vec![vec![5, 6, 7], vec![8, 9]], 0, 6)
+        };
+        let Input::Tokens(t) = p.subset(&[1, 0]).collate(&[0, 1], Padding::Dynamic, Device::Cpu) else {
+            panic!()
+        };
+        assert_eq!(Vec::<i64>::try_from(t.types.unwrap().view([-1])).unwrap(), vec![0, 1, 0, 0, 0, 1]);
+        assert_eq!(Vec::<i64>::try_from(t.anchors.unwrap().view([-1])).unwrap(), vec![0, 0, 1, 2]);
+        let both = p.concat(&p.subset(&[1]));
+        assert_eq!(both.items, [vec![5, 6, 7], vec![8, 9], vec![8, 9]]);
+        assert_eq!(
+            (both.segments.unwrap(), both.anchors.unwrap()),
+            (vec![2, 1, 1], vec![[1, 2], [0, 0], [0, 0]])
+        );
     }
 }

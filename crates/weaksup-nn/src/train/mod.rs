@@ -617,7 +617,7 @@ mod tests {
 
     #[test]
     fn hard_targets_are_one_hot_rows_in_row_order() {
-        let enc = Encoded { items: vec![vec![1], vec![2], vec![3]], pad_id: Some(0), max_len: 4 };
+        let enc = Encoded::tokens(vec![vec![1], vec![2], vec![3]], 0, 4);
         let set = TrainSet::hard(&enc, vec![2, 0], &[1, 0], 3);
         assert_eq!(set.rows, [2, 0]);
         assert_eq!(set.targets, [0.0, 1.0, 0.0, 1.0, 0.0, 0.0]);
