@@ -755,6 +755,40 @@ max_len = 96"#,
         assert_eq!(new.mixes_with(&old).unwrap(), "dataset `a` is defined differently");
     }
 
+    /// Every grid under `benches/grids` parses, and each dataset's overrides apply and validate
+    /// (the model is swapped for `tiny-bert` on the CPU so no download is needed).
+    #[test]
+    fn shipped_grids_load_and_their_overrides_validate() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/grids");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "toml") {
+                continue;
+            }
+            let cfg = BenchConfig::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let model = EndModelConfig {
+                model: crate::model::ModelSource::TinyBert,
+                device: crate::model::DeviceChoice::Cpu,
+                ..cfg.end_model.clone()
+            }
+            .resolve()
+            .unwrap();
+            for d in &cfg.datasets {
+                let what = format!("{} / {}", path.display(), d.name);
+                d.train_config(&cfg.train)
+                    .and_then(|t| t.validate())
+                    .unwrap_or_else(|e| panic!("{what}: {e}"));
+                d.cosine_config(&cfg.cosine)
+                    .and_then(|c| c.validate())
+                    .unwrap_or_else(|e| panic!("{what}: {e}"));
+                d.end_model(&model).unwrap_or_else(|e| panic!("{what}: {e}"));
+            }
+            seen += 1;
+        }
+        assert!(seen >= 3, "grids found: {seen}");
+    }
+
     fn cell(dataset: &str, method: BenchMethod, seed: u64, score: Option<f64>) -> Cell {
         let error = score.is_none().then(|| "failed".to_string());
         Cell {

@@ -525,7 +525,7 @@ pub struct EndModelRun {
 
 /// What the end model reads from every row of `ds`.
 pub fn model_texts(ds: &Dataset, input: ModelInput) -> Result<ModelTexts> {
-    Ok(crate::data::model_texts(&ds.frame, input, &ds.describe())?)
+    crate::data::model_texts(&ds.frame, input, &ds.describe())
 }
 
 /// Scores of `pred` on one split; with `covered`, also on covered rows.

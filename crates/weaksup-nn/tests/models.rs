@@ -334,17 +334,20 @@ fn roberta_and_distilbert_layouts_export_and_reload() {
         );
     }
     let dir = tempfile::tempdir().unwrap();
+    let load_error = || {
+        TransformerClassifier::from_pretrained(
+            dir.path(),
+            2,
+            TransformerOptions::default(),
+            Device::Cpu,
+            0,
+            &[],
+        )
+        .unwrap_err()
+        .to_string()
+    };
     std::fs::write(dir.path().join("config.json"), r#"{"model_type": "gpt2", "vocab_size": 10, "hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 16, "max_position_embeddings": 32}"#).unwrap();
-    let e = TransformerClassifier::from_pretrained(
-        dir.path(),
-        2,
-        TransformerOptions::default(),
-        Device::Cpu,
-        0,
-        &[],
-    )
-    .unwrap_err()
-    .to_string();
+    let e = load_error();
     assert!(e.contains("(field `model_type`): `gpt2` is not supported"), "{e}");
     // A corrupt or hostile config.json is an error naming the field, never a crash or an abort.
     for (field, bad) in [
@@ -357,16 +360,7 @@ fn roberta_and_distilbert_layouts_export_and_reload() {
         cfg[field] =
             if field == "layer_norm_eps" { serde_json::json!(bad) } else { serde_json::json!(bad as i64) };
         std::fs::write(dir.path().join("config.json"), cfg.to_string()).unwrap();
-        let e = TransformerClassifier::from_pretrained(
-            dir.path(),
-            2,
-            TransformerOptions::default(),
-            Device::Cpu,
-            0,
-            &[],
-        )
-        .unwrap_err()
-        .to_string();
+        let e = load_error();
         assert!(e.contains(&format!("(field `{field}`)")), "{field} = {bad}: {e}");
     }
 }
