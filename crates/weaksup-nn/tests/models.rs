@@ -12,7 +12,9 @@ use weaksup_core::metrics::Metric;
 use weaksup_core::progress::{NoProgress, Progress};
 use weaksup_nn::model::ngram::{NgramClassifier, NgramConfig};
 use weaksup_nn::model::tokenizer::TextTokenizer;
-use weaksup_nn::model::transformer::{TransformerClassifier, TransformerConfig, TransformerOptions};
+use weaksup_nn::model::transformer::{
+    LoadReport, TransformerClassifier, TransformerConfig, TransformerOptions,
+};
 use weaksup_nn::model::{Pooling, Precision, TokenBatch};
 use weaksup_nn::train::{self, Encoded, EndModel, EvalSet, TrainConfig, TrainSet, soft_cross_entropy};
 
@@ -238,6 +240,12 @@ fn killed_run_resumes_to_the_same_weights() {
     assert_eq!(weights(&c), weights(&a));
 }
 
+/// An exported folder loaded back with default options on the CPU (no added tokens).
+fn reload(dir: &std::path::Path, n_classes: i64) -> (TransformerClassifier, LoadReport) {
+    TransformerClassifier::from_pretrained(dir, n_classes, TransformerOptions::default(), Device::Cpu, 0, &[])
+        .unwrap()
+}
+
 #[test]
 fn hf_export_reloads_to_identical_logits_and_bf16_matches_fp32() {
     let _guard = torch_lock();
@@ -252,15 +260,7 @@ fn hf_export_reloads_to_identical_logits_and_bf16_matches_fp32() {
     let logits = tch::no_grad(|| model.forward(&batch, false).unwrap().logits);
     let dir = tempfile::tempdir().unwrap();
     model.export_hf(dir.path(), None).unwrap();
-    let (back, report) = TransformerClassifier::from_pretrained(
-        dir.path(),
-        3,
-        TransformerOptions::default(),
-        Device::Cpu,
-        0,
-        &[],
-    )
-    .unwrap();
+    let (back, report) = reload(dir.path(), 3);
     assert!(report.missing.is_empty() && report.unexpected.is_empty(), "{report:?}");
     let again = tch::no_grad(|| back.forward(&batch, false).unwrap().logits);
     assert_eq!(
@@ -310,15 +310,7 @@ fn roberta_and_distilbert_layouts_export_and_reload() {
         if kind == "distilbert" {
             assert_eq!(json["dim"], 32, "HF DistilBertConfig names");
         }
-        let (back, report) = TransformerClassifier::from_pretrained(
-            dir.path(),
-            2,
-            TransformerOptions::default(),
-            Device::Cpu,
-            0,
-            &[],
-        )
-        .unwrap();
+        let (back, report) = reload(dir.path(), 2);
         assert!(report.missing.is_empty() && report.unexpected.is_empty(), "{kind}: {report:?}");
         assert_eq!(back.config, cfg);
         let (enc, _) = toy_tokens(4, 8);
