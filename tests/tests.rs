@@ -5,5 +5,6 @@ mod common;
 
 mod batch;
 mod cli;
+mod data_in;
 mod fuzz_smoke;
 mod reliability;

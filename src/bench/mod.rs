@@ -323,6 +323,11 @@ struct Loaded {
 fn load(d: &BenchDataset, registry: &Registry, seeds: &Seeds) -> Result<Loaded> {
     let mut data = d.data.clone();
     data.path = data.path.as_deref().map(shared_path);
+    for list in
+        [&mut data.splits.train, &mut data.splits.valid, &mut data.splits.test, &mut data.splits.unlabeled]
+    {
+        list.iter_mut().for_each(|p| *p = shared_path(p));
+    }
     let lfs = pipeline::lf_set(&d.lfs, &data, registry)?;
     let splits = pipeline::load_data(&data, seeds, lfs.as_ref().map(|s| s.classes()))?;
     let compiled = lfs.map(|s| s.compile()).transpose()?;

@@ -17,7 +17,32 @@ use crate::train::{ClassWeights, OnNonFinite, Padding};
 /// Where the data comes from (every command that reads a corpus).
 #[derive(Args, Debug, Clone, Default)]
 pub(super) struct DataArgs {
-    /// Dataset: WRENCH folder or split file, CSV/TSV, Parquet, JSONL, COSINE JSON. Omit for the demo corpus.
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Instead of --data: the training split's files (each a file, a folder or a glob in quotes,
+    /// e.g. 'videos/train-*.csv'; several are concatenated).
+    #[arg(long, num_args = 1.., conflicts_with = "data")]
+    pub train: Vec<PathBuf>,
+    /// Instead of --data: the validation split's files (gold labels make every choice measurable).
+    #[arg(long, num_args = 1.., conflicts_with = "data")]
+    pub valid: Vec<PathBuf>,
+    /// Instead of --data: the test split's files.
+    #[arg(long, num_args = 1.., conflicts_with = "data")]
+    pub test: Vec<PathBuf>,
+    /// Instead of --data: rows without gold labels that COSINE may pool (--unlabeled true).
+    #[arg(long, num_args = 1.., conflicts_with = "data")]
+    pub unlabeled_files: Vec<PathBuf>,
+    /// Only this split: it must exist (for a single file whose name is no split name, the name it gets).
+    #[arg(long)]
+    pub split: Option<String>,
+}
+
+/// One dataset path and how to read it (the part of [`DataArgs`] that `data split` shares).
+#[derive(Args, Debug, Clone, Default)]
+pub(crate) struct SourceArgs {
+    /// Dataset: a WRENCH or COSINE folder, a folder of split files (train.csv, valid.csv, test.csv;
+    /// or .tsv, .parquet, .jsonl), or one CSV/TSV, Parquet, JSONL, WRENCH or COSINE file. Omit for
+    /// the demo corpus.
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Force the format.
@@ -29,19 +54,17 @@ pub(super) struct DataArgs {
     /// Column holding gold labels, as names or ids (default: `label` when present).
     #[arg(long)]
     pub label_col: Option<String>,
-    /// Class names, comma-separated (default: from label.json, the LF file, or inferred).
+    /// Class names, comma-separated (default: from label.json or classes.json, the LF file, or inferred).
     #[arg(long, value_delimiter = ',')]
     pub classes: Option<Vec<String>>,
-    /// Only this split (default: all splits of the dataset).
-    #[arg(long)]
-    pub split: Option<String>,
 }
 
-impl DataArgs {
+impl SourceArgs {
     /// Overrides the keys of `data` these flags set.
     pub fn apply(&self, data: &mut DataConfig) {
         if let Some(p) = &self.data {
             data.path = Some(p.clone());
+            data.splits = Default::default();
         }
         let load: &mut LoadOptions = &mut data.load;
         if let Some(f) = self.format {
@@ -56,8 +79,31 @@ impl DataArgs {
         if let Some(c) = &self.classes {
             load.classes = Some(c.clone());
         }
+    }
+}
+
+impl DataArgs {
+    /// Overrides the keys of `data` these flags set.
+    pub fn apply(&self, data: &mut DataConfig) {
+        self.source.apply(data);
+        let files = [
+            (&self.train, &mut data.splits.train),
+            (&self.valid, &mut data.splits.valid),
+            (&self.test, &mut data.splits.test),
+            (&self.unlabeled_files, &mut data.splits.unlabeled),
+        ];
+        let mut any = false;
+        for (given, slot) in files {
+            if !given.is_empty() {
+                *slot = given.clone();
+                any = true;
+            }
+        }
+        if any {
+            data.path = None;
+        }
         if let Some(s) = &self.split {
-            load.split = Some(s.clone());
+            data.load.split = Some(s.clone());
         }
     }
     /// The data config of these flags over the defaults.

@@ -130,8 +130,12 @@ enum DataCommand {
     Info(DataInfoArgs),
     /// Write the built-in demo corpus (train/valid/test) as Parquet or CSV.
     Demo(DemoArgs),
-    /// Convert a dataset's splits to Parquet or CSV (`<out>/<split>.<ext>`).
+    /// Convert a dataset's splits to a dataset folder (`<out>/<split>.<ext>`, classes and stored
+    /// votes in sidecars) that loads back as the same splits.
     Convert(ConvertArgs),
+    /// Split one file (or one split) into train / valid / test, stratified by gold class on request,
+    /// and write them as a dataset folder.
+    Split(DataSplitArgs),
 }
 
 #[derive(Args, Debug)]
@@ -141,13 +145,6 @@ struct DataInfoArgs {
     /// Seed of the demo corpus (when --data is omitted).
     #[arg(long, default_value_t = DemoParams::default().seed)]
     seed: u64,
-}
-
-/// A file type the data commands write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Ext {
-    Parquet,
-    Csv,
 }
 
 #[derive(Args, Debug)]
@@ -165,7 +162,7 @@ struct DemoArgs {
     n_test: Option<usize>,
     /// File type.
     #[arg(long, value_enum, default_value = "parquet")]
-    ext: Ext,
+    ext: data::OutputFormat,
 }
 
 #[derive(Args, Debug)]
@@ -179,7 +176,37 @@ struct ConvertArgs {
     out: PathBuf,
     /// File type.
     #[arg(long, value_enum, default_value = "parquet")]
-    ext: Ext,
+    ext: data::OutputFormat,
+}
+
+#[derive(Args, Debug)]
+struct DataSplitArgs {
+    #[command(flatten)]
+    source: args::SourceArgs,
+    /// Instead of --data: several files to split as one (each a file, a folder or a glob in quotes).
+    #[arg(long, num_args = 1.., conflicts_with = "data")]
+    from: Vec<PathBuf>,
+    /// The split to split, when the data has several (default: its only split).
+    #[arg(long)]
+    split: Option<String>,
+    /// Fraction of rows for the validation split.
+    #[arg(long, value_parser = unit_interval, default_value_t = 0.1)]
+    valid: f64,
+    /// Fraction of rows for the test split.
+    #[arg(long, value_parser = unit_interval, default_value_t = 0.0)]
+    test: f64,
+    /// Keep each gold class's share in every split (needs gold labels).
+    #[arg(long)]
+    stratify: bool,
+    /// Seed of the row shuffle (same seed and data, same splits).
+    #[arg(long, default_value_t = DemoParams::default().seed)]
+    seed: u64,
+    /// Output folder.
+    #[arg(long)]
+    out: PathBuf,
+    /// File type.
+    #[arg(long, value_enum, default_value = "parquet")]
+    ext: data::OutputFormat,
 }
 
 /// Parses a count that must be at least 1 (batch sizes, steps, chunk sizes).
@@ -323,6 +350,7 @@ fn run(cli: Cli, registry: &Registry) -> Result<ExitCode> {
         Command::Data(DataCommand::Info(a)) => cmd_data_info(a),
         Command::Data(DataCommand::Demo(a)) => cmd_data_demo(a),
         Command::Data(DataCommand::Convert(a)) => cmd_data_convert(a),
+        Command::Data(DataCommand::Split(a)) => cmd_data_split(a),
         Command::Batch(c) => batch::cmd_batch(c, registry, quiet),
     }
 }
@@ -439,16 +467,21 @@ fn cmd_data_info(a: DataInfoArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn write_splits(splits: &Splits, out: &Path, ext: Ext) -> Result<()> {
-    let ext = match ext {
-        Ext::Parquet => "parquet",
-        Ext::Csv => "csv",
-    };
+/// Writes `splits` as a dataset folder in `out` and prints each split.
+fn write_splits(
+    splits: &Splits,
+    out: &Path,
+    ext: data::OutputFormat,
+    columns: &data::FolderColumns,
+) -> Result<()> {
+    data::write_folder(splits, out, ext, columns)?;
     for ds in &splits.splits {
-        let mut frame = ds.frame.clone();
-        let path = out.join(format!("{}.{ext}", ds.split));
-        data::write_frame(&mut frame, &path)?;
-        println!("{}: {} rows → {}", ds.split, ds.len(), path.display());
+        println!(
+            "{}: {} rows → {}",
+            ds.split,
+            ds.len(),
+            out.join(format!("{}.{}", ds.split, ext.ext())).display()
+        );
     }
     Ok(())
 }
@@ -464,8 +497,7 @@ fn cmd_data_demo(a: DemoArgs) -> Result<ExitCode> {
     };
     let splits = data::demo_splits(&params)?;
     let out = data::OutputDir::prepare(&a.out, "data demo", &[])?;
-    write_splits(&splits, &a.out, a.ext)?;
-    data::write_json(&a.out.join("classes.json"), &splits.splits[0].classes)?;
+    write_splits(&splits, &a.out, a.ext, &Default::default())?;
     out.finish()?;
     Ok(ExitCode::SUCCESS)
 }
@@ -473,7 +505,65 @@ fn cmd_data_demo(a: DemoArgs) -> Result<ExitCode> {
 fn cmd_data_convert(a: ConvertArgs) -> Result<ExitCode> {
     let splits = pipeline::load_data(&a.data.config(), &Seeds::new(a.seed), None)?;
     let out = data::OutputDir::prepare(&a.out, "data convert", &[])?;
-    write_splits(&splits, &a.out, a.ext)?;
+    write_splits(&splits, &a.out, a.ext, &Default::default())?;
     out.finish()?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_data_split(a: DataSplitArgs) -> Result<ExitCode> {
+    let mut cfg = pipeline_run::DataConfig::default();
+    a.source.apply(&mut cfg);
+    cfg.splits.train = a.from.clone();
+    if cfg.path.is_none() && a.from.is_empty() {
+        anyhow::bail!("data split: pass the file to split with --data (or several with --from)");
+    }
+    let splits = pipeline::load_data(&cfg, &Seeds::new(a.seed), None)?;
+    let ds = match (&a.split, splits.splits.as_slice()) {
+        (Some(s), _) => splits.require(s)?,
+        (None, [one]) => one,
+        (None, many) => anyhow::bail!(
+            "data split: the data has several splits ({}); choose one with --split",
+            many.iter().map(|d| d.split.as_str()).collect::<Vec<_>>().join(", ")
+        ),
+    };
+    let params = data::SplitParams { valid: a.valid, test: a.test, stratify: a.stratify, seed: a.seed };
+    let parts = data::split_dataset(ds, &params)?;
+    let out = data::OutputDir::prepare(&a.out, "data split", &[])?;
+    // The files keep the source's column names, so they read with the same flags as the source.
+    let columns = data::FolderColumns {
+        text: cfg.load.text_col.clone(),
+        label: cfg.load.label_col.clone().unwrap_or_else(|| data::LABEL.into()),
+    };
+    write_splits(&parts, &a.out, a.ext, &columns)?;
+    out.finish()?;
+    if ds.gold().is_some() {
+        for p in &parts.splits {
+            println!("  {}: {}", p.split, class_counts(p));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `name n (share)` per class of a split's gold labels, and the rows without one.
+fn class_counts(ds: &data::Dataset) -> String {
+    let gold = ds.gold().unwrap_or_default();
+    let mut counts = vec![0usize; ds.classes.len()];
+    let mut missing = 0;
+    for g in &gold {
+        match g {
+            Some(c) => counts[*c as usize] += 1,
+            None => missing += 1,
+        }
+    }
+    let n = gold.len().max(1) as f64;
+    let mut parts: Vec<String> = ds
+        .classes
+        .iter()
+        .zip(&counts)
+        .map(|(c, k)| format!("{c} {k} ({:.1}%)", 100.0 * *k as f64 / n))
+        .collect();
+    if missing > 0 {
+        parts.push(format!("no gold {missing}"));
+    }
+    parts.join(", ")
 }

@@ -210,16 +210,20 @@ fn fit(p: PipelineArgs, method: Method, registry: &Registry, quiet: bool) -> Res
 /// Stage 1, COSINE rounds and per-split scores, for terminals.
 pub(super) fn print_summary(r: &EndModelRun, metric: Metric) {
     let s1 = &r.stage1;
+    // Without a valid split with gold labels nothing is chosen: say what is kept instead.
+    let no_valid = s1.best_score.is_none();
     println!(
-        "{}trained {} steps on {} rows in {:.1}s ({:.1} examples/s){}; best valid {} at step {}",
+        "{}trained {} steps on {} rows in {:.1}s ({:.1} examples/s){}; {}",
         if r.cosine.is_some() { "stage 1: " } else { "" },
         s1.steps,
         r.train_rows,
         s1.seconds,
         s1.examples_per_second,
         if s1.stopped_early { ", stopped early" } else { "" },
-        s1.best_score.map_or("-".into(), |s| format!("{s:.3}")),
-        s1.best_step.map_or("-".into(), |s| s.to_string())
+        match (s1.best_score, s1.best_step) {
+            (Some(s), Some(step)) => format!("best valid {s:.3} at step {step}"),
+            _ => "no valid split with gold labels: the final weights".into(),
+        }
     );
     if let Some(c) = &r.cosine {
         for (split, s) in &r.stage1_scores {
@@ -242,12 +246,18 @@ pub(super) fn print_summary(r: &EndModelRun, metric: Metric) {
             );
         }
         println!(
-            "COSINE: {} rounds over a pool of {} rows in {:.1}s; best valid {} ({})",
+            "COSINE: {} rounds over a pool of {} rows in {:.1}s; {}",
             c.rounds.len(),
             c.pool_rows,
             c.seconds,
-            c.best_score.map_or("-".into(), |s| format!("{s:.3}")),
-            if c.best_in_stage2 { "from stage 2" } else { "stage 1 stayed best" }
+            match c.best_score {
+                _ if no_valid => "no valid split with gold labels: the last round's weights".to_string(),
+                Some(s) => format!(
+                    "best valid {s:.3} ({})",
+                    if c.best_in_stage2 { "from stage 2" } else { "stage 1 stayed best" }
+                ),
+                None => "—".to_string(),
+            }
         );
     }
     for res in &r.splits {
@@ -255,7 +265,16 @@ pub(super) fn print_summary(r: &EndModelRun, metric: Metric) {
             println!("{:<8} {} {:.3} (LF-covered rows)", res.split, metric.name(), metric.of(s));
         }
         if let Some(s) = &res.scores {
-            println!("{:<8} {} {:.3}", res.split, metric.name(), metric.of(s));
+            // A split the model was fitted on (the only split, when there is no `train`) scores
+            // its own training rows: said so, never reported as if held out.
+            let trained = res.split == r.train_split && res.split != "train";
+            println!(
+                "{:<8} {} {:.3}{}",
+                res.split,
+                metric.name(),
+                metric.of(s),
+                if trained { " (TRAINING-SET score: the model was fitted on these rows)" } else { "" }
+            );
         }
     }
     println!("end model: {:.1}s in all", r.seconds);

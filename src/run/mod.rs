@@ -32,13 +32,24 @@ use weaksup_core::seeds::Seeds;
 #[serde(deny_unknown_fields, default)]
 #[derive(Default)]
 pub struct DataConfig {
-    /// A dataset path (WRENCH folder, CSV, Parquet, JSONL, COSINE JSON); `None` = the demo corpus.
+    /// A dataset path (WRENCH or COSINE folder, a folder of `train.csv`/`valid.csv`/`test.csv`, or
+    /// one CSV, Parquet, JSONL, COSINE JSON file); `None` (and no `splits`) = the demo corpus.
     pub path: Option<PathBuf>,
+    /// Instead of `path`: the files of each split (`train`, `valid`, `test`, `unlabeled`), each
+    /// entry a file, a folder or a glob.
+    pub splits: data::SplitFiles,
     /// Column mapping and format for `path`.
     pub load: LoadOptions,
     /// Parameters of the built-in demo corpus (used when `path` is `None`); its `seed` is always
     /// the run's `seed`.
     pub demo: DemoParams,
+}
+
+impl DataConfig {
+    /// Whether this is the built-in demo corpus (neither a path nor split files).
+    pub fn is_demo(&self) -> bool {
+        self.path.is_none() && self.splits.is_empty()
+    }
 }
 
 /// Which labeling functions to apply.

@@ -124,33 +124,78 @@ pub fn lf_set(lfs: &LfConfig, data: &DataConfig, registry: &Registry) -> Result<
     if !lfs.files.is_empty() {
         return LfFile::load_set(&lfs.files, registry).map(|(s, _)| Some(s));
     }
-    if data.path.is_none() {
+    if data.is_demo() {
         return demo_lfs(registry).map(Some);
     }
     Ok(None)
 }
 
-/// Loads the corpus of `data` (the demo corpus, seeded by `seeds`, when it has no path). Class
-/// names: `data.load.classes`, else those of a WRENCH folder's `label.json`, else `lf_classes`
-/// (the LF files') for files that only give ids or names. With `data.load.split` and several
-/// splits, only that split is kept (it must exist).
+/// Loads the corpus of `data` (the demo corpus, seeded by `seeds`, when it has neither a path
+/// nor split files). Class names: `data.load.classes`, else those of a WRENCH folder's
+/// `label.json` or a dataset folder's `classes.json`, else `lf_classes` (the LF files') for files
+/// that only give ids or names. With `data.load.split`, only that split is kept: it must exist
+/// (a single file is that split, named so).
 pub fn load_data(data: &DataConfig, seeds: &Seeds, lf_classes: Option<&[String]>) -> Result<Splits> {
-    let splits = match &data.path {
-        None => data::demo_splits(&DemoParams { seed: seeds.demo(), ..data.demo.clone() })?,
-        Some(path) => {
-            let wrench = matches!(data.load.format, Some(data::Format::Wrench)) || path.is_dir();
-            let classes = data
-                .load
-                .classes
-                .clone()
-                .or_else(|| (!wrench).then(|| lf_classes.map(<[String]>::to_vec)).flatten());
-            data::load(path, &LoadOptions { classes, ..data.load.clone() })?
+    let with_lf_classes = |wrench: bool| {
+        data.load.classes.clone().or_else(|| (!wrench).then(|| lf_classes.map(<[String]>::to_vec)).flatten())
+    };
+    let (splits, one_file) = match (&data.path, data.splits.is_empty()) {
+        (Some(path), false) => {
+            return Err(Error::Config(format!(
+                "data: both a path ({}) and split files are given; use one",
+                path.display()
+            )));
+        }
+        (None, false) => {
+            let classes = with_lf_classes(false);
+            let load = LoadOptions { classes, split: None, ..data.load.clone() };
+            (data::load_split_files(&data.splits, &load)?, false)
+        }
+        (None, true) => (data::demo_splits(&DemoParams { seed: seeds.demo(), ..data.demo.clone() })?, false),
+        (Some(path), true) => {
+            let folder = path.is_dir();
+            let wrench = matches!(data.load.format, Some(data::Format::Wrench))
+                || path.join("label.json").is_file()
+                || (folder && path.join(data::splits::CLASSES_FILE).is_file());
+            let load = LoadOptions { classes: with_lf_classes(wrench), ..data.load.clone() };
+            let splits = data::load(path, &load)?;
+            (splits, !folder && splits_from_one_file(path))
         }
     };
-    match &data.load.split {
-        Some(s) if splits.splits.len() > 1 => Ok(Splits { splits: vec![splits.require(s)?.clone()] }),
-        _ => Ok(splits),
+    let mut splits = splits;
+    if let Some(lf) = lf_classes.filter(|_| data.load.classes.is_none()) {
+        // The one class rule (ids named by position, names matched in any order or case); data
+        // it cannot align keeps its classes, and the caller's check (the LF files' classes when
+        // votes are applied, the model's in `predict`) reports the mismatch.
+        for ds in &mut splits.splits {
+            if let Err(e) = data::align_classes(ds, lf) {
+                tracing::debug!("classes not aligned: {e}");
+            }
+        }
     }
+    match &data.load.split {
+        Some(s) if one_file => {
+            let path = data.path.as_deref().expect("one file");
+            match data::splits::split_named_by(path) {
+                Some(named) if named != s => Err(Error::Config(format!(
+                    "{} holds the `{named}` split, not `{s}` (--split names the split of a file whose name does not)",
+                    path.display()
+                ))),
+                _ => {
+                    splits.splits.iter_mut().for_each(|d| d.split = s.clone());
+                    Ok(splits)
+                }
+            }
+        }
+        Some(s) => Ok(Splits { splits: vec![splits.require(s)?.clone()] }),
+        None => Ok(splits),
+    }
+}
+
+/// Whether `path` is one file that holds one split (named by `--split`, or its file name), as
+/// opposed to a dataset folder.
+fn splits_from_one_file(path: &Path) -> bool {
+    path.is_file()
 }
 
 /// Where a corpus's votes come from.
@@ -203,7 +248,7 @@ pub fn votes(
             VoteSource::Lfs(c) => {
                 if c.classes() != ds.classes.as_slice() {
                     return Err(Error::Config(format!(
-                        "the LF files' classes [{}] differ from the data's [{}] ({}); pass --classes or fix label.json / the LF file",
+                        "the LF files' classes [{}] differ from the data's [{}] ({}): the data's classes must be the same names (any order or case) or ids 0..C; pass --classes or fix label.json / the LF file",
                         c.classes().join(", "),
                         ds.classes.join(", "),
                         ds.split
@@ -648,6 +693,12 @@ pub fn fit(
     }
     let c = model.n_classes() as usize;
     let train_ds = &splits.splits[sup.split];
+    if train_ds.split != "train" && train_ds.gold().is_some() {
+        tracing::warn!(
+            split = %train_ds.split,
+            "no `train` split: the end model is fitted on this split, so its scores there are training-set scores"
+        );
+    }
     let encoded: Vec<Encoded> = splits
         .splits
         .iter()

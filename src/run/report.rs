@@ -143,7 +143,24 @@ pub fn render(
     let _ = write!(
         s,
         "Data: {}. Classes: {}. Seed: {}. Resolved config: [config.toml](config.toml).\n\n",
-        cfg.data.path.as_ref().map_or("built-in demo corpus".to_string(), |p| format!("`{}`", p.display())),
+        match &cfg.data.path {
+            Some(p) => format!("`{}`", p.display()),
+            None if cfg.data.is_demo() => "built-in demo corpus".to_string(),
+            None => cfg
+                .data
+                .splits
+                .entries()
+                .iter()
+                .filter(|(_, e)| !e.is_empty())
+                .map(|(k, e)| {
+                    format!(
+                        "{k} {}",
+                        e.iter().map(|p| format!("`{}`", p.display())).collect::<Vec<_>>().join(" ")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+        },
         classes.join(", "),
         cfg.seed
     );
@@ -159,14 +176,18 @@ pub fn render(
         };
         let _ = write!(
             s,
-            "## End model\n\nModel `{}` ({}, {}), {method}; targets `{}` on {} rows of `{}`, {} rows for early stopping. Fine-tuned model: [model/](model/) (Hugging Face layout for transformers). Metrics: [metrics.json](metrics.json); curves: [curves.csv](curves.csv). Training took {:.1} s.\n\n",
+            "## End model\n\nModel `{}` ({}, {}), {method}; targets `{}` on {} rows of `{}`; {}. Fine-tuned model: [model/](model/) (Hugging Face layout for transformers). Metrics: [metrics.json](metrics.json); curves: [curves.csv](curves.csv). Training took {:.1} s.\n\n",
             cfg.end_model.model,
             cfg.end_model.precision,
             cfg.end_model.device,
             String::from(cfg.targets.clone()),
             r.train_rows,
             r.train_split,
-            r.dev_rows,
+            if r.dev_rows == 0 {
+                "no valid split with gold labels, so no early stopping or checkpoint choice: the final weights".to_string()
+            } else {
+                format!("{} valid rows for early stopping and the checkpoint choice", r.dev_rows)
+            },
             r.seconds
         );
         s.push_str("| split | rows | accuracy | macro F1 | binary F1 |\n|---|---|---|---|---|\n");
@@ -175,23 +196,35 @@ pub fn render(
                 let _ = writeln!(s, "| {} (LF-covered rows) | {} | {} |", res.split, sc.n, fmt_scores(sc));
             }
             if let Some(sc) = &res.scores {
-                let _ = writeln!(s, "| {} | {} | {} |", res.split, sc.n, fmt_scores(sc));
+                let name = if res.split == r.train_split && res.split != "train" {
+                    format!("{} (trained on: training-set scores)", res.split)
+                } else {
+                    res.split.clone()
+                };
+                let _ = writeln!(s, "| {name} | {} | {} |", sc.n, fmt_scores(sc));
             }
         }
         if let Some(c) = &r.cosine {
-            s.push_str("\nAfter stage 1 alone (same run):\n\n| split | rows | accuracy | macro F1 | binary F1 |\n|---|---|---|---|---|\n");
-            for (split, sc) in &r.stage1_scores {
-                let _ = writeln!(s, "| {split} | {} | {} |", sc.n, fmt_scores(sc));
+            if !r.stage1_scores.is_empty() {
+                s.push_str("\nAfter stage 1 alone (same run):\n\n| split | rows | accuracy | macro F1 | binary F1 |\n|---|---|---|---|---|\n");
+                for (split, sc) in &r.stage1_scores {
+                    let _ = writeln!(s, "| {split} | {} | {} |", sc.n, fmt_scores(sc));
+                }
             }
             let _ = write!(
                 s,
-                "\nCOSINE: {} rounds, {} steps over a pool of {} rows in {:.1} s; best validation {} ({}).\n\nAccuracies against gold and flips are diagnostics, never used for training or selection.\n\n| round | step | selected | pseudo-label acc. (selected) | teacher acc. (pool) | flipped | selected per class | L_cls | R_con | R_conf | valid |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
+                "\nCOSINE: {} rounds, {} steps over a pool of {} rows in {:.1} s; {}.\n\nAccuracies against gold and flips are diagnostics, never used for training or selection.\n\n| round | step | selected | pseudo-label acc. (selected) | teacher acc. (pool) | flipped | selected per class | L_cls | R_con | R_conf | valid |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
                 c.rounds.len(),
                 c.steps,
                 c.pool_rows,
                 c.seconds,
-                c.best_score.map_or("–".into(), |b| format!("{b:.3}")),
-                if c.best_in_stage2 { "from stage 2" } else { "stage 1 stayed best" }
+                match c.best_score {
+                    Some(b) if r.dev_rows > 0 => format!(
+                        "best validation {b:.3} ({})",
+                        if c.best_in_stage2 { "from stage 2" } else { "stage 1 stayed best" }
+                    ),
+                    _ => "no valid split with gold labels: the last round's weights are kept".to_string(),
+                }
             );
             for x in &c.rounds {
                 let _ = writeln!(

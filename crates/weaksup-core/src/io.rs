@@ -250,6 +250,16 @@ pub fn write_csv(frame: &mut DataFrame, path: &Path) -> Result<()> {
     write_atomic(path, &buf)
 }
 
+/// Writes a frame as JSON Lines (one object per row), atomically.
+pub fn write_jsonl(frame: &mut DataFrame, path: &Path) -> Result<()> {
+    let mut buf = Vec::new();
+    JsonWriter::new(&mut buf)
+        .with_json_format(JsonFormat::JsonLines)
+        .finish(frame)
+        .ctx(|| format!("writing {}", path.display()))?;
+    write_atomic(path, &buf)
+}
+
 /// Writes a frame as Parquet or CSV, chosen by the extension (`.csv`, else Parquet).
 pub fn write_frame(frame: &mut DataFrame, path: &Path) -> Result<()> {
     match path.extension().and_then(|e| e.to_str()) {

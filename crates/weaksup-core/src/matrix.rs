@@ -162,6 +162,18 @@ impl LabelMatrix {
         })
     }
 
+    /// Keeps the rows `rows`, in that order (e.g. one split of `weaksup data split`).
+    pub fn select_rows(&self, rows: &[usize]) -> Result<Self> {
+        if let Some(&bad) = rows.iter().find(|&&r| r >= self.n_rows) {
+            return Err(Error::invalid("label matrix", format!("row {bad} of {}", self.n_rows)));
+        }
+        let mut votes = Vec::with_capacity(rows.len() * self.n_lfs());
+        for &r in rows {
+            votes.extend_from_slice(self.row(r));
+        }
+        Ok(Self { votes, n_rows: rows.len(), lf_names: self.lf_names.clone(), cardinality: self.cardinality })
+    }
+
     /// One `Int16` column per LF, named after it.
     pub fn to_frame(&self) -> Result<DataFrame> {
         let cols: Vec<Column> = (0..self.n_lfs())

@@ -6,3 +6,4 @@ mod data_loaders;
 mod label_models;
 mod lf;
 mod properties;
+mod split_files;

@@ -11,6 +11,7 @@ mod cosine;
 pub mod demo;
 pub mod inputs;
 pub mod records;
+pub mod splits;
 mod tabular;
 mod wrench;
 
@@ -25,6 +26,9 @@ pub use crate::io::{
     write_parquet,
 };
 pub use inputs::{ENTITY_MARKERS, ModelInput, ModelTexts, model_texts};
+pub use splits::{
+    FolderColumns, OutputFormat, SplitFiles, SplitParams, load_split_files, split_dataset, write_folder,
+};
 pub use wrench::load_wrench;
 
 use crate::error::{Context, Error, Result};
@@ -174,7 +178,11 @@ impl Splits {
     pub fn require(&self, name: &str) -> Result<&Dataset> {
         self.get(name).ok_or_else(|| {
             let have: Vec<&str> = self.splits.iter().map(|d| d.split.as_str()).collect();
-            Error::invalid("dataset", format!("no split `{name}` (have: {})", have.join(", ")))
+            let what = self.splits.first().map_or("dataset".into(), |d| match &d.source {
+                Some(p) if self.splits.len() == 1 => p.display().to_string(),
+                _ => d.name.clone(),
+            });
+            Error::invalid(what, format!("no split `{name}` (have: {})", have.join(", ")))
         })
     }
     pub fn names(&self) -> Vec<&str> {
@@ -248,16 +256,38 @@ pub(crate) fn load_inner(path: &Path, opts: &LoadOptions) -> Result<Splits> {
     if format == Format::Cosine && path.is_dir() {
         return cosine::load_folder(path, opts.classes.as_deref());
     }
+    if path.is_dir() {
+        // A tabular folder (`train.csv`, `valid.csv`, ...), whatever --format says of its files.
+        let files = splits::tabular_folder(path)?.ok_or_else(|| no_dataset_in(path))?;
+        let opts =
+            LoadOptions { format: opts.format.filter(|f| !matches!(f, Format::Cosine)), ..opts.clone() };
+        return splits::load_tabular_folder(path, &files, &opts);
+    }
     let split = opts.split.clone().unwrap_or_else(|| file_stem(path));
     let ds = match format {
-        Format::Csv | Format::Parquet | Format::Jsonl => tabular::load(path, format, &split, opts)?,
+        Format::Csv | Format::Parquet | Format::Jsonl => {
+            // A split file of a dataset folder weaksup wrote reads with the folder's classes.
+            let sidecar = path.parent().unwrap_or(Path::new(".")).join(splits::CLASSES_FILE);
+            match (&opts.classes, splits::split_named_by(path).is_some() && sidecar.is_file()) {
+                (None, true) => {
+                    let classes: Vec<String> = read_json(&sidecar)?;
+                    tabular::load(
+                        path,
+                        format,
+                        &split,
+                        &LoadOptions { classes: Some(classes), ..opts.clone() },
+                    )?
+                }
+                _ => tabular::load(path, format, &split, opts)?,
+            }
+        }
         Format::Cosine => cosine::load(path, &split, opts.classes.as_deref())?,
         Format::Wrench => unreachable!(),
     };
     Ok(Splits { splits: vec![ds] })
 }
 
-fn detect_format(path: &Path) -> Result<Format> {
+pub(crate) fn detect_format(path: &Path) -> Result<Format> {
     // The real error (a symlink loop, a permission problem), not just "not found".
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if meta.is_dir() {
@@ -267,10 +297,14 @@ fn detect_format(path: &Path) -> Result<Format> {
         if path.join("train_data.json").is_file() {
             return Ok(Format::Cosine);
         }
-        return Err(Error::invalid(
-            path.display().to_string(),
-            "a folder without label.json or train_data.json; expected a WRENCH folder (train.json, valid.json, test.json, label.json) or a COSINE-paper folder (train_data.json, dev_data.json, test_data.json)",
-        ));
+        // A tabular folder: the format of its train file (or its first split file).
+        let files = splits::tabular_folder(path)?.ok_or_else(|| no_dataset_in(path))?;
+        let first = files
+            .entries()
+            .into_iter()
+            .find_map(|(_, e)| e.first().cloned())
+            .ok_or_else(|| no_dataset_in(path))?;
+        return detect_format(&first);
     }
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     match ext.as_str() {
@@ -306,6 +340,13 @@ fn detect_format(path: &Path) -> Result<Format> {
     }
 }
 
+fn no_dataset_in(path: &Path) -> Error {
+    Error::invalid(
+        path.display().to_string(),
+        "a folder without a dataset; expected a WRENCH folder (train.json, valid.json, test.json, label.json), a COSINE-paper folder (train_data.json, dev_data.json, test_data.json) or split files (train.csv, valid.csv, test.csv; or .tsv, .parquet, .jsonl)",
+    )
+}
+
 fn file_stem(path: &Path) -> String {
     path.file_stem().and_then(|s| s.to_str()).unwrap_or("data").to_string()
 }
@@ -328,6 +369,67 @@ fn first_null(c: &Column) -> Option<usize> {
     }
     let mask = c.is_null();
     mask.iter().position(|v| v == Some(true))
+}
+
+/// Gives `ds` the class names `target` (the LF files'), by the one rule every command uses:
+/// equal lists stay; classes that are bare ids `0..C` take `target`'s names by position (the
+/// LF file names the data's ids); the same names in another order or case are mapped by name
+/// (gold labels and stored votes renumbered). Anything else is an error listing both.
+pub fn align_classes(ds: &mut Dataset, target: &[String]) -> Result<()> {
+    if ds.classes == target {
+        return Ok(());
+    }
+    let ids = ds.classes.iter().enumerate().all(|(i, c)| *c == i.to_string());
+    if ids && ds.classes.len() == target.len() {
+        ds.classes = target.to_vec();
+        return Ok(());
+    }
+    let by_name: Option<Vec<usize>> = (ds.classes.len() == target.len())
+        .then(|| {
+            ds.classes
+                .iter()
+                .map(|c| {
+                    let exact = target.iter().position(|t| t == c);
+                    exact.or_else(|| {
+                        let mut hits = target.iter().enumerate().filter(|(_, t)| t.eq_ignore_ascii_case(c));
+                        match (hits.next(), hits.next()) {
+                            (Some((k, _)), None) => Some(k),
+                            _ => None,
+                        }
+                    })
+                })
+                .collect::<Option<Vec<usize>>>()
+        })
+        .flatten()
+        .filter(|perm| {
+            let mut seen = vec![false; target.len()];
+            perm.iter().all(|&k| !std::mem::replace(&mut seen[k], true))
+        });
+    let Some(perm) = by_name else {
+        return Err(Error::Config(format!(
+            "the LF files' classes [{}] do not match the classes of {} [{}]: the data's classes must be the same names (any order or case) or ids 0..{}; pass --classes to name them",
+            target.join(", "),
+            ds.describe(),
+            ds.classes.join(", "),
+            target.len()
+        )));
+    };
+    if let Ok(label) = ds.frame.column(LABEL) {
+        let ca = label.i32().ctx(|| ds.describe())?;
+        let mapped: Int32Chunked = ca.iter().map(|v| v.map(|v| perm[v as usize] as i32)).collect();
+        let ctx = ds.describe();
+        ds.frame.replace(LABEL, mapped.with_name(LABEL.into()).into_column()).ctx(|| ctx)?;
+    }
+    if let Some(v) = &ds.votes {
+        let votes: Vec<crate::matrix::Label> = v
+            .votes()
+            .iter()
+            .map(|&x| if x < 0 { x } else { perm[x as usize] as crate::matrix::Label })
+            .collect();
+        ds.votes = Some(LabelMatrix::new(votes, v.n_rows(), v.lf_names().to_vec(), v.cardinality())?);
+    }
+    ds.classes = target.to_vec();
+    Ok(())
 }
 
 /// How a model's classes correspond to a dataset's: for each model class, the index of the data

@@ -157,7 +157,13 @@ fn wanted(plan: &ReadSpec, available: Option<&[String]>, path: &Path) -> Result<
         Error::parse(path, Some(1), Some(c), format!("no column `{c}` (columns: {list})"))
     };
     if !has(&plan.text_col) {
-        return Err(missing(&plan.text_col));
+        let list = available.map(|a| a.join(", ")).unwrap_or_default();
+        return Err(Error::parse(
+            path,
+            Some(1),
+            Some(&plan.text_col),
+            format!("no column `{}` (columns: {list}); name the text column with --text-col", plan.text_col),
+        ));
     }
     if plan.text_col != TEXT && available.is_some_and(|a| a.iter().any(|x| x == TEXT)) {
         return Err(Error::parse(

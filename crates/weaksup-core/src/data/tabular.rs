@@ -16,22 +16,80 @@ use super::{Dataset, Format, LABEL, LoadOptions, TEXT, column_list};
 use crate::error::{Context, Error, Result};
 
 pub(super) fn load(path: &Path, format: Format, split: &str, opts: &LoadOptions) -> Result<Dataset> {
+    let frame = read(path, format, opts)?;
+    from_frame(frame, path, split, opts)
+}
+
+/// The whole file as a frame, its text column named `text` (labels not yet resolved).
+pub(super) fn read(path: &Path, format: Format, opts: &LoadOptions) -> Result<DataFrame> {
     let input = match format {
         Format::Csv => InputFormat::Csv,
         Format::Jsonl => InputFormat::Jsonl,
         Format::Parquet => InputFormat::Parquet,
-        _ => unreachable!("tabular::load called for {format:?}"),
+        _ => unreachable!("tabular::read called for {format:?}"),
     };
     let frame = records::read_whole(path, input, &opts.text_col)?;
     if frame.height() == 0 {
         return Err(Error::parse(path, None, None, "no data rows (only a header, or an empty file)"));
     }
+    Ok(frame)
+}
+
+/// A dataset from a frame [`read`] returned: labels resolved to ids of `opts.classes` (inferred
+/// from this file when absent).
+pub(super) fn from_frame(frame: DataFrame, path: &Path, split: &str, opts: &LoadOptions) -> Result<Dataset> {
     let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("data").to_string();
     let (frame, classes) = normalize(frame, path, opts)?;
     let mut ds = Dataset::new(name, split, frame, classes, None)
         .map_err(|e| Error::invalid(path.display().to_string(), e.to_string()))?;
     ds.source = Some(path.to_path_buf());
     Ok(ds)
+}
+
+/// The gold label column of a frame under `opts` (`--label-col`, else `label` when present).
+pub(super) fn label_column(frame: &DataFrame, opts: &LoadOptions) -> Option<String> {
+    match &opts.label_col {
+        Some(c) => frame.column(c).is_ok().then(|| c.clone()),
+        None => frame.column(LABEL).is_ok().then(|| LABEL.to_string()),
+    }
+}
+
+/// The classes of label cells read from one or several files, by the one rule every tabular
+/// reader follows: labels that are all canonical integers are ids (classes `0..=max`), otherwise
+/// the sorted distinct names are the classes. `None` when no cell holds a label.
+pub(super) fn infer_classes<'a>(
+    cells: impl Iterator<Item = &'a str>,
+    ctx: &str,
+) -> Result<Option<Vec<String>>> {
+    let distinct: BTreeSet<&str> = cells.collect();
+    if distinct.is_empty() {
+        return Ok(None);
+    }
+    if distinct.iter().all(|v| as_id(v).is_some()) {
+        let max = distinct.iter().filter_map(|v| as_id(v)).max().unwrap_or(1);
+        if max > 10_000 {
+            return Err(Error::invalid(ctx, format!("integer labels up to {max}; pass --classes")));
+        }
+        return Ok(Some((0..=max.max(1)).map(|i| i.to_string()).collect()));
+    }
+    Ok(Some(distinct.into_iter().map(str::to_string).collect()))
+}
+
+/// The label cells of `col` as text (integers and booleans as ids), for [`infer_classes`].
+pub(super) fn label_cells(col: &Column, ctx: &str) -> Result<StringChunked> {
+    let col = match col.dtype() {
+        DataType::String => col.clone(),
+        dt if dt.is_integer() || dt == &DataType::Boolean => {
+            col.cast(&DataType::Int64).and_then(|c| c.cast(&DataType::String)).ctx(|| ctx.to_string())?
+        }
+        dt => {
+            return Err(Error::invalid(
+                ctx,
+                format!("label column `{}` holds {dt}; expected class names or integer ids", col.name()),
+            ));
+        }
+    };
+    Ok(col.str().ctx(|| ctx.to_string())?.clone())
 }
 
 /// A canonical non-negative integer (`0`, `17`; not `007`, `+1`, ` 1`), as a class id.
@@ -81,19 +139,8 @@ fn normalize(mut frame: DataFrame, path: &Path, opts: &LoadOptions) -> Result<(D
             let ca = col.str().ctx(|| ctx.clone())?;
             let classes = match &opts.classes {
                 Some(c) => c.clone(),
-                None if ca.iter().flatten().all(|v| as_id(v).is_some()) => {
-                    let max = ca.iter().flatten().filter_map(as_id).max().unwrap_or(1);
-                    if max > 10_000 {
-                        return Err(Error::invalid(
-                            &ctx,
-                            format!("label column `{label_col}`: integer labels up to {max}; pass --classes"),
-                        ));
-                    }
-                    (0..=max.max(1)).map(|i| i.to_string()).collect()
-                }
-                None => {
-                    ca.iter().flatten().map(str::to_string).collect::<BTreeSet<_>>().into_iter().collect()
-                }
+                None => infer_classes(ca.iter().flatten(), &format!("{ctx}: label column `{label_col}`"))?
+                    .unwrap_or_else(|| vec!["0".into(), "1".into()]),
             };
             let c = classes.len() as i64;
             let lookup: std::collections::HashMap<&str, i32> =
@@ -103,7 +150,7 @@ fn normalize(mut frame: DataFrame, path: &Path, opts: &LoadOptions) -> Result<(D
                 .enumerate()
                 .map(|(row, v)| match v {
                     None => Ok(None),
-                    Some(v) => match (lookup.get(v), as_id(v)) {
+                    Some(v) => match (lookup.get(v).or_else(|| unique_ci(&classes, v, &lookup)), as_id(v)) {
                         (Some(&id), _) => Ok(Some(id)),
                         (None, Some(id)) if id < c => Ok(Some(id as i32)),
                         (None, Some(id)) => Err(bad(
@@ -158,6 +205,19 @@ fn normalize(mut frame: DataFrame, path: &Path, opts: &LoadOptions) -> Result<(D
     frame.drop_in_place(&label_col).ctx(|| ctx.clone())?;
     frame.with_column(Column::new(LABEL.into(), ids)).ctx(|| ctx.clone())?;
     Ok((frame, classes))
+}
+
+/// The id of the one class whose name equals `v` ignoring ASCII case (`ham` for `HAM`).
+fn unique_ci<'a>(
+    classes: &[String],
+    v: &str,
+    lookup: &'a std::collections::HashMap<&str, i32>,
+) -> Option<&'a i32> {
+    let mut hits = classes.iter().filter(|c| c.eq_ignore_ascii_case(v));
+    match (hits.next(), hits.next()) {
+        (Some(c), None) => lookup.get(c.as_str()),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
