@@ -6,7 +6,7 @@
 # Source it (`. scripts/setup.sh`) to get LIBTORCH, WEAKSUP_MINILM and CARGO_TARGET_DIR exported;
 # run it to just install.
 set -euo pipefail
-WEAKSUP_TORCH_VERSION=2.11.0
+WEAKSUP_TORCH_VERSION=2.11.0   # also SETUP_TORCH_VERSION in crates/weaksup-nn/src/model/end_model.rs
 : "${WEAKSUP_CACHE:=$HOME/.cache/weaksup}"
 _ws_venv="$WEAKSUP_CACHE/torch-$WEAKSUP_TORCH_VERSION"
 _ws_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

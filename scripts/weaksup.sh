@@ -4,5 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
-cargo build --release --quiet --bin weaksup
+if [ ! -x "$CARGO_TARGET_DIR/release/weaksup" ]; then
+    # The first build compiles polars and torch-sys: show cargo's progress, it is a long wait.
+    echo "weaksup: first build, about 15 minutes on 2 cores (later calls rebuild only what changed)" >&2
+    cargo build --release --bin weaksup
+else
+    cargo build --release --quiet --bin weaksup
+fi
 exec "$CARGO_TARGET_DIR/release/weaksup" "$@"

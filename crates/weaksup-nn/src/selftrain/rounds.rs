@@ -51,6 +51,18 @@ pub struct RoundRecord {
     pub valid: Option<f64>,
 }
 
+/// One stage-2 validation: on the trainer's cadence inside a round, or at its end. Every one of
+/// them can give the kept weights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stage2Validation {
+    pub round: usize,
+    /// Stage-2 steps done.
+    pub step: usize,
+    pub score: f64,
+    /// Taken at the end of the round (else on the cadence).
+    pub end_of_round: bool,
+}
+
 /// What stage 2 did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SelfTrainReport {
@@ -63,6 +75,14 @@ pub struct SelfTrainReport {
     /// Best validation score over both stages, and whether stage 2 produced it.
     pub best_score: Option<f64>,
     pub best_in_stage2: bool,
+    /// Every stage-2 validation, in order.
+    #[serde(default)]
+    pub validations: Vec<Stage2Validation>,
+    /// Round and stage-2 step of the kept weights, when stage 2 produced them.
+    #[serde(default)]
+    pub best_round: Option<usize>,
+    #[serde(default)]
+    pub best_step: Option<usize>,
     /// Round at which this process resumed from a checkpoint, if it did.
     pub resumed_at_round: Option<usize>,
     pub seconds: f64,
@@ -89,6 +109,10 @@ pub struct Stage2State {
     /// The last teacher's label per pool row (for the flip count after a resume).
     #[serde(default)]
     last_teacher: Vec<i64>,
+    #[serde(default)]
+    validations: Vec<Stage2Validation>,
+    #[serde(default)]
+    best_at: Option<(usize, usize)>,
 }
 
 /// What COSINE trains on.
@@ -163,6 +187,8 @@ pub fn self_train(
         config: cfg.clone(),
         seconds: 0.0,
         last_teacher: Vec::new(),
+        validations: Vec::new(),
+        best_at: None,
     };
     let mut best = valid.map(|_| train::snapshot(model));
     let mut resumed_at_round = None;
@@ -200,17 +226,22 @@ pub fn self_train(
         let counts = train::class_counts(v.gold.iter().copied(), n_classes);
         counts.iter().map(|&n| n as f64 / v.gold.len() as f64).collect()
     });
-    // Scores `model` on valid; a strictly better score keeps its weights.
+    // Scores `model` on valid (recorded: every validation can win); a strictly better score keeps
+    // its weights.
     let validate = |model: &EndModel,
                     state: &mut Stage2State,
-                    best: &mut Option<Vec<(String, Tensor)>>|
+                    best: &mut Option<Vec<(String, Tensor)>>,
+                    end_of_round: bool|
      -> Result<Option<f64>> {
         let Some(v) = valid else { return Ok(None) };
         let s = train::evaluate(model, v, train_cfg.batch_size.max(64), train_cfg.padding, train_cfg.metric)?;
+        let round = state.rounds.len();
+        state.validations.push(Stage2Validation { round, step: state.step, score: s, end_of_round });
         if state.best_score.is_none_or(|b| s > b) {
             state.best_score = Some(s);
             *best = Some(train::snapshot(model));
             state.best_in_stage2 = true;
+            state.best_at = Some((round, state.step));
         }
         Ok(Some(s))
     };
@@ -291,8 +322,9 @@ pub fn self_train(
             state.step += 1;
             progress.advance(1);
             // Validation on the trainer's cadence too, so stage 2 has as many chances as stage 1.
+            let round_end = state.step.is_multiple_of(cfg.t3) || state.step == t2;
             if state.step.is_multiple_of(train_cfg.eval_every)
-                && let Some(s) = validate(model, &mut state, &mut best)?
+                && let Some(s) = validate(model, &mut state, &mut best, round_end)?
             {
                 last_eval = Some((state.step, s));
                 tracing::debug!(step = state.step, score = s, "COSINE validation");
@@ -300,7 +332,7 @@ pub fn self_train(
         }
         let score = match last_eval {
             Some((at, s)) if at == state.step => Some(s),
-            _ => validate(model, &mut state, &mut best)?,
+            _ => validate(model, &mut state, &mut best, true)?,
         };
         let k = n.max(1) as f64;
         let rec = RoundRecord {
@@ -356,6 +388,9 @@ pub fn self_train(
         rounds: state.rounds,
         best_score: state.best_score,
         best_in_stage2: state.best_in_stage2,
+        validations: state.validations,
+        best_round: state.best_at.map(|(r, _)| r),
+        best_step: state.best_at.map(|(_, s)| s),
         resumed_at_round,
         seconds: prior_seconds + started.elapsed().as_secs_f64(),
     })
