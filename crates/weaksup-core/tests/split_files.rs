@@ -84,7 +84,14 @@ fn split_files_that_disagree_are_errors_naming_the_file() {
     frame.replace("n", polars::prelude::Column::new("n".into(), [1i64, 2])).unwrap();
     let pq = d.join("typed/p0.parquet");
     data::write_parquet(&mut frame, &pq).unwrap();
-    let s = data::load_split_files(&files(&[&pq, &p1], &[], &[]), &LoadOptions::default()).unwrap();
+    // The Parquet file holds ids, the CSV names: the classes must be given to tell them apart.
+    let e = data::load_split_files(&files(&[&pq, &p1], &[], &[]), &LoadOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("p1.csv") && e.contains("p0.parquet gives ids") && e.contains("--classes"), "{e}");
+    let ab = LoadOptions { classes: Some(vec!["a".into(), "b".into()]), ..LoadOptions::default() };
+    let s = data::load_split_files(&files(&[&pq, &p1], &[], &[]), &ab).unwrap();
+    assert_eq!(s.splits[0].gold().unwrap(), vec![Some(0), Some(1), Some(0), Some(1)]);
     let n = s.splits[0].frame.column("n").unwrap();
     assert_eq!(n.dtype(), &polars::prelude::DataType::String);
     assert_eq!(n.str().unwrap().iter().flatten().collect::<Vec<_>>(), vec!["1", "2", "1", "2"]);
@@ -219,4 +226,65 @@ fn align_classes_names_ids_and_reorders_names_like_the_lf_files() {
     // Other names are an error listing both.
     let e = data::align_classes(&mut ds, &["neg".into(), "pos".into()]).unwrap_err().to_string();
     assert!(e.contains("[neg, pos]") && e.contains("[HAM, SPAM]"), "{e}");
+}
+
+#[test]
+fn wrench_data_fields_beyond_text_become_typed_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "w/label.json", r#"{"0": "no", "1": "yes"}"#);
+    let row = |text: &str, author: &str, likes: &str, extra: &str| {
+        format!(
+            r#"{{"label": 1, "weak_labels": [1], "data": {{"text": "{text}", "AUTHOR": "{author}", "likes": {likes}, "score": 0.5, "tokens": ["a", "b"], "person1_word_idx": [3, 4], "meta": {{"k": 1}}{extra}}}}}"#
+        )
+    };
+    let rows = format!(
+        "{{\"7\": {}, \"9\": {}}}",
+        row("first", "Ann", "3", ", \"DATE\": \"2013-11-07\""),
+        row("second", "Bob", "null", ", \"label\": \"x\"")
+    );
+    write(d, "w/train.json", &rows);
+    let ds = data::load(&d.join("w"), &LoadOptions::default()).unwrap().splits.remove(0);
+    let names: Vec<&str> = ds.frame.get_column_names().iter().map(|c| c.as_str()).collect();
+    assert_eq!(
+        names,
+        vec![
+            "id",
+            "text",
+            "label",
+            "AUTHOR",
+            "DATE",
+            "likes",
+            "meta",
+            "person1_word_idx",
+            "score",
+            "tokens",
+            "data_label"
+        ],
+        "extra fields in name order"
+    );
+    let col = |n: &str| ds.frame.column(n).unwrap();
+    use polars::prelude::DataType;
+    assert_eq!(col("AUTHOR").str().unwrap().get(1), Some("Bob"));
+    assert_eq!(col("likes").dtype(), &DataType::Int64);
+    assert_eq!(col("likes").i64().unwrap().iter().collect::<Vec<_>>(), vec![Some(3), None]);
+    assert_eq!(col("score").dtype(), &DataType::Float64);
+    assert_eq!(col("tokens").dtype(), &DataType::List(Box::new(DataType::String)));
+    assert_eq!(col("person1_word_idx").dtype(), &DataType::List(Box::new(DataType::Int64)));
+    assert_eq!(col("meta").str().unwrap().get(0), Some(r#"{"k":1}"#), "objects kept as their JSON text");
+    assert_eq!(col("DATE").str().unwrap().iter().collect::<Vec<_>>(), vec![Some("2013-11-07"), None]);
+    assert_eq!(col("data_label").str().unwrap().get(1), Some("x"), "a name the frame uses is prefixed");
+    // A SQL LF reads the extra columns.
+    let lf = write(
+        d,
+        "lf.toml",
+        "classes = [\"no\", \"yes\"]\n[[lf]]\nname = \"ann\"\nkind = \"sql\"\nlabel = \"yes\"\nexpr = \"AUTHOR = 'Ann' AND likes > 2\"\n",
+    );
+    let (set, _) = weaksup_core::lf::LfFile::load_set(&[lf], &weaksup_core::lf::Registry::default()).unwrap();
+    let votes = set
+        .compile()
+        .unwrap()
+        .apply(&ds.frame, &Default::default(), &weaksup_core::progress::NoProgress)
+        .unwrap();
+    assert_eq!(votes.matrix.votes(), &[1, -1]);
 }

@@ -26,14 +26,11 @@ struct Row {
     data: RowData,
 }
 
-#[derive(Deserialize)]
-struct RowData {
-    text: String,
-    entity1: Option<String>,
-    entity2: Option<String>,
-    span1: Option<[i64; 2]>,
-    span2: Option<[i64; 2]>,
-}
+/// A row's `data` object: `text`, the relation fields, and any other field (kept as a column).
+type RowData = serde_json::Map<String, serde_json::Value>;
+
+/// The relation fields a WRENCH relation row carries in `data`.
+const RELATION_FIELDS: [&str; 4] = ["entity1", "entity2", "span1", "span2"];
 
 /// All rows of one split file, in file order.
 struct Rows(Vec<(String, Row)>);
@@ -140,9 +137,26 @@ fn load_split(path: &Path, name: &str, split: &str, classes: &[String]) -> Resul
     let mut votes: Vec<Label> = Vec::with_capacity(n * width.unwrap_or(0));
     let mut texts = Vec::with_capacity(n);
     let mut labels: Vec<Option<i32>> = Vec::with_capacity(n);
-    let relation = rows.first().is_some_and(|(_, r)| r.data.span1.is_some());
+    let relation = rows.first().is_some_and(|(_, r)| r.data.contains_key("span1"));
     let (mut e1, mut e2, mut s1a, mut s1b, mut s2a, mut s2b) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    // Every other `data` field, in first-seen order, one value per row (null where missing).
+    let mut extra: Vec<(String, Vec<serde_json::Value>)> = Vec::new();
+    for (i, (_, row)) in rows.iter().enumerate() {
+        for (k, v) in &row.data {
+            if k == TEXT || (relation && RELATION_FIELDS.contains(&k.as_str())) {
+                continue;
+            }
+            let slot = match extra.iter().position(|(name, _)| name == k) {
+                Some(j) => j,
+                None => {
+                    extra.push((k.clone(), vec![serde_json::Value::Null; n]));
+                    extra.len() - 1
+                }
+            };
+            extra[slot].1[i] = v.clone();
+        }
+    }
     for (id, row) in &rows {
         let bad = |field: &str, msg: String| {
             Error::parse(path, line_of_id(id), Some(field), format!("row id {id}: {msg}"))
@@ -177,19 +191,29 @@ fn load_split(path: &Path, name: &str, split: &str, classes: &[String]) -> Resul
             }
             l => labels.push(l.map(|l| l as i32)),
         }
-        texts.push(row.data.text.as_str());
+        let Some(text) = row.data.get(TEXT).and_then(|t| t.as_str()) else {
+            return Err(bad("data.text", "missing text (a string)".into()));
+        };
+        texts.push(text);
         if relation {
+            let str_of = |k: &str| row.data.get(k).and_then(|v| v.as_str());
+            let span_of = |k: &str| {
+                row.data.get(k).and_then(|v| v.as_array()).and_then(|a| match a.as_slice() {
+                    [x, y] => Some((x.as_i64()?, y.as_i64()?)),
+                    _ => None,
+                })
+            };
             let (Some(a), Some(b), Some(x), Some(y)) =
-                (&row.data.entity1, &row.data.entity2, row.data.span1, row.data.span2)
+                (str_of("entity1"), str_of("entity2"), span_of("span1"), span_of("span2"))
             else {
                 return Err(bad("data", "relation row without entity1/entity2/span1/span2".into()));
             };
-            e1.push(a.as_str());
-            e2.push(b.as_str());
-            s1a.push(x[0]);
-            s1b.push(x[1]);
-            s2a.push(y[0]);
-            s2b.push(y[1]);
+            e1.push(a);
+            e2.push(b);
+            s1a.push(x.0);
+            s1b.push(x.1);
+            s2a.push(y.0);
+            s2b.push(y.1);
         }
     }
     let ids: Vec<&str> = rows.iter().map(|(id, _)| id.as_str()).collect();
@@ -208,6 +232,11 @@ fn load_split(path: &Path, name: &str, split: &str, classes: &[String]) -> Resul
             Column::new("span2_end".into(), s2b),
         ]);
     }
+    for (name, values) in extra {
+        // A field whose name the frame already uses keeps it under `data_<name>`.
+        let name = if cols.iter().any(|c| c.name().as_str() == name) { format!("data_{name}") } else { name };
+        cols.push(json_column(&name, &values));
+    }
     let frame = DataFrame::new_infer_height(cols).ctx(|| format!("{}: building frame", path.display()))?;
     let votes = match width {
         Some(m) => {
@@ -218,4 +247,49 @@ fn load_split(path: &Path, name: &str, split: &str, classes: &[String]) -> Resul
     let mut ds = Dataset::new(name, split, frame, classes.to_vec(), votes)?;
     ds.source = Some(path.to_path_buf());
     Ok(ds)
+}
+
+/// A column from one JSON value per row, typed by what the values are: booleans, integers,
+/// numbers or strings (nulls allowed) keep that type; arrays of integers or of strings become
+/// list columns; anything else (mixed types, objects, nested arrays) is kept as its JSON text.
+fn json_column(name: &str, values: &[serde_json::Value]) -> Column {
+    use serde_json::Value;
+    let non_null = || values.iter().filter(|v| !v.is_null());
+    let name: PlSmallStr = name.into();
+    if non_null().all(Value::is_boolean) {
+        return Column::new(name, values.iter().map(Value::as_bool).collect::<Vec<_>>());
+    }
+    if non_null().all(|v| v.is_i64()) {
+        return Column::new(name, values.iter().map(Value::as_i64).collect::<Vec<_>>());
+    }
+    if non_null().all(Value::is_number) {
+        return Column::new(name, values.iter().map(Value::as_f64).collect::<Vec<_>>());
+    }
+    if non_null().all(Value::is_string) {
+        return Column::new(name, values.iter().map(Value::as_str).collect::<Vec<_>>());
+    }
+    let arrays_of =
+        |ok: fn(&Value) -> bool| non_null().all(|v| v.as_array().is_some_and(|a| a.iter().all(ok)));
+    if arrays_of(|x| x.is_i64()) {
+        let series: Vec<Option<Series>> = values
+            .iter()
+            .map(|v| {
+                v.as_array()
+                    .map(|a| Series::new("".into(), a.iter().filter_map(Value::as_i64).collect::<Vec<i64>>()))
+            })
+            .collect();
+        return Column::new(name, series);
+    }
+    if arrays_of(Value::is_string) {
+        let series: Vec<Option<Series>> = values
+            .iter()
+            .map(|v| {
+                v.as_array().map(|a| {
+                    Series::new("".into(), a.iter().filter_map(Value::as_str).collect::<Vec<&str>>())
+                })
+            })
+            .collect();
+        return Column::new(name, series);
+    }
+    Column::new(name, values.iter().map(|v| (!v.is_null()).then(|| v.to_string())).collect::<Vec<_>>())
 }
