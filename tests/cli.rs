@@ -638,3 +638,34 @@ fn the_kept_cosine_checkpoint_is_findable_in_curves_metrics_and_report() {
     );
     assert!(out.join("selection.svg").is_file());
 }
+
+#[test]
+fn long_work_logs_progress_lines_when_stderr_is_not_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_weaksup"))
+            .args(args)
+            .env_remove("RUST_LOG")
+            .env("WEAKSUP_PROGRESS_SECS", "0")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    // stderr is a pipe here: lines, not a bar. Training, LF application and a label-model grid.
+    let e = run(&[
+        "train",
+        "--model",
+        "ngram",
+        "--max-steps",
+        "40",
+        "--eval-every",
+        "20",
+        "--out",
+        s(&dir.path().join("t")),
+    ]);
+    assert!(e.contains("training: 40/40 (100%)") && e.contains("/s, eta "), "{e}");
+    assert!(e.contains("applying LFs: "), "{e}");
+    assert!(e.contains("label-model grid: "), "{e}");
+    assert!(!e.contains('\r') && !e.contains("[===="), "no bar drawn: {e}");
+}

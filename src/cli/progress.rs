@@ -4,23 +4,33 @@ use std::sync::Mutex;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::progress::Progress;
+use crate::progress::{Progress, Ticker};
 
-/// One bar at a time, on stderr; hidden with `--quiet` or when stderr is not a terminal.
+/// One bar at a time, on stderr; with `--quiet` nothing; when stderr is not a terminal (a log
+/// file, a batch job, CI), periodic `tracing` lines instead of a bar ([`Ticker`]).
 pub struct Bars {
     quiet: bool,
+    terminal: bool,
     bar: Mutex<Option<ProgressBar>>,
+    lines: Mutex<Option<Ticker>>,
 }
 
 impl Bars {
     pub fn new(quiet: bool) -> Self {
-        Self { quiet, bar: Mutex::new(None) }
+        let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        Self { quiet, terminal, bar: Mutex::new(None), lines: Mutex::new(None) }
     }
 }
 
 impl Progress for Bars {
     fn start(&self, what: &str, total: u64) {
         if self.quiet {
+            return;
+        }
+        if !self.terminal {
+            if let Ok(mut l) = self.lines.lock() {
+                *l = Some(Ticker::new(what, total));
+            }
             return;
         }
         let bar = ProgressBar::new(total);
@@ -35,6 +45,11 @@ impl Progress for Bars {
         }
     }
     fn advance(&self, n: u64) {
+        if let Ok(mut l) = self.lines.lock()
+            && let Some(t) = l.as_mut()
+        {
+            t.advance(n);
+        }
         if let Ok(b) = self.bar.lock()
             && let Some(b) = b.as_ref()
         {
@@ -49,6 +64,11 @@ impl Progress for Bars {
         }
     }
     fn finish(&self) {
+        if let Ok(mut l) = self.lines.lock()
+            && let Some(mut t) = l.take()
+        {
+            t.finish();
+        }
         if let Ok(mut b) = self.bar.lock()
             && let Some(b) = b.take()
         {

@@ -129,7 +129,9 @@ pub fn select(
     let t = Instant::now();
     let mut best: Option<(Params, Fitted, f64)> = None;
     let mut failed: Option<Error> = None;
+    let mut ticker = crate::progress::Ticker::new("label-model grid", grid.len() as u64);
     for p in grid {
+        ticker.advance(0);
         // A point that diverges (non-finite loss at a large step size) is skipped, not fatal.
         let model = match p.fit_quiet(train, fit) {
             Ok(m) => m,
@@ -148,7 +150,9 @@ pub fn select(
         if best.as_ref().is_none_or(|(_, _, b)| s > *b) {
             best = Some((p.clone(), model, s));
         }
+        ticker.advance(1);
     }
+    ticker.finish();
     let (params, model, s) = match (best, failed) {
         (Some(b), _) => b,
         (None, Some(e)) => return Err(e),
