@@ -669,3 +669,26 @@ fn long_work_logs_progress_lines_when_stderr_is_not_a_terminal() {
     assert!(e.contains("label-model grid: "), "{e}");
     assert!(!e.contains('\r') && !e.contains("[===="), "no bar drawn: {e}");
 }
+
+#[test]
+fn label_model_grids_say_whether_the_search_mattered() {
+    let Some(w) = common::dataset("wrench_youtube") else { return };
+    let out = ok(&["label-model", "compare", "--data", s(&w), "--models", "mv,ds"]);
+    let ds = out.lines().find(|l| l.starts_with("| ds |")).unwrap_or_else(|| panic!("{out}"));
+    // The chosen setting's valid score against the default setting's: equal is said in words.
+    assert!(ds.contains("best of 4 settings"), "{ds}");
+    assert!(ds.contains("the search did not matter") || ds.contains("vs the default's"), "{ds}");
+    let mv = out.lines().find(|l| l.starts_with("| mv |")).unwrap();
+    assert!(!mv.contains("best of"), "one setting, no search: {mv}");
+    let fit = ok(&[
+        "label-model",
+        "fit",
+        "--model",
+        "ds",
+        "--data",
+        s(&w),
+        "--out",
+        s(&tempfile::tempdir().unwrap().path().join("f")),
+    ]);
+    assert!(fit.contains("chosen among 4 settings on valid") && fit.contains("default setting"), "{fit}");
+}

@@ -133,6 +133,9 @@ struct CompareRow {
     model: String,
     params: Params,
     dev_score: Option<f64>,
+    /// Valid score of the model's default setting, when a grid was searched.
+    default_score: Option<f64>,
+    candidates: usize,
     fit_seconds: f64,
     collapsed: bool,
     converged: bool,
@@ -169,6 +172,8 @@ pub(super) fn cmd_lm_compare(a: LmCompareArgs, registry: &Registry, quiet: bool)
             model: name.to_string(),
             params: sel.params.clone(),
             dev_score: sel.dev_score,
+            default_score: sel.default_score,
+            candidates: sel.candidates,
             fit_seconds,
             collapsed: sel.model.info().collapsed,
             converged: sel.model.info().converged,
@@ -187,12 +192,23 @@ pub(super) fn cmd_lm_compare(a: LmCompareArgs, registry: &Registry, quiet: bool)
         if dev.is_some() { "valid (covered rows)" } else { "nothing (defaults)" }
     );
     for r in &rows {
-        let notes = [(r.collapsed, "collapsed"), (!r.converged, "not converged")]
-            .iter()
+        let grid = match (r.dev_score, r.default_score) {
+            (Some(d), Some(x)) if (d - x).abs() < 5e-4 => Some(format!(
+                "best of {} settings = the default's valid score: the search did not matter",
+                r.candidates
+            )),
+            (Some(d), Some(x)) => {
+                Some(format!("best of {} settings, valid {d:.3} vs the default's {x:.3}", r.candidates))
+            }
+            _ => None,
+        };
+        let notes = [(r.collapsed, "collapsed".to_string()), (!r.converged, "not converged".to_string())]
+            .into_iter()
             .filter(|(b, _)| *b)
-            .map(|(_, s)| *s)
+            .map(|(_, s)| s)
+            .chain(grid)
             .collect::<Vec<_>>()
-            .join(", ");
+            .join("; ");
         md.push_str(&format!(
             "| {} | {} | {} | {} | {:.3} | {} |\n",
             r.model,

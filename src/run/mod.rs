@@ -186,6 +186,8 @@ pub struct LabelModelReport {
     pub params: Params,
     /// Selection score on valid (covered rows), when selection ran.
     pub dev_score: Option<f64>,
+    /// Valid score of the chosen model's default setting, when a grid was searched.
+    pub default_score: Option<f64>,
     pub candidates: usize,
     pub selection_seconds: f64,
     pub info: FitInfo,
@@ -208,19 +210,27 @@ pub fn both(e: &Evaluation, metric: Metric) -> String {
 impl LabelModelReport {
     /// A few lines for terminals and `report.md`.
     pub fn summary(&self, fit_split: &str) -> String {
-        let mut s = format!(
-            "label model `{}`: fitted on {} rows of `{fit_split}` ({} uncovered){}{}{}\n",
-            self.model,
-            self.info.n_fit,
-            self.info.n_uncovered,
-            self.dev_score.map_or(String::new(), |d| format!(
-                ", chosen among {} settings on valid ({} {d:.3})",
-                self.candidates,
-                self.metric.name()
-            )),
-            if self.info.collapsed { "; COLLAPSED to one class" } else { "" },
-            if self.info.converged { "" } else { "; did not converge" },
-        );
+        let mut s =
+            format!(
+                "label model `{}`: fitted on {} rows of `{fit_split}` ({} uncovered){}{}{}\n",
+                self.model,
+                self.info.n_fit,
+                self.info.n_uncovered,
+                self.dev_score.map_or(String::new(), |d| format!(
+                    ", chosen among {} settings on valid ({} {d:.3}{})",
+                    self.candidates,
+                    self.metric.name(),
+                    match self.default_score {
+                        Some(x) if (x - d).abs() < 5e-4 =>
+                            "; the model's default setting scores the same: the search did not matter"
+                                .to_string(),
+                        Some(x) => format!("; its default setting: {x:.3}"),
+                        None => String::new(),
+                    }
+                )),
+                if self.info.collapsed { "; COLLAPSED to one class" } else { "" },
+                if self.info.converged { "" } else { "; did not converge" },
+            );
         s.push_str(&format!(
             "{:<8} {:>6} {:>8}  {} (covered / all rows)\n",
             "split",
@@ -263,6 +273,7 @@ pub fn write_label_model(
         model: sel.model.name().to_string(),
         params: sel.params.clone(),
         dev_score: sel.dev_score,
+        default_score: sel.default_score,
         candidates: sel.candidates,
         selection_seconds: sel.fit_seconds,
         info: sel.model.info().clone(),

@@ -111,6 +111,9 @@ pub struct Selected {
     pub model: Fitted,
     /// Dev score (covered rows, the selection metric), when a dev set was given.
     pub dev_score: Option<f64>,
+    /// Dev score of the chosen model's default setting (fitted for the comparison when the grid
+    /// lacks it), when a grid of several settings was searched: whether the choice mattered.
+    pub default_score: Option<f64>,
     pub candidates: usize,
     pub fit_seconds: f64,
 }
@@ -130,6 +133,7 @@ pub fn select(
     let mut best: Option<(Params, Fitted, f64)> = None;
     let mut failed: Option<Error> = None;
     let mut ticker = crate::progress::Ticker::new("label-model grid", grid.len() as u64);
+    let mut scored: Vec<(&Params, f64)> = Vec::with_capacity(grid.len());
     for p in grid {
         ticker.advance(0);
         // A point that diverges (non-finite loss at a large step size) is skipped, not fatal.
@@ -147,6 +151,7 @@ pub fn select(
             None => 0.0,
         };
         tracing::debug!(?p, dev_score = s, "candidate");
+        scored.push((p, s));
         if best.as_ref().is_none_or(|(_, _, b)| s > *b) {
             best = Some((p.clone(), model, s));
         }
@@ -159,10 +164,26 @@ pub fn select(
         (None, None) => return Err(Error::Config("empty hyper-parameter grid".into())),
     };
     model.warn_if_unhealthy(dev.is_some() && grid.len() > 1);
+    // The chosen model's default setting on the same dev rows, to say whether the search mattered.
+    let default_score = match dev {
+        Some((votes, gold)) if grid.len() > 1 => {
+            let d = Params::default_for(params.name())?;
+            match scored.iter().find(|(p, _)| **p == d) {
+                Some((_, v)) => Some(*v),
+                None => d
+                    .fit_quiet(train, fit)
+                    .and_then(|m| score(&m, votes, gold, predict_opts, 5))
+                    .map(|e| metric.of(&e.covered))
+                    .ok(),
+            }
+        }
+        _ => None,
+    };
     Ok(Selected {
         params,
         model,
         dev_score: dev.map(|_| s),
+        default_score,
         candidates: grid.len(),
         fit_seconds: t.elapsed().as_secs_f64(),
     })
