@@ -210,8 +210,7 @@ pub fn both(e: &Evaluation, metric: Metric) -> String {
 impl LabelModelReport {
     /// A few lines for terminals and `report.md`.
     pub fn summary(&self, fit_split: &str) -> String {
-        let mut s =
-            format!(
+        let mut s = format!(
                 "label model `{}`: fitted on {} rows of `{fit_split}` ({} uncovered){}{}{}\n",
                 self.model,
                 self.info.n_fit,
@@ -358,7 +357,7 @@ pub fn write_analysis(a: &LfAnalysis, classes: &[String], stem: &Path) -> Result
     data::write_atomic(&with_suffix(stem, ".lf_summary.txt"), a.to_table(classes).as_bytes())?;
     data::write_atomic(&with_suffix(stem, ".lf_summary.csv"), a.to_csv(classes).as_bytes())?;
     data::write_json(&with_suffix(stem, ".lf_summary.json"), a)?;
-    data::write_atomic(&with_suffix(stem, ".lf_summary.svg"), a.to_svg().as_bytes())
+    data::write_atomic(&with_suffix(stem, ".lf_summary.svg"), a.to_svg(classes).as_bytes())
 }
 
 #[cfg(test)]

@@ -217,20 +217,34 @@ impl LfAnalysis {
         String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
     }
 
-    /// An SVG chart: empirical accuracy vs coverage per LF when gold exists, else coverage bars.
-    pub fn to_svg(&self) -> String {
-        let labels: Vec<String> = self.lfs.iter().map(|s| s.name.clone()).collect();
-        let points: Vec<Option<(f64, f64)>> =
-            self.lfs.iter().map(|s| s.emp_acc.map(|a| (s.coverage, a))).collect();
-        if points.iter().any(Option::is_some) {
-            crate::report::svg::scatter(
+    /// An SVG chart: empirical accuracy vs coverage per LF when gold exists (points numbered and
+    /// coloured by the class the LF votes, names in a side table, LFs that never fire or never
+    /// vote on a gold row listed in a note), else coverage bars.
+    pub fn to_svg(&self, classes: &[String]) -> String {
+        let has_acc = self.lfs.iter().any(|s| s.emp_acc.is_some());
+        if has_acc {
+            let items: Vec<crate::report::svg::KeyedPoint> = self
+                .lfs
+                .iter()
+                .map(|s| crate::report::svg::KeyedPoint {
+                    name: &s.name,
+                    class: match s.polarity.as_slice() {
+                        [c] if *c >= 0 => Some(*c as usize),
+                        _ => None,
+                    },
+                    point: s.emp_acc.map(|a| (s.coverage, a)),
+                })
+                .collect();
+            crate::report::svg::keyed_scatter(
                 "LF coverage vs empirical accuracy",
                 "coverage",
-                "empirical accuracy",
-                &labels,
-                &points,
+                "empirical accuracy (on rows with gold)",
+                &items,
+                classes,
+                "never fire on a row with gold",
             )
         } else {
+            let labels: Vec<String> = self.lfs.iter().map(|s| s.name.clone()).collect();
             let cov: Vec<f64> = self.lfs.iter().map(|s| s.coverage).collect();
             crate::report::svg::bars("LF coverage", "coverage", &labels, &cov)
         }
@@ -281,7 +295,7 @@ mod tests {
         let csv = a.to_csv(&["HAM".into(), "SPAM".into()]);
         assert_eq!(csv.lines().count(), 4);
         assert!(csv.lines().nth(3).unwrap().starts_with("C,,SPAM,0.200,0.200,0.000,0,0,,0"), "{csv}");
-        assert!(a.to_svg().starts_with("<svg"));
+        assert!(a.to_svg(&["a".into(), "b".into()]).starts_with("<svg"));
     }
 
     #[test]
@@ -291,6 +305,6 @@ mod tests {
         assert_eq!(a.lfs[0].emp_acc, None);
         assert_eq!(a.lfs[0].correct, None);
         assert_eq!(a.lfs[0].faults, 3);
-        assert!(a.to_svg().contains("LF coverage"));
+        assert!(a.to_svg(&["a".into(), "b".into()]).contains("LF coverage"));
     }
 }

@@ -153,9 +153,6 @@ pub fn bars_with_errors(
     s
 }
 
-const PALETTE: [&str; 8] =
-    ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"];
-
 /// A line chart: one polyline per named series of (x, y) points, axes fitted to the data
 /// (non-finite points are skipped), with a legend.
 pub fn lines(title: &str, xlabel: &str, ylabel: &str, series: &[(String, Vec<(f64, f64)>)]) -> String {
@@ -224,6 +221,230 @@ pub fn lines(title: &str, xlabel: &str, ylabel: &str, series: &[(String, Vec<(f6
 
 fn fmt_tick(v: f64) -> String {
     if v.abs() >= 100.0 || v == v.round() { format!("{v:.0}") } else { format!("{v:.3}") }
+}
+
+/// Colours for classes (Tableau 10), cycled past ten classes.
+pub const PALETTE: [&str; 10] = [
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+    "#17becf",
+];
+/// The colour of an item that belongs to several classes.
+const MIXED: &str = "#444444";
+
+/// One numbered item of [`keyed_scatter`]: its name, its class (`None`: several classes) and its
+/// point in the unit square (`None`: not plotted, listed in the note).
+pub struct KeyedPoint<'a> {
+    pub name: &'a str,
+    pub class: Option<usize>,
+    pub point: Option<(f64, f64)>,
+}
+
+/// A scatter plot in the unit square whose points are numbered, coloured by class (legend), with
+/// the names in a side table keyed by number, so that no name overlaps another however many
+/// items there are. Numbers are placed beside their point where they do not overlap a number
+/// already placed (else left off; the table and the point's tooltip still give it). Items without
+/// a point are listed under the plot with `unplotted` as their heading.
+pub fn keyed_scatter(
+    title: &str,
+    xlabel: &str,
+    ylabel: &str,
+    items: &[KeyedPoint],
+    classes: &[String],
+    unplotted: &str,
+) -> String {
+    const PLOT_W: f64 = 560.0;
+    const PLOT_H: f64 = 440.0;
+    const ROW_H: f64 = 13.0;
+    const COL_W: f64 = 230.0;
+    let colour = |c: Option<usize>| c.map_or(MIXED, |k| PALETTE[k % PALETTE.len()]);
+    let plotted: Vec<(usize, &KeyedPoint)> =
+        items.iter().enumerate().filter(|(_, i)| i.point.is_some()).collect();
+    let missing: Vec<&str> = items.iter().filter(|i| i.point.is_none()).map(|i| i.name).collect();
+    // Side table: legend rows, then one row per plotted item, in columns of at most `per_col`.
+    let per_col = ((PLOT_H / ROW_H) as usize).max(10);
+    let legend_rows =
+        classes.len() + usize::from(items.iter().any(|i| i.class.is_none() && i.point.is_some())) + 1;
+    let rows = legend_rows + plotted.len();
+    let cols = rows.div_ceil(per_col).max(1);
+    let note_lines: Vec<String> = if missing.is_empty() {
+        Vec::new()
+    } else {
+        let text = format!("{unplotted} ({}): {}", missing.len(), missing.join(", "));
+        let width_chars = ((ML + PLOT_W + MR + cols as f64 * COL_W) / 6.0) as usize;
+        wrap(&text, width_chars.max(40))
+    };
+    let w = ML + PLOT_W + MR + cols as f64 * COL_W;
+    let h =
+        MT + PLOT_H + MB + note_lines.len() as f64 * ROW_H + if note_lines.is_empty() { 0.0 } else { 10.0 };
+    let (pw, ph) = (PLOT_W, PLOT_H);
+    let px = |x: f64| ML + x.clamp(0.0, 1.0) * pw;
+    let py = |y: f64| MT + (1.0 - y.clamp(0.0, 1.0)) * ph;
+    let mut s = open(w, h, title);
+    let ticks: Vec<Tick> = (0..=10)
+        .map(|k| k as f64 / 10.0)
+        .map(|t| (px(t), py(t), format!("{t:.1}"), format!("{t:.1}")))
+        .collect();
+    axes(&mut s, MT + PLOT_H + MB, pw, ph, &ticks, xlabel, ylabel);
+    // Points first, then their numbers where they fit.
+    let mut placed: Vec<(f64, f64, f64, f64)> = Vec::new();
+    for (k, item) in &plotted {
+        let (x, y) = item.point.expect("plotted");
+        let _ = writeln!(
+            s,
+            r##"<circle cx="{:.1}" cy="{:.1}" r="4" fill="{}" fill-opacity="0.85"><title>{}. {}: ({x:.3}, {y:.3})</title></circle>"##,
+            px(x),
+            py(y),
+            colour(item.class),
+            k + 1,
+            esc(item.name)
+        );
+        // Circles are obstacles for numbers too.
+        placed.push((px(x) - 4.0, py(y) - 4.0, px(x) + 4.0, py(y) + 4.0));
+    }
+    for (k, item) in &plotted {
+        let (x, y) = item.point.expect("plotted");
+        let (cx, cy) = (px(x), py(y));
+        let label = (k + 1).to_string();
+        let tw = 5.5 * label.len() as f64;
+        let th = 9.0;
+        let spots = [
+            (6.0, -2.0),
+            (-6.0 - tw, -2.0),
+            (-tw / 2.0, -7.0),
+            (-tw / 2.0, 6.0 + th),
+            (6.0, 8.0),
+            (-6.0 - tw, 8.0),
+        ];
+        for (dx, dy) in spots {
+            let (x0, y1) = (cx + dx, cy + dy);
+            let b = (x0, y1 - th, x0 + tw, y1);
+            let inside = b.0 >= ML && b.2 <= ML + pw && b.1 >= MT && b.3 <= MT + ph;
+            let free = placed.iter().all(|p| b.2 <= p.0 || b.0 >= p.2 || b.3 <= p.1 || b.1 >= p.3);
+            if inside && free {
+                let _ = writeln!(
+                    s,
+                    r##"<text x="{x0:.1}" y="{y1:.1}" font-size="9" fill="#222">{label}</text>"##
+                );
+                placed.push(b);
+                break;
+            }
+        }
+    }
+    // The side table.
+    let x0 = ML + PLOT_W + MR + 10.0;
+    let mut row = 0usize;
+    let at = |row: usize| (x0 + (row / per_col) as f64 * COL_W, MT + 4.0 + (row % per_col) as f64 * ROW_H);
+    let (tx, ty) = at(row);
+    let _ = writeln!(s, r##"<text x="{tx:.1}" y="{ty:.1}" font-weight="bold">class (colour)</text>"##);
+    row += 1;
+    let mut legend: Vec<(String, &str)> =
+        classes.iter().enumerate().map(|(k, c)| (c.clone(), colour(Some(k)))).collect();
+    if items.iter().any(|i| i.class.is_none() && i.point.is_some()) {
+        legend.push(("several classes".into(), MIXED));
+    }
+    for (name, c) in legend {
+        let (tx, ty) = at(row);
+        let _ = writeln!(
+            s,
+            r##"<circle cx="{:.1}" cy="{:.1}" r="4" fill="{c}"/><text x="{:.1}" y="{ty:.1}">{}</text>"##,
+            tx + 4.0,
+            ty - 4.0,
+            tx + 12.0,
+            esc(&name)
+        );
+        row += 1;
+    }
+    for (k, item) in &plotted {
+        let (tx, ty) = at(row);
+        let name: String = item.name.chars().take(32).collect();
+        let _ = writeln!(
+            s,
+            r##"<text x="{tx:.1}" y="{ty:.1}" fill="{}">{}. {}</text>"##,
+            colour(item.class),
+            k + 1,
+            esc(&name)
+        );
+        row += 1;
+    }
+    for (i, line) in note_lines.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            r##"<text x="{ML}" y="{:.1}" fill="#555">{}</text>"##,
+            MT + PLOT_H + MB + 4.0 + i as f64 * ROW_H,
+            esc(line)
+        );
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+/// `text` in lines of at most `width` characters, broken at spaces.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split(' ') {
+        let last = lines.last_mut().expect("one line");
+        if !last.is_empty() && last.chars().count() + 1 + word.chars().count() > width {
+            lines.push(word.to_string());
+        } else {
+            if !last.is_empty() {
+                last.push(' ');
+            }
+            last.push_str(word);
+        }
+    }
+    lines
+}
+
+#[cfg(test)]
+mod keyed_tests {
+    use super::*;
+
+    /// `(x, y, text)` of the point numbers (font-size 9 texts).
+    fn numbers(svg: &str) -> Vec<(f64, f64, String)> {
+        let re =
+            regex::Regex::new(r#"<text x="([\d.]+)" y="([\d.]+)" font-size="9" fill="\#222">(\d+)</text>"#)
+                .unwrap();
+        re.captures_iter(svg)
+            .map(|c| (c[1].parse().unwrap(), c[2].parse().unwrap(), c[3].to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn many_lfs_get_numbers_that_never_overlap_a_table_and_a_note() {
+        // 170 LFs over 3 classes, many crowded in one corner, 5 that never fire.
+        let names: Vec<String> = (0..170).map(|i| format!("lf_{i}")).collect();
+        let items: Vec<KeyedPoint> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| KeyedPoint {
+                name: n,
+                class: if i % 7 == 0 { None } else { Some(i % 3) },
+                point: (i >= 5).then(|| ((i % 13) as f64 / 200.0, 0.5 + (i % 11) as f64 / 40.0)),
+            })
+            .collect();
+        let classes = vec!["ham".to_string(), "spam".into(), "other".into()];
+        let svg = keyed_scatter("t", "x", "y", &items, &classes, "never fire");
+        for k in [6, 100, 170] {
+            assert!(svg.contains(&format!(">{k}. lf_{} <", k - 1).replace(" <", "<")), "table row {k}");
+        }
+        assert!(svg.contains("never fire (5): lf_0, lf_1, lf_2, lf_3, lf_4"));
+        for c in &classes {
+            assert!(svg.contains(&format!(">{c}</text>")), "legend {c}");
+        }
+        assert!(svg.contains("several classes"));
+        assert!(svg.contains(PALETTE[1]) && svg.contains(PALETTE[2]));
+        let nums = numbers(&svg);
+        assert!(nums.len() > 10, "numbers are placed where they fit: {}", nums.len());
+        let boxes: Vec<(f64, f64, f64, f64)> =
+            nums.iter().map(|(x, y, t)| (*x, y - 9.0, x + 5.5 * t.len() as f64, *y)).collect();
+        for (i, a) in boxes.iter().enumerate() {
+            assert!(a.0 >= ML && a.3 <= MT + 440.0, "inside the plot: {a:?}");
+            for b in &boxes[i + 1..] {
+                let apart = a.2 <= b.0 || b.2 <= a.0 || a.3 <= b.1 || b.3 <= a.1;
+                assert!(apart, "{a:?} overlaps {b:?}");
+            }
+        }
+    }
 }
 
 #[cfg(test)]
