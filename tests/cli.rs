@@ -692,3 +692,54 @@ fn label_model_grids_say_whether_the_search_mattered() {
     ]);
     assert!(fit.contains("chosen among 4 settings on valid") && fit.contains("default setting"), "{fit}");
 }
+
+#[test]
+fn report_html_is_self_contained_and_every_section_and_figure_is_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    ok(&[
+        "run",
+        "--model",
+        "ngram",
+        "--max-steps",
+        "60",
+        "--eval-every",
+        "10",
+        "--t2",
+        "40",
+        "--t3",
+        "20",
+        "-q",
+        "--out",
+        s(&out),
+    ]);
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
+    // Every navigation link points at a section of the page.
+    let links: Vec<&str> = html.split("href=\"#").skip(1).map(|r| r.split('"').next().unwrap()).collect();
+    assert_eq!(links.len(), weaksup::run::report_html::SECTIONS.len(), "{links:?}");
+    for id in &links {
+        assert!(html.contains(&format!("<section id=\"{id}\">")), "section {id}");
+    }
+    // Every figure holds its chart inline; the validation chart marks the kept weights.
+    for fig in ["fig-lfs", "fig-loss", "fig-valid", "fig-selection"] {
+        let at = html.find(&format!("<figure id=\"{fig}\">")).unwrap_or_else(|| panic!("{fig}"));
+        assert!(html[at..].starts_with(&format!("<figure id=\"{fig}\"><svg")), "{fig} is an inline SVG");
+    }
+    let valid = &html[html.find("<figure id=\"fig-valid\">").unwrap()..];
+    assert!(
+        valid[..valid.find("</figure>").unwrap()].contains(">chosen</text>"),
+        "the kept point is in the legend"
+    );
+    // Self-contained: no external or relative resources, no script.
+    for bad in ["src=", "<link", "<script", "href=\"http", "url(", "<img", "@import"] {
+        assert!(!html.contains(bad), "{bad}");
+    }
+    // Heat-maps, per-class tables for valid and test, and errors with their LF votes.
+    assert_eq!(html.matches("<table class=\"heat\">").count(), 2);
+    assert!(html.contains("<th>precision</th><th>recall</th><th>F1</th>"));
+    assert!(html.contains("<th>LF votes</th>") && html.contains(" → "), "errors list the LFs that fired");
+    for model in ["mv", "wmv", "ds", "snorkel"] {
+        assert!(html.contains(&format!("<tr><td class=\"t\">{model}")), "label model {model} compared");
+    }
+}

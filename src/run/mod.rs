@@ -4,6 +4,7 @@
 
 pub mod pipeline;
 mod report;
+pub mod report_html;
 
 pub use report::write_end_model;
 
@@ -348,6 +349,16 @@ pub fn run(
     };
     let text = report::render(cfg, &classes, &reports, &lm, &splits.splits[roles.train].split, end.as_ref());
     data::write_atomic(&cfg.out.join("report.md"), text.as_bytes())?;
+    let html = report_html::render(&report_html::HtmlInputs {
+        cfg,
+        classes: &classes,
+        splits: &splits,
+        reports: &reports,
+        lm: &lm,
+        fit_split: roles.train,
+        end: end.as_ref(),
+    })?;
+    data::write_atomic(&cfg.out.join("report.html"), html.as_bytes())?;
     out.finish()?;
     Ok(RunOutputs { out: cfg.out.clone(), classes, splits: reports, label_model: lm, end_model: end })
 }
