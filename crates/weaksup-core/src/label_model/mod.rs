@@ -121,7 +121,10 @@ pub enum UncoveredPolicy {
     /// A seeded uniform draw over all classes (WRENCH's evaluation protocol).
     #[default]
     Random,
-    /// The model's prior: the argmax of its class balance (ties by the tie policy).
+    /// The model's prior: the argmax of its class balance (ties by the tie policy). For `mv` and
+    /// `wmv` that balance is the share of the LF votes per class, not the data's class balance,
+    /// unless `--class-balance` (`label_model.class_balance`) gives one; `ds` and `snorkel`
+    /// estimate it from the votes (or use the given one).
     Prior,
     /// The lowest class id.
     #[value(alias = "lowest-id")]
