@@ -578,27 +578,21 @@ fn cosine_reads_sentence_pairs_and_pools_unlabeled_rows() {
     assert!(e.contains("--pooling") && e.contains("--input"), "{e}");
 }
 
+/// `weaksup run` on the demo corpus with the n-gram model and a short COSINE budget (validation
+/// every 10 steps, rounds of 20); returns stdout.
+fn short_cosine_run(out: &std::path::Path, t2: &str, extra: &[&str]) -> String {
+    let mut args =
+        vec!["run", "--model", "ngram", "--max-steps", "60", "--eval-every", "10", "--t2", t2, "--t3", "20"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--out", s(out)]);
+    ok(&args)
+}
+
 #[test]
 fn the_kept_cosine_checkpoint_is_findable_in_curves_metrics_and_report() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let printed = ok(&[
-        "run",
-        "--model",
-        "ngram",
-        "--max-steps",
-        "60",
-        "--eval-every",
-        "10",
-        "--t2",
-        "60",
-        "--t3",
-        "20",
-        "--seed",
-        "3",
-        "--out",
-        s(&out),
-    ]);
+    let printed = short_cosine_run(&out, "60", &["--seed", "3"]);
     let csv = std::fs::read_to_string(out.join("curves.csv")).unwrap();
     let rows: Vec<(String, f64, f64)> = csv
         .lines()
@@ -697,22 +691,7 @@ fn label_model_grids_say_whether_the_search_mattered() {
 fn report_html_is_self_contained_and_every_section_and_figure_is_there() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    ok(&[
-        "run",
-        "--model",
-        "ngram",
-        "--max-steps",
-        "60",
-        "--eval-every",
-        "10",
-        "--t2",
-        "40",
-        "--t3",
-        "20",
-        "-q",
-        "--out",
-        s(&out),
-    ]);
+    short_cosine_run(&out, "40", &["-q"]);
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
     // Every navigation link points at a section of the page.

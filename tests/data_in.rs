@@ -271,50 +271,36 @@ fn without_a_valid_split_nothing_is_chosen_and_the_outputs_say_so() {
     let d = |n: &str| dir.path().join(n);
     ok(&["data", "demo", "--out", s(&d("demo")), "--ext", "csv", "--n-train", "300", "--n-test", "100"]);
     let lfs = crate::common::repo().join("labeling_functions/demo_topics.toml");
-    let out = d("run");
-    let printed = ok(&[
-        "cosine",
-        "--train",
-        s(&d("demo/train.csv")),
-        "--test",
-        s(&d("demo/test.csv")),
-        "--lfs",
-        s(&lfs),
-        "--model",
-        "ngram",
-        "--max-steps",
-        "30",
-        "--t2",
-        "20",
-        "--t3",
-        "10",
-        "--out",
-        s(&out),
-    ]);
+    // `cosine` and `run` on train and test files only, with a short budget.
+    let (train, test) = (d("demo/train.csv"), d("demo/test.csv"));
+    let no_valid = |cmd: &str, out: &Path| {
+        ok(&[
+            cmd,
+            "--train",
+            s(&train),
+            "--test",
+            s(&test),
+            "--lfs",
+            s(&lfs),
+            "--model",
+            "ngram",
+            "--max-steps",
+            "30",
+            "--t2",
+            "20",
+            "--t3",
+            "10",
+            "--out",
+            s(out),
+        ])
+    };
+    let printed = no_valid("cosine", &d("run"));
     assert!(printed.contains("no valid split with gold labels: the final weights"), "{printed}");
     assert!(printed.contains("no valid split with gold labels: the last round's weights"), "{printed}");
     assert!(!printed.contains("best valid -") && !printed.contains("stage 1 stayed best"), "{printed}");
 
     let run = d("run2");
-    ok(&[
-        "run",
-        "--train",
-        s(&d("demo/train.csv")),
-        "--test",
-        s(&d("demo/test.csv")),
-        "--lfs",
-        s(&lfs),
-        "--model",
-        "ngram",
-        "--max-steps",
-        "30",
-        "--t2",
-        "20",
-        "--t3",
-        "10",
-        "--out",
-        s(&run),
-    ]);
+    no_valid("run", &run);
     let report = std::fs::read_to_string(run.join("report.md")).unwrap();
     assert!(report.contains("no valid split with gold labels, so no early stopping"), "{report}");
     assert!(report.contains("the last round's weights are kept"), "{report}");
