@@ -139,6 +139,7 @@ pub fn load_data(data: &DataConfig, seeds: &Seeds, lf_classes: Option<&[String]>
     let with_lf_classes = |wrench: bool| {
         data.load.classes.clone().or_else(|| (!wrench).then(|| lf_classes.map(<[String]>::to_vec)).flatten())
     };
+    // `one_file`: the data is one file holding one split (named by `--split`, or its file name).
     let (splits, one_file) = match (&data.path, data.splits.is_empty()) {
         (Some(path), false) => {
             return Err(Error::Config(format!(
@@ -158,8 +159,7 @@ pub fn load_data(data: &DataConfig, seeds: &Seeds, lf_classes: Option<&[String]>
                 || path.join("label.json").is_file()
                 || (folder && path.join(data::splits::CLASSES_FILE).is_file());
             let load = LoadOptions { classes: with_lf_classes(wrench), ..data.load.clone() };
-            let splits = data::load(path, &load)?;
-            (splits, !folder && splits_from_one_file(path))
+            (data::load(path, &load)?, !folder)
         }
     };
     let mut splits = splits;
@@ -190,12 +190,6 @@ pub fn load_data(data: &DataConfig, seeds: &Seeds, lf_classes: Option<&[String]>
         Some(s) => Ok(Splits { splits: vec![splits.require(s)?.clone()] }),
         None => Ok(splits),
     }
-}
-
-/// Whether `path` is one file that holds one split (named by `--split`, or its file name), as
-/// opposed to a dataset folder.
-fn splits_from_one_file(path: &Path) -> bool {
-    path.is_file()
 }
 
 /// Where a corpus's votes come from.
@@ -584,9 +578,9 @@ pub struct ChosenCheckpoint {
 impl ChosenCheckpoint {
     /// The chosen validation of a run's stage-1 and stage-2 reports.
     pub fn of(stage1: &TrainReport, cosine: Option<&SelfTrainReport>) -> Option<Self> {
-        if let Some(c) = cosine.filter(|c| c.best_in_stage2)
-            && let (Some(step), Some(score)) = (c.best_step, c.best_score)
-        {
+        if let Some(c) = cosine.filter(|c| c.best_in_stage2) {
+            // A stage-2 checkpoint written before steps were recorded cannot say where: none.
+            let (step, score) = (c.best_step?, c.best_score?);
             return Some(Self {
                 stage: 2,
                 round: c.best_round,
