@@ -267,18 +267,18 @@ pub(crate) fn load_inner(path: &Path, opts: &LoadOptions) -> Result<Splits> {
     let ds = match format {
         Format::Csv | Format::Parquet | Format::Jsonl => {
             // A split file of a dataset folder weaksup wrote reads with the folder's classes.
-            let sidecar = path.parent().unwrap_or(Path::new(".")).join(splits::CLASSES_FILE);
-            match (&opts.classes, splits::split_named_by(path).is_some() && sidecar.is_file()) {
-                (None, true) => {
-                    let classes: Vec<String> = read_json(&sidecar)?;
-                    tabular::load(
-                        path,
-                        format,
-                        &split,
-                        &LoadOptions { classes: Some(classes), ..opts.clone() },
-                    )?
-                }
-                _ => tabular::load(path, format, &split, opts)?,
+            let sidecar = match (&opts.classes, splits::split_named_by(path)) {
+                (None, Some(_)) => splits::sidecar_classes(path)?,
+                _ => None,
+            };
+            match sidecar {
+                Some((_, classes)) => tabular::load(
+                    path,
+                    format,
+                    &split,
+                    &LoadOptions { classes: Some(classes), ..opts.clone() },
+                )?,
+                None => tabular::load(path, format, &split, opts)?,
             }
         }
         Format::Cosine => cosine::load(path, &split, opts.classes.as_deref())?,

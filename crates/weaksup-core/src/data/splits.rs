@@ -278,11 +278,7 @@ fn resolve_classes(parts: &[(&str, Vec<Part>)], opts: &LoadOptions) -> Result<Ve
     let mut sidecar: Option<(PathBuf, Vec<String>)> = None;
     for part in parts.iter().flat_map(|(_, p)| p) {
         if let Part::Tabular { path, .. } = part {
-            let file = path.parent().unwrap_or(Path::new(".")).join(CLASSES_FILE);
-            if !file.is_file() {
-                continue;
-            }
-            let c: Vec<String> = crate::io::read_json(&file)?;
+            let Some((file, c)) = sidecar_classes(path)? else { continue };
             match &sidecar {
                 Some((first, prev)) if *prev != c => {
                     return Err(Error::invalid(
@@ -439,17 +435,22 @@ fn corpus_name(file: &Path) -> Option<String> {
     file.parent()?.file_name()?.to_str().map(str::to_string)
 }
 
+/// The `classes.json` beside a data file (a split file of a dataset folder weaksup wrote) and the
+/// class names it gives, when there is one.
+pub(super) fn sidecar_classes(file: &Path) -> Result<Option<(PathBuf, Vec<String>)>> {
+    let sidecar = file.parent().unwrap_or(Path::new(".")).join(CLASSES_FILE);
+    if !sidecar.is_file() {
+        return Ok(None);
+    }
+    let classes = crate::io::read_json(&sidecar)?;
+    Ok(Some((sidecar, classes)))
+}
+
 /// Loads a tabular folder (`train.csv`, `valid.csv`, ...) with its sidecars: `classes.json`
-/// (unless classes are given), `columns.json` (column types) and `<split>.votes.parquet` (the
-/// votes stored with the data).
+/// (unless classes are given; read by [`load_split_files`]' class rule), `columns.json` (column
+/// types) and `<split>.votes.parquet` (the votes stored with the data).
 pub(super) fn load_tabular_folder(dir: &Path, files: &SplitFiles, opts: &LoadOptions) -> Result<Splits> {
-    let classes_file = dir.join(CLASSES_FILE);
-    let classes = match &opts.classes {
-        Some(c) => Some(c.clone()),
-        None if classes_file.is_file() => Some(crate::io::read_json::<Vec<String>>(&classes_file)?),
-        None => None,
-    };
-    let mut splits = load_split_files(files, &LoadOptions { classes, ..opts.clone() })?;
+    let mut splits = load_split_files(files, opts)?;
     let columns_file = dir.join(COLUMNS_FILE);
     let types: Option<Vec<(String, String)>> =
         columns_file.is_file().then(|| crate::io::read_json(&columns_file)).transpose()?;

@@ -135,7 +135,6 @@ pub fn select(
     let mut ticker = crate::progress::Ticker::new("label-model grid", grid.len() as u64);
     let mut scored: Vec<(&Params, f64)> = Vec::with_capacity(grid.len());
     for p in grid {
-        ticker.advance(0);
         // A point that diverges (non-finite loss at a large step size) is skipped, not fatal.
         let model = match p.fit_quiet(train, fit) {
             Ok(m) => m,
