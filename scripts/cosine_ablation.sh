@@ -30,6 +30,12 @@ flags() {
         balanced_cw_stage1_150) change="--selection balanced --class-weights valid_prior --max-steps 150" ;;
         balanced_cw_lr2e5) change="--selection balanced --class-weights valid_prior --lr 2e-5" ;;
         balanced_cw_t3_100) change="--selection balanced --class-weights valid_prior --t3 100" ;;
+        balanced_cw_t2_1200) change="--selection balanced --class-weights valid_prior --t2 1200" ;;
+        balanced_cw_restart) change="--selection balanced --class-weights valid_prior --student pretrained --t2 1200 --t3 300" ;;
+        balanced_cw_power1) change="--selection balanced --class-weights valid_prior --power 1" ;;
+        balanced_cw_power3) change="--selection balanced --class-weights valid_prior --power 3" ;;
+        balanced_cw_xi05) change="--selection balanced --class-weights valid_prior --xi 0.5" ;;
+        balanced_cw_xi07) change="--selection balanced --class-weights valid_prior --xi 0.7" ;;
         official) change="--variant official --mu 1" ;;
         *) echo "unknown configuration $1" >&2; exit 2 ;;
     esac

@@ -11,7 +11,7 @@ use crate::label_model::{LabelModelChoice, Metric, TiePolicy, UncoveredPolicy};
 use crate::lf::ApplyOptions;
 use crate::model::{DeviceChoice, ModelSource, Pooling, PrecisionChoice};
 use crate::run::{DataConfig, LfConfig, Method, RunConfig, Targets};
-use crate::selftrain::{Distance, LambdaScale, Selection, Variant};
+use crate::selftrain::{Distance, LambdaScale, Selection, Student, Variant};
 use crate::train::{ClassWeights, OnNonFinite, Padding};
 
 /// Where the data comes from (every command that reads a corpus).
@@ -311,6 +311,13 @@ pub(super) struct PipelineArgs {
     /// code's balance) or one.
     #[arg(long)]
     pub lambda_scale: Option<LambdaScale>,
+    /// Where each COSINE round's student starts: continue (from the teacher) or pretrained (a
+    /// new student from stage 1's starting weights each round; use with a long --t3).
+    #[arg(long)]
+    pub student: Option<Student>,
+    /// Power of the teacher's probabilities in COSINE's soft pseudo-labels.
+    #[arg(long, value_parser = super::positive_f64)]
+    pub power: Option<f64>,
     /// Continue end-model training from <out>/checkpoint (refused unless it belongs to the same run).
     #[arg(long)]
     pub resume: bool,
@@ -369,6 +376,8 @@ impl PipelineArgs {
             self.gamma => c.cosine.gamma,
             self.variant => c.cosine.variant,
             self.lambda_scale => c.cosine.lambda_scale,
+            self.student => c.cosine.student,
+            self.power => c.cosine.power,
             self.distance => c.cosine.distance,
             self.selection => c.cosine.selection,
         );
@@ -424,6 +433,8 @@ pub(super) fn defaults() -> Vec<(&'static str, String)> {
         ("gamma", c.cosine.gamma.to_string()),
         ("variant", c.cosine.variant.to_string()),
         ("lambda_scale", c.cosine.lambda_scale.to_string()),
+        ("student", c.cosine.student.to_string()),
+        ("power", c.cosine.power.to_string()),
         ("distance", c.cosine.distance.to_string()),
         ("selection", c.cosine.selection.to_string()),
     ]

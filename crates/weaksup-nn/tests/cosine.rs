@@ -11,7 +11,7 @@ use weaksup_core::metrics::Metric;
 use weaksup_core::progress::{NoProgress, Progress};
 use weaksup_nn::model::Precision;
 use weaksup_nn::model::ngram::{NgramClassifier, NgramConfig};
-use weaksup_nn::selftrain::{CosineConfig, CosineData, CosineReport, CosineRun, Variant, cosine};
+use weaksup_nn::selftrain::{CosineConfig, CosineData, CosineReport, CosineRun, Student, Variant, cosine};
 use weaksup_nn::train::{self, Encoded, EndModel, EvalSet, TrainConfig, TrainSet};
 
 struct Demo {
@@ -154,30 +154,11 @@ fn killed_in_stage_two_resumes_to_the_same_weights() {
     let _g = crate::common::torch_lock();
     let d = demo();
     let c = CosineConfig { t3: 40, t2: 120, ..Default::default() };
-    let mut whole = ngram();
-    let full = run_cosine(&d, &mut whole, &c, None, &NoProgress);
-
+    let full = assert_resumes(&d, &c);
+    // A checkpoint written with other settings is refused.
     let dir = tempfile::tempdir().unwrap();
     let ckpt = dir.path().join("checkpoint");
-    // Stage 1 takes `full.stage1.steps` steps (+1 progress tick for its checkpoint resume);
-    // kill 50 steps into stage 2: rounds 0 is checkpointed, round 1 is lost mid-way.
-    let kill = KillAfter { steps: AtomicU64::new(0), limit: full.stage1.steps as u64 + 50 };
-    let mut first = ngram();
-    let crashed = catch_unwind(AssertUnwindSafe(|| run_cosine(&d, &mut first, &c, Some(&ckpt), &kill)));
-    assert!(crashed.is_err(), "the simulated kill happened");
-    assert!(ckpt.join("stage2/state.json").is_file());
-
-    let mut resumed = ngram();
-    let r = run_cosine(&d, &mut resumed, &c, Some(&ckpt), &NoProgress);
-    assert_eq!(r.stage2.resumed_at_round, Some(1));
-    assert_eq!(r.stage2.rounds, full.stage2.rounds, "same rounds as the uninterrupted run");
-    let a = train::predict_proba(&whole, &d.tenc, 64, train::Padding::Bucketed).unwrap();
-    let b = train::predict_proba(&resumed, &d.tenc, 64, train::Padding::Bucketed).unwrap();
-    assert_eq!(
-        Vec::<f32>::try_from(a.flatten(0, -1)).unwrap(),
-        Vec::<f32>::try_from(b.flatten(0, -1)).unwrap()
-    );
-    // A checkpoint written with other settings is refused.
+    run_cosine(&d, &mut ngram(), &CosineConfig { t2: 40, ..c.clone() }, Some(&ckpt), &NoProgress);
     let mut other = ngram();
     let set = TrainSet::hard(&d.enc, d.covered.clone(), &d.labels, 4);
     let pool: Vec<usize> = (0..d.enc.len()).collect();
@@ -191,4 +172,58 @@ fn killed_in_stage_two_resumes_to_the_same_weights() {
     };
     let e = cosine(&mut other, data, run, &mut |_| Ok(())).unwrap_err();
     assert!(e.to_string().contains("another COSINE config"), "{e}");
+    assert_eq!(full.stage2.rounds.len(), 3);
+}
+
+#[test]
+fn restarting_students_start_each_round_anew_and_resume_to_the_same_weights() {
+    let _g = crate::common::torch_lock();
+    let d = demo();
+    // Stage 1 early-stops near 175 steps; rounds of 150 steps let a new student learn.
+    let c = CosineConfig { t3: 150, t2: 300, student: Student::Pretrained, ..Default::default() };
+    let r = assert_resumes(&d, &c);
+    // Validations every 25 steps: 150 closes round 0, 175 is 25 steps into round 1, whose
+    // student restarted from the seeded initial weights (with its own warm-up) and has not yet
+    // caught up; a continuing student would be at least as good as at 150.
+    let at = |step: usize| r.stage2.validations.iter().find(|v| v.step == step).map(|v| v.score).unwrap();
+    assert!(at(175) < at(150) - 0.15, "the round-1 student restarted: {:?}", r.stage2.validations);
+    // By the end of each round the new student has learned the teacher's labels.
+    assert_eq!(r.stage2.rounds.len(), 2);
+    for round in &r.stage2.rounds {
+        assert!(round.valid.unwrap() > 0.7, "{round:?}");
+    }
+}
+
+/// Runs `c` whole, then killed T3 + 10 steps into stage 2 (round 0 checkpointed, round 1 lost
+/// mid-way) and resumed: the rounds and the final weights must be the same. Returns the
+/// whole run's report.
+fn assert_resumes(d: &Demo, c: &CosineConfig) -> CosineReport {
+    let mut whole = ngram();
+    let full = run_cosine(d, &mut whole, c, None, &NoProgress);
+
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = dir.path().join("checkpoint");
+    // Stage 1 takes `full.stage1.steps` steps (+1 progress tick for its checkpoint resume).
+    let kill = KillAfter { steps: AtomicU64::new(0), limit: (full.stage1.steps + c.t3 + 10) as u64 };
+    let mut first = ngram();
+    let crashed = catch_unwind(AssertUnwindSafe(|| run_cosine(d, &mut first, c, Some(&ckpt), &kill)));
+    assert!(
+        crashed.is_err(),
+        "the simulated kill happened: stage 1 {} steps, {:?}",
+        full.stage1.steps,
+        full.stage2
+    );
+    assert!(ckpt.join("stage2/state.json").is_file());
+
+    let mut resumed = ngram();
+    let r = run_cosine(d, &mut resumed, c, Some(&ckpt), &NoProgress);
+    assert_eq!(r.stage2.resumed_at_round, Some(1));
+    assert_eq!(r.stage2.rounds, full.stage2.rounds, "same rounds as the uninterrupted run");
+    let a = train::predict_proba(&whole, &d.tenc, 64, train::Padding::Bucketed).unwrap();
+    let b = train::predict_proba(&resumed, &d.tenc, 64, train::Padding::Bucketed).unwrap();
+    assert_eq!(
+        Vec::<f32>::try_from(a.flatten(0, -1)).unwrap(),
+        Vec::<f32>::try_from(b.flatten(0, -1)).unwrap()
+    );
+    full
 }

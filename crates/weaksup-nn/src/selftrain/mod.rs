@@ -88,6 +88,23 @@ pub enum LambdaScale {
     One,
 }
 
+/// Where each stage-2 round's student starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
+pub enum Student {
+    /// From the teacher's weights, with one optimiser and one learning-rate schedule over T2
+    /// (the paper's Alg. 1 and the official code). Default.
+    #[default]
+    Continue,
+    /// From the weights stage 1 started from (the pre-trained encoder and the seeded head), with
+    /// a fresh optimiser and a warm-up/decay schedule over the round's T3 steps: each round
+    /// trains a new student on the teacher's pseudo-labels (iterated distillation, as Noisy
+    /// Student, Xie et al., CVPR 2020), so no round inherits the teacher's weights, only its
+    /// labels. Needs rounds long enough to train a model (T3 near stage 1's length).
+    Pretrained,
+}
+
 /// COSINE hyper-parameters; defaults and their sources.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -115,6 +132,8 @@ pub struct CosineConfig {
     /// Stage-2 steps, T2. Default 600 (the configuration of the cosine_trec study in
     /// `docs/cosine.md`; the official script uses 2500 on AGNews's 96k rows).
     pub t2: usize,
+    /// Where each round's student starts.
+    pub student: Student,
     pub variant: Variant,
     /// Whether the rows of a split named `unlabeled` (the COSINE paper's `unlabeled_data.json`)
     /// join stage 2's pseudo-label pool. Default false (the cosine_trec study was measured
@@ -135,6 +154,7 @@ impl Default for CosineConfig {
             lambda_scale: LambdaScale::Classes,
             selection: Selection::Balanced,
             t2: 600,
+            student: Student::Continue,
             variant: Variant::Paper,
             unlabeled: false,
         }
@@ -389,7 +409,7 @@ pub fn confidence_regularizer(logits: &Tensor) -> Tensor {
     (-c.ln() - logits.log_softmax(-1, Kind::Float).mean_dim(-1, false, Kind::Float)).mean(Kind::Float)
 }
 
-weaksup_core::cli_enum!(Distance => "distance", Variant => "COSINE variant", LambdaScale => "lambda scale", Selection => "selection");
+weaksup_core::cli_enum!(Distance => "distance", Variant => "COSINE variant", LambdaScale => "lambda scale", Selection => "selection", Student => "student");
 
 #[cfg(test)]
 mod tests {

@@ -9,8 +9,8 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
-use super::CosineConfig;
 use super::rule::{Losses, RoundTargets, SelectContext};
+use super::{CosineConfig, Student};
 use crate::error::{Context, Error, Result};
 use crate::model::manual_seed;
 use crate::progress::Progress;
@@ -149,24 +149,40 @@ pub fn cosine(
 ) -> Result<CosineReport> {
     run.cosine.validate()?;
     let sub = |name: &str| run.checkpoint_dir.map(|d| d.join(name));
+    // The weights stage 1 starts from, for students that restart each round.
+    let init = (run.cosine.student == Student::Pretrained).then(|| train::snapshot(model));
     let stage1_dir = sub("stage1");
     let s1 = train::train(model, data.stage1, data.valid, run.train, stage1_dir.as_deref(), run.progress)?;
     after_stage1(model)?;
     let stage2_dir = sub("stage2");
-    let s2 =
-        self_train(model, data, s1.best_score, CosineRun { checkpoint_dir: stage2_dir.as_deref(), ..run })?;
+    let run2 = CosineRun { checkpoint_dir: stage2_dir.as_deref(), ..run };
+    let s2 = stage2(model, data, s1.best_score, run2, init.as_deref())?;
     Ok(CosineReport { stage1: s1, stage2: s2 })
 }
 
 /// COSINE stage 2 from the model's current weights: `cfg.t2` steps in rounds of `cfg.t3` over
 /// `data.pool` (`data.stage1`'s rows and targets are not used); `stage1_best` is the validation
 /// score to beat (the best weights of either stage are kept). Checkpoints in
-/// `run.checkpoint_dir` itself.
+/// `run.checkpoint_dir` itself. Students that restart each round (`Student::Pretrained`) restart
+/// from the model's weights as they are on entry.
 pub fn self_train(
     model: &mut EndModel,
     data: CosineData,
     stage1_best: Option<f64>,
     run: CosineRun,
+) -> Result<SelfTrainReport> {
+    let init = (run.cosine.student == Student::Pretrained).then(|| train::snapshot(model));
+    stage2(model, data, stage1_best, run, init.as_deref())
+}
+
+/// [`self_train`] with the weights a restarting student starts each round from (`init`; none
+/// for `Student::Continue`).
+fn stage2(
+    model: &mut EndModel,
+    data: CosineData,
+    stage1_best: Option<f64>,
+    run: CosineRun,
+    init: Option<&[(String, Tensor)]>,
 ) -> Result<SelfTrainReport> {
     let CosineData { stage1, pool, gold, valid } = data;
     let CosineRun { train: train_cfg, cosine: cfg, checkpoint_dir, progress } = run;
@@ -177,7 +193,8 @@ pub fn self_train(
     let started = Instant::now();
     let names: Vec<String> =
         model.vs().variables().into_keys().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
-    let mut opt = AdamW::new(model.vs(), &names, train_cfg.weight_decay, EndModel::no_decay);
+    let new_opt = |m: &EndModel| AdamW::new(m.vs(), &names, train_cfg.weight_decay, EndModel::no_decay);
+    let mut opt = new_opt(model);
     let mut state = Stage2State {
         adam_t: 0,
         step: 0,
@@ -276,6 +293,17 @@ pub fn self_train(
         }
         let (mut sum_cls, mut sum_con, mut sum_conf, mut n) = (0.0, 0.0, 0.0, 0usize);
         let round = state.rounds.len();
+        let round_steps = cfg.t3.min(t2 - state.step);
+        // A restarting student: the initial weights, fresh optimiser moments, and its own
+        // warm-up and decay over the round (step counted from the round's start).
+        let (round_cfg, round_start) = match init {
+            Some(w) => {
+                train::restore(model, w)?;
+                opt = new_opt(model);
+                (TrainConfig { max_steps: round_steps, ..s2_cfg.clone() }, state.step)
+            }
+            None => (s2_cfg.clone(), 0),
+        };
         let mut batches = epoch_batches(
             &rows,
             &lengths,
@@ -284,7 +312,7 @@ pub fn self_train(
             seeds::stage2_batches(train_cfg.seed, round),
         );
         let mut b = 0;
-        for _ in 0..cfg.t3.min(t2 - state.step) {
+        for _ in 0..round_steps {
             if b == batches.len() {
                 batches = epoch_batches(
                     &rows,
@@ -314,7 +342,7 @@ pub fn self_train(
             }
             opt.zero_grad();
             loss.backward();
-            rule.update(&mut opt, &s2_cfg, state.step, model.default_lr());
+            rule.update(&mut opt, &round_cfg, state.step - round_start, model.default_lr());
             sum_cls += l_cls.double_value(&[]);
             sum_con += r_con.double_value(&[]);
             sum_conf += r_conf.double_value(&[]);
