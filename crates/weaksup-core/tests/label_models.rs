@@ -242,3 +242,35 @@ fn wrench_trec_snorkel_chosen_on_valid_beats_the_reference() {
     // old [0.01, 0.99] clip the best valid point scores 0.615).
     assert!(e.all.accuracy >= 0.636, "{:?} {e:?}", sel.params);
 }
+
+#[test]
+fn grid_selection_is_the_same_at_any_thread_count() {
+    // `auto` over every model's grid (mv, wmv, 4 DS and 144 Snorkel points), fitted in parallel:
+    // the chosen point, its dev score, the default point's score and the predictions must not
+    // depend on how many workers fitted the points.
+    let spec = |n_rows, seed| SyntheticSpec {
+        n_rows,
+        n_lfs: 8,
+        cardinality: 3,
+        class_balance: vec![0.5, 0.3, 0.2],
+        accuracy: (0.55, 0.9),
+        propensity: (0.1, 0.5),
+        seed,
+    };
+    let (train, dev) = (generate(&spec(600, 11)).unwrap(), generate(&spec(200, 12)).unwrap());
+    let config = LabelModelConfig::default();
+    let on = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| config.fit(&train.votes, Some((&dev.votes, dev.gold.as_slice())))).unwrap()
+    };
+    let (one, two) = (on(1), on(2));
+    assert_eq!(one.candidates, 150);
+    assert_eq!(
+        (&one.params, one.dev_score, one.default_score),
+        (&two.params, two.dev_score, two.default_score)
+    );
+    let p = |s: &weaksup_core::label_model::Selected| s.model.predict_proba(&train.votes).unwrap();
+    assert_eq!(p(&one), p(&two));
+    // The choice is the best dev score of the grid: no point beats it.
+    assert!(one.dev_score.unwrap() >= one.default_score.unwrap());
+}

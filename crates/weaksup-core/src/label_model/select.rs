@@ -119,7 +119,10 @@ pub struct Selected {
 }
 
 /// Fits every point of `grid` on `train` and keeps the best on the dev set's covered rows under
-/// `metric` (the first point when there is no dev set). Ties keep the earlier point.
+/// `metric` (the first point when there is no dev set). Ties keep the earlier point. The points
+/// are fitted in parallel (one fit per worker, as many workers as rayon's global pool has); each
+/// fit is deterministic, and the choice is made in grid order, so it is the same at any thread
+/// count.
 pub fn select(
     grid: &[Params],
     train: &LabelMatrix,
@@ -130,33 +133,41 @@ pub fn select(
 ) -> Result<Selected> {
     let grid = if dev.is_none() { &grid[..1.min(grid.len())] } else { grid };
     let t = Instant::now();
+    let ticker = std::sync::Mutex::new(crate::progress::Ticker::new("label-model grid", grid.len() as u64));
+    // One fitted model and dev score per point, or the point's own error (a point that diverges,
+    // e.g. a non-finite loss at a large step size, is skipped unless it is the only one).
+    let fitted = crate::parallel::map_ordered(grid.len(), rayon::current_num_threads(), |k| {
+        let p = &grid[k];
+        let r = p.fit_quiet(train, fit).and_then(|model| {
+            let s = match dev {
+                Some((votes, gold)) => metric.of(&score(&model, votes, gold, predict_opts, 5)?.covered),
+                None => 0.0,
+            };
+            Ok((model, s))
+        });
+        match &r {
+            Ok((_, s)) => tracing::debug!(?p, dev_score = s, "candidate"),
+            Err(e) => tracing::debug!(?p, error = %e, "candidate failed; skipped"),
+        }
+        ticker.lock().unwrap_or_else(|e| e.into_inner()).advance(1);
+        Ok(r)
+    })?;
+    ticker.into_inner().unwrap_or_else(|e| e.into_inner()).finish();
     let mut best: Option<(Params, Fitted, f64)> = None;
     let mut failed: Option<Error> = None;
-    let mut ticker = crate::progress::Ticker::new("label-model grid", grid.len() as u64);
     let mut scored: Vec<(&Params, f64)> = Vec::with_capacity(grid.len());
-    for p in grid {
-        // A point that diverges (non-finite loss at a large step size) is skipped, not fatal.
-        let model = match p.fit_quiet(train, fit) {
-            Ok(m) => m,
-            Err(e) if grid.len() > 1 => {
-                tracing::debug!(?p, error = %e, "candidate failed; skipped");
-                failed = Some(e);
-                continue;
+    for (p, r) in grid.iter().zip(fitted) {
+        match r {
+            Ok((model, s)) => {
+                scored.push((p, s));
+                if best.as_ref().is_none_or(|(_, _, b)| s > *b) {
+                    best = Some((p.clone(), model, s));
+                }
             }
+            Err(e) if grid.len() > 1 => failed = failed.or(Some(e)),
             Err(e) => return Err(e),
-        };
-        let s = match dev {
-            Some((votes, gold)) => metric.of(&score(&model, votes, gold, predict_opts, 5)?.covered),
-            None => 0.0,
-        };
-        tracing::debug!(?p, dev_score = s, "candidate");
-        scored.push((p, s));
-        if best.as_ref().is_none_or(|(_, _, b)| s > *b) {
-            best = Some((p.clone(), model, s));
         }
-        ticker.advance(1);
     }
-    ticker.finish();
     let (params, model, s) = match (best, failed) {
         (Some(b), _) => b,
         (None, Some(e)) => return Err(e),
