@@ -171,22 +171,16 @@ impl SnorkelParams {
         let mut mu: Vec<f64> = mu0.iter().map(|x| x * self.init_scale).collect();
         // Snorkel: mu_eps = min(0.01, 1 / 10^ceil(log10 n)).
         let mu_eps = (0.01f64).min(1.0 / 10f64.powf((votes.n_rows.max(2) as f64).log10().ceil()));
-        let objective = Objective {
-            diag: (0..d).map(|a| o[a * d + a]).collect(),
-            o,
-            d,
-            c,
-            p: p.clone(),
-            mu0: mu0.clone(),
-            l2: self.l2,
-        };
+        let objective = Objective::new(&o, c, p.clone(), mu0.clone(), self.l2);
+        drop(o);
+        let mut scratch = Scratch::new(d, c);
         let mut grad = vec![0.0; d * c];
         let mut state1 = vec![0.0; d * c];
         let mut state2 = vec![0.0; d * c];
         let mut history: Vec<f64> = Vec::with_capacity(self.epochs);
         let mut converged = false;
         for epoch in 0..self.epochs {
-            let loss = objective.loss_grad(&mu, &mut grad);
+            let loss = objective.loss_grad(&mu, &mut grad, &mut scratch);
             if !loss.is_finite() {
                 return Err(Error::invalid(
                     "snorkel label model",
@@ -254,9 +248,19 @@ impl SnorkelParams {
 }
 
 /// The matrix-completion objective and its gradient.
+///
+/// The masked term is expanded as ‖O⊙M‖² − 2⟨O⊙M, μPμᵀ⟩ + ‖(μPμᵀ)⊙M‖², so an epoch costs one
+/// product of the sparse O⊙M with μP plus O(d·C²), instead of forming the d × d residual
+/// (O(d²·C)): O is ΛᵀΛ / n, and its off-block entries are non-zero only for pairs of votes that
+/// co-occur in some row.
 struct Objective {
-    /// `d × d`, d = m·C.
-    o: Vec<f64>,
+    /// The off-block (M = 1) non-zeros of O, row by row (CSR): row a's entries are
+    /// `om_col[om_ptr[a]..om_ptr[a + 1]]`, `om_val[..]`.
+    om_ptr: Vec<usize>,
+    om_col: Vec<usize>,
+    om_val: Vec<f64>,
+    /// ‖O ⊙ M‖²_F.
+    om_norm2: f64,
     diag: Vec<f64>,
     d: usize,
     c: usize,
@@ -265,41 +269,118 @@ struct Objective {
     l2: f64,
 }
 
+/// Buffers of [`Objective::loss_grad`], allocated once per fit.
+struct Scratch {
+    /// μP, `[d, C]`.
+    mp: Vec<f64>,
+    /// (O ⊙ M) μP, `[d, C]`.
+    om_mp: Vec<f64>,
+    /// μᵀμ, `[C, C]`.
+    gram: Vec<f64>,
+    /// μ_jᵀμ_j per LF j (its C rows of μ), `[m, C, C]`.
+    blocks: Vec<f64>,
+}
+
+impl Scratch {
+    fn new(d: usize, c: usize) -> Self {
+        Self {
+            mp: vec![0.0; d * c],
+            om_mp: vec![0.0; d * c],
+            gram: vec![0.0; c * c],
+            blocks: vec![0.0; d * c],
+        }
+    }
+}
+
 impl Objective {
+    /// # Shapes
+    /// `o`: `[d, d]` row-major and symmetric, d = m·C; `mu0`: `[d, C]`.
+    fn new(o: &[f64], c: usize, p: Vec<f64>, mu0: Vec<f64>, l2: f64) -> Self {
+        let d = mu0.len() / c;
+        let (mut om_ptr, mut om_col, mut om_val) = (Vec::with_capacity(d + 1), Vec::new(), Vec::new());
+        om_ptr.push(0);
+        for a in 0..d {
+            for b in 0..d {
+                let v = o[a * d + b];
+                if a / c != b / c && v != 0.0 {
+                    om_col.push(b);
+                    om_val.push(v);
+                }
+            }
+            om_ptr.push(om_col.len());
+        }
+        let om_norm2 = om_val.iter().map(|v| v * v).sum();
+        let diag = (0..d).map(|a| o[a * d + a]).collect();
+        Self { om_ptr, om_col, om_val, om_norm2, diag, d, c, p, mu0, l2 }
+    }
+
     /// Returns `‖(O − μPμᵀ) ⊙ M‖² + ‖μP1 − diag O‖² + l2‖μ − μ₀‖²` and writes its gradient.
+    ///
+    /// With A = (O⊙M)μP, G = μᵀμ and B_j = μ_jᵀμ_j (μ_j: LF j's C rows):
+    /// `⟨O⊙M, μPμᵀ⟩ = Σ μ ⊙ A`, `‖(μPμᵀ)⊙M‖² = Σ_yz p_y p_z (G_yz² − Σ_j B_j,yz²)`, and the
+    /// masked term's gradient at row a (LF j) is `−4 A_a + 4 (μP)_a (G − B_j) P`.
+    ///
+    /// ```python
+    /// R = (O - mu @ P @ mu.T) * M
+    /// loss = (R**2).sum() + ((mu @ P).sum(1) - np.diag(O))**2).sum() + l2 * ((mu - mu0)**2).sum()
+    /// ```
     ///
     /// # Shapes
     /// `mu`, `grad`: `[d, C]` row-major.
-    fn loss_grad(&self, mu: &[f64], grad: &mut [f64]) -> f64 {
+    fn loss_grad(&self, mu: &[f64], grad: &mut [f64], s: &mut Scratch) -> f64 {
         let (d, c) = (self.d, self.c);
-        // μP: column y scaled by p_y.
-        let mp: Vec<f64> = (0..d * c).map(|k| mu[k] * self.p[k % c]).collect();
-        let mut loss = 0.0;
-        // rm[a] = Σ_b (R ⊙ M)_ab (μP)_b; d/dμ_a of the masked term = −4 rm[a] (R and M symmetric).
-        let mut rm = vec![0.0; d * c];
+        let cc = c * c;
+        for (k, x) in s.mp.iter_mut().enumerate() {
+            *x = mu[k] * self.p[k % c];
+        }
+        // A = (O ⊙ M) μP.
+        s.om_mp.fill(0.0);
         for a in 0..d {
-            let mpa = &mp[a * c..(a + 1) * c];
-            let g = &mut rm[a * c..(a + 1) * c];
-            for b in 0..d {
-                if a / c == b / c {
-                    continue; // M masks an LF's own block
-                }
-                let fit: f64 = mpa.iter().zip(&mu[b * c..(b + 1) * c]).map(|(x, y)| x * y).sum();
-                let r = self.o[a * d + b] - fit;
-                loss += r * r;
-                for (gy, mpby) in g.iter_mut().zip(&mp[b * c..(b + 1) * c]) {
-                    *gy += r * mpby;
+            let row = &mut s.om_mp[a * c..(a + 1) * c];
+            for k in self.om_ptr[a]..self.om_ptr[a + 1] {
+                let (b, v) = (self.om_col[k], self.om_val[k]);
+                for (r, x) in row.iter_mut().zip(&s.mp[b * c..(b + 1) * c]) {
+                    *r += v * x;
                 }
             }
         }
+        let cross: f64 = mu.iter().zip(&s.om_mp).map(|(u, v)| u * v).sum();
+        // G = Σ_j B_j.
+        s.gram.fill(0.0);
+        s.blocks.fill(0.0);
+        for (j, bj) in s.blocks.chunks_exact_mut(cc).enumerate() {
+            for ua in mu[j * cc..(j + 1) * cc].chunks_exact(c) {
+                for (y, &uy) in ua.iter().enumerate() {
+                    for (z, &uz) in ua.iter().enumerate() {
+                        bj[y * c + z] += uy * uz;
+                    }
+                }
+            }
+            for (g, b) in s.gram.iter_mut().zip(bj.iter()) {
+                *g += b;
+            }
+        }
+        let mut fit2 = 0.0;
+        for y in 0..c {
+            for z in 0..c {
+                let k = y * c + z;
+                let own: f64 = s.blocks.chunks_exact(cc).map(|bj| bj[k] * bj[k]).sum();
+                fit2 += self.p[y] * self.p[z] * (s.gram[k] * s.gram[k] - own);
+            }
+        }
+        let mut loss = self.om_norm2 - 2.0 * cross + fit2;
         for a in 0..d {
-            let r2: f64 = mp[a * c..(a + 1) * c].iter().sum::<f64>() - self.diag[a];
+            let bj = &s.blocks[(a / c) * cc..(a / c + 1) * cc];
+            let mpa = &s.mp[a * c..(a + 1) * c];
+            let r2: f64 = mpa.iter().sum::<f64>() - self.diag[a];
             loss += r2 * r2;
             for y in 0..c {
                 let k = a * c + y;
+                let t: f64 = (0..c).map(|z| mpa[z] * (s.gram[z * c + y] - bj[z * c + y])).sum();
                 let dl2 = mu[k] - self.mu0[k];
                 loss += self.l2 * dl2 * dl2;
-                grad[k] = -4.0 * rm[k] + 2.0 * r2 * self.p[y] + 2.0 * self.l2 * dl2;
+                grad[k] =
+                    -4.0 * s.om_mp[k] + 4.0 * self.p[y] * t + 2.0 * r2 * self.p[y] + 2.0 * self.l2 * dl2;
             }
         }
         loss
@@ -366,38 +447,89 @@ crate::cli_enum!(Optimizer => "optimizer", Balance => "class balance");
 mod tests {
     use super::*;
 
-    #[test]
-    fn gradient_matches_finite_differences() {
-        // 2 LFs × 2 classes: d = 4. O symmetric with arbitrary positive entries.
-        let (d, c) = (4, 2);
+    /// The objective as first written: the d × d masked residual formed entry by entry.
+    fn dense_loss_grad(o: &[f64], obj: &Objective, mu: &[f64], grad: &mut [f64]) -> f64 {
+        let (d, c) = (obj.d, obj.c);
+        let mp: Vec<f64> = (0..d * c).map(|k| mu[k] * obj.p[k % c]).collect();
+        let mut loss = 0.0;
+        let mut rm = vec![0.0; d * c];
+        for a in 0..d {
+            for b in 0..d {
+                if a / c == b / c {
+                    continue;
+                }
+                let fit: f64 = (0..c).map(|y| mp[a * c + y] * mu[b * c + y]).sum();
+                let r = o[a * d + b] - fit;
+                loss += r * r;
+                for y in 0..c {
+                    rm[a * c + y] += r * mp[b * c + y];
+                }
+            }
+        }
+        for a in 0..d {
+            let r2: f64 = mp[a * c..(a + 1) * c].iter().sum::<f64>() - obj.diag[a];
+            loss += r2 * r2;
+            for y in 0..c {
+                let k = a * c + y;
+                let dl2 = mu[k] - obj.mu0[k];
+                loss += obj.l2 * dl2 * dl2;
+                grad[k] = -4.0 * rm[k] + 2.0 * r2 * obj.p[y] + 2.0 * obj.l2 * dl2;
+            }
+        }
+        loss
+    }
+
+    /// A symmetric O over m LFs × C classes with some zero off-block entries, a μ and a μ₀.
+    fn problem(m: usize, c: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        let d = m * c;
         let mut o = vec![0.0; d * d];
         for a in 0..d {
             for b in 0..=a {
-                let v = 0.05 + 0.01 * ((a * 7 + b * 3) % 11) as f64;
+                let h = (a * 7 + b * 3) % 11;
+                let v = if h == 4 && a / c != b / c { 0.0 } else { 0.05 + 0.01 * h as f64 };
                 o[a * d + b] = v;
                 o[b * d + a] = v;
             }
         }
-        let obj = Objective {
-            diag: (0..d).map(|a| o[a * d + a]).collect(),
-            o,
-            d,
-            c,
-            p: vec![0.3, 0.7],
-            mu0: vec![0.2, 0.0, 0.0, 0.3, 0.25, 0.0, 0.0, 0.35],
-            l2: 0.1,
-        };
-        let mu = vec![0.3, 0.1, 0.05, 0.4, 0.2, 0.15, 0.1, 0.3];
-        let mut grad = vec![0.0; d * c];
-        obj.loss_grad(&mu, &mut grad);
-        let mut scratch = vec![0.0; d * c];
-        for k in 0..d * c {
+        let mu: Vec<f64> = (0..d * c).map(|k| 0.05 + 0.9 * ((k * 13 + 5) % 17) as f64 / 17.0).collect();
+        let mu0: Vec<f64> = (0..d * c).map(|k| if (k / c) % c == k % c { 0.6 } else { 0.0 }).collect();
+        (o, mu, mu0)
+    }
+
+    #[test]
+    fn gradient_matches_finite_differences() {
+        // 2 LFs × 2 classes: d = 4. O symmetric with arbitrary positive entries.
+        let (c, (o, mu, mu0)) = (2, problem(2, 2));
+        let obj = Objective::new(&o, c, vec![0.3, 0.7], mu0, 0.1);
+        let mut s = Scratch::new(4, c);
+        let mut grad = vec![0.0; mu.len()];
+        obj.loss_grad(&mu, &mut grad, &mut s);
+        let mut scratch = vec![0.0; mu.len()];
+        for k in 0..mu.len() {
             let h = 1e-6;
             let (mut up, mut down) = (mu.clone(), mu.clone());
             up[k] += h;
             down[k] -= h;
-            let fd = (obj.loss_grad(&up, &mut scratch) - obj.loss_grad(&down, &mut scratch)) / (2.0 * h);
+            let fd = (obj.loss_grad(&up, &mut scratch, &mut s) - obj.loss_grad(&down, &mut scratch, &mut s))
+                / (2.0 * h);
             assert!((fd - grad[k]).abs() < 1e-6, "k {k}: analytic {} vs numeric {fd}", grad[k]);
+        }
+    }
+
+    #[test]
+    fn expanded_objective_equals_the_dense_residual() {
+        // 5 LFs × 3 classes (d = 15), some zero co-occurrences: the sparse expansion gives the
+        // dense formulation's loss and gradient to rounding.
+        let (m, c) = (5, 3);
+        let (o, mu, mu0) = problem(m, c);
+        let obj = Objective::new(&o, c, vec![0.2, 0.5, 0.3], mu0, 0.05);
+        assert!(obj.om_val.len() < (m * c) * (m * c) - m * c * c, "some off-block zeros are skipped");
+        let (mut g1, mut g2) = (vec![0.0; mu.len()], vec![0.0; mu.len()]);
+        let l1 = obj.loss_grad(&mu, &mut g1, &mut Scratch::new(m * c, c));
+        let l2 = dense_loss_grad(&o, &obj, &mu, &mut g2);
+        assert!((l1 - l2).abs() <= 1e-12 * l2.abs(), "{l1} vs {l2}");
+        for (k, (a, b)) in g1.iter().zip(&g2).enumerate() {
+            assert!((a - b).abs() <= 1e-10 * (1.0 + b.abs()), "k {k}: {a} vs {b}");
         }
     }
 
