@@ -32,6 +32,8 @@ flags() {
         balanced_cw_t3_100) change="--selection balanced --class-weights valid_prior --t3 100" ;;
         balanced_cw_t2_1200) change="--selection balanced --class-weights valid_prior --t2 1200" ;;
         balanced_cw_restart) change="--selection balanced --class-weights valid_prior --student pretrained --t2 1200 --t3 300" ;;
+        balanced_cw_best) change="--selection balanced --class-weights valid_prior --teacher best_in_round" ;;
+        balanced_cw_restart_best) change="--selection balanced --class-weights valid_prior --student pretrained --t2 1200 --t3 300 --teacher best_in_round" ;;
         balanced_cw_power1) change="--selection balanced --class-weights valid_prior --power 1" ;;
         balanced_cw_power3) change="--selection balanced --class-weights valid_prior --power 3" ;;
         balanced_cw_xi05) change="--selection balanced --class-weights valid_prior --xi 0.5" ;;

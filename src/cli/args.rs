@@ -11,7 +11,7 @@ use crate::label_model::{LabelModelChoice, Metric, TiePolicy, UncoveredPolicy};
 use crate::lf::ApplyOptions;
 use crate::model::{DeviceChoice, ModelSource, Pooling, PrecisionChoice};
 use crate::run::{DataConfig, LfConfig, Method, RunConfig, Targets};
-use crate::selftrain::{Distance, LambdaScale, Selection, Student, Variant};
+use crate::selftrain::{Distance, LambdaScale, Selection, Student, Teacher, Variant};
 use crate::train::{ClassWeights, OnNonFinite, Padding};
 
 /// Where the data comes from (every command that reads a corpus).
@@ -315,6 +315,10 @@ pub(super) struct PipelineArgs {
     /// new student from stage 1's starting weights each round; use with a long --t3).
     #[arg(long)]
     pub student: Option<Student>,
+    /// Which weights teach the next COSINE round: last (the student as the round ends) or
+    /// best_in_round (the round's student at its best validation).
+    #[arg(long)]
+    pub teacher: Option<Teacher>,
     /// Power of the teacher's probabilities in COSINE's soft pseudo-labels.
     #[arg(long, value_parser = super::positive_f64)]
     pub power: Option<f64>,
@@ -377,6 +381,7 @@ impl PipelineArgs {
             self.variant => c.cosine.variant,
             self.lambda_scale => c.cosine.lambda_scale,
             self.student => c.cosine.student,
+            self.teacher => c.cosine.teacher,
             self.power => c.cosine.power,
             self.distance => c.cosine.distance,
             self.selection => c.cosine.selection,
@@ -434,6 +439,7 @@ pub(super) fn defaults() -> Vec<(&'static str, String)> {
         ("variant", c.cosine.variant.to_string()),
         ("lambda_scale", c.cosine.lambda_scale.to_string()),
         ("student", c.cosine.student.to_string()),
+        ("teacher", c.cosine.teacher.to_string()),
         ("power", c.cosine.power.to_string()),
         ("distance", c.cosine.distance.to_string()),
         ("selection", c.cosine.selection.to_string()),

@@ -11,7 +11,9 @@ use weaksup_core::metrics::Metric;
 use weaksup_core::progress::{NoProgress, Progress};
 use weaksup_nn::model::Precision;
 use weaksup_nn::model::ngram::{NgramClassifier, NgramConfig};
-use weaksup_nn::selftrain::{CosineConfig, CosineData, CosineReport, CosineRun, Student, Variant, cosine};
+use weaksup_nn::selftrain::{
+    CosineConfig, CosineData, CosineReport, CosineRun, Student, Teacher, Variant, cosine,
+};
 use weaksup_nn::train::{self, Encoded, EndModel, EvalSet, TrainConfig, TrainSet};
 
 struct Demo {
@@ -226,4 +228,36 @@ fn assert_resumes(d: &Demo, c: &CosineConfig) -> CosineReport {
         Vec::<f32>::try_from(b.flatten(0, -1)).unwrap()
     );
     full
+}
+
+#[test]
+fn the_best_student_of_a_round_can_teach_the_next() {
+    let _g = crate::common::torch_lock();
+    let d = demo();
+    let base = CosineConfig { t3: 40, t2: 200, ..Default::default() };
+    let last = run_cosine(&d, &mut ngram(), &base, None, &NoProgress).stage2;
+    let c = CosineConfig { teacher: Teacher::BestInRound, ..base.clone() };
+    let best = run_cosine(&d, &mut ngram(), &c, None, &NoProgress).stage2;
+    assert_eq!(best.rounds.len(), 5);
+    for k in 0..best.rounds.len() {
+        // `last`: the previous round's end teaches (stage 1's weights teach round 0).
+        let end = if k == 0 { 0 } else { last.rounds[k - 1].step };
+        assert_eq!(last.rounds[k].teacher_step, end);
+        // `best_in_round`: the previous round's first best validation (every 25 steps and at
+        // the round's end).
+        let want = if k == 0 {
+            0
+        } else {
+            let vals: Vec<_> = best.validations.iter().filter(|v| v.round == k - 1).collect();
+            let top = vals.iter().map(|v| v.score).fold(f64::NEG_INFINITY, f64::max);
+            vals.iter().find(|v| v.score == top).unwrap().step
+        };
+        assert_eq!(best.rounds[k].teacher_step, want, "round {k}: {:?}", best.validations);
+    }
+    // The same rounds until a mid-round student teaches; from then on the teacher differs.
+    let first = (1..best.rounds.len())
+        .find(|&k| best.rounds[k].teacher_step != best.rounds[k - 1].step)
+        .expect("some round's best validation came before its end");
+    assert_eq!(best.rounds[..first], last.rounds[..first]);
+    assert_ne!(best.rounds[first].loss_cls, last.rounds[first].loss_cls);
 }

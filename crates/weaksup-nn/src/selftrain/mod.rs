@@ -105,6 +105,21 @@ pub enum Student {
     Pretrained,
 }
 
+/// Which weights teach the next round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
+pub enum Teacher {
+    /// The student as the round ends (the paper's Alg. 1 and the official code). Default.
+    #[default]
+    Last,
+    /// The round's student at its best validation score (the validations on the trainer's
+    /// cadence inside the round and at its end), so a student that starts to memorise its
+    /// pseudo-labels late in a round does not teach the next one. Needs a valid split with gold
+    /// labels; without one, the last student teaches.
+    BestInRound,
+}
+
 /// COSINE hyper-parameters; defaults and their sources.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -134,6 +149,8 @@ pub struct CosineConfig {
     pub t2: usize,
     /// Where each round's student starts.
     pub student: Student,
+    /// Which weights teach the next round.
+    pub teacher: Teacher,
     pub variant: Variant,
     /// Whether the rows of a split named `unlabeled` (the COSINE paper's `unlabeled_data.json`)
     /// join stage 2's pseudo-label pool. Default false (the cosine_trec study was measured
@@ -155,6 +172,7 @@ impl Default for CosineConfig {
             selection: Selection::Balanced,
             t2: 600,
             student: Student::Continue,
+            teacher: Teacher::Last,
             variant: Variant::Paper,
             unlabeled: false,
         }
@@ -409,7 +427,7 @@ pub fn confidence_regularizer(logits: &Tensor) -> Tensor {
     (-c.ln() - logits.log_softmax(-1, Kind::Float).mean_dim(-1, false, Kind::Float)).mean(Kind::Float)
 }
 
-weaksup_core::cli_enum!(Distance => "distance", Variant => "COSINE variant", LambdaScale => "lambda scale", Selection => "selection", Student => "student");
+weaksup_core::cli_enum!(Distance => "distance", Variant => "COSINE variant", LambdaScale => "lambda scale", Selection => "selection", Student => "student", Teacher => "teacher");
 
 #[cfg(test)]
 mod tests {

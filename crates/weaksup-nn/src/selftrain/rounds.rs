@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
 use super::rule::{Losses, RoundTargets, SelectContext};
-use super::{CosineConfig, Student};
+use super::{CosineConfig, Student, Teacher};
 use crate::error::{Context, Error, Result};
 use crate::model::manual_seed;
 use crate::progress::Progress;
@@ -44,6 +44,10 @@ pub struct RoundRecord {
     /// teacher: 1 − agreement of the previous round's teacher and student (none in round 0).
     #[serde(default)]
     pub flipped: Option<f64>,
+    /// Stage-2 step of the weights that taught this round (0: the weights stage 1 kept): the
+    /// previous round's end, or its best validation under `teacher = "best_in_round"`.
+    #[serde(default)]
+    pub teacher_step: usize,
     pub loss_cls: f64,
     pub loss_con: f64,
     pub loss_conf: f64,
@@ -109,6 +113,9 @@ pub struct Stage2State {
     /// The last teacher's label per pool row (for the flip count after a resume).
     #[serde(default)]
     last_teacher: Vec<i64>,
+    /// Stage-2 step of the weights that teach the next round.
+    #[serde(default)]
+    next_teacher_step: usize,
     #[serde(default)]
     validations: Vec<Stage2Validation>,
     #[serde(default)]
@@ -204,6 +211,7 @@ fn stage2(
         config: cfg.clone(),
         seconds: 0.0,
         last_teacher: Vec::new(),
+        next_teacher_step: 0,
         validations: Vec::new(),
         best_at: None,
     };
@@ -263,7 +271,24 @@ fn stage2(
         Ok(Some(s))
     };
     let mut last_eval: Option<(usize, f64)> = None;
+    let keep_round_best = cfg.teacher == Teacher::BestInRound && valid.is_some();
+    if cfg.teacher == Teacher::BestInRound && !keep_round_best {
+        tracing::warn!("COSINE teacher = best_in_round needs a valid split; the last student teaches");
+    }
+    // Keeps the round's best-scoring student (score, weights): the next teacher under
+    // `best_in_round`.
+    type RoundBest = Option<(f64, usize, Vec<(String, Tensor)>)>;
+    let offer = |model: &EndModel, s: Option<f64>, step: usize, round_best: &mut RoundBest| {
+        if let Some(s) = s
+            && keep_round_best
+            && round_best.as_ref().is_none_or(|(b, _, _)| s > *b)
+        {
+            *round_best = Some((s, step, train::snapshot(model)));
+        }
+    };
     while state.step < t2 {
+        let mut round_best: RoundBest = None;
+        let teacher_step = state.next_teacher_step;
         // Teacher pass: the current student, frozen, over the whole pool.
         let g = train::predict_proba(model, &pool_enc, train_cfg.batch_size.max(64), train_cfg.padding)?;
         let RoundTargets { selected, targets, weights: omega, confidence, confident } = rule.select(
@@ -355,12 +380,17 @@ fn stage2(
                 && let Some(s) = validate(model, &mut state, &mut best, round_end)?
             {
                 last_eval = Some((state.step, s));
+                offer(model, Some(s), state.step, &mut round_best);
                 tracing::debug!(step = state.step, score = s, "COSINE validation");
             }
         }
         let score = match last_eval {
             Some((at, s)) if at == state.step => Some(s),
-            _ => validate(model, &mut state, &mut best, true)?,
+            _ => {
+                let s = validate(model, &mut state, &mut best, true)?;
+                offer(model, s, state.step, &mut round_best);
+                s
+            }
         };
         let k = n.max(1) as f64;
         let rec = RoundRecord {
@@ -372,6 +402,7 @@ fn stage2(
             selected_classes: diag.selected_classes,
             omega_histogram: diag.omega_histogram,
             flipped,
+            teacher_step,
             loss_cls: sum_cls / k,
             loss_con: sum_con / k,
             loss_conf: sum_conf / k,
@@ -398,6 +429,12 @@ fn stage2(
         ));
         state.rounds.push(rec);
         state.last_teacher = diag.teacher;
+        state.next_teacher_step = state.step;
+        if let Some((s, at, w)) = round_best.take() {
+            tracing::debug!(round, score = s, step = at, "the round's best student teaches the next round");
+            train::restore(model, &w)?;
+            state.next_teacher_step = at;
+        }
         if let Some(dir) = checkpoint_dir {
             state.adam_t = opt.t;
             state.seconds = prior_seconds + started.elapsed().as_secs_f64();
