@@ -1,5 +1,5 @@
-//! Label-model fit times: a synthetic 100,000 × 50 matrix over 4 classes, and the WRENCH youtube,
-//! sms and trec train matrices. Each fit runs to convergence (or its iteration cap) with the
+//! Label-model fit times: synthetic 100,000 × 50 (4 classes) and 100,000 × 500 (10 classes, each
+//! LF firing on 1–9% of the rows) matrices, and the WRENCH youtube, sms and trec train matrices. Each fit runs to convergence (or its iteration cap) with the
 //! model's default parameters. Then model selection at the scale of a relation set with many
 //! sparse LFs (2,000 train × 200 valid rows, 164 LFs, 9 classes, each LF firing on 0.2–3% of the
 //! rows): one 500-epoch Snorkel fit, and `auto` (every model's grid, 150 points, best on valid).
@@ -21,7 +21,18 @@ fn bench(c: &mut Criterion) {
         seed: 1,
     })
     .unwrap();
-    let mut matrices = vec![("synthetic_100k_x50", synth.votes)];
+    // The scale the label models must handle in seconds: 100,000 rows × 500 LFs × 10 classes.
+    let wide = generate(&SyntheticSpec {
+        n_rows: 100_000,
+        n_lfs: 500,
+        cardinality: 10,
+        class_balance: vec![],
+        accuracy: (0.5, 0.9),
+        propensity: (0.01, 0.09),
+        seed: 4,
+    })
+    .unwrap();
+    let mut matrices = vec![("synthetic_100k_x50", synth.votes), ("synthetic_100k_x500_c10", wide.votes)];
     let shared = std::env::var_os("WEAKSUP_SHARED")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
