@@ -315,6 +315,10 @@ pub(super) struct PipelineArgs {
     /// new student from stage 1's starting weights each round; use with a long --t3).
     #[arg(long)]
     pub student: Option<Student>,
+    /// Pool rows COSINE's teacher labels per round, drawn afresh each round (default: 8 × T3 ×
+    /// batch size; a smaller pool is labelled whole).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(2..))]
+    pub pool_per_round: Option<u64>,
     /// Which weights teach the next COSINE round: last (the student as the round ends) or
     /// best_in_round (the round's student at its best validation).
     #[arg(long)]
@@ -389,6 +393,9 @@ impl PipelineArgs {
         if self.lr.is_some() {
             c.train.lr = self.lr;
         }
+        if let Some(n) = self.pool_per_round {
+            c.cosine.pool_per_round = Some(n as usize);
+        }
         if let Some(m) = self.metric {
             // One metric for early stopping and for choosing the label model.
             c.train.metric = m;
@@ -439,6 +446,7 @@ pub(super) fn defaults() -> Vec<(&'static str, String)> {
         ("variant", c.cosine.variant.to_string()),
         ("lambda_scale", c.cosine.lambda_scale.to_string()),
         ("student", c.cosine.student.to_string()),
+        ("pool_per_round", "8 × t3 × batch size".to_string()),
         ("teacher", c.cosine.teacher.to_string()),
         ("power", c.cosine.power.to_string()),
         ("distance", c.cosine.distance.to_string()),

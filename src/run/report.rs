@@ -234,7 +234,7 @@ pub fn render(
             }
             let _ = write!(
                 s,
-                "\nCOSINE: {} rounds, {} steps over a pool of {} rows in {:.1} s; {}.\n\nAccuracies against gold and flips are diagnostics, never used for training or selection.\n\n| round | step | teacher (step) | selected | pseudo-label acc. (selected) | teacher acc. (pool) | flipped | selected per class | L_cls | R_con | R_conf | valid |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+                "\nCOSINE: {} rounds, {} steps over a pool of {} rows in {:.1} s; {}.\n\nAccuracies against gold and flips are diagnostics, never used for training or selection.\n\n| round | step | teacher (step) | labelled | selected | pseudo-label acc. (selected) | teacher acc. (pool) | flipped | selected per class | L_cls | R_con | R_conf | valid |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
                 c.rounds.len(),
                 c.steps,
                 c.pool_rows,
@@ -250,10 +250,11 @@ pub fn render(
             for x in &c.rounds {
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {} | {:.1}% | {} | {} | {} | {} | {:.4} | {:.4} | {:.4} | {} |",
+                    "| {} | {} | {} | {} | {:.1}% | {} | {} | {} | {} | {:.4} | {:.4} | {:.4} | {} |",
                     x.round,
                     x.step,
                     x.teacher_step,
+                    x.pool_rows,
                     100.0 * x.selected_fraction,
                     x.pseudo_accuracy.map_or("–".into(), |p| format!("{p:.3}")),
                     x.teacher_accuracy.map_or("–".into(), |p| format!("{p:.3}")),

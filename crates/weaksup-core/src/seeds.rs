@@ -79,6 +79,12 @@ pub fn stage2_dropout(trainer: u64, step: usize) -> u64 {
     trainer.wrapping_mul(7_919).wrapping_add(step as u64)
 }
 
+/// The pool rows COSINE's teacher labels in round `round`, when a round's pool budget is smaller
+/// than the pool.
+pub fn stage2_pool(trainer: u64, round: usize) -> u64 {
+    trainer.wrapping_mul(104_729).wrapping_add(round as u64)
+}
+
 /// The seed of part `(file, chunk)`'s random draws in a batch run: independent of which machine,
 /// shard or run writes the part. splitmix64 over the part's coordinates.
 pub fn part(seed: u64, (file, chunk): (usize, u64)) -> u64 {
@@ -98,6 +104,7 @@ mod tests {
         assert_eq!(shuffle(42, 3), 45);
         assert_eq!(dropout(42, 7), 42 * 1_000_003 + 7);
         assert_eq!(stage2_batches(42, 2), 1044);
+        assert_eq!(stage2_pool(42, 2), 42 * 104_729 + 2);
         assert_eq!(stage2_reshuffle(42, 150), 2192);
         assert_eq!(stage2_dropout(42, 5), 42 * 7_919 + 5);
         assert_ne!(part(0, (0, 1)), part(0, (1, 0)));

@@ -175,6 +175,25 @@ fn killed_in_stage_two_resumes_to_the_same_weights() {
     let e = cosine(&mut other, data, run, &mut |_| Ok(())).unwrap_err();
     assert!(e.to_string().contains("another COSINE config"), "{e}");
     assert_eq!(full.stage2.rounds.len(), 3);
+    // The demo's 2,000-row pool is under the default budget (8 × T3 × batch = 10,240): every
+    // round labels all of it.
+    assert!(full.stage2.rounds.iter().all(|r| r.pool_rows == 2000), "{:?}", full.stage2.rounds);
+}
+
+#[test]
+fn a_round_labels_a_fresh_draw_of_its_pool_budget_and_resumes() {
+    let _g = crate::common::torch_lock();
+    let d = demo();
+    let c = CosineConfig { t3: 40, t2: 120, pool_per_round: Some(500), ..Default::default() };
+    let r = assert_resumes(&d, &c).stage2;
+    assert_eq!(r.pool_rows, 2000);
+    for round in &r.rounds {
+        assert_eq!(round.pool_rows, 500);
+        assert!(round.selected_classes.iter().sum::<usize>() <= 500, "{round:?}");
+        assert_eq!(round.omega_histogram.iter().sum::<usize>(), 500);
+    }
+    // Flips are counted over the rows two consecutive draws share (about 500 · 500 / 2000).
+    assert!(r.rounds[1..].iter().all(|x| x.flipped.is_some()));
 }
 
 #[test]

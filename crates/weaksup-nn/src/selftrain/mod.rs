@@ -147,6 +147,12 @@ pub struct CosineConfig {
     /// Stage-2 steps, T2. Default 600 (the configuration of the cosine_trec study in
     /// `docs/cosine.md`; the official script uses 2500 on AGNews's 96k rows).
     pub t2: usize,
+    /// Pool rows the teacher labels per round (a fresh seeded draw each round), so a round costs
+    /// what the budget says, not what the corpus holds. Default (unset): 8 × T3 × batch size, as
+    /// many rows as 8 passes of a round's steps draw (every pool of the paper's data and of the
+    /// WRENCH grids is smaller, so they are labelled whole); a pool no larger than the budget is
+    /// labelled whole.
+    pub pool_per_round: Option<usize>,
     /// Where each round's student starts.
     pub student: Student,
     /// Which weights teach the next round.
@@ -171,6 +177,7 @@ impl Default for CosineConfig {
             lambda_scale: LambdaScale::Classes,
             selection: Selection::Balanced,
             t2: 600,
+            pool_per_round: None,
             student: Student::Continue,
             teacher: Teacher::Last,
             variant: Variant::Paper,
@@ -179,7 +186,15 @@ impl Default for CosineConfig {
     }
 }
 
+/// Rounds of 8 × T3 × batch-size pool rows by default: [`CosineConfig::pool_per_round`].
+const POOL_PASSES_PER_ROUND: usize = 8;
+
 impl CosineConfig {
+    /// Pool rows the teacher labels each round, for batches of `batch_size`.
+    pub fn pool_budget(&self, batch_size: usize) -> usize {
+        self.pool_per_round.unwrap_or(POOL_PASSES_PER_ROUND * self.t3 * batch_size.max(1))
+    }
+
     /// Checks every value, naming the config key (and the flag) of the first bad one.
     pub fn validate(&self) -> Result<()> {
         let bad = |key: &str, flag: &str, v: String, want: &str| {
@@ -205,6 +220,9 @@ impl CosineConfig {
         }
         if self.t3 == 0 {
             return bad("t3", "t3", "0".into(), "must be at least 1");
+        }
+        if let Some(n @ 0..2) = self.pool_per_round {
+            return bad("pool_per_round", "pool-per-round", n.to_string(), "must be at least 2");
         }
         Ok(())
     }

@@ -26,7 +26,12 @@ pub struct RoundRecord {
     pub round: usize,
     /// Stage-2 steps done at the end of the round.
     pub step: usize,
-    /// Fraction of the pool whose loss the round uses (ω > ξ; for `wrench`, the kept prefix).
+    /// Pool rows the round's teacher labelled (the whole pool, or the round's draw of
+    /// `pool_per_round` rows); the fractions and counts below are of these rows.
+    #[serde(default)]
+    pub pool_rows: usize,
+    /// Fraction of the round's pool whose loss the round uses (ω > ξ; for `wrench`, the kept
+    /// prefix).
     pub selected_fraction: f64,
     /// Accuracy of the pseudo-labels' argmax on selected rows with gold (diagnostic only).
     pub pseudo_accuracy: Option<f64>,
@@ -110,7 +115,8 @@ pub struct Stage2State {
     best_in_stage2: bool,
     config: CosineConfig,
     seconds: f64,
-    /// The last teacher's label per pool row (for the flip count after a resume).
+    /// The last teacher's label per pool row, −1 where it labelled none (for the flip count
+    /// after a resume).
     #[serde(default)]
     last_teacher: Vec<i64>,
     /// Stage-2 step of the weights that teach the next round.
@@ -286,22 +292,46 @@ fn stage2(
             *round_best = Some((s, step, train::snapshot(model)));
         }
     };
+    let budget = cfg.pool_budget(train_cfg.batch_size);
     while state.step < t2 {
+        let round = state.rounds.len();
         let mut round_best: RoundBest = None;
         let teacher_step = state.next_teacher_step;
-        // Teacher pass: the current student, frozen, over the whole pool.
-        let g = train::predict_proba(model, &pool_enc, train_cfg.batch_size.max(64), train_cfg.padding)?;
+        // The pool positions this round's teacher labels: all of them, or a seeded draw of
+        // `budget` (in pool order) when the pool is larger.
+        let drawn =
+            (budget < n_pool).then(|| draw(n_pool, budget, seeds::stage2_pool(train_cfg.seed, round)));
+        let positions: Vec<usize> = drawn.clone().unwrap_or_else(|| (0..n_pool).collect());
+        let round_pool: Vec<usize> = positions.iter().map(|&k| pool[k]).collect();
+        let round_enc = drawn.as_ref().map(|d| pool_enc.subset(d));
+        // Teacher pass: the current student, frozen, over the round's pool.
+        let g = train::predict_proba(
+            model,
+            round_enc.as_ref().unwrap_or(&pool_enc),
+            train_cfg.batch_size.max(64),
+            train_cfg.padding,
+        )?;
         let RoundTargets { selected, targets, weights: omega, confidence, confident } = rule.select(
             &g,
             cfg,
             SelectContext { batch_size: train_cfg.batch_size, prior: prior.as_deref() },
         )?;
-        let diag = Diagnostics::of(&g, &targets, &selected, &confident, &confidence, gold, pool)?;
-        let flipped = (state.last_teacher.len() == n_pool).then(|| {
-            let n = diag.teacher.iter().zip(&state.last_teacher).filter(|(a, b)| a != b).count();
-            n as f64 / n_pool.max(1) as f64
-        });
-        let selected_fraction = confident.len() as f64 / n_pool.max(1) as f64;
+        let diag = Diagnostics::of(&g, &targets, &selected, &confident, &confidence, gold, &round_pool)?;
+        // Labels that changed since the last teacher, over the rows both labelled.
+        let flipped = (state.last_teacher.len() == n_pool)
+            .then(|| {
+                let (mut both, mut changed) = (0usize, 0usize);
+                for (&k, &now) in positions.iter().zip(&diag.teacher) {
+                    let before = state.last_teacher[k];
+                    if before >= 0 {
+                        both += 1;
+                        changed += usize::from(before != now);
+                    }
+                }
+                (both > 0).then(|| changed as f64 / both as f64)
+            })
+            .flatten();
+        let selected_fraction = confident.len() as f64 / round_pool.len().max(1) as f64;
         if selected.len() < 2 {
             tracing::warn!(
                 step = state.step,
@@ -311,13 +341,12 @@ fn stage2(
             break;
         }
         // Slot of each encoded row among the selected rows.
-        let rows: Vec<usize> = selected.iter().map(|&k| pool[k]).collect();
+        let rows: Vec<usize> = selected.iter().map(|&k| round_pool[k]).collect();
         let mut slot = vec![usize::MAX; enc.len()];
         for (s, &r) in rows.iter().enumerate() {
             slot[r] = s;
         }
         let (mut sum_cls, mut sum_con, mut sum_conf, mut n) = (0.0, 0.0, 0.0, 0usize);
-        let round = state.rounds.len();
         let round_steps = cfg.t3.min(t2 - state.step);
         // A restarting student: the initial weights, fresh optimiser moments, and its own
         // warm-up and decay over the round (step counted from the round's start).
@@ -396,6 +425,7 @@ fn stage2(
         let rec = RoundRecord {
             round,
             step: state.step,
+            pool_rows: round_pool.len(),
             selected_fraction,
             pseudo_accuracy: diag.pseudo_accuracy,
             teacher_accuracy: diag.teacher_accuracy,
@@ -428,7 +458,10 @@ fn stage2(
             score.map_or("-".into(), |s| format!("{s:.3}"))
         ));
         state.rounds.push(rec);
-        state.last_teacher = diag.teacher;
+        state.last_teacher = vec![-1; n_pool];
+        for (&k, &label) in positions.iter().zip(&diag.teacher) {
+            state.last_teacher[k] = label;
+        }
         state.next_teacher_step = state.step;
         if let Some((s, at, w)) = round_best.take() {
             tracing::debug!(round, score = s, step = at, "the round's best student teaches the next round");
@@ -459,6 +492,21 @@ fn stage2(
         resumed_at_round,
         seconds: prior_seconds + started.elapsed().as_secs_f64(),
     })
+}
+
+/// `k` of the positions `0..n`, drawn without replacement from `seed`, ascending.
+fn draw(n: usize, k: usize, seed: u64) -> Vec<usize> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut idx: Vec<usize> = (0..n).collect();
+    let k = k.min(n);
+    for i in 0..k {
+        let j = rng.gen_range(i..n);
+        idx.swap(i, j);
+    }
+    idx.truncate(k);
+    idx.sort_unstable();
+    idx
 }
 
 /// What a teacher pass says about the round, against gold where there is gold.
@@ -514,5 +562,18 @@ impl Diagnostics {
             selected_classes,
             omega_histogram,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn draws_are_seeded_distinct_and_in_pool_order() {
+        let a = super::draw(1000, 100, 7);
+        assert_eq!(a, super::draw(1000, 100, 7));
+        assert_ne!(a, super::draw(1000, 100, 8));
+        assert_eq!(a.len(), 100);
+        assert!(a.windows(2).all(|w| w[0] < w[1]) && a[99] < 1000);
+        assert_eq!(super::draw(5, 9, 1), vec![0, 1, 2, 3, 4]);
     }
 }
