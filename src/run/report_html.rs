@@ -10,7 +10,7 @@ use super::{EndModelRun, LabelModelReport, RunConfig, SplitReport, both};
 use crate::data::Splits;
 use crate::error::Result;
 use crate::label_model::{FitOptions, LabelModelKind, Params, PredictOptions, select::score};
-use crate::report::svg;
+use crate::report::svg::{self, esc};
 
 /// The sections of the page, in order: `(id, title)`; the navigation links to each.
 pub const SECTIONS: [(&str, &str); 6] = [
@@ -24,10 +24,6 @@ pub const SECTIONS: [(&str, &str); 6] = [
 
 /// Rows listed per split in the errors section.
 const ERRORS_SHOWN: usize = 15;
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
 
 /// An inline chart in a figure with its caption.
 fn figure(out: &mut String, id: &str, caption: &str, svg: &str) {

@@ -1,4 +1,4 @@
-//! Minimal SVG charts (scatter, horizontal bars) written by hand: deterministic output, no
+//! Minimal SVG charts (keyed scatter, horizontal bars, lines) written by hand: deterministic output, no
 //! font files, viewable in any browser or Markdown renderer.
 
 use std::fmt::Write;
@@ -9,7 +9,8 @@ const MR: f64 = 20.0;
 const MT: f64 = 40.0;
 const MB: f64 = 50.0;
 
-fn esc(s: &str) -> String {
+/// `s` escaped for XML and HTML text and attribute values.
+pub fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
@@ -55,43 +56,6 @@ fn axes(s: &mut String, h: f64, pw: f64, ph: f64, ticks: &[Tick], xlabel: &str, 
         MT + ph / 2.0,
         esc(ylabel)
     );
-}
-
-/// A scatter plot in the unit square (both axes 0..1), one labelled point per item; `None`
-/// points are skipped.
-pub fn scatter(
-    title: &str,
-    xlabel: &str,
-    ylabel: &str,
-    labels: &[String],
-    points: &[Option<(f64, f64)>],
-) -> String {
-    let h = 480.0;
-    let (pw, ph) = (W - ML - MR, h - MT - MB);
-    let px = |x: f64| ML + x.clamp(0.0, 1.0) * pw;
-    let py = |y: f64| MT + (1.0 - y.clamp(0.0, 1.0)) * ph;
-    let mut s = open(W, h, title);
-    let ticks: Vec<Tick> = (0..=10)
-        .map(|k| k as f64 / 10.0)
-        .map(|t| (px(t), py(t), format!("{t:.1}"), format!("{t:.1}")))
-        .collect();
-    axes(&mut s, h, pw, ph, &ticks, xlabel, ylabel);
-    for (label, p) in labels.iter().zip(points) {
-        if let Some((x, y)) = p {
-            let _ = writeln!(
-                s,
-                r##"<circle cx="{:.1}" cy="{:.1}" r="4" fill="#1f77b4" fill-opacity="0.8"><title>{}: ({x:.3}, {y:.3})</title></circle><text x="{:.1}" y="{:.1}" font-size="9" fill="#444">{}</text>"##,
-                px(*x),
-                py(*y),
-                esc(label),
-                px(*x) + 5.0,
-                py(*y) - 5.0,
-                esc(label)
-            );
-        }
-    }
-    s.push_str("</svg>\n");
-    s
 }
 
 /// Horizontal bars for values in 0..1, one per label.
@@ -262,8 +226,9 @@ pub fn keyed_scatter(
     let missing: Vec<&str> = items.iter().filter(|i| i.point.is_none()).map(|i| i.name).collect();
     // Side table: legend rows, then one row per plotted item, in columns of at most `per_col`.
     let per_col = ((PLOT_H / ROW_H) as usize).max(10);
-    let legend_rows =
-        classes.len() + usize::from(items.iter().any(|i| i.class.is_none() && i.point.is_some())) + 1;
+    // A legend row for items of several classes, when one is plotted.
+    let mixed = items.iter().any(|i| i.class.is_none() && i.point.is_some());
+    let legend_rows = classes.len() + usize::from(mixed) + 1;
     let rows = legend_rows + plotted.len();
     let cols = rows.div_ceil(per_col).max(1);
     let note_lines: Vec<String> = if missing.is_empty() {
@@ -339,7 +304,7 @@ pub fn keyed_scatter(
     row += 1;
     let mut legend: Vec<(String, &str)> =
         classes.iter().enumerate().map(|(k, c)| (c.clone(), colour(Some(k)))).collect();
-    if items.iter().any(|i| i.class.is_none() && i.point.is_some()) {
+    if mixed {
         legend.push(("several classes".into(), MIXED));
     }
     for (name, c) in legend {
