@@ -301,9 +301,9 @@ fn stage2(
         // `budget` (in pool order) when the pool is larger.
         let drawn =
             (budget < n_pool).then(|| draw(n_pool, budget, seeds::stage2_pool(train_cfg.seed, round)));
-        let positions: Vec<usize> = drawn.clone().unwrap_or_else(|| (0..n_pool).collect());
-        let round_pool: Vec<usize> = positions.iter().map(|&k| pool[k]).collect();
         let round_enc = drawn.as_ref().map(|d| pool_enc.subset(d));
+        let positions: Vec<usize> = drawn.unwrap_or_else(|| (0..n_pool).collect());
+        let round_pool: Vec<usize> = positions.iter().map(|&k| pool[k]).collect();
         // Teacher pass: the current student, frozen, over the round's pool.
         let g = train::predict_proba(
             model,
