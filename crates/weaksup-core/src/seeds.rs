@@ -14,6 +14,7 @@
 //! | [`stage2_batches`] | COSINE's batch order in round `r` | `seed + 1000 + r` |
 //! | [`stage2_reshuffle`] | COSINE's batch order when a round outlasts its rows, at step `s` | `seed + 2000 + s` |
 //! | [`stage2_dropout`] | COSINE's dropout at stage-2 step `s` | `seed · 7,919 + s` |
+//! | dropout masks on the CPU | each dropout call of a forward pass | a key drawn from libtorch's generator (seeded by the two streams above), then SplitMix64 ([`mix64`]) by element |
 //! | [`part`] | batch runs' random draws in part `(file, chunk)` (same on every machine and shard) | splitmix64 of both |
 //!
 //! The per-step streams are functions of the trainer's seed so that a resumed run replays them.
@@ -88,7 +89,15 @@ pub fn stage2_pool(trainer: u64, round: usize) -> u64 {
 /// The seed of part `(file, chunk)`'s random draws in a batch run: independent of which machine,
 /// shard or run writes the part. splitmix64 over the part's coordinates.
 pub fn part(seed: u64, (file, chunk): (usize, u64)) -> u64 {
-    let mut z = seed ^ ((file as u64) << 40 ^ chunk).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    mix64(seed ^ ((file as u64) << 40 ^ chunk).wrapping_mul(GOLDEN))
+}
+
+/// SplitMix64's increment, 2⁶⁴/φ (Steele, Lea & Flood 2014).
+pub const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// SplitMix64's output function. The `i`-th output (from 1) of SplitMix64 started at `state` is
+/// `mix64(state + i·GOLDEN)`, so any draw of the stream is computed without the ones before it.
+pub fn mix64(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
@@ -108,6 +117,8 @@ mod tests {
         assert_eq!(stage2_reshuffle(42, 150), 2192);
         assert_eq!(stage2_dropout(42, 5), 42 * 7_919 + 5);
         assert_ne!(part(0, (0, 1)), part(0, (1, 0)));
-        assert_eq!(part(7, (2, 3)), part(7, (2, 3)));
+        assert_eq!(part(7, (2, 3)), 16499369653755080286);
+        // SplitMix64 from state 0: its first output is 0xE220A8397B1DCDAF.
+        assert_eq!(mix64(GOLDEN), 0xE220_A839_7B1D_CDAF);
     }
 }

@@ -3,6 +3,7 @@
 //!
 //! This module sees tensors and token ids only; data frames stay upstream.
 
+pub(crate) mod dropout;
 pub mod end_model;
 pub mod ngram;
 pub mod tokenizer;

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use tch::nn::{self, Init};
 use tch::{Device, Kind, Tensor};
 
+use super::dropout::dropout;
 use super::{Output, Precision, linear};
 use crate::error::{Context, Error, Result};
 
@@ -212,10 +213,10 @@ impl NgramClassifier {
             false,
         )
         .ctx(|| "n-gram embedding bag".into())?;
-        let bag = bag.to_kind(Kind::Float).dropout(self.config.dropout, train);
+        let bag = dropout(&bag.to_kind(Kind::Float), self.config.dropout, train);
         let features = linear(&bag, &self.hidden_w, Some(&self.hidden_b), self.precision).relu();
         let logits = linear(
-            &features.dropout(self.config.dropout, train),
+            &dropout(&features, self.config.dropout, train),
             &self.out_w,
             Some(&self.out_b),
             self.precision,

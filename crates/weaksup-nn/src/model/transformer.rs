@@ -10,6 +10,7 @@ use tch::nn::{self, Init};
 use tch::{Device, Kind, Tensor};
 use weaksup_core::data::ModelInput;
 
+use super::dropout::dropout;
 use super::{Output, Pooling, Precision, TokenBatch, linear, linear_keep};
 use crate::error::{Context, Error, Result};
 
@@ -333,10 +334,11 @@ impl Encoder {
             x += Tensor::f_embedding(tt, &types, -1, false, false)
                 .ctx(|| "token type outside the model's type vocabulary".into())?;
         }
-        let mut x = self.emb_norm.forward(&x).dropout(self.cfg.hidden_dropout_prob, train);
+        let mut x = dropout(&self.emb_norm.forward(&x), self.cfg.hidden_dropout_prob, train);
         let (heads, hd) = (self.cfg.num_attention_heads, self.cfg.hidden_size / self.cfg.num_attention_heads);
         let keep = mask.ne(0).view([b, 1, 1, s]);
-        let attn_p = if train { self.cfg.attention_probs_dropout_prob } else { 0.0 };
+        let attn_p = self.cfg.attention_probs_dropout_prob;
+        let mut bias: Option<Tensor> = None;
         for l in &self.layers {
             // q, k, v, the attention context and the feed-forward activation stay in the compute
             // kind between matrix products; residual sums and LayerNorm are fp32.
@@ -344,21 +346,56 @@ impl Encoder {
             let q = split(l.query.forward_keep(&x, precision));
             let k = split(l.key.forward_keep(&x, precision));
             let v = split(l.value.forward_keep(&x, precision));
-            let ctx =
-                Tensor::scaled_dot_product_attention(&q, &k, &v, Some(&keep), attn_p, false, None, false)
-                    .transpose(1, 2)
-                    .contiguous()
-                    .view([b, s, heads * hd]);
+            let ctx = attention(&q, &k, &v, &keep, &mut bias, attn_p, train);
+            let ctx = ctx.transpose(1, 2).contiguous().view([b, s, heads * hd]);
             let a = l.attn_norm.forward(
-                &(l.attn_out.forward(&ctx, precision).dropout(self.cfg.hidden_dropout_prob, train) + &x),
+                &(dropout(&l.attn_out.forward(&ctx, precision), self.cfg.hidden_dropout_prob, train) + &x),
             );
             let i = self.act(&l.inter.forward_keep(&a, precision));
             x = l
                 .out_norm
-                .forward(&(l.out.forward(&i, precision).dropout(self.cfg.hidden_dropout_prob, train) + &a));
+                .forward(&(dropout(&l.out.forward(&i, precision), self.cfg.hidden_dropout_prob, train) + &a));
         }
         Ok(x)
     }
+}
+
+/// Multi-head attention over `keep`'s positions. Inference (and any device but the CPU) uses
+/// libtorch's fused `scaled_dot_product_attention`. CPU training writes it out: libtorch's fused
+/// CPU kernel cannot drop attention weights (it falls back to an unfused path that draws its own
+/// mask), and its backward pass is slower than the written-out one at these lengths (`docs/performance.md`).
+/// Scores and softmax are fp32 there, the products in `q`'s kind; `bias` (the additive mask,
+/// built once per forward) is filled on first use.
+///
+/// # Shapes
+/// `q`, `k`, `v`: `[b, heads, s, hd]`; `keep`: `[b, 1, 1, s]` bool; `bias`: `[b, 1, 1, s]` fp32
+/// → `[b, heads, s, hd]`.
+fn attention(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    keep: &Tensor,
+    bias: &mut Option<Tensor>,
+    p: f64,
+    train: bool,
+) -> Tensor {
+    if !train || q.device() != tch::Device::Cpu {
+        return Tensor::scaled_dot_product_attention(
+            q,
+            k,
+            v,
+            Some(keep),
+            if train { p } else { 0.0 },
+            false,
+            None,
+            false,
+        );
+    }
+    let bias = bias.get_or_insert_with(|| keep.logical_not().to_kind(Kind::Float) * f64::from(f32::MIN));
+    let hd = q.size()[3];
+    let scores = q.matmul(&k.transpose(-2, -1)).to_kind(Kind::Float) * (1.0 / (hd as f64).sqrt()) + &*bias;
+    let weights = dropout(&scores.softmax(-1, Kind::Float), p, train);
+    weights.to_kind(q.kind()).matmul(v)
 }
 
 /// Pools token states into one vector per text.
@@ -624,7 +661,7 @@ impl TransformerClassifier {
     pub fn forward(&self, batch: &TokenBatch, train: bool) -> Result<Output> {
         let features = self.features(batch, train)?;
         let logits =
-            self.head.forward(&features.dropout(self.options.head_dropout, train), self.options.precision);
+            self.head.forward(&dropout(&features, self.options.head_dropout, train), self.options.precision);
         Ok(Output { logits, features })
     }
 

@@ -1,7 +1,17 @@
 //! AdamW (Loshchilov & Hutter 2019) with decoupled weight decay skipped for biases and LayerNorm,
 //! global-norm gradient clipping, and state that checkpoints as named tensors.
+//!
+//! On the CPU the update is fused: one pass over each parameter reads its gradient and moments and
+//! writes the parameter and moments, with the clipping scale folded in, instead of the nine
+//! tensor operations (and a temporary) of the op-by-op form that other devices run
+//! (`docs/performance.md` has the timing). The gradient norm is summed here too, in f64 over fixed
+//! chunks added in order, so it is the same at any thread count.
 
-use tch::Tensor;
+use rayon::prelude::*;
+use tch::{Device, Kind, Tensor};
+
+/// Elements per parallel task of the fused update and the norm.
+const CHUNK: usize = 1 << 16;
 
 struct Param {
     name: String,
@@ -17,6 +27,8 @@ pub struct AdamW {
     params: Vec<Param>,
     pub(crate) t: i64,
     weight_decay: f64,
+    /// The clipping factor the next [`AdamW::step`] applies to the gradients (1 when none).
+    grad_scale: f64,
 }
 
 impl AdamW {
@@ -40,49 +52,58 @@ impl AdamW {
                 u: v.zeros_like().detach(),
             })
             .collect();
-        Self { params, t: 0, weight_decay }
+        Self { params, t: 0, weight_decay, grad_scale: 1.0 }
     }
 
     pub fn zero_grad(&mut self) {
+        self.grad_scale = 1.0;
         for p in &mut self.params {
             p.var.zero_grad();
         }
     }
 
-    /// The global L2 norm of all gradients.
+    /// The global L2 norm of all gradients (f64 sums of squares; on the CPU over fixed chunks in a
+    /// fixed order).
     pub fn grad_norm(&self) -> f64 {
         tch::no_grad(|| {
             self.params
                 .iter()
                 .map(|p| p.var.grad())
                 .filter(Tensor::defined)
-                .map(|g| g.norm().double_value(&[]).powi(2))
+                .map(|g| match host_f32(&g) {
+                    // SAFETY: `g` is a contiguous fp32 CPU gradient that nothing writes meanwhile.
+                    Some(n) => unsafe { slice(&g, n) }
+                        .par_chunks(CHUNK)
+                        .map(sum_squares)
+                        .collect::<Vec<f64>>()
+                        .into_iter()
+                        .sum::<f64>(),
+                    None => g.to_kind(Kind::Double).square().sum(Kind::Double).double_value(&[]),
+                })
                 .sum::<f64>()
                 .sqrt()
         })
     }
 
-    /// Scales gradients so their global norm is at most `max_norm`; returns the norm before
-    /// (non-finite norms leave the gradients untouched).
+    /// Clips the gradients' global norm to `max_norm` (`torch.nn.utils.clip_grad_norm_`: scale
+    /// max_norm / (norm + 1e-6) when the norm exceeds it) and returns the norm before. The scale
+    /// is applied by the next [`AdamW::step`], fused into its pass; the gradient tensors are not
+    /// rewritten. Non-finite norms leave the scale at 1.
     pub fn clip_grad_norm(&mut self, max_norm: f64) -> f64 {
         let norm = self.grad_norm();
-        if norm.is_finite() && norm > max_norm && max_norm > 0.0 {
-            let s = max_norm / (norm + 1e-6);
-            tch::no_grad(|| {
-                for p in &self.params {
-                    let mut g = p.var.grad();
-                    if g.defined() {
-                        let _ = g.g_mul_scalar_(s);
-                    }
-                }
-            });
-        }
+        self.grad_scale = if norm.is_finite() && norm > max_norm && max_norm > 0.0 {
+            max_norm / (norm + 1e-6)
+        } else {
+            1.0
+        };
         norm
     }
 
-    /// One update with learning rate `lr`, in place (one temporary per parameter):
+    /// One update with learning rate `lr`, in place, of `torch.optim.AdamW(lr, betas=(0.9, 0.999),
+    /// eps=1e-8, weight_decay=wd)` after `clip_grad_norm_` (`s`: the clipping scale):
     ///
     /// ```python
+    /// g = s*g
     /// m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g²        # v is kept as u = v / (1-b2)
     /// p *= 1 - lr*wd                                     # decoupled decay (not biases / LayerNorm)
     /// p -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)
@@ -92,23 +113,45 @@ impl AdamW {
         let (b1, b2, eps) = (0.9f64, 0.999f64, 1e-8);
         let (c1, c2) = (1.0 - b1.powi(self.t as i32), 1.0 - b2.powi(self.t as i32));
         let v_scale = ((1.0 - b2) / c2).sqrt();
-        let wd = self.weight_decay;
+        let (wd, gs) = (self.weight_decay, self.grad_scale);
         tch::no_grad(|| {
             for p in &mut self.params {
-                let g = p.var.grad();
+                let mut g = p.var.grad();
                 if !g.defined() {
                     continue;
                 }
+                let decay = if p.decay { 1.0 - lr * wd } else { 1.0 };
+                let fused =
+                    host_f32(&g).filter(|_| [&p.var, &p.m, &p.u].iter().all(|t| host_f32(t).is_some()));
+                if let Some(n) = fused {
+                    let k = Fused {
+                        gs: gs as f32,
+                        b1: b1 as f32,
+                        b2: b2 as f32,
+                        decay: decay as f32,
+                        v_scale: v_scale as f32,
+                        eps: eps as f32,
+                        step: (lr / c1) as f32,
+                    };
+                    // SAFETY: four distinct contiguous fp32 CPU tensors of `n` elements (a parameter,
+                    // its gradient and moments); nothing else reads or writes them during the step.
+                    unsafe { k.run(slice(&p.var, n), slice(&g, n), slice(&p.m, n), slice(&p.u, n)) };
+                    continue;
+                }
+                if gs != 1.0 {
+                    g = &g * gs;
+                }
                 let _ = p.m.lerp_(&g, 1.0 - b1);
                 let _ = p.u.g_mul_scalar_(b2).addcmul_(&g, &g);
-                if p.decay && wd > 0.0 {
-                    let _ = p.var.g_mul_scalar_(1.0 - lr * wd);
+                if decay != 1.0 {
+                    let _ = p.var.g_mul_scalar_(decay);
                 }
                 let mut denom = p.u.sqrt();
                 let _ = denom.g_mul_scalar_(v_scale).g_add_scalar_(eps).g_mul_scalar_(-c1 / lr);
                 let _ = p.var.addcdiv_(&p.m, &denom);
             }
         });
+        self.grad_scale = 1.0;
     }
 
     /// Moment tensors as `m.<name>` / `u.<name>` (for checkpoints).
@@ -141,5 +184,71 @@ impl AdamW {
         }
         self.t = t;
         Ok(())
+    }
+}
+
+/// Σ x²: fp32 sums of 16 interleaved lanes over blocks of 512 elements (so the loop vectorises),
+/// each block's total added in f64, in a fixed order.
+fn sum_squares(xs: &[f32]) -> f64 {
+    xs.chunks(512)
+        .map(|block| {
+            let mut acc = [0f32; 16];
+            let lanes = block.chunks_exact(16);
+            let tail: f32 = lanes.remainder().iter().map(|&x| x * x).sum();
+            for l in lanes {
+                for (a, &x) in acc.iter_mut().zip(l) {
+                    *a += x * x;
+                }
+            }
+            f64::from(acc.iter().sum::<f32>() + tail)
+        })
+        .sum()
+}
+
+/// The element count of a contiguous fp32 CPU tensor, which the fused paths read in place.
+fn host_f32(t: &Tensor) -> Option<usize> {
+    (t.device() == Device::Cpu && t.kind() == Kind::Float && t.is_contiguous()).then(|| t.numel())
+}
+
+/// The `n` elements of a tensor accepted by [`host_f32`].
+///
+/// # Safety
+/// No other live slice or libtorch operation may touch the tensor's data while the slice lives.
+#[allow(clippy::mut_from_ref)]
+unsafe fn slice(t: &Tensor, n: usize) -> &mut [f32] {
+    if n == 0 {
+        return &mut [];
+    }
+    // SAFETY: per the caller's contract; `host_f32` checked kind, device and contiguity.
+    unsafe { std::slice::from_raw_parts_mut(t.data_ptr().cast::<f32>(), n) }
+}
+
+/// The constants of one fused AdamW update (see [`AdamW::step`]); `step` is lr / (1 − β₁ᵗ).
+struct Fused {
+    gs: f32,
+    b1: f32,
+    b2: f32,
+    decay: f32,
+    v_scale: f32,
+    eps: f32,
+    step: f32,
+}
+
+impl Fused {
+    /// Updates `p`, `m`, `u` in place from `g`, in parallel over fixed chunks (each element's
+    /// arithmetic depends on that element alone, so any thread count gives the same bits).
+    fn run(&self, p: &mut [f32], g: &[f32], m: &mut [f32], u: &mut [f32]) {
+        p.par_chunks_mut(CHUNK)
+            .zip(g.par_chunks(CHUNK))
+            .zip(m.par_chunks_mut(CHUNK))
+            .zip(u.par_chunks_mut(CHUNK))
+            .for_each(|(((p, g), m), u)| {
+                for (((p, &g), m), u) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(u.iter_mut()) {
+                    let g = g * self.gs;
+                    *m += (1.0 - self.b1) * (g - *m);
+                    *u = self.b2 * *u + g * g;
+                    *p = *p * self.decay - self.step * *m / (u.sqrt() * self.v_scale + self.eps);
+                }
+            });
     }
 }
