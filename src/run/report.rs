@@ -266,6 +266,16 @@ pub fn render(
                     x.valid.map_or("–".into(), |v| format!("{v:.3}"))
                 );
             }
+            let t = c.time_split(&r.stage1);
+            let _ = writeln!(
+                s,
+                "\nTime: stage 1 {:.1} s training + {:.1} s validation; stage 2 {:.1} s teacher passes + {:.1} s training + {:.1} s validation.",
+                t.stage1_training,
+                t.stage1_validation,
+                t.teacher_passes,
+                t.stage2_training,
+                t.stage2_validation
+            );
         }
         match &r.chosen {
             Some(ch) => {

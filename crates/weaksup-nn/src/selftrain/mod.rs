@@ -11,7 +11,9 @@ pub mod rule;
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
-pub use rounds::{CosineData, CosineReport, CosineRun, RoundRecord, SelfTrainReport, cosine, self_train};
+pub use rounds::{
+    CosineData, CosineReport, CosineRun, RoundRecord, SelfTrainReport, TimeSplit, cosine, self_train,
+};
 pub use rule::{Losses, RoundTargets, SelectContext, Stage2Rule};
 
 use crate::error::{Error, Result};

@@ -58,6 +58,9 @@ pub struct RoundRecord {
     pub loss_conf: f64,
     /// Validation score at the end of the round.
     pub valid: Option<f64>,
+    /// Time of the round's teacher pass (pseudo-labels, selection and diagnostics).
+    #[serde(default)]
+    pub teacher_seconds: f64,
 }
 
 /// One stage-2 validation: on the trainer's cadence inside a round, or at its end. Every one of
@@ -70,6 +73,9 @@ pub struct Stage2Validation {
     pub score: f64,
     /// Taken at the end of the round (else on the cadence).
     pub end_of_round: bool,
+    /// Time the validation took.
+    #[serde(default)]
+    pub seconds: f64,
 }
 
 /// What stage 2 did.
@@ -102,6 +108,33 @@ pub struct SelfTrainReport {
 pub struct CosineReport {
     pub stage1: TrainReport,
     pub stage2: SelfTrainReport,
+}
+
+/// Where a COSINE run's time went, in seconds. Training includes batching and checkpoint
+/// writes; over a resumed run it covers the processes' work as recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TimeSplit {
+    pub stage1_training: f64,
+    pub stage1_validation: f64,
+    pub teacher_passes: f64,
+    pub stage2_training: f64,
+    pub stage2_validation: f64,
+}
+
+impl SelfTrainReport {
+    /// The split of this stage 2 and of `stage1` into training, validation and teacher passes.
+    pub fn time_split(&self, stage1: &TrainReport) -> TimeSplit {
+        let stage1_validation: f64 = stage1.history.iter().map(|e| e.seconds).sum();
+        let teacher_passes: f64 = self.rounds.iter().map(|r| r.teacher_seconds).sum();
+        let stage2_validation: f64 = self.validations.iter().map(|v| v.seconds).sum();
+        TimeSplit {
+            stage1_training: (stage1.seconds - stage1_validation).max(0.0),
+            stage1_validation,
+            teacher_passes,
+            stage2_training: (self.seconds - teacher_passes - stage2_validation).max(0.0),
+            stage2_validation,
+        }
+    }
 }
 
 /// Stage 2's checkpoint state (`state.json` beside the weights).
@@ -265,9 +298,10 @@ fn stage2(
                     end_of_round: bool|
      -> Result<Option<f64>> {
         let Some(v) = valid else { return Ok(None) };
+        let timer = Instant::now();
         let s = train::evaluate(model, v, train_cfg.batch_size.max(64), train_cfg.padding, train_cfg.metric)?;
-        let round = state.rounds.len();
-        state.validations.push(Stage2Validation { round, step: state.step, score: s, end_of_round });
+        let (round, seconds) = (state.rounds.len(), timer.elapsed().as_secs_f64());
+        state.validations.push(Stage2Validation { round, step: state.step, score: s, end_of_round, seconds });
         if state.best_score.is_none_or(|b| s > b) {
             state.best_score = Some(s);
             *best = Some(train::snapshot(model));
@@ -305,6 +339,7 @@ fn stage2(
         let positions: Vec<usize> = drawn.unwrap_or_else(|| (0..n_pool).collect());
         let round_pool: Vec<usize> = positions.iter().map(|&k| pool[k]).collect();
         // Teacher pass: the current student, frozen, over the round's pool.
+        let timer = Instant::now();
         let g = train::predict_proba(
             model,
             round_enc.as_ref().unwrap_or(&pool_enc),
@@ -317,6 +352,7 @@ fn stage2(
             SelectContext { batch_size: train_cfg.batch_size, prior: prior.as_deref() },
         )?;
         let diag = Diagnostics::of(&g, &targets, &selected, &confident, &confidence, gold, &round_pool)?;
+        let teacher_seconds = timer.elapsed().as_secs_f64();
         // Labels that changed since the last teacher, over the rows both labelled.
         let flipped = (state.last_teacher.len() == n_pool)
             .then(|| {
@@ -437,6 +473,7 @@ fn stage2(
             loss_con: sum_con / k,
             loss_conf: sum_conf / k,
             valid: score,
+            teacher_seconds,
         };
         tracing::info!(
             round,

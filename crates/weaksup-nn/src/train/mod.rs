@@ -240,6 +240,9 @@ pub struct EvalRecord {
     pub step: usize,
     pub train_loss: f64,
     pub score: f64,
+    /// Time the validation took.
+    #[serde(default)]
+    pub seconds: f64,
 }
 
 /// What training did.
@@ -495,13 +498,15 @@ pub fn train(
                 let train_loss = window.iter().sum::<f64>() / window.len() as f64;
                 match valid {
                     Some(v) => {
+                        let timer = Instant::now();
                         let score = evaluate(model, v, cfg.batch_size.max(64), cfg.padding, cfg.metric)?;
+                        let seconds = timer.elapsed().as_secs_f64();
                         tracing::info!(step = state.step, train_loss, score, "validation");
                         progress.message(&format!(
                             "loss {train_loss:.4} valid {score:.3} {:.0} ex/s",
                             seen as f64 / started.elapsed().as_secs_f64().max(1e-9)
                         ));
-                        state.history.push(EvalRecord { step: state.step, train_loss, score });
+                        state.history.push(EvalRecord { step: state.step, train_loss, score, seconds });
                         if state.best_score.is_none_or(|b| score > b) {
                             state.best_score = Some(score);
                             state.best_step = Some(state.step);
@@ -516,7 +521,12 @@ pub fn train(
                             "loss {train_loss:.4} {:.0} ex/s",
                             seen as f64 / started.elapsed().as_secs_f64().max(1e-9)
                         ));
-                        state.history.push(EvalRecord { step: state.step, train_loss, score: f64::NAN });
+                        state.history.push(EvalRecord {
+                            step: state.step,
+                            train_loss,
+                            score: f64::NAN,
+                            seconds: 0.0,
+                        });
                     }
                 }
             }
