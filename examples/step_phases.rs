@@ -40,12 +40,16 @@ fn main() -> anyhow::Result<()> {
     let rows: Vec<usize> = (0..enc.len()).collect();
     let opts = TransformerOptions { precision, ..Default::default() };
     let (m, _) = TransformerClassifier::from_pretrained(&minilm, 2, opts, Device::Cpu, 0, &[])?;
+    let config = m.config.clone();
+    // FLOPs of a batch (`TransformerConfig::forward_flops` at the batch's padded length).
+    let flops =
+        |idx: &[usize]| config.forward_flops(idx.len(), idx.iter().map(|&i| lengths[i]).max().unwrap_or(0));
     let model = EndModel::Transformer(Box::new(m), None);
     let names: Vec<String> = model.vs().variables().into_keys().collect();
     let mut opt = AdamW::new(model.vs(), &names, 0.01, |n| n.ends_with(".bias"));
     let batches = epoch_batches(&rows, &lengths, 32, Padding::Bucketed, 1);
     const PHASES: [&str; 6] = ["collate", "forward", "zero_grad", "backward", "clip", "adamw"];
-    let mut spent = [0f64; 6];
+    let (mut spent, mut train_flops) = ([0f64; 6], 0.0);
     let warm_up = 5;
     for k in 0..steps + warm_up {
         let idx = &batches[k % batches.len()];
@@ -67,6 +71,7 @@ fn main() -> anyhow::Result<()> {
         opt.step(2e-5);
         marks[6] = Instant::now();
         if k >= warm_up {
+            train_flops += 3.0 * flops(idx);
             for (s, w) in spent.iter_mut().zip(marks.windows(2)) {
                 *s += (w[1] - w[0]).as_secs_f64();
             }
@@ -78,21 +83,25 @@ fn main() -> anyhow::Result<()> {
         println!("  {name:<10} {:7.1}", 1e3 * s / steps as f64);
     }
     println!(
-        "  {:<10} {:7.1}  ({:.1} examples/s)",
+        "  {:<10} {:7.1}  ({:.1} examples/s, {:.0} GFLOP/s)",
         "total",
         1e3 * total / steps as f64,
-        32.0 * steps as f64 / total
+        32.0 * steps as f64 / total,
+        train_flops / total / 1e9
     );
     let inf = inference_batches(enc.len(), &lengths, infer_batch, Padding::Bucketed);
-    let (started, mut seen) = (Instant::now(), 0);
+    let (started, mut seen, mut infer_flops) = (Instant::now(), 0, 0.0);
     for idx in inf.iter().cycle().take((32 * steps / infer_batch).max(inf.len())) {
         let input = enc.collate(idx, Padding::Bucketed, Device::Cpu);
         tch::no_grad(|| model.forward(&input, false))?;
         seen += idx.len();
+        infer_flops += flops(idx);
     }
+    let secs = started.elapsed().as_secs_f64();
     println!(
-        "{precision:?} inference, batch {infer_batch}: {:.1} examples/s",
-        seen as f64 / started.elapsed().as_secs_f64()
+        "{precision:?} inference, batch {infer_batch}: {:.1} examples/s, {:.0} GFLOP/s",
+        seen as f64 / secs,
+        infer_flops / secs / 1e9
     );
     Ok(())
 }

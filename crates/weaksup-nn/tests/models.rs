@@ -512,3 +512,15 @@ fn relation_model_saves_and_reloads_with_its_markers() {
     let e = EndModelConfig { input: ModelInput::Text, ..cfg }.validate().unwrap_err().to_string();
     assert!(e.contains("--pooling") && e.contains("--input"), "{e}");
 }
+
+/// The FLOP count the throughput figures are computed from, for MiniLM's shape (h 384, i 1536,
+/// 6 layers): 6 · (2 · (4 · 384² + 2 · 384 · 1536) + 4 · 24 · 384) per token at length 24.
+#[test]
+fn forward_flops_count_the_products_of_every_layer() {
+    let mut cfg = TransformerConfig::tiny(100, 384, 6, 12);
+    cfg.intermediate_size = 1536;
+    let per_token = 6.0 * (2.0 * (4.0 * 384.0 * 384.0 + 2.0 * 384.0 * 1536.0) + 4.0 * 24.0 * 384.0);
+    assert_eq!(cfg.forward_flops(1, 24), 24.0 * per_token);
+    assert_eq!(cfg.forward_flops(32, 24), 32.0 * 24.0 * per_token);
+    assert_eq!(per_token, 21_454_848.0);
+}

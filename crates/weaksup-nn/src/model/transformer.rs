@@ -171,6 +171,17 @@ impl TransformerConfig {
         Ok(())
     }
 
+    /// Floating-point operations of one encoder forward pass over `rows` sequences padded to
+    /// `seq_len` tokens: per token and layer, 2·(4h² + 2h·i) for the q/k/v/output and feed-forward
+    /// products, and 4·seq_len·h for the attention scores and the weighted sum (embeddings,
+    /// LayerNorm, activations, pooling and the head are left out). A training step costs 3× this
+    /// (the backward pass is two products per forward product).
+    pub fn forward_flops(&self, rows: usize, seq_len: usize) -> f64 {
+        let (h, i, s) = (self.hidden_size as f64, self.intermediate_size as f64, seq_len as f64);
+        let per_token_layer = 2.0 * (4.0 * h * h + 2.0 * h * i) + 4.0 * s * h;
+        rows as f64 * s * self.num_hidden_layers as f64 * per_token_layer
+    }
+
     /// RoBERTa numbers positions from `pad_token_id + 1`.
     fn position_offset(&self) -> i64 {
         if self.model_type == "roberta" { self.pad_token_id + 1 } else { 0 }
