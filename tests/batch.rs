@@ -351,10 +351,12 @@ fn batch_predict_with_an_ngram_model_equals_predict() {
         "ngram",
         "--device",
         "cpu",
+        // 150 steps: at 60 the demo test accuracy still moves with the dropout stream (0.55-0.74
+        // over seeds); at 150 it is 0.78-0.80.
         "--max-steps",
-        "60",
+        "150",
         "--eval-every",
-        "20",
+        "50",
         "--out",
         s(&model),
         "-q",
@@ -394,7 +396,7 @@ fn batch_predict_with_an_ngram_model_equals_predict() {
     }
     let gold = weaksup::data::load(&test_csv, &Default::default()).unwrap().splits[0].gold().unwrap();
     let acc = pred(&got).iter().zip(&gold).filter(|(p, g)| Some(**p as u32) == **g).count() as f64 / 500.0;
-    assert!(acc > 0.6, "demo test accuracy {acc}");
+    assert!(acc > 0.7, "demo test accuracy {acc}");
 
     // Two shards merged give the same parts.
     let shards: Vec<PathBuf> = (0..2).map(|k| c.root.join(format!("p{k}"))).collect();

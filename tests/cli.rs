@@ -265,8 +265,10 @@ fn drop_tied_leaves_tied_rows_out_of_stage_one() {
 fn train_and_predict_round_trip_on_the_demo_corpus() {
     let dir = tempfile::tempdir().unwrap();
     for (model, extra) in [
-        ("ngram", vec!["--targets", "label-model"]),
-        ("tiny-bert", vec!["--targets", "gold", "--precision", "bf16", "--lr", "1e-3"]),
+        // The n-gram model's demo test accuracy after 60 steps still moves with the dropout stream
+        // (0.55-0.74 over seeds); after 150 it is 0.78-0.80.
+        ("ngram", vec!["--targets", "label-model", "--max-steps", "150"]),
+        ("tiny-bert", vec!["--targets", "gold", "--precision", "bf16", "--lr", "1e-3", "--max-steps", "60"]),
     ] {
         let out = dir.path().join(model);
         let mut args = vec![
@@ -275,8 +277,6 @@ fn train_and_predict_round_trip_on_the_demo_corpus() {
             model,
             "--device",
             "cpu",
-            "--max-steps",
-            "60",
             "--eval-every",
             "20",
             "--out",
