@@ -22,16 +22,7 @@ fn bench(c: &mut Criterion) {
     })
     .unwrap();
     // The scale the label models must handle in seconds: 100,000 rows × 500 LFs × 10 classes.
-    let wide = generate(&SyntheticSpec {
-        n_rows: 100_000,
-        n_lfs: 500,
-        cardinality: 10,
-        class_balance: vec![],
-        accuracy: (0.5, 0.9),
-        propensity: (0.01, 0.09),
-        seed: 4,
-    })
-    .unwrap();
+    let wide = generate(&SyntheticSpec::wide(100_000)).unwrap();
     let mut matrices = vec![("synthetic_100k_x50", synth.votes), ("synthetic_100k_x500_c10", wide.votes)];
     let shared = std::env::var_os("WEAKSUP_SHARED")
         .map(PathBuf::from)

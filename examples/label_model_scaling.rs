@@ -1,6 +1,6 @@
 //! How a label-model fit grows with rows: one fit with default parameters on a synthetic
-//! `rows` × 500 LFs × 10 classes vote matrix (each LF firing on 1–9% of the rows, the shape of
-//! `benches/label_models.rs`' wide matrix). Prints the fit's time and the process's peak RSS before
+//! `rows` × 500 LFs × 10 classes vote matrix ([`SyntheticSpec::wide`], the shape of
+//! `benches/label_models.rs`' wide matrix; each LF fires on 1–9% of the rows). Prints the fit's time and the process's peak RSS before
 //! and after it (Linux). Run one process per size so each peak is its own:
 //!
 //! ```sh
@@ -31,15 +31,7 @@ fn main() -> anyhow::Result<()> {
     let model = args.next().unwrap_or_else(|| "ds".into());
     let rows: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(100_000);
     let started = Instant::now();
-    let data = generate(&SyntheticSpec {
-        n_rows: rows,
-        n_lfs: 500,
-        cardinality: 10,
-        class_balance: vec![],
-        accuracy: (0.5, 0.9),
-        propensity: (0.01, 0.09),
-        seed: 4,
-    })?;
+    let data = generate(&SyntheticSpec::wide(rows))?;
     let generated = started.elapsed().as_secs_f64();
     let before = peak_rss_mib();
     let params = Params::default_for(&model)?;

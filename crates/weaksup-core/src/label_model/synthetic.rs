@@ -24,6 +24,22 @@ pub struct SyntheticSpec {
     pub seed: u64,
 }
 
+impl SyntheticSpec {
+    /// The wide shape the label-model benchmarks scale over: `n_rows` × 500 LFs × 10 balanced
+    /// classes, LF accuracy 0.5–0.9, each LF firing on 1–9% of the rows (seed 4).
+    pub fn wide(n_rows: usize) -> Self {
+        Self {
+            n_rows,
+            n_lfs: 500,
+            cardinality: 10,
+            class_balance: vec![],
+            accuracy: (0.5, 0.9),
+            propensity: (0.01, 0.09),
+            seed: 4,
+        }
+    }
+}
+
 /// A generated matrix with its truth.
 #[derive(Debug, Clone)]
 pub struct Synthetic {
