@@ -19,6 +19,7 @@ pub mod parallel;
 pub mod progress;
 pub mod report;
 pub mod seeds;
+pub mod token;
 
 pub use error::{Error, Result};
 pub use matrix::{ABSTAIN, Label, LabelMatrix};

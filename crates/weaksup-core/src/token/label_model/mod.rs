@@ -1,0 +1,1 @@
+//! Token label models (being written).

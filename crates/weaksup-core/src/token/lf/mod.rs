@@ -1,0 +1,1 @@
+//! Token labeling functions (being written).
