@@ -354,10 +354,8 @@ fn conlleval_spans(tags: &[Label], set: &TagSet) -> Vec<Span> {
             matches!(pp, E | S) || (matches!(pp, B | I) && matches!(cp, B | S | O)) || (pp != O && pt != ct);
         let start =
             matches!(cp, B | S) || (matches!(pp, E | S | O) && matches!(cp, E | I)) || (cp != O && pt != ct);
-        if end {
-            if let Some((s, ty)) = open.take() {
-                out.push(Span { start: s, end: i, ty });
-            }
+        if end && let Some((s, ty)) = open.take() {
+            out.push(Span { start: s, end: i, ty });
         }
         if start {
             if let Some((s, ty)) = open.take() {
@@ -381,10 +379,10 @@ fn strict_spans(tags: &[Label], set: &TagSet) -> Vec<Span> {
         let (p, ty) = set.decode(t);
         match (p, ty, open) {
             (B, Some(ty), _) => {
-                if set.scheme == TagScheme::Bio {
-                    if let Some((s, oty)) = open {
-                        out.push(Span { start: s, end: i, ty: oty });
-                    }
+                if set.scheme == TagScheme::Bio
+                    && let Some((s, oty)) = open
+                {
+                    out.push(Span { start: s, end: i, ty: oty });
                 }
                 open = Some((i, ty));
             }
@@ -398,19 +396,19 @@ fn strict_spans(tags: &[Label], set: &TagSet) -> Vec<Span> {
                 open = None;
             }
             _ => {
-                if set.scheme == TagScheme::Bio {
-                    if let Some((s, oty)) = open {
-                        out.push(Span { start: s, end: i, ty: oty });
-                    }
+                if set.scheme == TagScheme::Bio
+                    && let Some((s, oty)) = open
+                {
+                    out.push(Span { start: s, end: i, ty: oty });
                 }
                 open = None;
             }
         }
     }
-    if set.scheme == TagScheme::Bio {
-        if let Some((s, ty)) = open {
-            out.push(Span { start: s, end: tags.len(), ty });
-        }
+    if set.scheme == TagScheme::Bio
+        && let Some((s, ty)) = open
+    {
+        out.push(Span { start: s, end: tags.len(), ty });
     }
     out
 }
