@@ -7,3 +7,5 @@ mod label_models;
 mod lf;
 mod properties;
 mod split_files;
+mod token_data;
+mod token_label_models;
