@@ -9,3 +9,4 @@ mod properties;
 mod split_files;
 mod token_data;
 mod token_label_models;
+mod token_lf;

@@ -80,7 +80,7 @@ struct LfSpec {
 }
 
 /// An error's message without the prefix naming its kind (the file error adds file, line and LF).
-fn bare_message(e: Error) -> String {
+pub(crate) fn bare_message(e: Error) -> String {
     match e {
         Error::Lf { message, .. } => message,
         Error::Config(m) => m,
@@ -89,7 +89,7 @@ fn bare_message(e: Error) -> String {
 }
 
 /// "registered: a, b", or how to register when nothing is.
-fn registered(names: &[&str]) -> String {
+pub(crate) fn registered(names: &[&str]) -> String {
     if names.is_empty() {
         "none registered: register it with weaksup::lf::Registry in your own binary, see examples/custom_lfs.rs".into()
     } else {

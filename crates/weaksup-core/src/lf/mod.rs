@@ -20,9 +20,10 @@ use polars::prelude::DataFrame;
 pub use crate::matrix::{ABSTAIN, Label, LabelMatrix};
 pub use analysis::{LfAnalysis, LfStats, analyze};
 pub use apply::{Applied, ApplyOptions, CompiledLfs};
+pub(crate) use builtin::check_name;
 pub use builtin::{
-    FrameLf, KeywordLf, KeywordMatch, Lowercase, NormalizeWhitespace, RegexLf, RowLf, StripPunctuation,
-    TextMap,
+    FrameLf, KeywordLf, KeywordMatch, Lowercase, NormalizeWhitespace, REGEX_SIZE_LIMIT, RegexLf, RowLf,
+    StripPunctuation, TextMap,
 };
 pub use file::LfFile;
 pub use registry::{CustomLfSpec, CustomPreprocessorSpec, Registry};

@@ -1,5 +1,6 @@
 //! Custom Rust labeling functions and preprocessors, registered by name so LF files can use them
-//! (`kind = "custom"`, `function = "..."`) without forking weaksup.
+//! (`kind = "custom"`, `function = "..."`) without forking weaksup. Token LFs (sequence labeling,
+//! [`crate::token::lf`]) are registered here too, under their own names.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -8,6 +9,7 @@ use super::builtin::{RowLf, TextMap};
 use super::{LabelingFunction, Preprocessor};
 use crate::error::Result;
 use crate::matrix::{ABSTAIN, Label};
+use crate::token::lf::{CustomTokenLfSpec, TokenLfFn};
 
 /// What an LF file says about one custom LF.
 #[derive(Debug, Clone, Copy)]
@@ -32,6 +34,7 @@ pub struct CustomPreprocessorSpec<'a> {
     pub params: &'a toml::Table,
 }
 
+type TokenFactory = dyn Fn(&CustomTokenLfSpec) -> Result<TokenLfFn> + Send + Sync;
 type FrameFactory = dyn Fn(&CustomLfSpec) -> Result<Box<dyn LabelingFunction>> + Send + Sync;
 type Predicate = dyn Fn(&str) -> bool + Send + Sync;
 type PreFactory = dyn Fn(&CustomPreprocessorSpec) -> Result<Box<dyn Preprocessor>> + Send + Sync;
@@ -53,6 +56,7 @@ pub(crate) enum Built {
 pub struct Registry {
     lfs: BTreeMap<String, Factory>,
     preprocessors: BTreeMap<String, Arc<PreFactory>>,
+    token_lfs: BTreeMap<String, Arc<TokenFactory>>,
 }
 
 impl Registry {
@@ -109,6 +113,36 @@ impl Registry {
         self
     }
 
+    /// Registers a token LF closure for token LF files (`kind = "custom"`): called once per
+    /// sentence with its tokens, it returns one tag id (of the file's tag set) or [`ABSTAIN`] per
+    /// token. A panic, a vote vector of the wrong length or a tag outside the set is counted as a
+    /// fault of that sentence (whose tokens then abstain).
+    pub fn with_token_lf(
+        mut self,
+        function: &str,
+        f: impl Fn(&[String]) -> Vec<Label> + Send + Sync + 'static,
+    ) -> Self {
+        let f: TokenLfFn = Arc::new(f);
+        self.token_lfs.insert(function.into(), Arc::new(move |_: &CustomTokenLfSpec| Ok(f.clone())));
+        self
+    }
+
+    /// Registers a factory that builds a token LF closure from the file's spec (its tag set, to
+    /// encode tags, and its `params`); an error it returns names the file, line and LF.
+    pub fn with_token_lf_factory(
+        mut self,
+        function: &str,
+        factory: impl Fn(&CustomTokenLfSpec) -> Result<TokenLfFn> + Send + Sync + 'static,
+    ) -> Self {
+        self.token_lfs.insert(function.into(), Arc::new(factory));
+        self
+    }
+
+    /// Registered token LF function names.
+    pub fn token_lf_functions(&self) -> Vec<&str> {
+        self.token_lfs.keys().map(String::as_str).collect()
+    }
+
     /// Registered LF function names.
     pub fn lf_functions(&self) -> Vec<&str> {
         self.lfs.keys().map(String::as_str).collect()
@@ -130,6 +164,14 @@ impl Registry {
             }
             Factory::Frame(f) => f(spec).map(Built::Frame),
         })
+    }
+
+    pub(crate) fn build_token_lf(
+        &self,
+        function: &str,
+        spec: &CustomTokenLfSpec,
+    ) -> Option<Result<TokenLfFn>> {
+        self.token_lfs.get(function).map(|f| f(spec))
     }
 
     pub(crate) fn build_preprocessor(

@@ -280,26 +280,27 @@ impl TagSet {
         let mut out = vec![OUTSIDE; len];
         for s in spans {
             for (k, slot) in out[s.start..s.end].iter_mut().enumerate() {
-                let p = match self.scheme {
-                    TagScheme::Io => Prefix::I,
-                    TagScheme::Bio => {
-                        if k == 0 {
-                            Prefix::B
-                        } else {
-                            Prefix::I
-                        }
-                    }
-                    TagScheme::Bioes => match (k == 0, s.start + k + 1 == s.end) {
-                        (true, true) => Prefix::S,
-                        (true, false) => Prefix::B,
-                        (false, true) => Prefix::E,
-                        (false, false) => Prefix::I,
-                    },
-                };
-                *slot = self.encode(p, s.ty).unwrap_or(OUTSIDE);
+                *slot = self.span_tag(k, s.end - s.start, s.ty);
             }
         }
         out
+    }
+
+    /// The tag of token `k` (0-based) of a span of `len` tokens of type `ty` in this scheme:
+    /// IO `I`; BIO `B` then `I`; BIOES `S` alone, else `B`, `I`…, `E`.
+    pub fn span_tag(&self, k: usize, len: usize, ty: usize) -> Label {
+        let p = match self.scheme {
+            TagScheme::Io => Prefix::I,
+            TagScheme::Bio if k == 0 => Prefix::B,
+            TagScheme::Bio => Prefix::I,
+            TagScheme::Bioes => match (k == 0, k + 1 == len) {
+                (true, true) => Prefix::S,
+                (true, false) => Prefix::B,
+                (false, true) => Prefix::E,
+                (false, false) => Prefix::I,
+            },
+        };
+        self.encode(p, ty).unwrap_or(OUTSIDE)
     }
 
     /// Converts a tag sequence to `to` (same types): chunk with [`Chunking::Conlleval`], re-encode.
