@@ -63,6 +63,28 @@ fn main() -> ExitCode {
                     .collect())
             })))
         })
+        // A token LF for sequence labeling (token LF files, `kind = "custom"`): one tag id of the
+        // corpus's tag set, or ABSTAIN, per token. Here: a number right after "under" or "below"
+        // is a one-token span of the type named in `params` (default `Price`).
+        .with_token_lf_factory("number_after_under", |spec| {
+            let name = spec.params.get("type").and_then(|v| v.as_str()).unwrap_or("Price").to_string();
+            let ty = spec
+                .tags
+                .types
+                .iter()
+                .position(|t| *t == name)
+                .ok_or_else(|| weaksup::Error::Config(format!("no entity type `{name}`")))?;
+            let tag = spec.tags.span_tag(0, 1, ty);
+            Ok(Arc::new(move |tokens: &[String]| {
+                (0..tokens.len())
+                    .map(|i| {
+                        let after = i > 0 && matches!(tokens[i - 1].as_str(), "under" | "below");
+                        let number = !tokens[i].is_empty() && tokens[i].bytes().all(|b| b.is_ascii_digit());
+                        if after && number { tag } else { ABSTAIN }
+                    })
+                    .collect()
+            }))
+        })
         // A custom preprocessor: LF files can read its column via `column = "no_urls"`.
         .with_text_preprocessor("strip_urls", |text| {
             text.split_whitespace().filter(|w| !w.starts_with("http")).collect::<Vec<_>>().join(" ")

@@ -15,7 +15,7 @@ pub mod fuzz;
 pub mod run;
 pub mod runtime;
 
-pub use weaksup_core::{data, io, label_model, lf, matrix, metrics, parallel, progress, report};
+pub use weaksup_core::{data, io, label_model, lf, matrix, metrics, parallel, progress, report, token};
 pub use weaksup_nn::{model, selftrain, train};
 
 pub use error::{Error, Result};

@@ -8,3 +8,4 @@ mod cli;
 mod data_in;
 mod fuzz_smoke;
 mod reliability;
+mod tokens;

@@ -12,6 +12,7 @@ use crate::lf::ApplyOptions;
 use crate::model::{DeviceChoice, ModelSource, Pooling, PrecisionChoice};
 use crate::run::{DataConfig, LfConfig, Method, RunConfig, Targets};
 use crate::selftrain::{Distance, LambdaScale, Selection, Student, Teacher, Variant};
+use crate::token::{TagScheme, Task};
 use crate::train::{ClassWeights, OnNonFinite, Padding};
 
 /// Where the data comes from (every command that reads a corpus).
@@ -57,6 +58,16 @@ pub(crate) struct SourceArgs {
     /// Class names, comma-separated (default: from label.json or classes.json, the LF file, or inferred).
     #[arg(long, value_delimiter = ',')]
     pub classes: Option<Vec<String>>,
+    /// Text classification or sequence labeling (tagging); default: judged from the data.
+    #[arg(long)]
+    pub task: Option<Task>,
+    /// Token data: tag names in id order, `O` first, comma-separated (default: from the files,
+    /// tags.json or the readme).
+    #[arg(long, value_delimiter = ',')]
+    pub tags: Option<Vec<String>>,
+    /// Token data: convert the tags to this scheme after loading.
+    #[arg(long)]
+    pub scheme: Option<TagScheme>,
 }
 
 impl SourceArgs {
@@ -78,6 +89,15 @@ impl SourceArgs {
         }
         if let Some(c) = &self.classes {
             load.classes = Some(c.clone());
+        }
+        if let Some(t) = self.task {
+            data.task = t;
+        }
+        if let Some(t) = &self.tags {
+            data.tokens.tags = Some(t.clone());
+        }
+        if let Some(s) = self.scheme {
+            data.tokens.scheme = Some(s);
         }
     }
 }

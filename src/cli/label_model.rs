@@ -18,6 +18,7 @@ use crate::label_model::{
 use crate::lf::Registry;
 use crate::run::pipeline::{self, VoteSource, Votes};
 use crate::run::{both, fit_and_dev_splits, write_label_model};
+use crate::token::label_model::{TokenLabelModelChoice, TokenLabelModelKind};
 use weaksup_core::seeds::Seeds;
 
 #[derive(Subcommand, Debug)]
@@ -33,6 +34,10 @@ pub(super) struct LmFitArgs {
     /// The model, or `auto` (every model's grid, the best on valid).
     #[arg(long, default_value_t = LabelModelChoice::Auto)]
     model: LabelModelChoice,
+    /// Token data: the token label model (`auto`: each, the best span F1 on valid; default: --model
+    /// where it is `auto`, `mv` or `ds`).
+    #[arg(long)]
+    token_model: Option<TokenLabelModelChoice>,
     #[command(flatten)]
     data: DataArgs,
     #[command(flatten)]
@@ -55,6 +60,9 @@ pub(super) struct LmCompareArgs {
     /// Models to compare.
     #[arg(long, value_delimiter = ',', default_values_t = LabelModelKind::ALL)]
     models: Vec<LabelModelKind>,
+    /// Token data: token label models to compare.
+    #[arg(long, value_delimiter = ',', default_values_t = TokenLabelModelKind::ALL)]
+    token_models: Vec<TokenLabelModelKind>,
     /// Also write compare.md / compare.json here.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -105,6 +113,20 @@ fn fit_and_dev(splits: &Splits, no_select: bool) -> Result<(usize, crate::run::D
 }
 
 pub(super) fn cmd_lm_fit(a: LmFitArgs, registry: &Registry, quiet: bool) -> Result<ExitCode> {
+    let data_cfg = a.data.config();
+    if super::is_tagging(&data_cfg)? {
+        let lfs = a.votes.config();
+        return super::token::lm_fit(
+            &data_cfg,
+            &lfs,
+            a.model,
+            a.token_model,
+            &a.policy,
+            &a.out,
+            registry,
+            quiet,
+        );
+    }
     let (popts, metric, fopts) = parse_policy(&a.policy);
     let config = LabelModelConfig {
         model: a.model,
@@ -112,6 +134,7 @@ pub(super) fn cmd_lm_fit(a: LmFitArgs, registry: &Registry, quiet: bool) -> Resu
         predict: popts,
         class_balance: fopts.class_balance,
         select_on_valid: !a.policy.no_select,
+        ..LabelModelConfig::default()
     };
     config.validate()?;
     let (splits, votes) = load_with_votes(&a.data, a.policy.seed, &a.votes, registry, quiet)?;
@@ -146,6 +169,11 @@ struct CompareRow {
 }
 
 pub(super) fn cmd_lm_compare(a: LmCompareArgs, registry: &Registry, quiet: bool) -> Result<ExitCode> {
+    let data_cfg = a.data.config();
+    if super::is_tagging(&data_cfg)? {
+        let lfs = a.votes.config();
+        return super::token::lm_compare(&data_cfg, &lfs, &a.token_models, a.out.as_deref(), registry, quiet);
+    }
     let (popts, metric, fopts) = parse_policy(&a.policy);
     let (splits, votes) = load_with_votes(&a.data, a.policy.seed, &a.votes, registry, quiet)?;
     let (train, dev) = fit_and_dev(&splits, a.policy.no_select)?;

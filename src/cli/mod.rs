@@ -9,6 +9,7 @@ mod batch;
 mod bench;
 mod label_model;
 mod progress;
+mod token;
 mod train;
 
 use std::path::{Path, PathBuf};
@@ -114,7 +115,7 @@ struct LfBenchArgs {
     seed: u64,
     #[arg(long, required = true, num_args = 1..)]
     lfs: Vec<PathBuf>,
-    /// Rows in the benchmark corpus (texts repeated in order, then cut).
+    /// Rows in the benchmark corpus (texts repeated in order, then cut); sentences for token data.
     #[arg(long, default_value_t = 1_000_000, value_parser = positive)]
     rows: usize,
     /// Timed repetitions (after one warm-up); the median and best are reported.
@@ -355,7 +356,16 @@ fn run(cli: Cli, registry: &Registry) -> Result<ExitCode> {
     }
 }
 
+/// Whether `data` is token data (sequence labeling).
+fn is_tagging(data: &pipeline_run::DataConfig) -> Result<bool> {
+    Ok(pipeline_run::token::resolve_task(data)? == crate::token::Task::Tagging)
+}
+
 fn cmd_lf_apply(a: LfApplyArgs, registry: &Registry, quiet: bool) -> Result<ExitCode> {
+    let data_cfg = a.data.config();
+    if is_tagging(&data_cfg)? {
+        return token::lf_apply(&data_cfg, &a.lfs, &a.apply, &a.out, registry, quiet);
+    }
     let (set, _) = LfFile::load_set(&a.lfs, registry)?;
     let splits = pipeline::load_data(&a.data.config(), &Seeds::new(a.seed), Some(set.classes()))?;
     let compiled = set.compile()?;
@@ -399,6 +409,10 @@ fn cmd_lf_apply(a: LfApplyArgs, registry: &Registry, quiet: bool) -> Result<Exit
 }
 
 fn cmd_lf_analyze(a: LfAnalyzeArgs, registry: &Registry, quiet: bool) -> Result<ExitCode> {
+    let data_cfg = a.data.config();
+    if is_tagging(&data_cfg)? {
+        return token::lf_analyze(&data_cfg, &a.votes.config(), a.out.as_deref(), registry, quiet);
+    }
     let (splits, votes) = label_model::load_with_votes(&a.data, a.seed, &a.votes, registry, quiet)?;
     let out = a.out.as_deref().map(|o| data::OutputDir::prepare(o, "lf analyze", &[])).transpose()?;
     for (ds, v) in splits.splits.iter().zip(&votes.splits) {
@@ -415,6 +429,10 @@ fn cmd_lf_analyze(a: LfAnalyzeArgs, registry: &Registry, quiet: bool) -> Result<
 }
 
 fn cmd_lf_bench(a: LfBenchArgs, registry: &Registry) -> Result<ExitCode> {
+    let data_cfg = a.data.config();
+    if is_tagging(&data_cfg)? {
+        return token::lf_bench(&data_cfg, &a.lfs, a.rows, a.repeat, &a.apply.options(), registry);
+    }
     let (set, _) = LfFile::load_set(&a.lfs, registry)?;
     let splits = pipeline::load_data(&a.data.config(), &Seeds::new(a.seed), Some(set.classes()))?;
     let compiled = set.compile()?;

@@ -5,6 +5,7 @@
 pub mod pipeline;
 mod report;
 pub mod report_html;
+pub mod token;
 
 pub use report::write_end_model;
 
@@ -44,6 +45,11 @@ pub struct DataConfig {
     /// Parameters of the built-in demo corpus (used when `path` is `None`); its `seed` is always
     /// the run's `seed`.
     pub demo: DemoParams,
+    /// `classification`, `tagging` (sequence labeling), or `auto`: decided from the data
+    /// ([`crate::token::is_token_data`]). Default `auto`.
+    pub task: crate::token::Task,
+    /// Tag names and scheme of token data (sequence labeling).
+    pub tokens: crate::token::TokenLoadOptions,
 }
 
 impl DataConfig {

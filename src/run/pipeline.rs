@@ -136,6 +136,12 @@ pub fn lf_set(lfs: &LfConfig, data: &DataConfig, registry: &Registry) -> Result<
 /// that only give ids or names. With `data.load.split`, only that split is kept: it must exist
 /// (a single file is that split, named so).
 pub fn load_data(data: &DataConfig, seeds: &Seeds, lf_classes: Option<&[String]>) -> Result<Splits> {
+    if super::token::resolve_task(data)? == crate::token::Task::Tagging {
+        return Err(Error::Config(format!(
+            "{} holds token-level data (sequence labeling): `lf apply|analyze|bench` and `label-model fit|compare` take it; end-model training on tags is not available yet (--task classification forces text classification)",
+            data.path.as_deref().map_or_else(|| "the split files".to_string(), |p| p.display().to_string())
+        )));
+    }
     let with_lf_classes = |wrench: bool| {
         data.load.classes.clone().or_else(|| (!wrench).then(|| lf_classes.map(<[String]>::to_vec)).flatten())
     };

@@ -215,6 +215,9 @@ pub struct LabelModelConfig {
     /// Choose hyper-parameters (and, for `auto`, the model) on valid when it has gold labels.
     /// Default true.
     pub select_on_valid: bool,
+    /// The token label model of sequence-labeling data: `mv`, `ds`, `hmm`, or `auto` (each,
+    /// the best span F1 on valid). Default `auto`.
+    pub token_model: crate::token::label_model::TokenLabelModelChoice,
 }
 
 impl Default for LabelModelConfig {
@@ -225,6 +228,7 @@ impl Default for LabelModelConfig {
             predict: PredictOptions::default(),
             class_balance: None,
             select_on_valid: true,
+            token_model: Default::default(),
         }
     }
 }

@@ -167,12 +167,88 @@ impl TokenCorpus {
 }
 
 /// How a token corpus is read.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct TokenLoadOptions {
     /// Tag names in id order (`O` first), overriding what the files say.
     pub tags: Option<Vec<String>>,
     /// Convert gold tags (and file votes) to this scheme after loading.
     pub scheme: Option<TagScheme>,
+}
+
+/// What a dataset is for: one label per text, or one tag per token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
+pub enum Task {
+    /// Decided from the data ([`is_token_data`]).
+    #[default]
+    Auto,
+    /// Text classification: a class per row.
+    Classification,
+    /// Sequence labeling: a tag per token.
+    Tagging,
+}
+
+crate::cli_enum!(Task => "task");
+
+/// Whether `path` (a folder of split files, or one file) holds token-level data, judged from its
+/// train file (or the file itself) without reading it whole: CoNLL-style files (`.conll`, `.bio`,
+/// `.iob`), COSINE-paper JSON whose first `label` is a list, JSON Lines whose first record has a
+/// `tokens` list, Parquet with a list column `tokens`. `.txt` / `.tsv` files are tables unless
+/// the task is given.
+pub fn is_token_data(path: &Path) -> Result<bool> {
+    let file = if path.is_dir() {
+        let found = SPLIT_STEMS
+            .iter()
+            .flat_map(|(_, stems)| stems.iter())
+            .flat_map(|stem| EXTENSIONS.iter().map(move |ext| path.join(format!("{stem}.{ext}"))))
+            .find(|p| p.is_file());
+        match found {
+            Some(p) => p,
+            None => return Ok(false),
+        }
+    } else {
+        path.to_path_buf()
+    };
+    let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let head = || -> Result<String> {
+        use std::io::Read;
+        let mut buf = Vec::with_capacity(1 << 16);
+        std::fs::File::open(&file)
+            .and_then(|f| f.take(1 << 16).read_to_end(&mut buf))
+            .map_err(|e| Error::io(&file, e))?;
+        Ok(String::from_utf8_lossy(&buf).into_owned())
+    };
+    Ok(match ext.as_str() {
+        "conll" | "bio" | "iob" => true,
+        "json" => {
+            let h = head()?;
+            h.find("\"label\"").is_some_and(|i| {
+                let rest = h[i + 7..].trim_start();
+                rest.strip_prefix(':').is_some_and(|r| r.trim_start().starts_with('['))
+            })
+        }
+        "jsonl" | "ndjson" => {
+            let h = head()?;
+            let first = h.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+            serde_json::from_str::<serde_json::Value>(first)
+                .ok()
+                .is_some_and(|v| v.get("tokens").is_some_and(|t| t.is_array()))
+        }
+        "parquet" => {
+            // The schema only: a large table is not read to tell its task.
+            let f = std::fs::File::open(&file).map_err(|e| Error::io(&file, e))?;
+            let schema = ParquetReader::new(f).schema().ctx(|| format!("reading {}", file.display()))?;
+            schema.get("tokens").is_some_and(|field| {
+                matches!(
+                    field.dtype(),
+                    ArrowDataType::List(_) | ArrowDataType::LargeList(_) | ArrowDataType::FixedSizeList(..)
+                )
+            })
+        }
+        _ => false,
+    })
 }
 
 /// Split names and the file stems that load into them.

@@ -60,6 +60,21 @@ pub struct TagEvaluation {
     pub n_sentences: usize,
 }
 
+impl TagEvaluation {
+    /// One line: span F1 (conlleval, strict), span precision / recall, token F1.
+    pub fn summary(&self) -> String {
+        format!(
+            "span F1 {:.3} (strict {:.3}; P {:.3}, R {:.3}), token F1 {:.3}, {} sentences",
+            self.span.micro.f1,
+            self.span_strict.micro.f1,
+            self.span.micro.precision,
+            self.span.micro.recall,
+            self.token.micro.f1,
+            self.n_sentences
+        )
+    }
+}
+
 /// Scores predicted against gold tags, per sentence (`offsets` as in [`super::TokenSplit`]).
 /// Predictions of `-1` (no tag) count as `O`.
 pub fn evaluate_tags(gold: &[Label], pred: &[Label], offsets: &[usize], tags: &TagSet) -> TagEvaluation {

@@ -16,7 +16,9 @@ pub mod lf;
 pub mod metrics;
 pub mod scheme;
 
-pub use data::{TokenCorpus, TokenLoadOptions, TokenSplit, load_token_corpus, load_token_files};
+pub use data::{
+    Task, TokenCorpus, TokenLoadOptions, TokenSplit, is_token_data, load_token_corpus, load_token_files,
+};
 pub use metrics::{Prf, SpanScores, TagEvaluation, TokenScores, evaluate_tags};
 pub use scheme::{Chunking, OUTSIDE, Prefix, Span, TagScheme, TagSet, spans};
 

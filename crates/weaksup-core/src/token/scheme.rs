@@ -58,6 +58,8 @@ impl TagScheme {
     }
 }
 
+crate::cli_enum!(TagScheme => "tagging scheme", Chunking => "chunking");
+
 /// The position a tag marks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Prefix {

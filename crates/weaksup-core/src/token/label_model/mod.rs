@@ -69,7 +69,88 @@ impl TokenLabelModelKind {
     }
 }
 
-crate::cli_enum!(TokenLabelModelKind => "token label model");
+/// Which token label model a run uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
+pub enum TokenLabelModelChoice {
+    /// Every model, the best span F1 on valid; without gold on valid, `hmm` (skweak's default
+    /// aggregator for sequence labeling).
+    #[default]
+    Auto,
+    Mv,
+    Ds,
+    Hmm,
+}
+
+impl TokenLabelModelChoice {
+    /// The one model chosen, `None` for `auto`.
+    pub fn kind(self) -> Option<TokenLabelModelKind> {
+        match self {
+            TokenLabelModelChoice::Auto => None,
+            TokenLabelModelChoice::Mv => Some(TokenLabelModelKind::Mv),
+            TokenLabelModelChoice::Ds => Some(TokenLabelModelKind::Ds),
+            TokenLabelModelChoice::Hmm => Some(TokenLabelModelKind::Hmm),
+        }
+    }
+}
+
+crate::cli_enum!(TokenLabelModelKind => "token label model", TokenLabelModelChoice => "token label model");
+
+/// A model chosen by [`select_token_model`].
+#[derive(Debug, Clone)]
+pub struct TokenSelected {
+    pub model: TokenFitted,
+    /// Span F1 (conlleval chunking) of the chosen model on the dev split, when there is one.
+    pub dev_score: Option<f64>,
+    /// Every model tried and its dev span F1, in the order tried.
+    pub candidates: Vec<(TokenLabelModelKind, Option<f64>)>,
+    /// Seconds spent fitting every candidate.
+    pub fit_seconds: f64,
+}
+
+/// Fits `choice` (default params) on the train votes; for `auto`, fits every model and keeps
+/// the best span F1 on `dev` (its votes, offsets and gold tags), ties to the earlier model in
+/// [`TokenLabelModelKind::ALL`]; without `dev`, `auto` is `hmm`.
+pub fn select_token_model(
+    choice: TokenLabelModelChoice,
+    train: (&LabelMatrix, &[usize]),
+    dev: Option<(&LabelMatrix, &[usize], &[Label])>,
+    tags: &TagSet,
+) -> Result<TokenSelected> {
+    let kinds: Vec<TokenLabelModelKind> = match (choice.kind(), dev) {
+        (Some(k), _) => vec![k],
+        (None, Some(_)) => TokenLabelModelKind::ALL.to_vec(),
+        (None, None) => {
+            tracing::warn!("no model selection (no valid split with gold tags): `auto` uses `hmm`");
+            vec![TokenLabelModelKind::Hmm]
+        }
+    };
+    let opts = TokenFitOptions { tags: Some(tags.clone()) };
+    let t = std::time::Instant::now();
+    let mut best: Option<(TokenFitted, Option<f64>)> = None;
+    let mut candidates = Vec::new();
+    for k in kinds {
+        let model = TokenParams::defaults(k).fit(train.0, train.1, &opts)?;
+        let score = match dev {
+            Some((v, off, gold)) => {
+                let pred = model.predict(v, off)?;
+                Some(crate::token::metrics::evaluate_tags(gold, &pred, off, tags).span.micro.f1)
+            }
+            None => None,
+        };
+        tracing::debug!(model = k.name(), dev_span_f1 = ?score, "token label model candidate");
+        candidates.push((k, score));
+        if best
+            .as_ref()
+            .is_none_or(|(_, b)| score.unwrap_or(f64::NEG_INFINITY) > b.unwrap_or(f64::NEG_INFINITY))
+        {
+            best = Some((model, score));
+        }
+    }
+    let (model, dev_score) = best.ok_or_else(|| Error::Config("no token label model to fit".into()))?;
+    Ok(TokenSelected { model, dev_score, candidates, fit_seconds: t.elapsed().as_secs_f64() })
+}
 
 /// Options shared by every token fit.
 #[derive(Debug, Clone, Default)]
@@ -136,8 +217,8 @@ impl TokenParams {
 
     /// Fits on the token votes `votes` cut into sentences by `offsets`. Errors on bad params, on
     /// offsets that do not partition the rows, on a tag set whose size is not the matrix's
-    /// cardinality, and when no LF fired on any token (nothing to fit). Warns (tracing) when EM
-    /// did not converge.
+    /// cardinality, and when no LF fired on any token (nothing to fit). Warns (tracing) when
+    /// Dawid–Skene's EM did not converge (the HMM's stops after a few iterations by design).
     pub fn fit(&self, votes: &LabelMatrix, offsets: &[usize], opts: &TokenFitOptions) -> Result<TokenFitted> {
         self.validate()?;
         check_offsets(offsets, votes.n_rows())?;
@@ -178,7 +259,8 @@ impl TokenParams {
         info.n_tokens = votes.n_rows();
         info.n_sentences = offsets.len() - 1;
         info.n_uncovered = votes.n_rows() - covered;
-        if !fitted.info().converged {
+        // The HMM stops early on purpose (skweak's 4 iterations, see `HmmParams::max_iter`).
+        if !fitted.info().converged && !matches!(fitted, TokenFitted::Hmm(_)) {
             tracing::warn!(
                 model = fitted.name(),
                 iterations = fitted.info().iterations,

@@ -1,0 +1,225 @@
+//! The LF and label-model commands on token data (sequence labeling): thin overlays on
+//! [`crate::run::token`].
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+
+use super::args::{ApplyArgs, PolicyArgs};
+use super::progress::Bars;
+use crate::data;
+use crate::label_model::{LabelModelChoice, LabelModelConfig};
+use crate::lf::{ApplyOptions, Registry, analyze};
+use crate::run::token as pipeline;
+use crate::run::{DataConfig, LfConfig};
+use crate::token::TokenSplit;
+use crate::token::label_model::{TokenLabelModelChoice, TokenLabelModelKind};
+use crate::token::lf::{TokenLfFile, analyze_tokens};
+
+/// `lf apply` on token data: `<split>.votes.parquet` (a row per token) per split.
+pub(super) fn lf_apply(
+    data: &DataConfig,
+    lfs: &[PathBuf],
+    apply: &ApplyArgs,
+    out: &Path,
+    registry: &Registry,
+    quiet: bool,
+) -> Result<ExitCode> {
+    let corpus = pipeline::load_tokens(data)?;
+    let (set, _) = TokenLfFile::load_set(lfs, Some(&corpus.tags), corpus.tags.scheme, registry)?;
+    let compiled = set.compile()?;
+    let opts = apply.options();
+    let bars = Bars::new(quiet);
+    // Every split's votes first: a failure leaves no output behind.
+    let mut applied = Vec::with_capacity(corpus.splits.len());
+    for sp in &corpus.splits {
+        let t = Instant::now();
+        let v = compiled.apply_split(sp, &opts, &bars)?;
+        applied.push((v, t.elapsed().as_secs_f64()));
+    }
+    let dir = data::OutputDir::prepare(out, "lf apply", &[])?;
+    let names = corpus.tags.tag_names();
+    for (sp, (v, secs)) in corpus.splits.iter().zip(applied) {
+        let path = dir.path().join(format!("{}.votes.parquet", sp.split));
+        v.matrix.write_parquet(&path, &names)?;
+        let cov = analyze(&v.matrix, None, None, None).coverage;
+        let faults: u64 = v.faults.iter().sum();
+        if !quiet {
+            println!(
+                "{}: {} sentences, {} tokens × {} LFs in {:.3}s ({:.0} tokens/s), token coverage {:.3}{} → {}",
+                sp.split,
+                sp.n_sentences(),
+                sp.n_tokens(),
+                compiled.names().len(),
+                secs,
+                sp.n_tokens() as f64 / secs.max(1e-9),
+                cov,
+                if faults > 0 { format!(", {faults} LF faults (sentences)") } else { String::new() },
+                path.display()
+            );
+        }
+    }
+    dir.finish()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `lf analyze` on token data: token-level and span-level statistics per LF and split.
+pub(super) fn lf_analyze(
+    data: &DataConfig,
+    lfs: &LfConfig,
+    out: Option<&Path>,
+    registry: &Registry,
+    quiet: bool,
+) -> Result<ExitCode> {
+    let (corpus, votes) = pipeline::load_tokens_with_votes(data, lfs, registry, &Bars::new(quiet))?;
+    let dir = out.map(|o| data::OutputDir::prepare(o, "lf analyze", &[])).transpose()?;
+    for (sp, v) in corpus.splits.iter().zip(&votes.splits) {
+        let a = analyze_tokens(
+            &v.matrix,
+            &sp.offsets,
+            &corpus.tags,
+            sp.gold.as_deref(),
+            v.kinds.as_deref(),
+            v.faults.as_deref(),
+        );
+        println!(
+            "== {} ({} sentences, {} tokens) ==\n{}",
+            sp.split,
+            sp.n_sentences(),
+            sp.n_tokens(),
+            a.to_table(&corpus.tags)
+        );
+        if let Some(d) = &dir {
+            pipeline::write_token_analysis(&a, &corpus.tags, &d.path().join(&sp.split))?;
+        }
+    }
+    if let Some(d) = dir {
+        d.finish()?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `lf bench` on token data: every split's sentences, repeated in order to `sentences`.
+pub(super) fn lf_bench(
+    data: &DataConfig,
+    lfs: &[PathBuf],
+    sentences: usize,
+    repeat: usize,
+    opts: &ApplyOptions,
+    registry: &Registry,
+) -> Result<ExitCode> {
+    let corpus = pipeline::load_tokens(data)?;
+    let (set, _) = TokenLfFile::load_set(lfs, Some(&corpus.tags), corpus.tags.scheme, registry)?;
+    let compiled = set.compile()?;
+    let all: Vec<&[String]> =
+        corpus.splits.iter().flat_map(|sp| (0..sp.n_sentences()).map(move |s| sp.sentence(s))).collect();
+    if all.is_empty() {
+        bail!("lf bench: the data has no sentences");
+    }
+    let bench = TokenSplit::from_sentences(
+        "bench",
+        "bench",
+        (0..sentences).map(|i| all[i % all.len()].to_vec()).collect(),
+        None,
+    )?;
+    let threads = opts.threads.unwrap_or_else(rayon::current_num_threads);
+    compiled.apply_split(&bench, opts, &crate::progress::NoProgress)?;
+    let mut secs = Vec::with_capacity(repeat);
+    for _ in 0..repeat.max(1) {
+        let t = Instant::now();
+        let out = compiled.apply_split(&bench, opts, &crate::progress::NoProgress)?;
+        secs.push(t.elapsed().as_secs_f64());
+        std::hint::black_box(out);
+    }
+    secs.sort_by(f64::total_cmp);
+    let median = secs[secs.len() / 2];
+    let n = bench.n_tokens() as f64;
+    println!(
+        "{} sentences ({} tokens) × {} token LFs, {threads} threads, chunk {} tokens: median {:.3}s ({:.0} tokens/s), best {:.3}s ({:.0} tokens/s) over {} runs",
+        sentences,
+        bench.n_tokens(),
+        compiled.names().len(),
+        opts.chunk_size,
+        median,
+        n / median,
+        secs[0],
+        n / secs[0],
+        secs.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The token model a `label-model fit` asks for: `--token-model`, else `--model` where it names
+/// a token model too (`auto`, `mv`, `ds`).
+fn token_choice(
+    model: LabelModelChoice,
+    token_model: Option<TokenLabelModelChoice>,
+) -> Result<TokenLabelModelChoice> {
+    if let Some(t) = token_model {
+        return Ok(t);
+    }
+    Ok(match model {
+        LabelModelChoice::Auto => TokenLabelModelChoice::Auto,
+        LabelModelChoice::Mv => TokenLabelModelChoice::Mv,
+        LabelModelChoice::Ds => TokenLabelModelChoice::Ds,
+        other => bail!(
+            "label model `{other}` is for text classification; token data takes --token-model auto, mv, ds or hmm"
+        ),
+    })
+}
+
+/// `label-model fit` on token data.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn lm_fit(
+    data: &DataConfig,
+    lfs: &LfConfig,
+    model: LabelModelChoice,
+    token_model: Option<TokenLabelModelChoice>,
+    policy: &PolicyArgs,
+    out: &Path,
+    registry: &Registry,
+    quiet: bool,
+) -> Result<ExitCode> {
+    let config = LabelModelConfig {
+        token_model: token_choice(model, token_model)?,
+        select_on_valid: !policy.no_select,
+        ..LabelModelConfig::default()
+    };
+    let (corpus, votes) = pipeline::load_tokens_with_votes(data, lfs, registry, &Bars::new(quiet))?;
+    let sel = pipeline::fit_token_label_model(&config, &corpus, &votes)?;
+    let dir = data::OutputDir::prepare(out, "label-model fit", &[])?;
+    let report = pipeline::write_token_label_model(&sel, &corpus, &votes, out)?;
+    dir.finish()?;
+    if !quiet {
+        let (train, _) = pipeline::token_roles(&corpus);
+        print!("{}", report.summary(&corpus.splits[train].split));
+        println!("wrote {}", out.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `label-model compare` on token data.
+pub(super) fn lm_compare(
+    data: &DataConfig,
+    lfs: &LfConfig,
+    kinds: &[TokenLabelModelKind],
+    out: Option<&Path>,
+    registry: &Registry,
+    quiet: bool,
+) -> Result<ExitCode> {
+    let (corpus, votes) = pipeline::load_tokens_with_votes(data, lfs, registry, &Bars::new(quiet))?;
+    let rows = pipeline::compare_token_label_models(kinds, &corpus, &votes)?;
+    let md = pipeline::token_compare_markdown(&corpus, &votes, &rows);
+    if !quiet {
+        print!("{md}");
+    }
+    if let Some(out) = out {
+        let dir = data::OutputDir::prepare(out, "label-model compare", &[])?;
+        data::write_atomic(&out.join("compare.md"), md.as_bytes())?;
+        data::write_json(&out.join("compare.json"), &rows)?;
+        dir.finish()?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

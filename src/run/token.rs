@@ -1,0 +1,384 @@
+//! The sequence-labeling pipeline, composed once: token corpus → token LFs (or stored / saved
+//! votes) → token label model → soft tags per token, with span and token metrics. The commands
+//! (`lf apply|analyze|bench`, `label-model fit|compare`) are thin overlays on these stages and
+//! the same [`DataConfig`] / [`LfConfig`] / [`LabelModelConfig`] as text classification.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::pipeline::{SplitVotes, Votes};
+use super::{DataConfig, LfConfig};
+use crate::data;
+use crate::error::{Error, Result};
+use crate::label_model::LabelModelConfig;
+use crate::lf::{ApplyOptions, Registry};
+use crate::matrix::{Label, LabelMatrix};
+use crate::progress::Progress;
+use crate::token::data::token_frame;
+use crate::token::label_model::{
+    TokenFitInfo, TokenFitOptions, TokenFitted, TokenLabelModelKind, TokenParams, TokenSelected,
+    select_token_model,
+};
+use crate::token::lf::{CompiledTokenLfs, TokenLfFile, TokenLfSet};
+use crate::token::{
+    TagEvaluation, TagSet, Task, TokenCorpus, evaluate_tags, is_token_data, load_token_corpus,
+    load_token_files,
+};
+
+/// The task of `data`: its `task` unless `auto`, else judged from the data ([`is_token_data`]);
+/// the demo corpus is classification.
+pub fn resolve_task(data: &DataConfig) -> Result<Task> {
+    if data.task != Task::Auto {
+        return Ok(data.task);
+    }
+    let probe: Option<&Path> = match &data.path {
+        Some(p) => Some(p),
+        None => data.splits.entries().into_iter().find_map(|(_, e)| e.first()).map(PathBuf::as_path),
+    };
+    match probe {
+        Some(p) if is_token_data(p)? => Ok(Task::Tagging),
+        _ => Ok(Task::Classification),
+    }
+}
+
+/// Loads the token corpus of `data`: a folder of split files, one file (one split, named by
+/// `load.split` or the file's stem), or one file per split.
+pub fn load_tokens(data: &DataConfig) -> Result<TokenCorpus> {
+    let opts = &data.tokens;
+    let mut corpus = match (&data.path, data.splits.is_empty()) {
+        (Some(p), true) if p.is_dir() => load_token_corpus(p, opts)?,
+        (Some(p), true) => {
+            let split = data.load.split.clone().unwrap_or_else(|| {
+                data::splits::split_named_by(p)
+                    .map(str::to_owned)
+                    .or_else(|| p.file_stem().and_then(|s| s.to_str()).map(str::to_owned))
+                    .unwrap_or_else(|| "train".into())
+            });
+            load_token_files(&[(split, p.clone())], opts)?
+        }
+        (None, false) => {
+            let mut files = Vec::new();
+            for (split, entries) in data.splits.entries() {
+                match entries {
+                    [] => {}
+                    [one] if one.is_file() => files.push((split.to_string(), one.clone())),
+                    _ => {
+                        return Err(Error::Config(format!(
+                            "token data: give the `{split}` split as one file (got {})",
+                            entries.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+                        )));
+                    }
+                }
+            }
+            load_token_files(&files, opts)?
+        }
+        (Some(p), false) => {
+            return Err(Error::Config(format!(
+                "data: both a path ({}) and split files are given; use one",
+                p.display()
+            )));
+        }
+        (None, true) => {
+            return Err(Error::Config(
+                "sequence labeling needs token data: --data (a folder or file) or --train/--valid/--test files".into(),
+            ));
+        }
+    };
+    if let (Some(s), Some(_)) = (&data.load.split, &data.path)
+        && corpus.splits.len() > 1
+    {
+        corpus.splits.retain(|d| &d.split == s);
+        if corpus.splits.is_empty() {
+            return Err(Error::Config(format!("token data: no `{s}` split")));
+        }
+    }
+    Ok(corpus)
+}
+
+/// The token LF set of `lfs.files` over the corpus's tag set (`None` without files).
+pub fn token_lf_set(lfs: &LfConfig, tags: &TagSet, registry: &Registry) -> Result<Option<TokenLfSet>> {
+    if lfs.files.is_empty() {
+        return Ok(None);
+    }
+    TokenLfFile::load_set(&lfs.files, Some(tags), tags.scheme, registry).map(|(s, _)| Some(s))
+}
+
+/// Where a token corpus's votes come from.
+#[derive(Debug, Clone, Copy)]
+pub enum TokenVoteSource<'a> {
+    /// Token LF files, applied now.
+    Lfs(&'a CompiledTokenLfs),
+    /// A folder written by `weaksup lf apply` (`<split>.votes.parquet`, a row per token).
+    Saved(&'a Path),
+    /// The votes that came with the data (the COSINE MIT-R files' `major`, JSONL `votes`).
+    Stored,
+}
+
+/// The votes of every split (rows = tokens, classes = the corpus's tags).
+pub fn token_votes(
+    corpus: &TokenCorpus,
+    source: TokenVoteSource,
+    apply: &ApplyOptions,
+    progress: &dyn Progress,
+) -> Result<Votes> {
+    let names = corpus.tags.tag_names();
+    let mut out = Vec::with_capacity(corpus.splits.len());
+    for sp in &corpus.splits {
+        out.push(match source {
+            TokenVoteSource::Lfs(c) => {
+                let a = c.apply_split(sp, apply, progress)?;
+                SplitVotes { matrix: a.matrix, faults: Some(a.faults), kinds: Some(c.kinds().to_vec()) }
+            }
+            TokenVoteSource::Saved(dir) => {
+                let path = dir.join(format!("{}.votes.parquet", sp.split));
+                let (m, classes) = LabelMatrix::read_parquet(&path)?;
+                if classes != names || m.n_rows() != sp.n_tokens() {
+                    return Err(Error::invalid(
+                        path.display().to_string(),
+                        format!(
+                            "{} token rows over tags [{}] do not match split `{}` ({} tokens over [{}])",
+                            m.n_rows(),
+                            classes.join(", "),
+                            sp.split,
+                            sp.n_tokens(),
+                            names.join(", ")
+                        ),
+                    ));
+                }
+                SplitVotes { matrix: m, faults: None, kinds: None }
+            }
+            TokenVoteSource::Stored => match &sp.votes {
+                Some(m) => SplitVotes { matrix: m.clone(), faults: None, kinds: None },
+                None => {
+                    return Err(Error::Config(format!(
+                        "split `{}` has no stored votes: give token LF files (--lfs) or saved votes (--votes)",
+                        sp.split
+                    )));
+                }
+            },
+        });
+    }
+    Ok(Votes { splits: out })
+}
+
+/// Loads the corpus and its votes: LF files when given, else a votes folder, else the stored votes.
+pub fn load_tokens_with_votes(
+    data: &DataConfig,
+    lfs: &LfConfig,
+    registry: &Registry,
+    progress: &dyn Progress,
+) -> Result<(TokenCorpus, Votes)> {
+    let corpus = load_tokens(data)?;
+    let set = if lfs.votes.is_none() { token_lf_set(lfs, &corpus.tags, registry)? } else { None };
+    let compiled = set.map(TokenLfSet::compile).transpose()?;
+    let source = match (&compiled, &lfs.votes) {
+        (Some(c), _) => TokenVoteSource::Lfs(c),
+        (None, Some(dir)) => TokenVoteSource::Saved(dir),
+        (None, None) => TokenVoteSource::Stored,
+    };
+    let votes = token_votes(&corpus, source, &lfs.apply, progress)?;
+    Ok((corpus, votes))
+}
+
+/// The split the label model fits on (`train`, else the first) and the dev split (`valid` with
+/// gold tags), as indices.
+pub fn token_roles(corpus: &TokenCorpus) -> (usize, Option<usize>) {
+    let train = corpus.splits.iter().position(|s| s.split == "train").unwrap_or(0);
+    let dev = corpus.splits.iter().position(|s| s.split == "valid" && s.gold.is_some());
+    (train, dev)
+}
+
+/// Fits the configured token label model (`label_model.token_model`; `auto` chooses on valid
+/// when `select_on_valid`).
+pub fn fit_token_label_model(
+    cfg: &LabelModelConfig,
+    corpus: &TokenCorpus,
+    votes: &Votes,
+) -> Result<TokenSelected> {
+    let (train, dev) = token_roles(corpus);
+    let dev = dev.filter(|_| cfg.select_on_valid).map(|k| {
+        let s = &corpus.splits[k];
+        (votes.of(k), s.offsets.as_slice(), s.gold.as_deref().unwrap_or_default())
+    });
+    select_token_model(cfg.token_model, (votes.of(train), &corpus.splits[train].offsets), dev, &corpus.tags)
+}
+
+/// Scores of a fitted token label model on one split (None without gold tags).
+pub fn evaluate_token_split(
+    model: &TokenFitted,
+    corpus: &TokenCorpus,
+    votes: &Votes,
+    k: usize,
+) -> Result<Option<TagEvaluation>> {
+    let sp = &corpus.splits[k];
+    let Some(gold) = &sp.gold else { return Ok(None) };
+    let pred = model.predict(votes.of(k), &sp.offsets)?;
+    Ok(Some(evaluate_tags(gold, &pred, &sp.offsets, &corpus.tags)))
+}
+
+/// What `label-model fit` writes to `label_model.metrics.json` for token data.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenLabelModelReport {
+    pub model: String,
+    pub tags: Vec<String>,
+    pub dev_score: Option<f64>,
+    pub candidates: Vec<(String, Option<f64>)>,
+    pub selection_seconds: f64,
+    pub info: TokenFitInfo,
+    pub lf_names: Vec<String>,
+    pub lf_accuracies: Option<Vec<f64>>,
+    /// Per split: its scores (None without gold tags).
+    pub splits: Vec<(String, Option<TagEvaluation>)>,
+}
+
+impl TokenLabelModelReport {
+    /// A few lines for the terminal.
+    pub fn summary(&self, fit_split: &str) -> String {
+        let mut s = format!("token label model `{}` fitted on {fit_split}", self.model);
+        if let Some(d) = self.dev_score {
+            s.push_str(&format!(
+                " (span F1 on valid {d:.3}; tried {})",
+                self.candidates
+                    .iter()
+                    .map(|(k, v)| format!("{k} {}", v.map_or("-".into(), |x| format!("{x:.3}"))))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        s.push('\n');
+        for (split, e) in &self.splits {
+            if let Some(e) = e {
+                s.push_str(&format!("  {split}: {}\n", e.summary()));
+            }
+        }
+        s
+    }
+}
+
+/// Writes `label_model.json`, `<split>.soft_labels.parquet` (a row per sentence; list columns
+/// `tokens`, `tags`, `pred`, `prob_<tag>`) and `label_model.metrics.json`.
+pub fn write_token_label_model(
+    sel: &TokenSelected,
+    corpus: &TokenCorpus,
+    votes: &Votes,
+    out: &Path,
+) -> Result<TokenLabelModelReport> {
+    sel.model.save(&out.join("label_model.json"))?;
+    let mut splits = Vec::new();
+    for (k, sp) in corpus.splits.iter().enumerate() {
+        let proba = sel.model.predict_proba(votes.of(k), &sp.offsets)?;
+        let pred: Vec<Label> = (0..proba.n_rows())
+            .map(|i| {
+                let row = proba.row(i);
+                (0..row.len()).fold(0, |b, j| if row[j] > row[b] { j } else { b }) as Label
+            })
+            .collect();
+        let mut frame = token_frame(sp, &corpus.tags, Some(&pred), Some(&proba))?;
+        data::write_parquet(&mut frame, &out.join(format!("{}.soft_labels.parquet", sp.split)))?;
+        let eval = sp.gold.as_ref().map(|g| evaluate_tags(g, &pred, &sp.offsets, &corpus.tags));
+        splits.push((sp.split.clone(), eval));
+    }
+    let (train, _) = token_roles(corpus);
+    let report = TokenLabelModelReport {
+        model: sel.model.name().to_string(),
+        tags: corpus.tags.tag_names(),
+        dev_score: sel.dev_score,
+        candidates: sel.candidates.iter().map(|(k, v)| (k.name().to_string(), *v)).collect(),
+        selection_seconds: sel.fit_seconds,
+        info: sel.model.info().clone(),
+        lf_names: votes.of(train).lf_names().to_vec(),
+        lf_accuracies: sel.model.lf_accuracies(),
+        splits,
+    };
+    data::write_json(&out.join("label_model.metrics.json"), &report)?;
+    Ok(report)
+}
+
+/// One row of `label-model compare` on token data.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenCompareRow {
+    pub model: String,
+    pub fit_seconds: f64,
+    pub iterations: usize,
+    pub converged: bool,
+    pub valid: Option<TagEvaluation>,
+    pub test: Option<TagEvaluation>,
+}
+
+/// Fits every model of `kinds` (default params) on the train split and scores valid and test.
+pub fn compare_token_label_models(
+    kinds: &[TokenLabelModelKind],
+    corpus: &TokenCorpus,
+    votes: &Votes,
+) -> Result<Vec<TokenCompareRow>> {
+    let (train, _) = token_roles(corpus);
+    let opts = TokenFitOptions { tags: Some(corpus.tags.clone()) };
+    let at = |name: &str| corpus.splits.iter().position(|s| s.split == name);
+    let mut rows = Vec::new();
+    for &k in kinds {
+        let t = std::time::Instant::now();
+        let model = TokenParams::defaults(k).fit(votes.of(train), &corpus.splits[train].offsets, &opts)?;
+        let fit_seconds = t.elapsed().as_secs_f64();
+        let score = |name: &str| -> Result<Option<TagEvaluation>> {
+            match at(name) {
+                Some(j) => evaluate_token_split(&model, corpus, votes, j),
+                None => Ok(None),
+            }
+        };
+        rows.push(TokenCompareRow {
+            model: k.name().into(),
+            fit_seconds,
+            iterations: model.info().iterations,
+            converged: model.info().converged,
+            valid: score("valid")?,
+            test: score("test")?,
+        });
+    }
+    Ok(rows)
+}
+
+/// The comparison as a Markdown table: span F1 (conlleval and strict chunking), precision,
+/// recall and token micro F1 per split.
+pub fn token_compare_markdown(corpus: &TokenCorpus, votes: &Votes, rows: &[TokenCompareRow]) -> String {
+    let (train, _) = token_roles(corpus);
+    let cell = |e: &Option<TagEvaluation>| {
+        e.as_ref().map_or("-".to_string(), |e| {
+            format!(
+                "{:.3} / {:.3} (P {:.3} R {:.3}) tok {:.3}",
+                e.span.micro.f1,
+                e.span_strict.micro.f1,
+                e.span.micro.precision,
+                e.span.micro.recall,
+                e.token.micro.f1
+            )
+        })
+    };
+    let mut md = format!(
+        "{} — token label models fitted on {} ({} LFs, {} tags, scheme {}); span F1 conlleval / strict, precision and recall conlleval, token micro F1 without O\n\n| model | valid | test | fit (s) | EM iterations |\n|---|---|---|---|---|\n",
+        corpus.splits[train].name,
+        corpus.splits[train].split,
+        votes.of(train).n_lfs(),
+        corpus.tags.n_tags(),
+        corpus.tags.scheme
+    );
+    for r in rows {
+        md.push_str(&format!(
+            "| {} | {} | {} | {:.3} | {}{} |\n",
+            r.model,
+            cell(&r.valid),
+            cell(&r.test),
+            r.fit_seconds,
+            r.iterations,
+            if r.converged { "" } else { " (stopped at max_iter)" }
+        ));
+    }
+    md
+}
+
+/// Writes `<stem>.lf_summary.{txt,csv,json}` of a token LF analysis.
+pub fn write_token_analysis(a: &crate::token::lf::TokenLfAnalysis, tags: &TagSet, stem: &Path) -> Result<()> {
+    data::write_atomic(&data::with_suffix(stem, ".lf_summary.txt"), a.to_table(tags).as_bytes())?;
+    data::write_atomic(&data::with_suffix(stem, ".lf_summary.csv"), a.to_csv(tags).as_bytes())?;
+    data::write_json(&data::with_suffix(stem, ".lf_summary.json"), a)
+}

@@ -1,0 +1,175 @@
+//! Sequence labeling from the command line: `lf apply|analyze|bench` and `label-model
+//! fit|compare` on token data (a seeded CoNLL corpus written here, so no shared data is needed;
+//! MIT-R where `../shared` exists), the task judged from the data, and clean refusals.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::common::{self, fails, ok, s};
+
+const CUISINES: [&str; 4] = ["thai", "mexican", "italian", "chinese"];
+const PLACES: [&str; 3] = ["boston", "new york", "chicago"];
+
+/// A BIO corpus of restaurant queries with known spans: `<cuisine> food in <place>` and fillers.
+fn conll(n: usize, seed: u64) -> String {
+    let mut state = seed;
+    let mut next = |k: usize| {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((state >> 33) % k as u64) as usize
+    };
+    let mut out = String::new();
+    for _ in 0..n {
+        let cuisine = CUISINES[next(CUISINES.len())];
+        let place = PLACES[next(PLACES.len())];
+        let mut tokens: Vec<(&str, String)> = vec![("any", "O".into())];
+        tokens.push((cuisine, "B-CUISINE".into()));
+        tokens.push(("food", "O".into()));
+        if next(2) == 0 {
+            tokens.push(("in", "O".into()));
+            for (k, w) in place.split(' ').enumerate() {
+                tokens.push((w, if k == 0 { "B-LOC".into() } else { "I-LOC".into() }));
+            }
+        }
+        for (w, t) in tokens {
+            writeln!(out, "{w}\t{t}").unwrap();
+        }
+        out.push('\n');
+    }
+    out
+}
+
+const LFS: &str = r#"
+types = ["LOC", "CUISINE"]
+
+[[lf]]
+name = "places"
+kind = "gazetteer"
+tag = "LOC"
+entries = ["boston", "new york"]
+
+[[lf]]
+name = "after_in"
+kind = "regex"
+tag = "LOC"
+pattern = '\bin (?P<span>\w+)'
+
+[[lf]]
+name = "cuisines"
+kind = "gazetteer"
+tag = "CUISINE"
+entries = ["thai", "mexican", "italian"]
+
+[[lf]]
+name = "before_food"
+kind = "regex"
+tag = "CUISINE"
+pattern = '\b(?P<span>\w+) food'
+"#;
+
+fn corpus(dir: &Path) -> (String, String) {
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    for (split, n, seed) in [("train", 300, 1), ("valid", 80, 2), ("test", 80, 3)] {
+        std::fs::write(data.join(format!("{split}.conll")), conll(n, seed)).unwrap();
+    }
+    let lfs = dir.join("lfs.toml");
+    std::fs::write(&lfs, LFS).unwrap();
+    (s(&data).to_string(), s(&lfs).to_string())
+}
+
+#[test]
+fn token_lfs_and_label_models_end_to_end_on_a_conll_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, lfs) = corpus(dir.path());
+    let votes = dir.path().join("votes");
+    let out = ok(&["lf", "apply", "--data", &data, "--lfs", &lfs, "--out", s(&votes)]);
+    assert!(out.contains("train: 300 sentences") && out.contains("× 4 LFs"), "{out}");
+    let (m, tags) = weaksup::LabelMatrix::read_parquet(&votes.join("train.votes.parquet")).unwrap();
+    // Types in order of first appearance in the files.
+    assert_eq!(tags, ["O", "B-CUISINE", "I-CUISINE", "B-LOC", "I-LOC"]);
+    assert_eq!(m.n_lfs(), 4);
+
+    // Saved votes and LFs applied now give the same analysis.
+    let from_votes = ok(&["lf", "analyze", "--data", &data, "--votes", s(&votes)]);
+    let from_lfs = ok(&["lf", "analyze", "--data", &data, "--lfs", &lfs]);
+    let strip = |t: &str| {
+        t.lines().map(|l| l.split_whitespace().take(2).collect::<Vec<_>>().join(" ")).collect::<Vec<_>>()
+    };
+    assert_eq!(strip(&from_votes).len(), strip(&from_lfs).len());
+    assert!(from_lfs.contains("span_precision") && from_lfs.contains("places"), "{from_lfs}");
+    // `cuisines` never marks "chinese" and is exact elsewhere: span precision 1.000.
+    let row = from_lfs.lines().find(|l| l.starts_with("cuisines")).unwrap();
+    assert!(row.contains("1.000"), "{row}");
+
+    let fit = dir.path().join("lm");
+    let out =
+        ok(&["label-model", "fit", "--data", &data, "--lfs", &lfs, "--token-model", "hmm", "--out", s(&fit)]);
+    assert!(out.contains("token label model `hmm`") && out.contains("test: span F1"), "{out}");
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fit.join("label_model.metrics.json")).unwrap())
+            .unwrap();
+    let test = metrics["splits"].as_array().unwrap().iter().find(|s| s[0] == "test").unwrap();
+    let f1 = test[1]["span"]["micro"]["f1"].as_f64().unwrap();
+    // Every LOC span is found (gazetteer or `in X`) and every cuisine but by `X food`: near-perfect.
+    assert!(f1 > 0.9, "test span F1 {f1}");
+    let soft = weaksup::data::read_parquet(&fit.join("test.soft_labels.parquet")).unwrap();
+    assert_eq!(soft.height(), 80, "a row per sentence");
+    for c in ["tokens", "tags", "pred", "prob_O", "prob_B-LOC"] {
+        assert!(soft.column(c).is_ok(), "column {c}");
+    }
+    let model = weaksup::token::label_model::TokenFitted::load(&fit.join("label_model.json")).unwrap();
+    assert_eq!(model.name(), "hmm");
+
+    let table = ok(&["label-model", "compare", "--data", &data, "--lfs", &lfs]);
+    for m in ["| mv |", "| ds |", "| hmm |"] {
+        assert!(table.contains(m), "{table}");
+    }
+}
+
+#[test]
+fn token_data_is_refused_cleanly_where_it_is_not_supported() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, lfs) = corpus(dir.path());
+    let out = dir.path().join("out");
+    let e = fails(&[
+        "label-model",
+        "fit",
+        "--data",
+        &data,
+        "--lfs",
+        &lfs,
+        "--model",
+        "snorkel",
+        "--out",
+        s(&out),
+    ]);
+    assert!(e.contains("`snorkel`") && e.contains("--token-model"), "{e}");
+    let e = fails(&["train", "--data", &data, "--out", s(&out)]);
+    assert!(e.contains("token-level data") && e.contains("sequence labeling"), "{e}");
+    // An LF file whose type the corpus lacks.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "types = [\"PER\"]\n[[lf]]\nname = \"x\"\nkind = \"gazetteer\"\ntag = \"PER\"\nentries = [\"bob\"]\n",
+    )
+    .unwrap();
+    let e = fails(&["lf", "apply", "--data", &data, "--lfs", s(&bad), "--out", s(&out)]);
+    assert!(e.contains("bad.toml") && e.contains("`PER` is not among the corpus's types"), "{e}");
+    // Forcing classification on token data reads it as a table and fails on that, not silently.
+    let e = fails(&["lf", "analyze", "--data", &format!("{data}/train.conll"), "--task", "classification"]);
+    assert!(e.contains("train.conll"), "{e}");
+}
+
+#[test]
+fn mitr_rules_and_stored_votes() {
+    let Some(mitr) = common::dataset("cosine/mitr") else { return };
+    let lfs = common::repo().join("labeling_functions/mitr.toml");
+    let d = s(&mitr);
+    // The paper's stored `major` votes: one LF, train token coverage 7822 / 39554 = 0.198.
+    let stored = ok(&["lf", "analyze", "--data", d, "--split", "train"]);
+    assert!(stored.contains("major") && stored.contains("coverage 0.198"), "{stored}");
+    let table = ok(&["lf", "analyze", "--data", d, "--split", "valid", "--lfs", s(&lfs)]);
+    assert!(table.contains("rating_adjectives") && table.contains("gold spans"), "{table}");
+    let out = ok(&["lf", "bench", "--data", d, "--lfs", s(&lfs), "--rows", "2000", "--repeat", "1"]);
+    assert!(out.starts_with("2000 sentences"), "{out}");
+}
