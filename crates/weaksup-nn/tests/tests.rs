@@ -4,3 +4,4 @@ mod common;
 
 mod cosine;
 mod models;
+mod word_pieces;

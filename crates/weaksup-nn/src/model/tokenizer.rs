@@ -27,11 +27,38 @@ pub struct TokenIds {
     pub segment: Option<usize>,
 }
 
+/// One pre-split sentence encoded for tagging: word pieces with the special tokens, and where
+/// each word's first piece is (the position a token-classification head reads).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WordPieces {
+    pub ids: Vec<i64>,
+    /// Per word of the sentence: the position in `ids` of its first piece; `None` where
+    /// truncation to `max_len` cut the word (or the tokenizer produced no piece for it).
+    pub heads: Vec<Option<usize>>,
+}
+
 /// A loaded tokenizer with its special-token ids.
 pub struct TextTokenizer {
     inner: Inner,
     pub pad_id: i64,
     pub max_len: usize,
+    /// A byte-level BPE tokenizer (RoBERTa, GPT-2) that does not add a space before the first
+    /// word: pre-split words get one each, as Hugging Face's `add_prefix_space=True` (which
+    /// `is_split_into_words=True` requires) does, so every word is encoded as in running text.
+    prefix_space: bool,
+}
+
+/// Whether `t` is byte-level BPE without a prefix space (see [`TextTokenizer::prefix_space`]).
+fn needs_prefix_space(t: &Tokenizer) -> bool {
+    use tokenizers::PreTokenizerWrapper as P;
+    fn any(p: &P) -> bool {
+        match p {
+            P::ByteLevel(b) => !b.add_prefix_space,
+            P::Sequence(seq) => seq.as_ref().iter().any(any),
+            _ => false,
+        }
+    }
+    t.get_pre_tokenizer().is_some_and(any)
 }
 
 impl std::fmt::Debug for TextTokenizer {
@@ -53,7 +80,8 @@ impl TextTokenizer {
             .with_truncation(Some(TruncationParams { max_length: max_len, ..TruncationParams::default() }))
             .map_err(|e| Error::Config(format!("tokenizer truncation: {e}")))?;
         let pad_id = ["[PAD]", "<pad>"].iter().find_map(|t| inner.token_to_id(t)).unwrap_or(0) as i64;
-        Ok(Self { inner: Inner::Hf(Box::new(inner)), pad_id, max_len })
+        let prefix_space = needs_prefix_space(&inner);
+        Ok(Self { inner: Inner::Hf(Box::new(inner)), pad_id, max_len, prefix_space })
     }
 
     /// The hashing tokenizer over `vocab` ids (`[PAD]` 0, `[UNK]` 1, `[CLS]` 2, `[SEP]` 3).
@@ -63,7 +91,12 @@ impl TextTokenizer {
                 "hashing tokenizer: vocab {vocab} < 8 or max_len {max_len} < 2"
             )));
         }
-        Ok(Self { inner: Inner::Hash { vocab, markers: Vec::new() }, pad_id: 0, max_len })
+        Ok(Self {
+            inner: Inner::Hash { vocab, markers: Vec::new() },
+            pad_id: 0,
+            max_len,
+            prefix_space: false,
+        })
     }
 
     /// The hashing tokenizer's vocabulary size, if this is one.
@@ -180,6 +213,69 @@ impl TextTokenizer {
                     ids.extend(b);
                     ids.push(3);
                     TokenIds { ids, segment: Some(segment) }
+                })
+                .collect()),
+        }
+    }
+
+    /// Encodes sentences given as words (tagging): each word is tokenized on its own, as
+    /// Hugging Face's `tokenizer(words, is_split_into_words=True)`, special tokens included, at
+    /// most `max_len` pieces (words past the cut get no head). The hashing tokenizer gives a
+    /// word without letters or digits the `[UNK]` piece, so every word it keeps has a head.
+    pub fn encode_words(&self, sentences: &[&[String]]) -> Result<Vec<WordPieces>> {
+        match &self.inner {
+            Inner::Hf(t) => {
+                let inputs: Vec<EncodeInput> = sentences
+                    .iter()
+                    .map(|words| {
+                        let w: Vec<String> = if self.prefix_space {
+                            words.iter().map(|w| format!(" {w}")).collect()
+                        } else {
+                            words.to_vec()
+                        };
+                        EncodeInput::from(w)
+                    })
+                    .collect();
+                let enc =
+                    t.encode_batch(inputs, true).map_err(|e| Error::Config(format!("tokenizing: {e}")))?;
+                Ok(enc
+                    .iter()
+                    .zip(sentences)
+                    .map(|(e, words)| {
+                        let mut heads = vec![None; words.len()];
+                        for (pos, w) in e.get_word_ids().iter().enumerate() {
+                            if let Some(w) = w
+                                && let Some(h) = heads.get_mut(*w as usize)
+                                && h.is_none()
+                            {
+                                *h = Some(pos);
+                            }
+                        }
+                        WordPieces { ids: e.get_ids().iter().map(|&i| i as i64).collect(), heads }
+                    })
+                    .collect())
+            }
+            Inner::Hash { .. } => Ok(sentences
+                .iter()
+                .map(|words| {
+                    let budget = self.max_len - 2;
+                    let mut ids = vec![2i64];
+                    let mut heads = Vec::with_capacity(words.len());
+                    for w in words.iter() {
+                        let mut pieces = self.hash_words(w);
+                        if pieces.is_empty() {
+                            pieces.push(1);
+                        }
+                        let room = budget + 1 - ids.len();
+                        if room == 0 {
+                            heads.push(None);
+                            continue;
+                        }
+                        heads.push(Some(ids.len()));
+                        ids.extend(pieces.into_iter().take(room));
+                    }
+                    ids.push(3);
+                    WordPieces { ids, heads }
                 })
                 .collect()),
         }
