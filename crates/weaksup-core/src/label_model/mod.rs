@@ -14,7 +14,7 @@
 //! Rows where every LF abstains ("uncovered") are excluded from fitting and get the model's prior;
 //! [`predict`] applies an explicit tie and uncovered-row policy. Every report counts them.
 
-mod ds;
+pub(crate) mod ds;
 mod mv;
 pub mod select;
 mod snorkel;

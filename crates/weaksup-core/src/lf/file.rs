@@ -97,6 +97,41 @@ pub(crate) fn registered(names: &[&str]) -> String {
     }
 }
 
+/// A declarative TOML file as read: its path and text (errors name the line of a span) and its
+/// parsed spec. LF files of both kinds (classification, [`crate::token::lf`]) are one of these.
+#[derive(Debug, Clone)]
+pub(crate) struct Parsed<S> {
+    pub path: PathBuf,
+    pub text: String,
+    pub spec: S,
+}
+
+impl<S: serde::de::DeserializeOwned> Parsed<S> {
+    /// Parses TOML text (`path` is used in messages only); syntax errors and unknown keys name
+    /// the line.
+    pub fn parse(path: &Path, text: String) -> Result<Self> {
+        let spec: S = crate::data::parse_toml(path, &text)?;
+        Ok(Self { path: path.to_path_buf(), text, spec })
+    }
+}
+
+impl<S> Parsed<S> {
+    /// The 1-based line of a byte offset.
+    pub fn line(&self, offset: usize) -> usize {
+        crate::data::line_of(&self.text, offset)
+    }
+
+    /// An error naming the file, the line of `offset`, the LF and the field.
+    pub fn err(&self, offset: usize, lf: Option<&str>, field: Option<&str>, msg: impl Into<String>) -> Error {
+        let msg = msg.into();
+        let msg = match lf {
+            Some(n) => format!("LF `{n}`: {msg}"),
+            None => msg,
+        };
+        Error::parse(&self.path, Some(self.line(offset)), field, msg)
+    }
+}
+
 /// One LF as written in a file, for reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LfInfo {
@@ -109,9 +144,7 @@ pub struct LfInfo {
 /// A parsed, checked LF file.
 #[derive(Debug, Clone)]
 pub struct LfFile {
-    path: PathBuf,
-    text: String,
-    spec: FileSpec,
+    f: Parsed<FileSpec>,
 }
 
 impl LfFile {
@@ -123,90 +156,77 @@ impl LfFile {
 
     /// Parses TOML text (`path` is used in messages only).
     pub fn parse(path: &Path, text: String) -> Result<Self> {
-        let spec: FileSpec = crate::data::parse_toml(path, &text)?;
-        let file = Self { path: path.to_path_buf(), text, spec };
+        let file = Self { f: Parsed::parse(path, text)? };
         file.check()?;
         Ok(file)
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.f.path
     }
     pub fn name(&self) -> Option<&str> {
-        self.spec.name.as_deref()
+        self.f.spec.name.as_deref()
     }
     pub fn description(&self) -> Option<&str> {
-        self.spec.description.as_deref()
+        self.f.spec.description.as_deref()
     }
     pub fn classes(&self) -> &[String] {
-        &self.spec.classes
+        &self.f.spec.classes
     }
 
     /// Name, kind, description and line of each LF, in file order.
     pub fn lfs(&self) -> Vec<LfInfo> {
-        self.spec
+        self.f
+            .spec
             .lf
             .iter()
             .map(|s| LfInfo {
                 name: s.get_ref().name.clone(),
                 kind: format!("{:?}", s.get_ref().kind).to_lowercase(),
                 description: s.get_ref().description.clone(),
-                line: self.line(s.span().start),
+                line: self.f.line(s.span().start),
             })
             .collect()
     }
 
-    fn line(&self, offset: usize) -> usize {
-        crate::data::line_of(&self.text, offset)
-    }
-
-    fn err(&self, offset: usize, lf: Option<&str>, field: Option<&str>, msg: impl Into<String>) -> Error {
-        let msg = msg.into();
-        let msg = match lf {
-            Some(n) => format!("LF `{n}`: {msg}"),
-            None => msg,
-        };
-        Error::parse(&self.path, Some(self.line(offset)), field, msg)
-    }
-
     fn label_id(&self, spec: &LfSpec, offset: usize) -> Result<Label> {
-        self.spec.classes.iter().position(|c| *c == spec.label).map(|i| i as Label).ok_or_else(|| {
-            self.err(
+        self.f.spec.classes.iter().position(|c| *c == spec.label).map(|i| i as Label).ok_or_else(|| {
+            self.f.err(
                 offset,
                 Some(&spec.name),
                 Some("label"),
-                format!("unknown label `{}` (classes: {})", spec.label, self.spec.classes.join(", ")),
+                format!("unknown label `{}` (classes: {})", spec.label, self.f.spec.classes.join(", ")),
             )
         })
     }
 
     /// Structural checks that need no registry: classes, names, per-kind fields, labels.
     fn check(&self) -> Result<()> {
-        let s = &self.spec;
+        let s = &self.f.spec;
         if s.classes.len() < 2 {
-            return Err(Error::parse(&self.path, None, Some("classes"), "at least two classes are needed"));
+            return Err(Error::parse(&self.f.path, None, Some("classes"), "at least two classes are needed"));
         }
         if let Some(dup) = s.classes.iter().enumerate().find(|(i, c)| s.classes[..*i].contains(c)) {
             return Err(Error::parse(
-                &self.path,
+                &self.f.path,
                 None,
                 Some("classes"),
                 format!("class `{}` listed twice", dup.1),
             ));
         }
         if s.lf.is_empty() {
-            return Err(Error::parse(&self.path, None, Some("lf"), "no [[lf]] entries"));
+            return Err(Error::parse(&self.f.path, None, Some("lf"), "no [[lf]] entries"));
         }
         let mut seen: Vec<&str> = Vec::new();
         for lf in &s.lf {
             let (spec, off) = (lf.get_ref(), lf.span().start);
             let name = spec.name.as_str();
             if seen.contains(&name) {
-                return Err(self.err(off, Some(name), Some("name"), "duplicate LF name"));
+                return Err(self.f.err(off, Some(name), Some("name"), "duplicate LF name"));
             }
             seen.push(name);
             super::builtin::check_name(name)
-                .map_err(|e| self.err(off, Some(name), Some("name"), e.to_string()))?;
+                .map_err(|e| self.f.err(off, Some(name), Some("name"), e.to_string()))?;
             self.label_id(spec, off)?;
             let allowed: &[&str] = match spec.kind {
                 LfKind::Keyword => &["keywords", "match", "case_sensitive", "word_boundary", "column"],
@@ -227,7 +247,7 @@ impl LfFile {
             ];
             for (field, is) in present {
                 if is && !allowed.contains(&field) {
-                    return Err(self.err(
+                    return Err(self.f.err(
                         off,
                         Some(name),
                         Some(field),
@@ -242,7 +262,7 @@ impl LfFile {
                 LfKind::Custom => ("function", spec.function.is_some()),
             };
             if !required.1 {
-                return Err(self.err(
+                return Err(self.f.err(
                     off,
                     Some(name),
                     Some(required.0),
@@ -253,10 +273,10 @@ impl LfFile {
         for p in &s.preprocessor {
             let (spec, off) = (p.get_ref(), p.span().start);
             super::builtin::check_name(&spec.name)
-                .map_err(|e| self.err(off, None, Some("name"), format!("preprocessor: {e}")))?;
+                .map_err(|e| self.f.err(off, None, Some("name"), format!("preprocessor: {e}")))?;
             if spec.name == s.text_column || spec.name == crate::data::TEXT || spec.name == crate::data::LABEL
             {
-                return Err(self.err(
+                return Err(self.f.err(
                     off,
                     None,
                     Some("name"),
@@ -271,7 +291,7 @@ impl LfFile {
                 .take_while(|q| q.span() != p.span())
                 .any(|q| q.get_ref().name == spec.name)
             {
-                return Err(self.err(
+                return Err(self.f.err(
                     off,
                     None,
                     Some("name"),
@@ -279,7 +299,7 @@ impl LfFile {
                 ));
             }
             if (spec.kind == PreKind::Custom) != spec.function.is_some() {
-                return Err(self.err(
+                return Err(self.f.err(
                     off,
                     None,
                     Some("function"),
@@ -295,22 +315,22 @@ impl LfFile {
 
     /// Adds this file's preprocessors and LFs to `set` (whose classes must equal the file's).
     pub fn add_to(&self, set: &mut LfSet, registry: &Registry) -> Result<()> {
-        if set.classes() != self.spec.classes.as_slice() {
+        if set.classes() != self.f.spec.classes.as_slice() {
             return Err(Error::parse(
-                &self.path,
+                &self.f.path,
                 None,
                 Some("classes"),
                 format!(
                     "classes [{}] differ from those of the other LF files [{}]",
-                    self.spec.classes.join(", "),
+                    self.f.spec.classes.join(", "),
                     set.classes().join(", ")
                 ),
             ));
         }
         let empty = toml::Table::new();
-        for p in &self.spec.preprocessor {
+        for p in &self.f.spec.preprocessor {
             let (spec, off) = (p.get_ref(), p.span().start);
-            let input = spec.column.clone().unwrap_or_else(|| self.spec.text_column.clone());
+            let input = spec.column.clone().unwrap_or_else(|| self.f.spec.text_column.clone());
             let pre: Box<dyn Preprocessor> = match spec.kind {
                 PreKind::Lowercase => Box::new(Lowercase::new(&spec.name, input)),
                 PreKind::NormalizeWhitespace => Box::new(NormalizeWhitespace::new(&spec.name, input)),
@@ -331,7 +351,7 @@ impl LfFile {
                             )))
                         })
                         .map_err(|e| {
-                            self.err(
+                            self.f.err(
                                 off,
                                 None,
                                 Some("function"),
@@ -340,13 +360,13 @@ impl LfFile {
                         })?
                 }
             };
-            set.add_preprocessor(pre).map_err(|e| self.err(off, None, Some("name"), e.to_string()))?;
+            set.add_preprocessor(pre).map_err(|e| self.f.err(off, None, Some("name"), e.to_string()))?;
         }
-        for lf in &self.spec.lf {
+        for lf in &self.f.spec.lf {
             let (spec, off) = (lf.get_ref(), lf.span().start);
             let label = self.label_id(spec, off)?;
-            let column = spec.column.clone().unwrap_or_else(|| self.spec.text_column.clone());
-            let wrap = |e: Error| self.err(off, Some(&spec.name), None, bare_message(e));
+            let column = spec.column.clone().unwrap_or_else(|| self.f.spec.text_column.clone());
+            let wrap = |e: Error| self.f.err(off, Some(&spec.name), None, bare_message(e));
             match spec.kind {
                 LfKind::Keyword => {
                     let lf = KeywordLf::new(&spec.name, spec.keywords.clone().unwrap_or_default(), label)
@@ -374,7 +394,7 @@ impl LfFile {
                         label,
                         column: &column,
                         params: spec.params.as_ref().unwrap_or(&empty),
-                        classes: &self.spec.classes,
+                        classes: &self.f.spec.classes,
                     };
                     let built = registry.build_lf(function, &cs).unwrap_or_else(|| {
                         Err(Error::Config(format!(

@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use super::emission::{EmissionCounts, Emissions};
 use super::mv::mv_row;
-use super::{CHUNK, TokenFitInfo, normalize_log};
+use super::{CHUNK, TokenFitInfo};
 use crate::error::{Error, Result};
+use crate::label_model::ds::normalize_log;
 use crate::label_model::{Proba, Votes};
 
 /// Token Dawid–Skene parameters (the defaults of [`crate::label_model::DsParams`]).

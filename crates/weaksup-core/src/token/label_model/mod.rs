@@ -481,18 +481,6 @@ fn argmax_rows(p: &Proba) -> Vec<Label> {
         .collect()
 }
 
-/// Turns log-scores into probabilities in place; returns log Σ exp.
-pub(crate) fn normalize_log(t: &mut [f64]) -> f64 {
-    let max = t.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let mut s = 0.0;
-    for x in t.iter_mut() {
-        *x = (*x - max).exp();
-        s += *x;
-    }
-    t.iter_mut().for_each(|x| *x /= s);
-    max + s.ln()
-}
-
 /// Checks a saved distribution: `n` finite non-negative values summing to 1.
 pub(crate) fn check_distribution(name: &str, v: &[f64], n: usize) -> std::result::Result<(), String> {
     let s: f64 = v.iter().sum();

@@ -172,29 +172,7 @@ impl TokenLfAnalysis {
     /// An aligned plain-text table with a totals line.
     pub fn to_table(&self, tags: &TagSet) -> String {
         let (header, rows) = self.cells(tags);
-        let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-        for r in &rows {
-            for (w, c) in widths.iter_mut().zip(r) {
-                *w = (*w).max(c.chars().count());
-            }
-        }
-        let line = |cells: Vec<String>| {
-            cells
-                .iter()
-                .zip(&widths)
-                .enumerate()
-                .map(|(k, (c, w))| if k < 3 { format!("{c:<w$}") } else { format!("{c:>w$}") })
-                .collect::<Vec<_>>()
-                .join("  ")
-                .trim_end()
-                .to_string()
-        };
-        let mut out = line(header.iter().map(|s| s.to_string()).collect());
-        out.push('\n');
-        for r in rows {
-            out.push_str(&line(r));
-            out.push('\n');
-        }
+        let mut out = crate::report::aligned_table(&header, &rows, 3);
         out.push_str(&format!(
             "sentences {}  tokens {}  coverage {:.3}  overlap {:.3}  conflict {:.3}",
             self.n_sentences, self.n_tokens, self.coverage, self.overlap, self.conflict
@@ -209,11 +187,6 @@ impl TokenLfAnalysis {
     /// CSV with one row per LF (types as `A|B`).
     pub fn to_csv(&self, tags: &TagSet) -> String {
         let (header, rows) = self.cells(tags);
-        let mut w = csv::Writer::from_writer(Vec::new());
-        let _ = w.write_record(&header);
-        for r in rows {
-            let _ = w.write_record(r.iter().map(|c| if c == "-" { "" } else { c.as_str() }));
-        }
-        String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+        crate::report::csv_table(&header, &rows)
     }
 }

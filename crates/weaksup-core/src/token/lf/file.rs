@@ -10,7 +10,7 @@ use toml::Spanned;
 use super::{CustomTokenLfSpec, GazetteerLf, SentenceRegexLf, SpanTag, TokenLf, TokenLfSet, TokenRegexLf};
 use crate::error::{Error, Result};
 use crate::lf::Registry;
-use crate::lf::file::{LfInfo, bare_message, registered};
+use crate::lf::file::{LfInfo, Parsed, bare_message, registered};
 use crate::token::scheme::{TagScheme, TagSet};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -63,9 +63,7 @@ struct LfSpec {
 /// A parsed, checked token LF file.
 #[derive(Debug, Clone)]
 pub struct TokenLfFile {
-    path: PathBuf,
-    text: String,
-    spec: FileSpec,
+    f: Parsed<FileSpec>,
 }
 
 impl TokenLfFile {
@@ -77,67 +75,58 @@ impl TokenLfFile {
 
     /// Parses TOML text (`path` is used in messages only).
     pub fn parse(path: &Path, text: String) -> Result<Self> {
-        let spec: FileSpec = crate::io::parse_toml(path, &text)?;
-        let file = Self { path: path.to_path_buf(), text, spec };
+        let file = Self { f: Parsed::parse(path, text)? };
         file.check()?;
         Ok(file)
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.f.path
     }
     pub fn name(&self) -> Option<&str> {
-        self.spec.name.as_deref()
+        self.f.spec.name.as_deref()
     }
     pub fn description(&self) -> Option<&str> {
-        self.spec.description.as_deref()
+        self.f.spec.description.as_deref()
     }
     /// The entity types the file declares.
     pub fn types(&self) -> &[String] {
-        &self.spec.types
+        &self.f.spec.types
     }
 
     /// Name, kind, description and line of each LF, in file order.
     pub fn lfs(&self) -> Vec<LfInfo> {
-        self.spec
+        self.f
+            .spec
             .lf
             .iter()
             .map(|s| LfInfo {
                 name: s.get_ref().name.clone(),
                 kind: s.get_ref().kind.name().into(),
                 description: s.get_ref().description.clone(),
-                line: crate::io::line_of(&self.text, s.span().start),
+                line: self.f.line(s.span().start),
             })
             .collect()
     }
 
-    fn err(&self, offset: usize, lf: Option<&str>, field: Option<&str>, msg: impl Into<String>) -> Error {
-        let msg = msg.into();
-        let msg = match lf {
-            Some(n) => format!("LF `{n}`: {msg}"),
-            None => msg,
-        };
-        Error::parse(&self.path, Some(crate::io::line_of(&self.text, offset)), field, msg)
-    }
-
     /// Structural checks that need neither a corpus nor a registry.
     fn check(&self) -> Result<()> {
-        let s = &self.spec;
+        let s = &self.f.spec;
         TagSet::new(TagScheme::Io, s.types.clone())
-            .map_err(|e| Error::parse(&self.path, None, Some("types"), bare_message(e)))?;
+            .map_err(|e| Error::parse(&self.f.path, None, Some("types"), bare_message(e)))?;
         if s.lf.is_empty() {
-            return Err(Error::parse(&self.path, None, Some("lf"), "no [[lf]] entries"));
+            return Err(Error::parse(&self.f.path, None, Some("lf"), "no [[lf]] entries"));
         }
         let mut seen: Vec<&str> = Vec::new();
         for lf in &s.lf {
             let (spec, off) = (lf.get_ref(), lf.span().start);
             let name = spec.name.as_str();
             if seen.contains(&name) {
-                return Err(self.err(off, Some(name), Some("name"), "duplicate LF name"));
+                return Err(self.f.err(off, Some(name), Some("name"), "duplicate LF name"));
             }
             seen.push(name);
             crate::lf::check_name(name)
-                .map_err(|e| self.err(off, Some(name), Some("name"), bare_message(e)))?;
+                .map_err(|e| self.f.err(off, Some(name), Some("name"), bare_message(e)))?;
             let allowed: &[&str] = match spec.kind {
                 Kind::Gazetteer => &["tag", "entries", "case_sensitive"],
                 Kind::Regex => &["tag", "pattern"],
@@ -155,7 +144,7 @@ impl TokenLfFile {
             ];
             for (field, is) in present {
                 if is && !allowed.contains(&field) {
-                    return Err(self.err(
+                    return Err(self.f.err(
                         off,
                         Some(name),
                         Some(field),
@@ -171,7 +160,7 @@ impl TokenLfFile {
                 Kind::Custom => &[("function", spec.function.is_some())],
             };
             if let Some((field, _)) = required.iter().find(|(_, is)| !is) {
-                return Err(self.err(
+                return Err(self.f.err(
                     off,
                     Some(name),
                     Some(field),
@@ -182,7 +171,7 @@ impl TokenLfFile {
                 && tag != "O"
                 && !s.types.contains(tag)
             {
-                return Err(self.err(
+                return Err(self.f.err(
                     off,
                     Some(name),
                     Some("tag"),
@@ -196,18 +185,18 @@ impl TokenLfFile {
     /// Adds this file's LFs to `set`, whose tag set must contain every type the file declares.
     pub fn add_to(&self, set: &mut TokenLfSet, registry: &Registry) -> Result<()> {
         let tags = set.tags().clone();
-        if let Some(missing) = self.spec.types.iter().find(|t| !tags.types.contains(t)) {
+        if let Some(missing) = self.f.spec.types.iter().find(|t| !tags.types.contains(t)) {
             return Err(Error::parse(
-                &self.path,
+                &self.f.path,
                 None,
                 Some("types"),
                 format!("type `{missing}` is not among the corpus's types ({})", tags.types.join(", ")),
             ));
         }
         let empty = toml::Table::new();
-        for lf in &self.spec.lf {
+        for lf in &self.f.spec.lf {
             let (spec, off) = (lf.get_ref(), lf.span().start);
-            let wrap = |e: Error| self.err(off, Some(&spec.name), None, bare_message(e));
+            let wrap = |e: Error| self.f.err(off, Some(&spec.name), None, bare_message(e));
             let tag = match &spec.tag {
                 Some(t) => set.span_tag(t).map_err(wrap)?,
                 None => SpanTag::Outside,
@@ -246,7 +235,7 @@ impl TokenLfFile {
                                 registered(&registry.token_lf_functions())
                             )))
                         })
-                        .map_err(|e| self.err(off, Some(&spec.name), Some("function"), bare_message(e)))?;
+                        .map_err(|e| self.f.err(off, Some(&spec.name), Some("function"), bare_message(e)))?;
                     TokenLf::Custom { name, f }
                 }
             };
