@@ -79,3 +79,90 @@ fn hashing_tokenizer_gives_every_kept_word_a_head() {
     // An empty sentence is [CLS] [SEP].
     assert_eq!(tok.encode_words(&[&[]]).unwrap()[0], WordPieces { ids: vec![2, 3], heads: vec![] });
 }
+
+mod token_head {
+    use tch::{Device, Kind};
+    use weaksup_nn::model::tokenizer::TextTokenizer;
+    use weaksup_nn::model::transformer::{TransformerClassifier, TransformerConfig, TransformerOptions};
+    use weaksup_nn::model::{Head, Pooling};
+    use weaksup_nn::train::{EndModel, Input, Padding};
+
+    use crate::common::torch_lock;
+
+    fn tagger(options: TransformerOptions) -> weaksup_nn::Result<EndModel> {
+        let t =
+            TransformerClassifier::new(TransformerConfig::tiny(64, 16, 1, 2), 5, options, Device::Cpu, 3)?;
+        Ok(EndModel::Transformer(Box::new(t), Some(TextTokenizer::hashing(64, 8).unwrap())))
+    }
+
+    #[test]
+    fn one_output_row_per_scored_word_read_at_its_first_piece() {
+        let _guard = torch_lock();
+        let model = tagger(TransformerOptions { head: Head::Token, ..Default::default() }).unwrap();
+        // Sentence 0: "York-based" is two pieces, one word; sentence 1 is cut after 6 pieces.
+        let a: Vec<String> = ["new", "York-based", "chefs"].iter().map(|w| w.to_string()).collect();
+        let b: Vec<String> = ["a", "b", "c", "d", "e", "f", "g"].iter().map(|w| w.to_string()).collect();
+        let enc = model.encode_words(&[&a, &b]).unwrap();
+        assert_eq!((enc.units(0), enc.units(1)), (3, 6));
+        assert_eq!(enc.scored_words(1).collect::<Vec<_>>(), [0, 1, 2, 3, 4, 5]);
+        let Input::Tokens(batch) = enc.collate(&[0, 1], Padding::Dynamic, Device::Cpu) else { panic!() };
+        let out = model.forward(&Input::Tokens(batch), false).unwrap();
+        assert_eq!(out.logits.size(), [9, 5]);
+        assert_eq!(out.features.size(), [9, 16]);
+        // python: states = model.bert(ids, mask).last_hidden_state
+        //         logits = model.classifier(states[rows, heads])  (heads: the first pieces)
+        let EndModel::Transformer(t, _) = &model else { panic!() };
+        let Input::Tokens(batch) = enc.collate(&[0, 1], Padding::Dynamic, Device::Cpu) else { panic!() };
+        let states = t.hidden_states(&batch, false).unwrap();
+        let vars = t.vs.variables();
+        let (w, bias) = (&vars["classifier.weight"], &vars["classifier.bias"]);
+        let picks = [(0, 1), (0, 2), (0, 4), (1, 1), (1, 2), (1, 3), (1, 4), (1, 5), (1, 6)];
+        for (k, &(r, p)) in picks.iter().enumerate() {
+            let want = states.get(r).get(p).unsqueeze(0).linear(w, Some(bias));
+            let got = out.logits.get(k as i64).unsqueeze(0);
+            let diff = (got - want).abs().max().double_value(&[]);
+            assert!(diff < 1e-5, "unit {k}: {diff}");
+        }
+        // Dropping a sentence's last word changes no other sentence's rows.
+        let fewer = model.encode_words(&[&a, &b[..3]]).unwrap();
+        let Input::Tokens(batch) = fewer.collate(&[0, 1], Padding::Dynamic, Device::Cpu) else { panic!() };
+        let out2 = model.forward(&Input::Tokens(batch), false).unwrap();
+        assert_eq!(out2.logits.size(), [6, 5]);
+        let same = (out2.logits.narrow(0, 0, 3) - out.logits.narrow(0, 0, 3)).abs().max().double_value(&[]);
+        assert!(same < 1e-5, "{same}");
+        assert_eq!(out.logits.kind(), Kind::Float);
+    }
+
+    #[test]
+    fn token_heads_refuse_what_they_cannot_read() {
+        let _guard = torch_lock();
+        let e =
+            tagger(TransformerOptions { head: Head::Token, pooling: Pooling::Entity, ..Default::default() })
+                .unwrap_err()
+                .to_string();
+        assert!(e.contains("token-classification head"), "{e}");
+        // A token model fed texts (no word heads) says what is missing.
+        let model = tagger(TransformerOptions { head: Head::Token, ..Default::default() }).unwrap();
+        let enc = model.encode(&["plain text"]).unwrap();
+        let e =
+            model.forward(&enc.collate(&[0], Padding::Dynamic, Device::Cpu), false).unwrap_err().to_string();
+        assert!(e.contains("first piece"), "{e}");
+        // The n-gram model cannot tag.
+        let ngram = weaksup_nn::model::ngram::NgramClassifier::new(
+            weaksup_nn::model::ngram::NgramConfig::default(),
+            3,
+            weaksup_nn::model::Precision::Fp32,
+            Device::Cpu,
+            1,
+        )
+        .unwrap();
+        let e = EndModel::Ngram(ngram).encode_words(&[&[]]).unwrap_err().to_string();
+        assert!(e.contains("cannot tag"), "{e}");
+        // Options saved before the head existed load as a sequence head.
+        let old: TransformerOptions = serde_json::from_str(
+            r#"{"pooling": "mean", "head_dropout": 0.1, "precision": "fp32", "input": "text"}"#,
+        )
+        .unwrap();
+        assert_eq!(old.head, Head::Sequence);
+    }
+}

@@ -95,6 +95,7 @@ impl EndModel {
                     anchors,
                     pad_id: Some(tok.pad_id),
                     max_len: tok.max_len,
+                    heads: None,
                 })
             }
             EndModel::Transformer(_, None) => {
@@ -110,8 +111,36 @@ impl EndModel {
             }
         }
     }
+    /// Tokenises sentences given as words, for a token-classification head: each word's first
+    /// piece is its output row ([`Encoded::words`]). Words cut by truncation get no row; how many
+    /// were cut is logged.
+    pub fn encode_words(&self, sentences: &[&[String]]) -> Result<Encoded> {
+        match self {
+            EndModel::Transformer(_, Some(tok)) => {
+                let enc = tok.encode_words(sentences)?;
+                let cut: usize = enc.iter().map(|w| w.heads.iter().filter(|h| h.is_none()).count()).sum();
+                if cut > 0 {
+                    let words: usize = sentences.iter().map(|s| s.len()).sum();
+                    tracing::warn!(
+                        cut,
+                        words,
+                        max_len = tok.max_len,
+                        "words cut by truncation get no prediction (tagged O); raise the maximum length"
+                    );
+                }
+                Ok(Encoded::words(enc, tok.pad_id, tok.max_len))
+            }
+            EndModel::Transformer(_, None) => {
+                Err(Error::Config("this transformer has no tokenizer to encode words with".into()))
+            }
+            EndModel::Ngram(_) => Err(Error::Config(
+                "the n-gram model cannot tag tokens; use a transformer (e.g. --model minilm)".into(),
+            )),
+        }
+    }
+
     /// # Shapes
-    /// → logits `[b, C]`, features `[b, D]`.
+    /// → logits `[b, C]`, features `[b, D]` (tagging: `[units, C]`, `[units, hidden]`).
     pub fn forward(&self, input: &Input, train: bool) -> Result<Output> {
         match (self, input) {
             (EndModel::Transformer(m, _), Input::Tokens(t)) => m.forward(t, train),

@@ -72,24 +72,40 @@ pub struct Output {
     pub features: Tensor,
 }
 
+/// What a transformer's head classifies: the whole sequence (pooled), or each word (tagging).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Head {
+    /// One output row per sequence, from the pooled features.
+    #[default]
+    Sequence,
+    /// One output row per scored word, from the hidden state of its first word piece (Hugging
+    /// Face's `*ForTokenClassification` with labels only on first pieces).
+    Token,
+}
+
 /// A batch of token ids with an attention mask, and for sentence pairs the token types, for
-/// entity pooling the marker positions.
+/// entity pooling the marker positions, for tagging the first piece of every scored word.
 ///
 /// # Shapes
 /// `ids`, `mask`, `types`: `[batch, seq]` int64 on the model's device; `mask` is 1 for real
 /// tokens, `types` 1 for the second sentence's. `anchors`: `[batch, 2]` int64 positions.
+/// `heads`: `[batch, units]` int64 positions of each row's scored words' first pieces, padded
+/// with 0; `unit_mask`: `[batch, units]` bool, true where `heads` holds a word.
 #[derive(Debug)]
 pub struct TokenBatch {
     pub ids: Tensor,
     pub mask: Tensor,
     pub types: Option<Tensor>,
     pub anchors: Option<Tensor>,
+    pub heads: Option<Tensor>,
+    pub unit_mask: Option<Tensor>,
 }
 
 impl TokenBatch {
-    /// A batch of single texts (no token types, no anchors).
+    /// A batch of single texts (no token types, no anchors, no word heads).
     pub fn plain(ids: Tensor, mask: Tensor) -> Self {
-        Self { ids, mask, types: None, anchors: None }
+        Self { ids, mask, types: None, anchors: None, heads: None, unit_mask: None }
     }
 }
 

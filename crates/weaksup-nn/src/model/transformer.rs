@@ -11,7 +11,7 @@ use tch::{Device, Kind, Tensor};
 use weaksup_core::data::ModelInput;
 
 use super::dropout::dropout;
-use super::{Output, Pooling, Precision, TokenBatch, linear, linear_keep};
+use super::{Head, Output, Pooling, Precision, TokenBatch, linear, linear_keep};
 use crate::error::{Context, Error, Result};
 
 /// The fields of a Hugging Face `config.json` that define the architecture (others are ignored).
@@ -466,12 +466,16 @@ pub struct TransformerOptions {
     pub precision: Precision,
     /// What the model reads from each row (saved with it, so predictions build the same input).
     pub input: ModelInput,
+    /// A sequence head (default) or a token head (tagging). Models saved before the field
+    /// existed load as sequence models.
+    pub head: Head,
 }
 
 impl TransformerOptions {
-    /// Width of the pooled features: the hidden size, twice it for entity pooling.
+    /// Width of the features the head reads: the hidden size, twice it for entity pooling (a
+    /// token head reads one hidden state).
     pub fn feature_dim(&self, hidden: i64) -> i64 {
-        if self.pooling == Pooling::Entity { 2 * hidden } else { hidden }
+        if self.pooling == Pooling::Entity && self.head == Head::Sequence { 2 * hidden } else { hidden }
     }
 }
 
@@ -482,6 +486,7 @@ impl Default for TransformerOptions {
             head_dropout: 0.1,
             precision: Precision::Fp32,
             input: ModelInput::Text,
+            head: Head::Sequence,
         }
     }
 }
@@ -524,6 +529,14 @@ impl TransformerClassifier {
             .map_err(|(field, msg)| Error::Config(format!("transformer config `{field}`: {msg}")))?;
         if n_classes < 2 {
             return Err(Error::Config(format!("{n_classes} classes: need at least 2")));
+        }
+        if options.head == Head::Token
+            && (options.pooling == Pooling::Entity || options.input != ModelInput::Text)
+        {
+            return Err(Error::Config(
+                "a token-classification head reads words of single texts: no entity pooling, no relation or pair input"
+                    .into(),
+            ));
         }
         super::manual_seed(seed);
         let vs = nn::VarStore::new(device);
@@ -670,7 +683,36 @@ impl TransformerClassifier {
     /// # Shapes
     /// → logits `[b, n_classes]`, features `[b, hidden]` (`[b, 2 · hidden]` for entity pooling).
     pub fn forward(&self, batch: &TokenBatch, train: bool) -> Result<Output> {
+        if self.options.head == Head::Token {
+            return self.token_forward(batch, train);
+        }
         let features = self.features(batch, train)?;
+        let logits =
+            self.head.forward(&dropout(&features, self.options.head_dropout, train), self.options.precision);
+        Ok(Output { logits, features })
+    }
+
+    /// Token head: the logits of each scored word, read from the hidden state of its first piece
+    /// (Hugging Face's `*ForTokenClassification`, computed only where a label would be).
+    ///
+    /// # Shapes
+    /// states `[b, s, h]`, `heads` and `unit_mask` `[b, u]` → gathered `[b, u, h]` → kept
+    /// `[n, h]` (`n` = the batch's units, row after row) → logits `[n, C]`, features `[n, h]`.
+    fn token_forward(&self, batch: &TokenBatch, train: bool) -> Result<Output> {
+        let (Some(heads), Some(unit_mask)) = (&batch.heads, &batch.unit_mask) else {
+            return Err(Error::Config(
+                "a token-classification model needs each word's first piece (encode the words, not texts)"
+                    .into(),
+            ));
+        };
+        let states = self.hidden_states(batch, train)?;
+        let (b, u) = heads.size2().ctx(|| "word heads must be [batch, units]".into())?;
+        let h = self.config.hidden_size;
+        let gathered = states
+            .f_gather(1, &heads.unsqueeze(-1).expand([b, u, h], false), false)
+            .ctx(|| "gathering the first piece of each word".into())?;
+        let keep = unit_mask.reshape([-1]).nonzero().squeeze_dim(1);
+        let features = gathered.reshape([b * u, h]).index_select(0, &keep);
         let logits =
             self.head.forward(&dropout(&features, self.options.head_dropout, train), self.options.precision);
         Ok(Output { logits, features })

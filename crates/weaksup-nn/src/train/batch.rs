@@ -37,16 +37,45 @@ pub struct Encoded {
     /// Pad id for token sequences; `None` for bags.
     pub pad_id: Option<i64>,
     pub max_len: usize,
+    /// Tagging: per row, per word, the position of the word's first piece, `-1` where
+    /// truncation cut the word. The model's output rows ("units") are the words with a head, in
+    /// row order.
+    pub heads: Option<Vec<Vec<i64>>>,
 }
 
 impl Encoded {
     /// Token sequences of single texts (no segments, no anchors).
     pub fn tokens(items: Vec<Vec<i64>>, pad_id: i64, max_len: usize) -> Self {
-        Self { items, segments: None, anchors: None, pad_id: Some(pad_id), max_len }
+        Self { items, segments: None, anchors: None, pad_id: Some(pad_id), max_len, heads: None }
+    }
+    /// Sentences encoded word by word for tagging (see [`crate::model::tokenizer::WordPieces`]).
+    pub fn words(items: Vec<crate::model::tokenizer::WordPieces>, pad_id: i64, max_len: usize) -> Self {
+        let heads =
+            items.iter().map(|w| w.heads.iter().map(|h| h.map_or(-1, |p| p as i64)).collect()).collect();
+        Self {
+            items: items.into_iter().map(|w| w.ids).collect(),
+            segments: None,
+            anchors: None,
+            pad_id: Some(pad_id),
+            max_len,
+            heads: Some(heads),
+        }
     }
     /// Hashed n-gram bags.
     pub fn bags(items: Vec<Vec<i64>>) -> Self {
-        Self { items, segments: None, anchors: None, pad_id: None, max_len: 0 }
+        Self { items, segments: None, anchors: None, pad_id: None, max_len: 0, heads: None }
+    }
+    /// The model's output rows for row `i`: 1, or for tagging its words with a head.
+    pub fn units(&self, i: usize) -> usize {
+        match &self.heads {
+            Some(h) => h[i].iter().filter(|&&p| p >= 0).count(),
+            None => 1,
+        }
+    }
+    /// Tagging: the indices of row `i`'s words that have a head (its units, in order); empty
+    /// without word heads.
+    pub fn scored_words(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        self.heads.iter().flat_map(move |h| h[i].iter().enumerate().filter(|(_, p)| **p >= 0).map(|(w, _)| w))
     }
     pub fn len(&self) -> usize {
         self.items.len()
@@ -63,6 +92,7 @@ impl Encoded {
             anchors: self.anchors.as_ref().map(|a| rows.iter().map(|&i| a[i]).collect()),
             pad_id: self.pad_id,
             max_len: self.max_len,
+            heads: self.heads.as_ref().map(|h| rows.iter().map(|&i| h[i].clone()).collect()),
         }
     }
 
@@ -77,6 +107,7 @@ impl Encoded {
             anchors: join(&self.anchors, &other.anchors),
             pad_id: self.pad_id,
             max_len: self.max_len,
+            heads: join(&self.heads, &other.heads),
         }
     }
 
@@ -106,11 +137,32 @@ impl Encoded {
                     let flat: Vec<i64> = idx.iter().flat_map(|&i| a[i]).collect();
                     Tensor::from_slice(&flat).view([idx.len() as i64, 2]).to_device(device)
                 });
+                let (heads, unit_mask) = match &self.heads {
+                    Some(h) => {
+                        let u = idx.iter().map(|&i| self.units(i)).max().unwrap_or(0);
+                        let mut pos = vec![0i64; idx.len() * u];
+                        let mut keep = vec![false; idx.len() * u];
+                        for (r, &i) in idx.iter().enumerate() {
+                            for (k, &p) in h[i].iter().filter(|&&p| p >= 0).enumerate() {
+                                pos[r * u + k] = p;
+                                keep[r * u + k] = true;
+                            }
+                        }
+                        let shape = [idx.len() as i64, u as i64];
+                        (
+                            Some(Tensor::from_slice(&pos).view(shape).to_device(device)),
+                            Some(Tensor::from_slice(&keep).view(shape).to_device(device)),
+                        )
+                    }
+                    None => (None, None),
+                };
                 Input::Tokens(TokenBatch {
                     ids: Tensor::from_slice(&ids).view(shape).to_device(device),
                     mask: Tensor::from_slice(&mask).view(shape).to_kind(Kind::Int64).to_device(device),
                     types: types.map(|t| Tensor::from_slice(&t).view(shape).to_device(device)),
                     anchors,
+                    heads,
+                    unit_mask,
                 })
             }
         }
