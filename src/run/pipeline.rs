@@ -751,7 +751,7 @@ pub fn fit(
         let g = splits.splits[*k].gold().unwrap_or_default();
         (encoded[*k].subset(rows), rows.iter().map(|&i| g[i].unwrap_or(0)).collect::<Vec<u32>>())
     });
-    let valid = dev.as_ref().map(|(e, g)| EvalSet { encoded: e, gold: g.clone() });
+    let valid = dev.as_ref().map(|(e, g)| EvalSet::rows(e, g.clone()));
     let set = TrainSet { encoded: enc, rows: sup.rows.clone(), targets: sup.targets.clone(), weights: None };
     let padding = train_cfg.padding;
     let predict_all = |model: &EndModel, skip: Option<usize>| -> Result<Vec<Option<Vec<f32>>>> {

@@ -73,7 +73,7 @@ fn run_cosine(
     progress: &dyn Progress,
 ) -> CosineReport {
     let set = TrainSet::hard(&d.enc, d.covered.clone(), &d.labels, 4);
-    let valid = EvalSet { encoded: &d.venc, gold: d.yva.clone() };
+    let valid = EvalSet::rows(&d.venc, d.yva.clone());
     let pool: Vec<usize> = (0..d.enc.len()).collect();
     let data = CosineData { stage1: &set, pool: &pool, gold: Some(&d.gold), valid: Some(&valid) };
     let run = CosineRun { train: &stage1_cfg(), cosine: c, checkpoint_dir: ckpt, progress };
@@ -83,7 +83,7 @@ fn run_cosine(
 fn test_accuracy(d: &Demo, model: &EndModel) -> f64 {
     train::evaluate(
         model,
-        &EvalSet { encoded: &d.tenc, gold: d.yte.clone() },
+        &EvalSet::rows(&d.tenc, d.yte.clone()),
         64,
         train::Padding::Bucketed,
         Metric::Accuracy,
@@ -100,7 +100,7 @@ fn cosine_beats_stage_one_on_the_demo_corpus() {
     train::train(
         &mut m1,
         &set,
-        Some(&EvalSet { encoded: &d.venc, gold: d.yva.clone() }),
+        Some(&EvalSet::rows(&d.venc, d.yva.clone())),
         &stage1_cfg(),
         None,
         &NoProgress,

@@ -115,14 +115,9 @@ fn tiny_bert_learns_a_toy_task_to_near_zero_loss() {
     let tail: f64 = report.losses[report.losses.len() - 20..].iter().sum::<f64>() / 20.0;
     assert!(tail < 0.05, "final loss {tail}");
     let (test, gold) = toy_tokens(200, 4);
-    let acc = train::evaluate(
-        &model,
-        &EvalSet { encoded: &test, gold },
-        64,
-        train::Padding::Bucketed,
-        Metric::Accuracy,
-    )
-    .unwrap();
+    let acc =
+        train::evaluate(&model, &EvalSet::rows(&test, gold), 64, train::Padding::Bucketed, Metric::Accuracy)
+            .unwrap();
     assert!(acc > 0.97, "{acc}");
 }
 
@@ -156,7 +151,7 @@ fn ngram_model_learns_the_demo_corpus() {
     let set = TrainSet::hard(&tr, (0..tr.len()).collect(), &ytr, 4);
     let cfg =
         TrainConfig { lr: Some(5e-3), max_steps: 400, eval_every: 100, batch_size: 32, ..Default::default() };
-    let valid = EvalSet { encoded: &te, gold: yte.clone() };
+    let valid = EvalSet::rows(&te, yte.clone());
     let report = train::train(&mut model, &set, Some(&valid), &cfg, None, &NoProgress).unwrap();
     let acc = train::evaluate(&model, &valid, 64, train::Padding::Bucketed, Metric::Accuracy).unwrap();
     assert!(acc > 0.85, "demo test accuracy {acc} ({report:?})");
@@ -217,7 +212,7 @@ fn killed_run_resumes_to_the_same_weights() {
     };
     let (mut a, tr, ytr, te, yte) = demo_ngram(5);
     let set = TrainSet::hard(&tr, (0..tr.len()).collect(), &ytr, 4);
-    let valid = EvalSet { encoded: &te, gold: yte };
+    let valid = EvalSet::rows(&te, yte);
     let full = train::train(&mut a, &set, Some(&valid), &cfg, None, &NoProgress).unwrap();
 
     let dir = tempfile::tempdir().unwrap();

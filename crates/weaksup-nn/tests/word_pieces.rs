@@ -166,3 +166,112 @@ mod token_head {
         assert_eq!(old.head, Head::Sequence);
     }
 }
+
+mod tagging {
+    use rand::{Rng, SeedableRng};
+    use tch::Device;
+    use weaksup_core::metrics::Metric;
+    use weaksup_core::progress::NoProgress;
+    use weaksup_core::token::{TagScheme, TagSet};
+    use weaksup_nn::model::Head;
+    use weaksup_nn::model::tokenizer::TextTokenizer;
+    use weaksup_nn::model::transformer::{TransformerClassifier, TransformerConfig, TransformerOptions};
+    use weaksup_nn::train::{self, EndModel, EvalSet, Padding, SpanEval, TrainConfig, TrainSet, Units};
+
+    use crate::common::torch_lock;
+
+    /// Sentences of `o*` words (O) with names: a `p*` word (B-PER) and up to two `q*` words
+    /// (I-PER). Returns the sentences, word offsets and BIO tag ids (O 0, B-PER 1, I-PER 2).
+    fn corpus(n: usize, seed: u64) -> (Vec<Vec<String>>, Vec<usize>, Vec<i16>) {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let (mut sents, mut offsets, mut tags) = (Vec::new(), vec![0], Vec::new());
+        for _ in 0..n {
+            let mut s = Vec::new();
+            while s.len() < rng.gen_range(4..10) {
+                if rng.gen_bool(0.3) {
+                    s.push(format!("p{}", rng.gen_range(0..6)));
+                    tags.push(1);
+                    for _ in 0..rng.gen_range(0..3) {
+                        s.push(format!("q{}", rng.gen_range(0..6)));
+                        tags.push(2);
+                    }
+                } else {
+                    s.push(format!("o{}", rng.gen_range(0..9)));
+                    tags.push(0);
+                }
+            }
+            offsets.push(offsets[offsets.len() - 1] + s.len());
+            sents.push(s);
+        }
+        (sents, offsets, tags)
+    }
+
+    #[test]
+    fn a_tiny_bert_learns_to_tag_and_stops_on_span_f1() {
+        let _guard = torch_lock();
+        let tags = TagSet::new(TagScheme::Bio, vec!["PER".into()]).unwrap();
+        let t = TransformerClassifier::new(
+            TransformerConfig::tiny(512, 32, 2, 2),
+            3,
+            TransformerOptions { head: Head::Token, head_dropout: 0.0, ..Default::default() },
+            Device::Cpu,
+            1,
+        )
+        .unwrap();
+        let mut model = EndModel::Transformer(Box::new(t), Some(TextTokenizer::hashing(512, 16).unwrap()));
+        let (train_s, _, train_tags) = corpus(400, 1);
+        let refs: Vec<&[String]> = train_s.iter().map(Vec::as_slice).collect();
+        let enc = model.encode_words(&refs).unwrap();
+        let rows: Vec<usize> = (0..enc.len()).collect();
+        // Words past max_len 16 have no unit: targets are for the scored words only.
+        let units = Units::of(&enc, rows.iter().copied());
+        let mut targets = vec![0f32; units.total() * 3];
+        let mut u = 0;
+        let mut base = 0;
+        for (i, s) in train_s.iter().enumerate() {
+            for w in enc.scored_words(i) {
+                targets[u * 3 + train_tags[base + w] as usize] = 1.0;
+                u += 1;
+            }
+            base += s.len();
+        }
+        assert_eq!(u, units.total());
+        let set = TrainSet { encoded: &enc, rows, targets, weights: None };
+        let (valid_s, valid_off, valid_tags) = corpus(100, 2);
+        let vrefs: Vec<&[String]> = valid_s.iter().map(Vec::as_slice).collect();
+        let venc = model.encode_words(&vrefs).unwrap();
+        let vgold: Vec<u32> = {
+            let mut g = Vec::new();
+            for i in 0..venc.len() {
+                g.extend(venc.scored_words(i).map(|w| valid_tags[valid_off[i] + w] as u32));
+            }
+            g
+        };
+        let valid = EvalSet {
+            encoded: &venc,
+            gold: vgold,
+            spans: Some(SpanEval { tags: &tags, offsets: &valid_off, gold: &valid_tags }),
+        };
+        let cfg = TrainConfig {
+            lr: Some(2e-3),
+            max_steps: 160,
+            eval_every: 20,
+            batch_size: 16,
+            warmup_ratio: 0.1,
+            ..Default::default()
+        };
+        let report = train::train(&mut model, &set, Some(&valid), &cfg, None, &NoProgress).unwrap();
+        let best = report.best_score.unwrap();
+        assert!(best > 0.95, "best valid span F1 {best}: {:?}", report.history);
+        // The restored best weights score what the report says.
+        let again = train::evaluate(&model, &valid, 64, Padding::Bucketed, Metric::Accuracy).unwrap();
+        assert!((again - best).abs() < 1e-9, "{again} vs {best}");
+        // Predictions: a row per scored word.
+        let p = train::predict(&model, &venc, 64, Padding::Bucketed).unwrap();
+        assert_eq!(p.len(), valid.gold.len());
+        // A bad target width is refused.
+        let bad = TrainSet { targets: vec![0.0; 3], ..set.clone() };
+        let e = train::train(&mut model, &bad, None, &cfg, None, &NoProgress).unwrap_err().to_string();
+        assert!(e.contains("units"), "{e}");
+    }
+}

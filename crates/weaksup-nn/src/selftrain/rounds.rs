@@ -194,6 +194,11 @@ pub fn cosine(
     after_stage1: &mut dyn FnMut(&EndModel) -> Result<()>,
 ) -> Result<CosineReport> {
     run.cosine.validate()?;
+    if data.stage1.encoded.heads.is_some() {
+        return Err(Error::Config(
+            "COSINE on token data (tagging) is not available yet: train stage 1 only (--method weak)".into(),
+        ));
+    }
     let sub = |name: &str| run.checkpoint_dir.map(|d| d.join(name));
     // The weights stage 1 starts from, for students that restart each round.
     let init = (run.cosine.student == Student::Pretrained).then(|| train::snapshot(model));
@@ -217,6 +222,9 @@ pub fn self_train(
     stage1_best: Option<f64>,
     run: CosineRun,
 ) -> Result<SelfTrainReport> {
+    if data.stage1.encoded.heads.is_some() {
+        return Err(Error::Config("COSINE on token data (tagging) is not available yet".into()));
+    }
     let init = (run.cosine.student == Student::Pretrained).then(|| train::snapshot(model));
     stage2(model, data, stage1_best, run, init.as_deref())
 }

@@ -169,6 +169,32 @@ impl Encoded {
     }
 }
 
+/// Where each listed row's output rows ("units": 1 per row, or its scored words for tagging)
+/// lie, when the units of the rows are laid out one row after another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Units {
+    start: Vec<usize>,
+}
+
+impl Units {
+    /// The layout of `rows` of `enc`, in that order.
+    pub fn of(enc: &Encoded, rows: impl IntoIterator<Item = usize>) -> Self {
+        let mut start = vec![0];
+        for r in rows {
+            start.push(start[start.len() - 1] + enc.units(r));
+        }
+        Self { start }
+    }
+    /// Units of all rows.
+    pub fn total(&self) -> usize {
+        self.start[self.start.len() - 1]
+    }
+    /// The units of the `k`-th listed row.
+    pub fn range(&self, k: usize) -> std::ops::Range<usize> {
+        self.start[k]..self.start[k + 1]
+    }
+}
+
 /// A model input batch.
 #[derive(Debug)]
 pub enum Input {

@@ -14,7 +14,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
-pub use batch::{Encoded, Input, Padding, epoch_batches, inference_batches};
+pub use batch::{Encoded, Input, Padding, Units, epoch_batches, inference_batches};
 pub use optim::AdamW;
 
 use crate::error::{Context, Error, Result};
@@ -210,9 +210,10 @@ pub struct TrainSet<'a> {
     pub encoded: &'a Encoded,
     /// Rows of `encoded` to train on.
     pub rows: Vec<usize>,
-    /// `rows.len() × C` row-major target distributions (one-hot for hard labels).
+    /// `units × C` row-major target distributions (one-hot for hard labels), a unit being a
+    /// row, or for tagging a scored word of a row ([`Units::of`]`(encoded, rows)`).
     pub targets: Vec<f32>,
-    /// Optional per-row weights (same order as `rows`).
+    /// Optional per-unit weights (same order as `targets`).
     pub weights: Option<Vec<f32>>,
 }
 
@@ -227,11 +228,31 @@ impl<'a> TrainSet<'a> {
     }
 }
 
-/// A validation set: rows with gold labels.
+/// A validation set: rows (for tagging, units) with gold labels.
 #[derive(Debug, Clone)]
 pub struct EvalSet<'a> {
     pub encoded: &'a Encoded,
+    /// A gold label per unit: per row, or for tagging per scored word.
     pub gold: Vec<u32>,
+    /// Tagging: score span F1 over every word (words cut by truncation count as `O`) instead
+    /// of the metric over units.
+    pub spans: Option<SpanEval<'a>>,
+}
+
+impl<'a> EvalSet<'a> {
+    /// Rows with a gold label each.
+    pub fn rows(encoded: &'a Encoded, gold: Vec<u32>) -> Self {
+        Self { encoded, gold, spans: None }
+    }
+}
+
+/// What span F1 needs: the tag set, and every word's gold tag, the rows' words cut by `offsets`
+/// (row `i` of the encoded set is words `offsets[i]..offsets[i + 1]`).
+#[derive(Debug, Clone, Copy)]
+pub struct SpanEval<'a> {
+    pub tags: &'a weaksup_core::token::TagSet,
+    pub offsets: &'a [usize],
+    pub gold: &'a [weaksup_core::matrix::Label],
 }
 
 /// One validation.
@@ -276,10 +297,11 @@ pub fn soft_cross_entropy(logits: &Tensor, targets: &Tensor, weights: Option<&Te
     }
 }
 
-/// Class probabilities for every row of `encoded`, in row order (eval mode, no grad).
+/// Class probabilities for every unit of `encoded` (every row, or for tagging every scored
+/// word), in row order (eval mode, no grad).
 ///
 /// # Shapes
-/// → `[n, C]` fp32 on the CPU.
+/// → `[units, C]` fp32 on the CPU.
 pub fn predict_proba(
     model: &EndModel,
     encoded: &Encoded,
@@ -289,13 +311,17 @@ pub fn predict_proba(
     let lengths: Vec<usize> = encoded.items.iter().map(Vec::len).collect();
     let batches = inference_batches(encoded.len(), &lengths, batch_size, padding);
     let c = model.n_classes();
-    let mut out = Tensor::zeros([encoded.len() as i64, c], (Kind::Float, Device::Cpu));
+    let units = Units::of(encoded, 0..encoded.len());
+    let mut out = Tensor::zeros([units.total() as i64, c], (Kind::Float, Device::Cpu));
     tch::no_grad(|| -> Result<()> {
         for idx in &batches {
+            let index: Vec<i64> = idx.iter().flat_map(|&i| units.range(i)).map(|u| u as i64).collect();
+            if index.is_empty() {
+                continue;
+            }
             let input = encoded.collate(idx, padding, model.device());
             let probs = model.forward(&input, false)?.logits.softmax(-1, Kind::Float).to_device(Device::Cpu);
-            let index = Tensor::from_slice(&idx.iter().map(|&i| i as i64).collect::<Vec<_>>());
-            let _ = out.index_copy_(0, &index, &probs);
+            let _ = out.index_copy_(0, &Tensor::from_slice(&index), &probs);
         }
         Ok(())
     })?;
@@ -321,9 +347,34 @@ pub fn evaluate(
     metric: Metric,
 ) -> Result<f64> {
     let pred = predict(model, set.encoded, batch_size, padding)?;
+    if let Some(sp) = &set.spans {
+        return Ok(span_f1(set.encoded, &pred, sp));
+    }
     let pred: Vec<i16> = pred.iter().map(|&p| p as i16).collect();
     let gold: Vec<Option<u32>> = set.gold.iter().map(|&g| Some(g)).collect();
     Ok(metric.of(&scores(&pred, &gold, |_| true, model.n_classes() as usize)))
+}
+
+/// Per word of every row: the predicted tag of its unit, `O` for a word without one (cut by
+/// truncation).
+pub fn word_tags(encoded: &Encoded, unit_pred: &[u32], n_words: usize) -> Vec<weaksup_core::matrix::Label> {
+    let mut out = vec![weaksup_core::token::OUTSIDE; n_words];
+    let mut u = 0;
+    let mut base = 0;
+    for i in 0..encoded.len() {
+        for w in encoded.scored_words(i) {
+            out[base + w] = unit_pred[u] as weaksup_core::matrix::Label;
+            u += 1;
+        }
+        base += encoded.heads.as_ref().map_or(1, |h| h[i].len());
+    }
+    out
+}
+
+/// Span F1 (seqeval's default chunking) of unit predictions against every word's gold tag.
+fn span_f1(encoded: &Encoded, unit_pred: &[u32], sp: &SpanEval) -> f64 {
+    let pred = word_tags(encoded, unit_pred, sp.gold.len());
+    weaksup_core::token::evaluate_tags(sp.gold, &pred, sp.offsets, sp.tags).span.micro.f1
 }
 
 /// Snapshot of every variable (for best-weight restore).
@@ -375,10 +426,24 @@ pub fn train(
     if train.rows.is_empty() {
         return Err(Error::invalid("train", "no training rows"));
     }
-    if train.targets.len() != train.rows.len() * c {
+    let units = Units::of(train.encoded, train.rows.iter().copied());
+    if train.targets.len() != units.total() * c
+        || train.weights.as_ref().is_some_and(|w| w.len() != units.total())
+    {
         return Err(Error::invalid(
             "train",
-            format!("{} target values for {} rows × {c} classes", train.targets.len(), train.rows.len()),
+            format!(
+                "{} target values (and {} weights) for {} units × {c} classes",
+                train.targets.len(),
+                train.weights.as_ref().map_or(0, Vec::len),
+                units.total()
+            ),
+        ));
+    }
+    if let Some(k) = (0..train.rows.len()).find(|&k| units.range(k).is_empty()) {
+        return Err(Error::invalid(
+            "train",
+            format!("training row {} has no word to tag (drop empty sentences)", train.rows[k]),
         ));
     }
     let device = model.device();
@@ -449,11 +514,12 @@ pub fn train(
             let mut t = Vec::with_capacity(idx.len() * c);
             let mut w = Vec::with_capacity(idx.len());
             for &i in idx {
-                let k = slot[i];
-                t.extend_from_slice(&train.targets[k * c..(k + 1) * c]);
-                w.push(row_weights.map_or(1.0, |ws| ws[k]));
+                for u in units.range(slot[i]) {
+                    t.extend_from_slice(&train.targets[u * c..(u + 1) * c]);
+                    w.push(row_weights.map_or(1.0, |ws| ws[u]));
+                }
             }
-            let targets = Tensor::from_slice(&t).view([idx.len() as i64, c as i64]).to_device(device);
+            let targets = Tensor::from_slice(&t).view([w.len() as i64, c as i64]).to_device(device);
             let weights = row_weights.map(|_| Tensor::from_slice(&w).to_device(device));
             let out = model.forward(&input, true)?;
             let loss = soft_cross_entropy(&out.logits, &targets, weights.as_ref());
