@@ -144,8 +144,12 @@ fn token_data_is_refused_cleanly_where_it_is_not_supported() {
         s(&out),
     ]);
     assert!(e.contains("`snorkel`") && e.contains("--token-model"), "{e}");
-    let e = fails(&["train", "--data", &data, "--out", s(&out)]);
+    let e = fails(&["run", "--data", &data, "--out", s(&out)]);
     assert!(e.contains("token-level data") && e.contains("sequence labeling"), "{e}");
+    let e = fails(&["cosine", "--data", &data, "--lfs", &lfs, "--model", "tiny_bert", "--out", s(&out)]);
+    assert!(e.contains("only `weak`"), "{e}");
+    let e = fails(&["train", "--data", &data, "--lfs", &lfs, "--model", "ngram", "--out", s(&out)]);
+    assert!(e.contains("cannot tag tokens"), "{e}");
     // An LF file whose type the corpus lacks.
     let bad = dir.path().join("bad.toml");
     std::fs::write(
@@ -172,4 +176,54 @@ fn mitr_rules_and_stored_votes() {
     assert!(table.contains("rating_adjectives") && table.contains("gold spans"), "{table}");
     let out = ok(&["lf", "bench", "--data", d, "--lfs", s(&lfs), "--rows", "2000", "--repeat", "1"]);
     assert!(out.starts_with("2000 sentences"), "{out}");
+}
+
+#[test]
+fn train_fits_a_tagger_on_weak_or_gold_tags() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, lfs) = corpus(dir.path());
+    let out = dir.path().join("tagger");
+    let args = [
+        "--model",
+        "tiny_bert",
+        "--lr",
+        "0.002",
+        "--max-len",
+        "16",
+        "--max-steps",
+        "120",
+        "--eval-every",
+        "40",
+        "--seed",
+        "1",
+    ];
+    let mut cmd = vec!["train", "--data", &data, "--lfs", &lfs, "--out", s(&out)];
+    cmd.extend(args);
+    let stdout = ok(&cmd);
+    assert!(stdout.contains("tagger on train (label_model of `"), "{stdout}");
+    assert!(stdout.contains("test: span F1"), "{stdout}");
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(metrics["train_sentences"], 300);
+    let saved = std::fs::read_to_string(out.join("model/weaksup.json")).unwrap();
+    assert!(saved.contains("\"head\": \"token\""), "{saved}");
+    let pred = weaksup::data::read_parquet(&out.join("test.predictions.parquet")).unwrap();
+    assert_eq!(pred.height(), 80);
+    assert!(pred.column("pred").is_ok() && pred.column("tokens").is_ok());
+    // The weak tags miss "chinese" (no LF) but the words around it are the same as for the
+    // other cuisines: the tagger learns the tags of the rules' words at least.
+    let f1 = |m: &serde_json::Value, split: &str| {
+        let e = m["splits"].as_array().unwrap().iter().find(|s| s[0] == split).unwrap();
+        e[1]["span"]["micro"]["f1"].as_f64().unwrap()
+    };
+    assert!(f1(&metrics, "test") > 0.5, "{}", f1(&metrics, "test"));
+    // Gold targets: the supervised ceiling on the same data.
+    let gold_out = dir.path().join("gold");
+    let mut cmd = vec!["train", "--data", &data, "--targets", "gold", "--out", s(&gold_out)];
+    cmd.extend(args);
+    ok(&cmd);
+    let gm: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(gold_out.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(gm["targets"], "gold");
+    assert!(f1(&gm, "test") > 0.5, "{}", f1(&gm, "test"));
 }

@@ -223,3 +223,46 @@ pub(super) fn lm_compare(
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// `train` on token data: a token-classification end model (stage 1).
+pub(super) fn train_tagger(
+    resolved: &crate::run::ResolvedRun,
+    registry: &Registry,
+    quiet: bool,
+) -> Result<ExitCode> {
+    let cfg = &resolved.config;
+    let end_model = resolved.end_model.as_ref().expect("a training method resolves an end model");
+    let dir = data::OutputDir::prepare(&cfg.out, "train", &[])?;
+    let bars = Bars::new(quiet);
+    let fitted = pipeline::fit_token_end_model(cfg, end_model, &resolved.seeds, registry, &bars)?;
+    pipeline::write_tagger(&fitted, &cfg.out)?;
+    data::write_json(&cfg.out.join("train.json"), &serde_json::json!({ "config": cfg, "run": &fitted.run }))?;
+    dir.finish()?;
+    if !quiet {
+        let r = &fitted.run;
+        let s1 = &r.stage1;
+        println!(
+            "tagger on {} ({}{}): {} sentences, {} words; {} steps in {:.1}s ({:.1} sentences/s){}; {}",
+            r.train_split,
+            r.targets,
+            r.label_model.as_deref().map_or(String::new(), |m| format!(" of `{m}`")),
+            r.train_sentences,
+            r.train_words,
+            s1.steps,
+            s1.seconds,
+            s1.examples_per_second,
+            if s1.stopped_early { ", stopped early" } else { "" },
+            match (s1.best_score, s1.best_step) {
+                (Some(s), Some(step)) => format!("best valid span F1 {s:.3} at step {step}"),
+                _ => "no valid split with gold tags: the final weights".into(),
+            }
+        );
+        for (split, e) in &r.splits {
+            if let Some(e) = e {
+                println!("  {split}: {}", e.summary());
+            }
+        }
+        println!("wrote {}", cfg.out.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

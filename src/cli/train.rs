@@ -143,6 +143,12 @@ fn fit(p: PipelineArgs, method: Method, registry: &Registry, quiet: bool) -> Res
     if p.out.is_none() {
         bail!("--out is required: the folder for the model and its reports");
     }
+    if super::is_tagging(&cfg.data)? {
+        if p.resume {
+            bail!("--resume: taggers do not checkpoint yet; rerun without it");
+        }
+        return super::token::train_tagger(&resolved, registry, quiet);
+    }
     let seeds = &resolved.seeds;
     let weak_targets = cfg.targets == Targets::LabelModel;
     let lfs = if weak_targets { pipeline::lf_set(&cfg.lfs, &cfg.data, registry)? } else { None };

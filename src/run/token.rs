@@ -382,3 +382,154 @@ pub fn write_token_analysis(a: &crate::token::lf::TokenLfAnalysis, tags: &TagSet
     data::write_atomic(&data::with_suffix(stem, ".lf_summary.csv"), a.to_csv(tags).as_bytes())?;
     data::write_json(&data::with_suffix(stem, ".lf_summary.json"), a)
 }
+
+/// What training a tagger did, and its scores per split.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenEndModelRun {
+    /// `label_model` (its soft or hard tags on train) or `gold`.
+    pub targets: String,
+    /// The token label model used for the targets, when any.
+    pub label_model: Option<String>,
+    pub train_split: String,
+    /// Training sentences (those with at least one word within the maximum length) and words.
+    pub train_sentences: usize,
+    pub train_words: usize,
+    pub stage1: crate::train::TrainReport,
+    /// Per split: span and token scores (None without gold tags).
+    pub splits: Vec<(String, Option<TagEvaluation>)>,
+    pub seconds: f64,
+}
+
+/// A fitted tagger with its predictions: per split, a tag per word.
+pub struct FittedTagger {
+    pub model: crate::model::EndModel,
+    pub run: TokenEndModelRun,
+    pub corpus: TokenCorpus,
+    pub predictions: Vec<Vec<Label>>,
+}
+
+/// Trains a token-classification end model (stage 1: `method = weak`) on the token corpus of
+/// `cfg.data`: targets from the token label model over its LFs' votes (`targets = label_model`,
+/// soft with `soft = true`), or the gold tags (`targets = gold`); early stopping on valid span F1;
+/// then predicts every split.
+pub fn fit_token_end_model(
+    cfg: &super::RunConfig,
+    end_model: &crate::model::ResolvedEndModel,
+    seeds: &weaksup_core::seeds::Seeds,
+    registry: &Registry,
+    progress: &dyn Progress,
+) -> Result<FittedTagger> {
+    use crate::model::Head;
+    use crate::train::{self, EvalSet, SpanEval, TrainConfig, TrainSet, Units};
+    if cfg.method != super::Method::Weak {
+        return Err(Error::Config(format!(
+            "method `{}` on token data: only `weak` (stage 1) trains a tagger for now; COSINE's token-level terms are not there yet",
+            cfg.method
+        )));
+    }
+    let started = std::time::Instant::now();
+    let (corpus, lm_proba, lm_name) = match &cfg.targets {
+        super::Targets::LabelModel => {
+            let (corpus, votes) = load_tokens_with_votes(&cfg.data, &cfg.lfs, registry, progress)?;
+            let sel = fit_token_label_model(&cfg.label_model, &corpus, &votes)?;
+            let (train, _) = token_roles(&corpus);
+            let proba = sel.model.predict_proba(votes.of(train), &corpus.splits[train].offsets)?;
+            (corpus, Some(proba), Some(sel.model.name().to_string()))
+        }
+        super::Targets::Gold => (load_tokens(&cfg.data)?, None, None),
+        other => {
+            return Err(Error::Config(format!("targets `{other}` on token data: use label_model or gold")));
+        }
+    };
+    let (train, dev) = token_roles(&corpus);
+    let tags = &corpus.tags;
+    let c = tags.n_tags();
+    let mut model = end_model.build_head(c as i64, seeds.init(), Head::Token)?;
+    let encoded: Vec<crate::train::Encoded> = corpus
+        .splits
+        .iter()
+        .map(|sp| {
+            let words: Vec<&[String]> = (0..sp.n_sentences()).map(|s| sp.sentence(s)).collect();
+            model.encode_words(&words)
+        })
+        .collect::<Result<_>>()?;
+    // Targets: a distribution per scored word of the training sentences that have one.
+    let sp = &corpus.splits[train];
+    let enc = &encoded[train];
+    let rows: Vec<usize> = (0..enc.len()).filter(|&i| enc.units(i) > 0).collect();
+    let units = Units::of(enc, rows.iter().copied());
+    let mut targets = Vec::with_capacity(units.total() * c);
+    for &i in &rows {
+        for w in enc.scored_words(i) {
+            let t = sp.offsets[i] + w;
+            match &lm_proba {
+                Some(p) if cfg.soft => targets.extend(p.row(t).iter().map(|&x| x as f32)),
+                Some(p) => {
+                    let row = p.row(t);
+                    let best = (0..c).fold(0, |b, j| if row[j] > row[b] { j } else { b });
+                    targets.extend((0..c).map(|j| if j == best { 1.0f32 } else { 0.0 }));
+                }
+                None => {
+                    let gold = sp.gold.as_ref().ok_or_else(|| {
+                        Error::Config(format!("targets = gold, but split `{}` has no gold tags", sp.split))
+                    })?;
+                    targets.extend((0..c).map(|j| if j == gold[t] as usize { 1.0f32 } else { 0.0 }));
+                }
+            }
+        }
+    }
+    let set = TrainSet { encoded: enc, rows: rows.clone(), targets, weights: None };
+    let dev_gold: Option<Vec<u32>> = dev.map(|k| {
+        let (d, g) = (&encoded[k], corpus.splits[k].gold.as_deref().unwrap_or_default());
+        (0..d.len())
+            .flat_map(|i| d.scored_words(i).map(move |w| (i, w)))
+            .map(|(i, w)| g[corpus.splits[k].offsets[i] + w] as u32)
+            .collect()
+    });
+    let valid = dev.zip(dev_gold).map(|(k, gold)| EvalSet {
+        encoded: &encoded[k],
+        gold,
+        spans: Some(SpanEval {
+            tags,
+            offsets: &corpus.splits[k].offsets,
+            gold: corpus.splits[k].gold.as_deref().unwrap_or_default(),
+        }),
+    });
+    if valid.is_none() {
+        tracing::warn!("no valid split with gold tags: no early stopping, the final weights are kept");
+    }
+    let train_cfg = TrainConfig { seed: seeds.trainer(), ..cfg.train.clone() };
+    let report = train::train(&mut model, &set, valid.as_ref(), &train_cfg, None, progress)?;
+    let mut predictions = Vec::with_capacity(corpus.splits.len());
+    let mut splits = Vec::with_capacity(corpus.splits.len());
+    for (k, sp) in corpus.splits.iter().enumerate() {
+        let units = train::predict(&model, &encoded[k], train_cfg.batch_size.max(64), train_cfg.padding)?;
+        let pred = train::word_tags(&encoded[k], &units, sp.n_tokens());
+        splits.push((sp.split.clone(), sp.gold.as_ref().map(|g| evaluate_tags(g, &pred, &sp.offsets, tags))));
+        predictions.push(pred);
+    }
+    let run = TokenEndModelRun {
+        targets: cfg.targets.to_string(),
+        label_model: lm_name,
+        train_split: corpus.splits[train].split.clone(),
+        train_sentences: rows.len(),
+        train_words: set.targets.len() / c,
+        stage1: report,
+        splits,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    Ok(FittedTagger { model, run, corpus, predictions })
+}
+
+/// Writes a tagger's outputs: `model/` (Hugging Face files + `weaksup.json`),
+/// `<split>.predictions.parquet` (a row per sentence: `tokens`, `tags`, `pred`) and
+/// `metrics.json`.
+pub fn write_tagger(f: &FittedTagger, out: &Path) -> Result<()> {
+    let names = f.corpus.tags.tag_names();
+    f.model.save(&out.join("model"), &names)?;
+    for (sp, pred) in f.corpus.splits.iter().zip(&f.predictions) {
+        let mut frame = token_frame(sp, &f.corpus.tags, Some(pred), None)?;
+        data::write_parquet(&mut frame, &out.join(format!("{}.predictions.parquet", sp.split)))?;
+    }
+    data::write_json(&out.join("metrics.json"), &f.run)
+}

@@ -11,7 +11,7 @@ use tch::{Device, Tensor};
 use super::ngram::{NgramClassifier, NgramConfig};
 use super::tokenizer::TextTokenizer;
 use super::transformer::{NewToken, TransformerClassifier, TransformerConfig, TransformerOptions};
-use super::{Output, Pooling, Precision};
+use super::{Head, Output, Pooling, Precision};
 use crate::error::{Context, Error, Result};
 use crate::train::batch::{Encoded, Input};
 use crate::train::{copy_into, snapshot};
@@ -475,12 +475,25 @@ impl ResolvedEndModel {
     /// Builds the model: pre-trained weights for Hugging Face folders and MiniLM, a fresh head
     /// (and, for the n-gram model and `tiny-bert`, fresh weights) seeded by `seed`.
     pub fn build(&self, n_classes: i64, seed: u64) -> Result<EndModel> {
+        self.build_head(n_classes, seed, Head::Sequence)
+    }
+
+    /// [`build`](Self::build) with a token-classification head (`Head::Token`, tagging: one
+    /// output per word); the n-gram model has none.
+    pub fn build_head(&self, n_classes: i64, seed: u64, head: Head) -> Result<EndModel> {
         let (device, precision) = (self.device, self.precision);
         let input = self.config.input;
+        if head == Head::Token && self.config.model == ModelSource::Ngram {
+            return Err(Error::Config(
+                "end_model.model (--model) = ngram cannot tag tokens: use a transformer (minilm, tiny_bert or a folder)"
+                    .into(),
+            ));
+        }
         let opts = TransformerOptions {
             pooling: self.config.pooling,
             precision,
             input,
+            head,
             ..TransformerOptions::default()
         };
         let markers: &[&str] = if input.uses_markers() { &ENTITY_MARKERS } else { &[] };
