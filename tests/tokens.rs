@@ -210,6 +210,12 @@ fn train_fits_a_tagger_on_weak_or_gold_tags() {
     let pred = weaksup::data::read_parquet(&out.join("test.predictions.parquet")).unwrap();
     assert_eq!(pred.height(), 80);
     assert!(pred.column("pred").is_ok() && pred.column("tokens").is_ok());
+    // `predict` with the saved tagger gives the same test predictions as training wrote.
+    let preds = dir.path().join("preds");
+    let said = ok(&["predict", "--model", s(&out), "--data", &data, "--split", "test", "--out", s(&preds)]);
+    assert!(said.contains("test: 80 sentences") && said.contains("span F1"), "{said}");
+    let again = weaksup::data::read_parquet(&preds.join("test.predictions.parquet")).unwrap();
+    assert!(again.column("pred").unwrap().equals(pred.column("pred").unwrap()));
     // The weak tags miss "chinese" (no LF) but the words around it are the same as for the
     // other cuisines: the tagger learns the tags of the rules' words at least.
     let f1 = |m: &serde_json::Value, split: &str| {

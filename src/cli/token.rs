@@ -266,3 +266,45 @@ pub(super) fn train_tagger(
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// `predict` with a tagger: `<split>.predictions.parquet` (a row per sentence: `tokens`, `tags`,
+/// `pred`) per split, span F1 where the split has gold tags.
+pub(super) fn predict_tags(
+    model: &crate::model::EndModel,
+    tag_names: &[String],
+    data: &DataConfig,
+    out: &Path,
+    batch_size: usize,
+) -> Result<ExitCode> {
+    let corpus = pipeline::load_tokens(data)?;
+    let names = corpus.tags.tag_names();
+    if names != tag_names {
+        bail!(
+            "the model's tags [{}] differ from the data's [{}]; pass --tags (and --scheme) so that they match",
+            tag_names.join(", "),
+            names.join(", ")
+        );
+    }
+    let dir = data::OutputDir::prepare(out, "predict", &[])?;
+    for sp in &corpus.splits {
+        let words: Vec<&[String]> = (0..sp.n_sentences()).map(|s| sp.sentence(s)).collect();
+        let enc = model.encode_words(&words)?;
+        let units = crate::train::predict(model, &enc, batch_size, crate::train::Padding::Bucketed)?;
+        let pred = crate::train::word_tags(&enc, &units, sp.n_tokens());
+        let mut frame = crate::token::data::token_frame(sp, &corpus.tags, Some(&pred), None)?;
+        let path = dir.path().join(format!("{}.predictions.parquet", sp.split));
+        data::write_parquet(&mut frame, &path)?;
+        let score =
+            sp.gold.as_ref().map(|g| crate::token::evaluate_tags(g, &pred, &sp.offsets, &corpus.tags));
+        println!(
+            "{}: {} sentences, {} tokens → {}{}",
+            sp.split,
+            sp.n_sentences(),
+            sp.n_tokens(),
+            path.display(),
+            score.map_or(String::new(), |e| format!(" ({})", e.summary()))
+        );
+    }
+    dir.finish()?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -295,7 +295,20 @@ pub(super) fn cmd_predict(a: PredictArgs) -> Result<ExitCode> {
     let dir =
         if a.model.join("model/weaksup.json").is_file() { a.model.join("model") } else { a.model.clone() };
     let (model, classes) = EndModel::load(&dir, device)?;
-    let splits = pipeline::load_data(&a.data.config(), &Seeds::new(a.seed), Some(&classes))?;
+    let data_cfg = a.data.config();
+    let tagger = model.head() == crate::model::Head::Token;
+    if tagger != super::is_tagging(&data_cfg)? {
+        bail!(
+            "{} is a {} but the data holds {}",
+            dir.display(),
+            if tagger { "tagger (a tag per word)" } else { "text classifier" },
+            if tagger { "texts to classify (use --task tagging if it is token data)" } else { "token data" }
+        );
+    }
+    if tagger {
+        return super::token::predict_tags(&model, &classes, &data_cfg, &a.out, a.batch_size);
+    }
+    let splits = pipeline::load_data(&data_cfg, &Seeds::new(a.seed), Some(&classes))?;
     // Every split's classes against the model's, before any prediction is written.
     let maps = splits
         .splits

@@ -60,6 +60,13 @@ impl EndModel {
             EndModel::Ngram(m) => m.n_classes,
         }
     }
+    /// A sequence head (a class per row) or a token head (a tag per word).
+    pub fn head(&self) -> Head {
+        match self {
+            EndModel::Transformer(m, _) => m.options.head,
+            EndModel::Ngram(_) => Head::Sequence,
+        }
+    }
     /// What the model reads from each row.
     pub fn input(&self) -> ModelInput {
         match self {
