@@ -275,3 +275,56 @@ mod tagging {
         assert!(e.contains("units"), "{e}");
     }
 }
+
+mod export {
+    use tch::Device;
+    use weaksup_nn::model::Head;
+    use weaksup_nn::model::tokenizer::TextTokenizer;
+    use weaksup_nn::model::transformer::{TransformerClassifier, TransformerConfig, TransformerOptions};
+    use weaksup_nn::train::{EndModel, Padding};
+
+    use crate::common::torch_lock;
+
+    #[test]
+    fn a_tagger_exports_as_token_classification_and_reloads_to_identical_logits() {
+        let _guard = torch_lock();
+        let t = TransformerClassifier::new(
+            TransformerConfig::tiny(64, 16, 1, 2),
+            3,
+            TransformerOptions { head: Head::Token, ..Default::default() },
+            Device::Cpu,
+            5,
+        )
+        .unwrap();
+        let model = EndModel::Transformer(Box::new(t), Some(TextTokenizer::hashing(64, 12).unwrap()));
+        let dir = tempfile::tempdir().unwrap();
+        let tags: Vec<String> = ["O", "B-PER", "I-PER"].iter().map(|s| s.to_string()).collect();
+        model.save(dir.path(), &tags).unwrap();
+        // transformers: AutoModelForTokenClassification.from_pretrained(dir) reads these.
+        let cfg: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("config.json")).unwrap()).unwrap();
+        assert_eq!(cfg["architectures"][0], "BertForTokenClassification");
+        assert_eq!(cfg["id2label"]["1"], "B-PER");
+        assert_eq!(cfg["label2id"]["I-PER"], 2);
+        let names: Vec<String> = tch::Tensor::read_safetensors(dir.path().join("model.safetensors"))
+            .unwrap()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert!(names.iter().all(|n| n.starts_with("bert.") || n.starts_with("classifier.")), "{names:?}");
+        assert!(names.iter().any(|n| n == "classifier.weight"));
+        // weaksup reads it back: same head, same logits.
+        let (back, classes) = EndModel::load(dir.path(), Device::Cpu).unwrap();
+        assert_eq!(classes, tags);
+        assert_eq!(back.head(), Head::Token);
+        let words: Vec<String> =
+            ["ann", "met", "bob", "smith", "today"].iter().map(|s| s.to_string()).collect();
+        let p = |m: &EndModel| {
+            let enc = m.encode_words(&[&words]).unwrap();
+            weaksup_nn::train::predict_proba(m, &enc, 8, Padding::Dynamic).unwrap()
+        };
+        let (a, b) = (p(&model), p(&back));
+        assert_eq!(a.size(), [5, 3]);
+        assert!((a - b).abs().max().double_value(&[]) < 1e-6);
+    }
+}

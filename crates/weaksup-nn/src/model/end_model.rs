@@ -634,7 +634,7 @@ impl EndModel {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let meta = match self {
             EndModel::Transformer(m, tok) => {
-                m.export_hf(dir, tok.as_ref())?;
+                m.export_hf_with(dir, tok.as_ref(), Some(classes))?;
                 SavedModel::Transformer {
                     classes: classes.to_vec(),
                     options: m.options,

@@ -721,12 +721,29 @@ impl TransformerClassifier {
     /// Writes a Hugging Face folder: `config.json`, `model.safetensors` (encoder + `classifier.*`),
     /// and the tokenizer if given, so `transformers` (and this type) can load it.
     pub fn export_hf(&self, dir: &Path, tokenizer: Option<&super::tokenizer::TextTokenizer>) -> Result<()> {
+        self.export_hf_with(dir, tokenizer, None)
+    }
+
+    /// [`export_hf`](Self::export_hf) with the class (tag) names. A token head is written as
+    /// Hugging Face's `*ForTokenClassification`: encoder tensors under the base model's prefix
+    /// (`bert.`, `roberta.`, `distilbert.`), the head as `classifier.*`, `id2label` / `label2id`
+    /// from `labels`, so `AutoModelForTokenClassification` loads it with its trained head.
+    pub fn export_hf_with(
+        &self,
+        dir: &Path,
+        tokenizer: Option<&super::tokenizer::TextTokenizer>,
+        labels: Option<&[String]>,
+    ) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let mut cfg = serde_json::to_value(&self.config).map_err(|e| Error::Config(e.to_string()))?;
-        let arch = match self.config.model_type.as_str() {
-            "roberta" => "RobertaModel",
-            "distilbert" => "DistilBertModel",
-            _ => "BertModel",
+        let token = self.options.head == Head::Token;
+        let (arch, prefix) = match (self.config.model_type.as_str(), token) {
+            ("roberta", false) => ("RobertaModel", ""),
+            ("distilbert", false) => ("DistilBertModel", ""),
+            (_, false) => ("BertModel", ""),
+            ("roberta", true) => ("RobertaForTokenClassification", "roberta."),
+            ("distilbert", true) => ("DistilBertForTokenClassification", "distilbert."),
+            (_, true) => ("BertForTokenClassification", "bert."),
         };
         if self.config.model_type == "distilbert" {
             // transformers' DistilBertConfig spells the sizes its own way.
@@ -747,10 +764,23 @@ impl TransformerClassifier {
         }
         cfg["architectures"] = serde_json::json!([arch]);
         cfg["num_labels"] = serde_json::json!(self.n_classes);
+        if let Some(labels) = labels.filter(|l| l.len() == self.n_classes as usize) {
+            let id2label: serde_json::Map<String, serde_json::Value> =
+                labels.iter().enumerate().map(|(i, l)| (i.to_string(), serde_json::json!(l))).collect();
+            let label2id: serde_json::Map<String, serde_json::Value> =
+                labels.iter().enumerate().map(|(i, l)| (l.clone(), serde_json::json!(i))).collect();
+            cfg["id2label"] = serde_json::Value::Object(id2label);
+            cfg["label2id"] = serde_json::Value::Object(label2id);
+        }
         crate::data::write_json(&dir.join("config.json"), &cfg)?;
         let vars = self.vs.variables();
-        let mut named: Vec<(String, Tensor)> =
-            vars.into_iter().map(|(n, t)| (n, t.to_device(Device::Cpu).contiguous())).collect();
+        let mut named: Vec<(String, Tensor)> = vars
+            .into_iter()
+            .map(|(n, t)| {
+                let n = if n.starts_with("classifier.") { n } else { format!("{prefix}{n}") };
+                (n, t.to_device(Device::Cpu).contiguous())
+            })
+            .collect();
         named.sort_by(|a, b| a.0.cmp(&b.0));
         let path: PathBuf = dir.join("model.safetensors");
         let tmp = dir.join("model.safetensors.tmp");
