@@ -233,3 +233,71 @@ fn train_fits_a_tagger_on_weak_or_gold_tags() {
     assert_eq!(gm["targets"], "gold");
     assert!(f1(&gm, "test") > 0.5, "{}", f1(&gm, "test"));
 }
+
+#[test]
+fn a_killed_tagger_run_resumes_to_the_same_weights_and_refuses_another_runs_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, lfs) = corpus(dir.path());
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "train",
+            "--data",
+            &data,
+            "--lfs",
+            &lfs,
+            "--model",
+            "tiny_bert",
+            "--lr",
+            "0.002",
+            "--max-len",
+            "16",
+            "--max-steps",
+            "160",
+            "--eval-every",
+            "40",
+            "--seed",
+            "3",
+            "-q",
+            "--out",
+            s(out),
+        ]
+        .iter()
+        .map(|x| x.to_string())
+        .collect()
+    };
+    let run = |out: &Path, extra: &[&str]| {
+        let mut a = args(out);
+        a.extend(extra.iter().map(|x| x.to_string()));
+        common::weaksup(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let whole = dir.path().join("whole");
+    assert!(run(&whole, &[]).status.success());
+    // Killed at step 130 (exit 137, no clean-up): the step-100 checkpoint is there, no outputs.
+    let resumed = dir.path().join("resumed");
+    let killed = run(&resumed, &["--kill-after-steps", "130"]);
+    assert_eq!(killed.status.code(), Some(137), "{}", String::from_utf8_lossy(&killed.stderr));
+    assert!(resumed.join("checkpoint/fingerprint.json").is_file() && !resumed.join("metrics.json").exists());
+    // Another run (other seed) refuses this checkpoint, naming what differs.
+    let mut other = args(&resumed);
+    let k = other.iter().position(|a| a == "--seed").unwrap();
+    other[k + 1] = "4".into();
+    other.push("--resume".into());
+    let e = common::weaksup(&other.iter().map(String::as_str).collect::<Vec<_>>());
+    let stderr = String::from_utf8_lossy(&e.stderr);
+    assert_eq!(e.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("another run") && stderr.contains("`seed`"), "{stderr}");
+    let again = run(&resumed, &["--resume"]);
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    let json = |p: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(p.join("metrics.json")).unwrap()).unwrap()
+    };
+    let (a, b) = (json(&whole), json(&resumed));
+    assert_eq!(a["splits"], b["splits"], "same scores");
+    assert_eq!(a["stage1"]["best_step"], b["stage1"]["best_step"]);
+    assert_eq!(a["stage1"]["losses"], b["stage1"]["losses"]);
+    assert_eq!(
+        std::fs::read(whole.join("model/model.safetensors")).unwrap(),
+        std::fs::read(resumed.join("model/model.safetensors")).unwrap(),
+        "same weights"
+    );
+}

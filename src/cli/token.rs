@@ -228,13 +228,24 @@ pub(super) fn lm_compare(
 pub(super) fn train_tagger(
     resolved: &crate::run::ResolvedRun,
     registry: &Registry,
+    resume: bool,
+    kill_after_steps: Option<u64>,
     quiet: bool,
 ) -> Result<ExitCode> {
     let cfg = &resolved.config;
     let end_model = resolved.end_model.as_ref().expect("a training method resolves an end model");
-    let dir = data::OutputDir::prepare(&cfg.out, "train", &[])?;
+    let dir = data::OutputDir::prepare(&cfg.out, "train", if resume { &["*"] } else { &[] })?;
     let bars = Bars::new(quiet);
-    let fitted = pipeline::fit_token_end_model(cfg, end_model, &resolved.seeds, registry, &bars)?;
+    let bars = super::progress::KillAt::new(&bars, &["training"], kill_after_steps);
+    let ckpt = crate::train::checkpoint_path(&cfg.out);
+    let fitted = pipeline::fit_token_end_model(
+        cfg,
+        end_model,
+        &resolved.seeds,
+        registry,
+        Some((&ckpt, resume)),
+        &bars,
+    )?;
     pipeline::write_tagger(&fitted, &cfg.out)?;
     data::write_json(&cfg.out.join("train.json"), &serde_json::json!({ "config": cfg, "run": &fitted.run }))?;
     dir.finish()?;

@@ -144,10 +144,7 @@ fn fit(p: PipelineArgs, method: Method, registry: &Registry, quiet: bool) -> Res
         bail!("--out is required: the folder for the model and its reports");
     }
     if super::is_tagging(&cfg.data)? {
-        if p.resume {
-            bail!("--resume: taggers do not checkpoint yet; rerun without it");
-        }
-        return super::token::train_tagger(&resolved, registry, quiet);
+        return super::token::train_tagger(&resolved, registry, p.resume, p.kill_after_steps, quiet);
     }
     let seeds = &resolved.seeds;
     let weak_targets = cfg.targets == Targets::LabelModel;

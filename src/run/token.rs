@@ -412,11 +412,14 @@ pub struct FittedTagger {
 /// `cfg.data`: targets from the token label model over its LFs' votes (`targets = label_model`,
 /// soft with `soft = true`), or the gold tags (`targets = gold`); early stopping on valid span F1;
 /// then predicts every split.
+/// With `checkpoint` (`(folder, resume)`), training checkpoints there and `resume` continues a
+/// checkpoint of the same run (its [`tagger_fingerprint`]; another run's is refused).
 pub fn fit_token_end_model(
     cfg: &super::RunConfig,
     end_model: &crate::model::ResolvedEndModel,
     seeds: &weaksup_core::seeds::Seeds,
     registry: &Registry,
+    checkpoint: Option<(&Path, bool)>,
     progress: &dyn Progress,
 ) -> Result<FittedTagger> {
     use crate::model::Head;
@@ -499,7 +502,12 @@ pub fn fit_token_end_model(
         tracing::warn!("no valid split with gold tags: no early stopping, the final weights are kept");
     }
     let train_cfg = TrainConfig { seed: seeds.trainer(), ..cfg.train.clone() };
-    let report = train::train(&mut model, &set, valid.as_ref(), &train_cfg, None, progress)?;
+    if let Some((dir, resume)) = checkpoint {
+        tagger_fingerprint(&corpus, &set, &end_model.config, &train_cfg).check_or_record(dir, resume)?;
+    }
+    // The fingerprint sits beside the trainer's own checkpoint folder, which it rewrites.
+    let stage1 = checkpoint.map(|(dir, _)| dir.join("stage1"));
+    let report = train::train(&mut model, &set, valid.as_ref(), &train_cfg, stage1.as_deref(), progress)?;
     let mut predictions = Vec::with_capacity(corpus.splits.len());
     let mut splits = Vec::with_capacity(corpus.splits.len());
     for (k, sp) in corpus.splits.iter().enumerate() {
@@ -532,4 +540,52 @@ pub fn write_tagger(f: &FittedTagger, out: &Path) -> Result<()> {
         data::write_parquet(&mut frame, &out.join(format!("{}.predictions.parquet", sp.split)))?;
     }
     data::write_json(&out.join("metrics.json"), &f.run)
+}
+
+/// What a tagger's training depends on: every split's source, size and a hash of its tokens and
+/// gold tags, the tag names, a hash of the training rows and targets, the model and every
+/// training setting but `checkpoint_every`.
+pub fn tagger_fingerprint(
+    corpus: &TokenCorpus,
+    set: &crate::train::TrainSet,
+    model: &crate::model::EndModelConfig,
+    train: &crate::train::TrainConfig,
+) -> crate::train::checkpoint::Fingerprint {
+    use crate::data::{FNV_OFFSET, fnv1a64};
+    let mut f: Vec<(String, String)> = vec![("task".into(), "tagging".into())];
+    for sp in &corpus.splits {
+        let k = format!("data.{}", sp.split);
+        if let Some(p) = &sp.source {
+            f.push((format!("{k}.path"), p.display().to_string()));
+        }
+        f.push((format!("{k}.tokens"), sp.n_tokens().to_string()));
+        let mut h = FNV_OFFSET;
+        for o in &sp.offsets {
+            h = fnv1a64(&(*o as u64).to_le_bytes(), h);
+        }
+        for t in &sp.tokens {
+            h = fnv1a64(t.as_bytes(), fnv1a64(&[0xff], h));
+        }
+        for g in sp.gold.iter().flatten() {
+            h = fnv1a64(&g.to_le_bytes(), h);
+        }
+        f.push((format!("{k}.content_fnv1a64"), format!("{h:016x}")));
+    }
+    f.push(("tags".into(), corpus.tags.tag_names().join(", ")));
+    let mut h = FNV_OFFSET;
+    for r in &set.rows {
+        h = fnv1a64(&(*r as u64).to_le_bytes(), h);
+    }
+    for t in &set.targets {
+        h = fnv1a64(&t.to_bits().to_le_bytes(), h);
+    }
+    f.push(("targets.rows".into(), set.rows.len().to_string()));
+    f.push(("targets.fnv1a64".into(), format!("{h:016x}")));
+    f.push(("end_model.model".into(), model.model.to_string()));
+    f.push(("end_model.precision".into(), model.precision.to_string()));
+    f.push(("end_model.max_len".into(), model.max_len.to_string()));
+    f.push(("seed".into(), train.seed.to_string()));
+    let train = crate::train::TrainConfig { checkpoint_every: 0, ..train.clone() };
+    f.push(("train".into(), serde_json::to_string(&train).unwrap_or_default()));
+    crate::train::checkpoint::Fingerprint(f)
 }
