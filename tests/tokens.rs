@@ -301,3 +301,21 @@ fn a_killed_tagger_run_resumes_to_the_same_weights_and_refuses_another_runs_chec
         "same weights"
     );
 }
+
+#[test]
+fn the_demo_token_corpus_and_its_lf_file_run_without_shared_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let said =
+        ok(&["data", "demo", "--task", "tagging", "--n-train", "300", "--seed", "3", "--out", s(&out)]);
+    assert!(said.contains("train: 300 sentences"), "{said}");
+    let lfs = common::repo().join("labeling_functions/demo_tags.toml");
+    let table = ok(&["label-model", "compare", "--data", s(&out), "--lfs", s(&lfs)]);
+    // The rules are precise but incomplete: every model's valid span precision is high.
+    for row in
+        table.lines().filter(|l| l.starts_with("| mv") || l.starts_with("| ds") || l.starts_with("| hmm"))
+    {
+        let p: f64 = row.split("(P ").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+        assert!(p > 0.85, "{row}");
+    }
+}

@@ -164,6 +164,10 @@ struct DemoArgs {
     /// File type.
     #[arg(long, value_enum, default_value = "parquet")]
     ext: data::OutputFormat,
+    /// `tagging`: the demo token corpus instead (restaurant queries with Cuisine, Location and
+    /// Price spans, BIO), as CoNLL files; its LF file is labeling_functions/demo_tags.toml.
+    #[arg(long)]
+    task: Option<crate::token::Task>,
 }
 
 #[derive(Args, Debug)]
@@ -505,6 +509,28 @@ fn write_splits(
 }
 
 fn cmd_data_demo(a: DemoArgs) -> Result<ExitCode> {
+    if a.task == Some(crate::token::Task::Tagging) {
+        let corpus = crate::token::demo::demo_token_corpus(
+            a.seed,
+            a.n_train.unwrap_or(2000),
+            a.n_valid.unwrap_or(250),
+            a.n_test.unwrap_or(500),
+        )?;
+        let out = data::OutputDir::prepare(&a.out, "data demo", &[])?;
+        for sp in &corpus.splits {
+            let path = out.path().join(format!("{}.conll", sp.split));
+            crate::token::demo::write_conll(sp, &corpus.tags, &path)?;
+            println!(
+                "{}: {} sentences, {} tokens → {}",
+                sp.split,
+                sp.n_sentences(),
+                sp.n_tokens(),
+                path.display()
+            );
+        }
+        out.finish()?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let d = DemoParams::default();
     let params = DemoParams {
         seed: a.seed,

@@ -11,6 +11,7 @@
 //! [`label_model`] (token MV, DS, HMM) → [`metrics`] (span and token F1).
 
 pub mod data;
+pub mod demo;
 pub mod label_model;
 pub mod lf;
 pub mod metrics;
