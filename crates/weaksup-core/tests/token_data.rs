@@ -186,3 +186,29 @@ fn bad_token_files_name_file_place_and_token() {
     let e = load_token_corpus(empty.path(), &TokenLoadOptions::default()).unwrap_err().to_string();
     assert!(e.contains("no train file"), "{e}");
 }
+
+#[test]
+fn the_task_is_judged_from_the_head_of_the_data() {
+    use weaksup_core::token::is_token_data;
+    let dir = tempfile::tempdir().unwrap();
+    let conll = write(dir.path(), "a.conll", "x\tO\n\n");
+    let cosine_cls = write(dir.path(), "c.json", "[{\"text\": \"hi\", \"label\": 1, \"major\": 0}]");
+    let cosine_tok = write(dir.path(), "t.json", "[{\"text\": \"hi\", \"label\" : [0], \"major\": [-1]}]");
+    let jsonl = write(dir.path(), "j.jsonl", "\n{\"tokens\": [\"a\"], \"tags\": [\"O\"]}\n");
+    let jsonl_cls = write(dir.path(), "k.jsonl", "{\"text\": \"a\", \"label\": 0}\n");
+    let csv = write(dir.path(), "d.csv", "text,label\nhi,0\n");
+    assert!(is_token_data(&conll).unwrap());
+    assert!(is_token_data(&cosine_tok).unwrap());
+    assert!(is_token_data(&jsonl).unwrap());
+    assert!(!is_token_data(&cosine_cls).unwrap());
+    assert!(!is_token_data(&jsonl_cls).unwrap());
+    assert!(!is_token_data(&csv).unwrap());
+    // A glob or a missing file is left to the loader.
+    assert!(!is_token_data(&dir.path().join("*.json")).unwrap());
+    if let Some(mitr) = common::dataset("cosine/mitr") {
+        assert!(is_token_data(&mitr).unwrap());
+    }
+    if let Some(trec) = common::dataset("cosine/trec") {
+        assert!(!is_token_data(&trec).unwrap());
+    }
+}

@@ -211,6 +211,11 @@ pub fn is_token_data(path: &Path) -> Result<bool> {
     } else {
         path.to_path_buf()
     };
+    // A glob, a missing file or anything else that is not one file: not judged here (the
+    // loader that reads it reports what is wrong).
+    if !file.is_file() {
+        return Ok(false);
+    }
     let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     let head = || -> Result<String> {
         use std::io::Read;
