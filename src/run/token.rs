@@ -17,7 +17,7 @@ use crate::matrix::{Label, LabelMatrix};
 use crate::progress::Progress;
 use crate::token::data::token_frame;
 use crate::token::label_model::{
-    TokenFitInfo, TokenFitOptions, TokenFitted, TokenLabelModelKind, TokenParams, TokenSelected,
+    TokenFitInfo, TokenFitOptions, TokenFitted, TokenLabelModelKind, TokenParams, TokenSelected, argmax_rows,
     select_token_model,
 };
 use crate::token::lf::{CompiledTokenLfs, TokenLfFile, TokenLfSet};
@@ -268,12 +268,7 @@ pub fn write_token_label_model(
     let mut splits = Vec::new();
     for (k, sp) in corpus.splits.iter().enumerate() {
         let proba = sel.model.predict_proba(votes.of(k), &sp.offsets)?;
-        let pred: Vec<Label> = (0..proba.n_rows())
-            .map(|i| {
-                let row = proba.row(i);
-                (0..row.len()).fold(0, |b, j| if row[j] > row[b] { j } else { b }) as Label
-            })
-            .collect();
+        let pred = argmax_rows(&proba);
         let mut frame = token_frame(sp, &corpus.tags, Some(&pred), Some(&proba))?;
         data::write_parquet(&mut frame, &out.join(format!("{}.soft_labels.parquet", sp.split)))?;
         let eval = sp.gold.as_ref().map(|g| evaluate_tags(g, &pred, &sp.offsets, &corpus.tags));
@@ -461,23 +456,22 @@ pub fn fit_token_end_model(
     let enc = &encoded[train];
     let rows: Vec<usize> = (0..enc.len()).filter(|&i| enc.units(i) > 0).collect();
     let units = Units::of(enc, rows.iter().copied());
+    // Hard targets: the label model's most probable tag (as `TokenFitted::predict`), or gold.
+    let hard: Option<Vec<Label>> = match &lm_proba {
+        Some(_) if cfg.soft => None,
+        Some(p) => Some(argmax_rows(p)),
+        None => Some(sp.gold.clone().ok_or_else(|| {
+            Error::Config(format!("targets = gold, but split `{}` has no gold tags", sp.split))
+        })?),
+    };
     let mut targets = Vec::with_capacity(units.total() * c);
     for &i in &rows {
         for w in enc.scored_words(i) {
             let t = sp.offsets[i] + w;
-            match &lm_proba {
-                Some(p) if cfg.soft => targets.extend(p.row(t).iter().map(|&x| x as f32)),
-                Some(p) => {
-                    let row = p.row(t);
-                    let best = (0..c).fold(0, |b, j| if row[j] > row[b] { j } else { b });
-                    targets.extend((0..c).map(|j| if j == best { 1.0f32 } else { 0.0 }));
-                }
-                None => {
-                    let gold = sp.gold.as_ref().ok_or_else(|| {
-                        Error::Config(format!("targets = gold, but split `{}` has no gold tags", sp.split))
-                    })?;
-                    targets.extend((0..c).map(|j| if j == gold[t] as usize { 1.0f32 } else { 0.0 }));
-                }
+            if let Some(h) = &hard {
+                targets.extend((0..c).map(|j| if j == h[t] as usize { 1.0f32 } else { 0.0 }));
+            } else if let Some(p) = &lm_proba {
+                targets.extend(p.row(t).iter().map(|&x| x as f32));
             }
         }
     }

@@ -130,6 +130,32 @@ impl<S> Parsed<S> {
         };
         Error::parse(&self.path, Some(self.line(offset)), field, msg)
     }
+
+    /// Checks the optional fields of LF `lf` (of kind `kind`, at `offset`) against its kind: a
+    /// `present` field the kind does not take is an error, and so is a `required` one that is
+    /// absent; each error names the field.
+    pub fn check_fields(
+        &self,
+        offset: usize,
+        lf: &str,
+        kind: &str,
+        allowed: &[&str],
+        present: &[(&str, bool)],
+        required: &[(&str, bool)],
+    ) -> Result<()> {
+        if let Some((field, _)) = present.iter().find(|(f, is)| *is && !allowed.contains(f)) {
+            return Err(self.err(
+                offset,
+                Some(lf),
+                Some(field),
+                format!("`{field}` does not apply to kind `{kind}`"),
+            ));
+        }
+        if let Some((field, _)) = required.iter().find(|(_, is)| !is) {
+            return Err(self.err(offset, Some(lf), Some(field), format!("kind `{kind}` needs `{field}`")));
+        }
+        Ok(())
+    }
 }
 
 /// One LF as written in a file, for reports.
@@ -245,30 +271,14 @@ impl LfFile {
                 ("params", spec.params.is_some()),
                 ("column", spec.column.is_some()),
             ];
-            for (field, is) in present {
-                if is && !allowed.contains(&field) {
-                    return Err(self.f.err(
-                        off,
-                        Some(name),
-                        Some(field),
-                        format!("`{field}` does not apply to kind `{:?}`", spec.kind).to_lowercase(),
-                    ));
-                }
-            }
             let required = match spec.kind {
                 LfKind::Keyword => ("keywords", spec.keywords.is_some()),
                 LfKind::Regex => ("pattern", spec.pattern.is_some()),
                 LfKind::Sql => ("expr", spec.expr.is_some()),
                 LfKind::Custom => ("function", spec.function.is_some()),
             };
-            if !required.1 {
-                return Err(self.f.err(
-                    off,
-                    Some(name),
-                    Some(required.0),
-                    format!("kind `{:?}` needs `{}`", spec.kind, required.0).to_lowercase(),
-                ));
-            }
+            let kind = format!("{:?}", spec.kind).to_lowercase();
+            self.f.check_fields(off, name, &kind, allowed, &present, &[required])?;
         }
         for p in &s.preprocessor {
             let (spec, off) = (p.get_ref(), p.span().start);

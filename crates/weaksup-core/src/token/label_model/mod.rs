@@ -470,8 +470,9 @@ pub fn check_offsets(offsets: &[usize], n_rows: usize) -> Result<()> {
     Ok(())
 }
 
-/// The argmax of each row, ties (within 1e-9) to the lowest id.
-fn argmax_rows(p: &Proba) -> Vec<Label> {
+/// The most probable tag of every row (the first of near-ties within 1e-9): what
+/// [`TokenFitted::predict`] returns, for callers that already hold the probabilities.
+pub fn argmax_rows(p: &Proba) -> Vec<Label> {
     (0..p.n_rows())
         .map(|i| {
             let row = p.row(i);

@@ -142,16 +142,6 @@ impl TokenLfFile {
                 ("function", spec.function.is_some()),
                 ("params", spec.params.is_some()),
             ];
-            for (field, is) in present {
-                if is && !allowed.contains(&field) {
-                    return Err(self.f.err(
-                        off,
-                        Some(name),
-                        Some(field),
-                        format!("`{field}` does not apply to kind `{}`", spec.kind.name()),
-                    ));
-                }
-            }
             let required: &[(&str, bool)] = match spec.kind {
                 Kind::Gazetteer => &[("tag", spec.tag.is_some()), ("entries", spec.entries.is_some())],
                 Kind::Regex | Kind::TokenRegex => {
@@ -159,14 +149,7 @@ impl TokenLfFile {
                 }
                 Kind::Custom => &[("function", spec.function.is_some())],
             };
-            if let Some((field, _)) = required.iter().find(|(_, is)| !is) {
-                return Err(self.f.err(
-                    off,
-                    Some(name),
-                    Some(field),
-                    format!("kind `{}` needs `{field}`", spec.kind.name()),
-                ));
-            }
+            self.f.check_fields(off, name, spec.kind.name(), allowed, &present, required)?;
             if let Some(tag) = &spec.tag
                 && tag != "O"
                 && !s.types.contains(tag)
