@@ -144,10 +144,20 @@ fn token_data_is_refused_cleanly_where_it_is_not_supported() {
         s(&out),
     ]);
     assert!(e.contains("`snorkel`") && e.contains("--token-model"), "{e}");
-    let e = fails(&["run", "--data", &data, "--out", s(&out)]);
-    assert!(e.contains("token-level data") && e.contains("sequence labeling"), "{e}");
-    let e = fails(&["cosine", "--data", &data, "--lfs", &lfs, "--model", "tiny_bert", "--out", s(&out)]);
-    assert!(e.contains("only `weak`"), "{e}");
+    let e = fails(&[
+        "cosine",
+        "--data",
+        &data,
+        "--lfs",
+        &lfs,
+        "--model",
+        "tiny_bert",
+        "--variant",
+        "official",
+        "--out",
+        s(&out),
+    ]);
+    assert!(e.contains("--variant") && e.contains("paper variant only"), "{e}");
     let e = fails(&["train", "--data", &data, "--lfs", &lfs, "--model", "ngram", "--out", s(&out)]);
     assert!(e.contains("cannot tag tokens"), "{e}");
     // An LF file whose type the corpus lacks.
@@ -162,6 +172,59 @@ fn token_data_is_refused_cleanly_where_it_is_not_supported() {
     // Forcing classification on token data reads it as a table and fails on that, not silently.
     let e = fails(&["lf", "analyze", "--data", &format!("{data}/train.conll"), "--task", "classification"]);
     assert!(e.contains("train.conll"), "{e}");
+}
+
+#[test]
+fn run_writes_every_stage_of_the_token_pipeline_in_one_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, lfs) = corpus(dir.path());
+    let out = dir.path().join("run");
+    let said = ok(&[
+        "run",
+        "--data",
+        &data,
+        "--lfs",
+        &lfs,
+        "--method",
+        "weak",
+        "--model",
+        "tiny_bert",
+        "--lr",
+        "0.002",
+        "--max-len",
+        "16",
+        "--max-steps",
+        "40",
+        "--eval-every",
+        "20",
+        "--seed",
+        "1",
+        "--out",
+        s(&out),
+    ]);
+    assert!(said.contains("== LFs on valid ==") && said.contains("tagger on train"), "{said}");
+    for f in [
+        "config.toml",
+        "train.votes.parquet",
+        "valid.lf_summary.csv",
+        "label_model.json",
+        "train.soft_labels.parquet",
+        "test.predictions.parquet",
+        "metrics.json",
+        "model/weaksup.json",
+        "report.md",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("## LFs on train") && report.contains("| weak | test | span F1"), "{report}");
+    // The votes written are the LFs' votes on every token of the split: 4 LFs wide.
+    let votes = weaksup::data::read_parquet(&out.join("train.votes.parquet")).unwrap();
+    assert_eq!(votes.width(), 4);
+    // `--method none` stops after the label model.
+    let lm_only = dir.path().join("lm_only");
+    ok(&["run", "--data", &data, "--lfs", &lfs, "--method", "none", "-q", "--out", s(&lm_only)]);
+    assert!(lm_only.join("label_model.json").is_file() && !lm_only.join("model").exists());
 }
 
 #[test]
@@ -232,6 +295,114 @@ fn train_fits_a_tagger_on_weak_or_gold_tags() {
         serde_json::from_str(&std::fs::read_to_string(gold_out.join("metrics.json")).unwrap()).unwrap();
     assert_eq!(gm["targets"], "gold");
     assert!(f1(&gm, "test") > 0.5, "{}", f1(&gm, "test"));
+    // `--drop-uncovered`: stage 1 weighs only the words an LF voted on. Here the LFs vote on
+    // exactly the entity words (every cuisine precedes "food"; every place follows "in" or is in
+    // the gazetteer), so those are the train split's non-`O` gold tags.
+    let dropped = dir.path().join("dropped");
+    let mut cmd =
+        vec!["train", "--data", &data, "--lfs", &lfs, "--drop-uncovered", "-q", "--out", s(&dropped)];
+    cmd.extend(args);
+    let k = cmd.iter().position(|a| *a == "--max-steps").unwrap();
+    cmd[k + 1] = "2";
+    ok(&cmd);
+    let dm: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dropped.join("metrics.json")).unwrap()).unwrap();
+    let train = std::fs::read_to_string(Path::new(&data).join("train.conll")).unwrap();
+    let entities = train.lines().filter(|l| !l.is_empty() && !l.ends_with("\tO")).count();
+    assert_eq!(dm["train_words"].as_u64().unwrap() as usize, entities);
+    assert!(entities < metrics["train_words"].as_u64().unwrap() as usize);
+    // Classification data has no uncovered words to drop: the flag is refused, not ignored.
+    let e = fails(&["train", "--drop-uncovered", "--model", "ngram", "--out", s(&dir.path().join("cls"))]);
+    assert!(e.contains("--drop-uncovered is for token data"), "{e}");
+}
+
+#[test]
+fn cosine_self_trains_a_tagger_on_token_pseudo_labels_and_resumes_after_a_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, lfs) = corpus(dir.path());
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "cosine",
+            "--data",
+            &data,
+            "--lfs",
+            &lfs,
+            "--model",
+            "tiny_bert",
+            "--lr",
+            "0.002",
+            "--max-len",
+            "16",
+            "--max-steps",
+            "80",
+            "--eval-every",
+            "40",
+            "--t2",
+            "60",
+            "--t3",
+            "20",
+            "--mu",
+            "1",
+            "--con-tokens",
+            "16",
+            "--seed",
+            "2",
+            "--out",
+            s(out),
+        ]
+        .iter()
+        .map(|x| x.to_string())
+        .collect()
+    };
+    let run = |out: &Path, extra: &[&str]| {
+        let mut a = args(out);
+        a.extend(extra.iter().map(|x| x.to_string()));
+        common::weaksup(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let whole = dir.path().join("whole");
+    let done = run(&whole, &[]);
+    let stdout = String::from_utf8_lossy(&done.stdout);
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    assert!(stdout.contains("COSINE stage 2: 3 rounds, 60 steps over a pool of 300 sentences"), "{stdout}");
+    assert!(stdout.contains("stage 1 test: span F1") && stdout.contains("\n  test: span F1"), "{stdout}");
+    let json = |p: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(p.join("metrics.json")).unwrap()).unwrap()
+    };
+    let m = json(&whole);
+    assert_eq!(m["method"], "cosine");
+    let rounds = m["cosine"]["rounds"].as_array().unwrap();
+    assert_eq!(rounds.len(), 3);
+    // The teacher labels every word of the 300 training sentences (3–6 words each); its
+    // pseudo-labels are scored against the words' gold tags, so a unit/word misalignment shows
+    // as low accuracy here.
+    let units = rounds[0]["pool_units"].as_u64().unwrap();
+    assert!((900..=1800).contains(&units), "{units}");
+    for r in rounds {
+        assert!(r["selected_fraction"].as_f64().unwrap() > 0.3, "{r}");
+        assert!(r["pseudo_accuracy"].as_f64().unwrap() > 0.8, "{r}");
+        assert!(r["loss_con"].as_f64().unwrap() > 0.0, "{r}");
+    }
+    let f1 = |m: &serde_json::Value, key: &str, split: &str| {
+        let e = m[key].as_array().unwrap().iter().find(|s| s[0] == split).unwrap();
+        e[1]["span"]["micro"]["f1"].as_f64().unwrap()
+    };
+    assert!(f1(&m, "stage1_splits", "test") > 0.5 && f1(&m, "splits", "test") > 0.5, "{m}");
+    // Killed 30 steps into stage 2: resumes at the last finished round to the same weights.
+    let kill_at = (m["stage1"]["steps"].as_u64().unwrap() + 30).to_string();
+    let resumed = dir.path().join("resumed");
+    let killed = run(&resumed, &["--kill-after-steps", &kill_at]);
+    assert_eq!(killed.status.code(), Some(137), "{}", String::from_utf8_lossy(&killed.stderr));
+    let again = run(&resumed, &["--resume", "-q"]);
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    let r = json(&resumed);
+    assert_eq!(r["cosine"]["resumed_at_round"], 1);
+    assert_eq!(m["splits"], r["splits"], "same scores");
+    assert_eq!(m["cosine"]["rounds"][2]["loss_cls"], r["cosine"]["rounds"][2]["loss_cls"]);
+    assert_eq!(
+        std::fs::read(whole.join("model/model.safetensors")).unwrap(),
+        std::fs::read(resumed.join("model/model.safetensors")).unwrap(),
+        "same weights"
+    );
 }
 
 #[test]

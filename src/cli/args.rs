@@ -249,6 +249,9 @@ pub(super) struct PipelineArgs {
     /// stay in COSINE's pseudo-label pool.
     #[arg(long)]
     pub drop_tied: bool,
+    /// Tagging: leave words no LF voted on out of stage 1's loss; they stay in COSINE's pool.
+    #[arg(long)]
+    pub drop_uncovered: bool,
     /// End model: `auto`, `ngram`, `minilm` (the encoder installed by set-up), `tiny-bert` (a random
     /// 2-layer BERT for smoke tests) or a Hugging Face folder.
     #[arg(long)]
@@ -317,6 +320,9 @@ pub(super) struct PipelineArgs {
     /// COSINE contrastive margin γ.
     #[arg(long, value_parser = super::positive_f64)]
     pub gamma: Option<f64>,
+    /// COSINE on token data: the tokens of a batch its contrastive term pairs (a seeded draw).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(2..))]
+    pub con_tokens: Option<u64>,
     /// COSINE semantics: paper, official (the authors' code) or wrench (WRENCH's end model).
     #[arg(long)]
     pub variant: Option<Variant>,
@@ -416,6 +422,9 @@ impl PipelineArgs {
         if let Some(n) = self.pool_per_round {
             c.cosine.pool_per_round = Some(n as usize);
         }
+        if let Some(n) = self.con_tokens {
+            c.cosine.con_tokens = n as usize;
+        }
         if let Some(m) = self.metric {
             // One metric for early stopping and for choosing the label model.
             c.train.metric = m;
@@ -423,6 +432,7 @@ impl PipelineArgs {
         }
         c.soft |= self.soft;
         c.drop_tied |= self.drop_tied;
+        c.drop_uncovered |= self.drop_uncovered;
         if let Some(m) = method {
             c.method = m;
         }
@@ -463,6 +473,7 @@ pub(super) fn defaults() -> Vec<(&'static str, String)> {
         ("lambda", c.cosine.lambda.to_string()),
         ("mu", c.cosine.mu.to_string()),
         ("gamma", c.cosine.gamma.to_string()),
+        ("con_tokens", c.cosine.con_tokens.to_string()),
         ("variant", c.cosine.variant.to_string()),
         ("lambda_scale", c.cosine.lambda_scale.to_string()),
         ("student", c.cosine.student.to_string()),

@@ -236,43 +236,16 @@ pub(super) fn train_tagger(
     let end_model = resolved.end_model.as_ref().expect("a training method resolves an end model");
     let dir = data::OutputDir::prepare(&cfg.out, "train", if resume { &["*"] } else { &[] })?;
     let bars = Bars::new(quiet);
-    let bars = super::progress::KillAt::new(&bars, &["training"], kill_after_steps);
+    let bars = super::progress::KillAt::new(&bars, &["training", "COSINE stage 2"], kill_after_steps);
     let ckpt = crate::train::checkpoint_path(&cfg.out);
-    let fitted = pipeline::fit_token_end_model(
-        cfg,
-        end_model,
-        &resolved.seeds,
-        registry,
-        Some((&ckpt, resume)),
-        &bars,
-    )?;
+    let sup = pipeline::token_supervision(cfg, registry, &bars)?;
+    let fitted =
+        pipeline::fit_token_end_model(cfg, end_model, &resolved.seeds, sup, Some((&ckpt, resume)), &bars)?;
     pipeline::write_tagger(&fitted, &cfg.out)?;
     data::write_json(&cfg.out.join("train.json"), &serde_json::json!({ "config": cfg, "run": &fitted.run }))?;
     dir.finish()?;
     if !quiet {
-        let r = &fitted.run;
-        let s1 = &r.stage1;
-        println!(
-            "tagger on {} ({}{}): {} sentences, {} words; {} steps in {:.1}s ({:.1} sentences/s){}; {}",
-            r.train_split,
-            r.targets,
-            r.label_model.as_deref().map_or(String::new(), |m| format!(" of `{m}`")),
-            r.train_sentences,
-            r.train_words,
-            s1.steps,
-            s1.seconds,
-            s1.examples_per_second,
-            if s1.stopped_early { ", stopped early" } else { "" },
-            match (s1.best_score, s1.best_step) {
-                (Some(s), Some(step)) => format!("best valid span F1 {s:.3} at step {step}"),
-                _ => "no valid split with gold tags: the final weights".into(),
-            }
-        );
-        for (split, e) in &r.splits {
-            if let Some(e) = e {
-                println!("  {split}: {}", e.summary());
-            }
-        }
+        print!("{}", tagger_summary(&fitted.run));
         println!("wrote {}", cfg.out.display());
     }
     Ok(ExitCode::SUCCESS)
@@ -318,4 +291,69 @@ pub(super) fn predict_tags(
     }
     dir.finish()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a tagger's training did, a line each: the training, COSINE's stage 2, scores per split.
+fn tagger_summary(r: &pipeline::TokenEndModelRun) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let s1 = &r.stage1;
+    let _ = writeln!(
+        out,
+        "tagger on {} ({}{}): {} sentences, {} words; {} steps in {:.1}s ({:.1} sentences/s){}; {}",
+        r.train_split,
+        r.targets,
+        r.label_model.as_deref().map_or(String::new(), |m| format!(" of `{m}`")),
+        r.train_sentences,
+        r.train_words,
+        s1.steps,
+        s1.seconds,
+        s1.examples_per_second,
+        if s1.stopped_early { ", stopped early" } else { "" },
+        match (s1.best_score, s1.best_step) {
+            (Some(s), Some(step)) => format!("best valid span F1 {s:.3} at step {step}"),
+            _ => "no valid split with gold tags: the final weights".into(),
+        }
+    );
+    if let Some(c) = &r.cosine {
+        let _ = writeln!(
+            out,
+            "COSINE stage 2: {} rounds, {} steps over a pool of {} sentences in {:.1}s; {}",
+            c.rounds.len(),
+            c.steps,
+            c.pool_rows,
+            c.seconds,
+            match (c.best_in_stage2, c.best_round, c.best_score) {
+                (true, Some(round), Some(s)) =>
+                    format!("kept round {round}'s weights (valid span F1 {s:.3})"),
+                _ => "stage 1's weights kept (stage 2 did not beat them on valid)".into(),
+            }
+        );
+        for (split, e) in &r.stage1_splits {
+            if let Some(e) = e {
+                let _ = writeln!(out, "  stage 1 {split}: {}", e.summary());
+            }
+        }
+    }
+    for (split, e) in &r.splits {
+        if let Some(e) = e {
+            let _ = writeln!(out, "  {split}: {}", e.summary());
+        }
+    }
+    out
+}
+
+/// What `weaksup run` on token data prints: LF coverage per split, the label model, the tagger.
+pub(super) fn run_summary(o: &pipeline::TokenRunOutputs) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for (sp, a) in o.corpus.splits.iter().zip(&o.analyses) {
+        let _ = writeln!(out, "== LFs on {} ==\n{}", sp.split, a.to_table(&o.corpus.tags));
+    }
+    let (train, _) = pipeline::token_roles(&o.corpus);
+    out.push_str(&o.label_model.summary(&o.corpus.splits[train].split));
+    if let Some(t) = &o.tagger {
+        out.push_str(&tagger_summary(t));
+    }
+    out
 }

@@ -81,6 +81,19 @@ pub(super) fn cmd_run(a: RunArgs, registry: &Registry, quiet: bool) -> Result<Ex
     let bars = Bars::new(quiet);
     let bars = KillAt::new(&bars, &["training", "COSINE stage 2"], a.pipeline.kill_after_steps);
     let t = Instant::now();
+    if super::is_tagging(&resolved.config.data)? {
+        let outputs = run::token::run_tokens(&resolved, registry, a.pipeline.resume, &bars)?;
+        if !quiet {
+            print!("{}", super::token::run_summary(&outputs));
+            println!(
+                "wrote {} in {:.1}s (report: {})",
+                outputs.out.display(),
+                t.elapsed().as_secs_f64(),
+                outputs.out.join("report.md").display()
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let outputs = run::run(&resolved, registry, a.pipeline.resume, &bars)?;
     if !quiet {
         let c = &resolved.config;
@@ -145,6 +158,11 @@ fn fit(p: PipelineArgs, method: Method, registry: &Registry, quiet: bool) -> Res
     }
     if super::is_tagging(&cfg.data)? {
         return super::token::train_tagger(&resolved, registry, p.resume, p.kill_after_steps, quiet);
+    }
+    if cfg.drop_uncovered {
+        bail!(
+            "--drop-uncovered is for token data: on classification data stage 1 trains on covered rows only already"
+        );
     }
     let seeds = &resolved.seeds;
     let weak_targets = cfg.targets == Targets::LabelModel;

@@ -97,6 +97,10 @@ pub struct RunConfig {
     /// model's tie-break). Default false (the paper trains on every covered row); WRENCH's
     /// `Cosine.fit` drops them (`cut_tied=True`). They stay in stage 2's pseudo-label pool.
     pub drop_tied: bool,
+    /// Tagging: leave the words no LF voted on out of stage 1's loss (their tag is only the label
+    /// model's guess, mostly `O`); they stay in COSINE's pseudo-label pool, as uncovered rows do
+    /// for classification (the paper trains stage 1 on the covered data only). Default false.
+    pub drop_uncovered: bool,
     pub end_model: EndModelConfig,
     /// Stage 1 / supervised training ([`TrainConfig`]'s defaults: at most 300 steps, validation
     /// every 25 steps, patience 4).
@@ -117,6 +121,7 @@ impl Default for RunConfig {
             targets: Targets::LabelModel,
             soft: false,
             drop_tied: false,
+            drop_uncovered: false,
             end_model: EndModelConfig::default(),
             train: TrainConfig::default(),
             cosine: CosineConfig::default(),
@@ -146,9 +151,10 @@ impl RunConfig {
         config.label_model.validate()?;
         config.lfs.apply.validate()?;
         config.data.demo.validate().map_err(|e| Error::Config(format!("data.demo: {e}")))?;
-        if (config.soft || config.drop_tied) && config.targets != Targets::LabelModel {
+        if (config.soft || config.drop_tied || config.drop_uncovered) && config.targets != Targets::LabelModel
+        {
             return Err(Error::Config(format!(
-                "`soft` and `drop_tied` (--soft, --drop-tied) shape the label model's labels; targets `{}` (--targets) has none",
+                "`soft`, `drop_tied` and `drop_uncovered` (--soft, --drop-tied, --drop-uncovered) shape the label model's labels; targets `{}` (--targets) has none",
                 config.targets
             )));
         }
@@ -306,6 +312,11 @@ pub fn run(
     let (cfg, seeds) = (&resolved.config, &resolved.seeds);
     let lfs = pipeline::lf_set(&cfg.lfs, &cfg.data, registry)?;
     let splits = pipeline::load_data(&cfg.data, seeds, lfs.as_ref().map(|s| s.classes()))?;
+    if cfg.drop_uncovered {
+        return Err(Error::Config(
+            "drop_uncovered (--drop-uncovered) is for token data: on classification data stage 1 trains on covered rows only already".into(),
+        ));
+    }
     let out = data::OutputDir::prepare(&cfg.out, "run", if resume { &["*"] } else { &[] })?;
     data::write_atomic(&cfg.out.join("config.toml"), cfg.to_toml().as_bytes())?;
     let compiled = lfs.map(|s| s.compile()).transpose()?;

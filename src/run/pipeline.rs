@@ -138,7 +138,7 @@ pub fn lf_set(lfs: &LfConfig, data: &DataConfig, registry: &Registry) -> Result<
 pub fn load_data(data: &DataConfig, seeds: &Seeds, lf_classes: Option<&[String]>) -> Result<Splits> {
     if super::token::resolve_task(data)? == crate::token::Task::Tagging {
         return Err(Error::Config(format!(
-            "{} holds token-level data (sequence labeling): `lf apply|analyze|bench`, `label-model fit|compare` and `train` (stage 1) take it; this command does not yet (--task classification forces text classification)",
+            "{} holds token-level data (sequence labeling): `lf apply|analyze|bench`, `label-model fit|compare`, `train`, `cosine`, `run` and `predict` take it; this command does not yet (--task classification forces text classification)",
             data.path.as_deref().map_or_else(|| "the split files".to_string(), |p| p.display().to_string())
         )));
     }

@@ -386,11 +386,20 @@ pub struct TokenEndModelRun {
     /// The token label model used for the targets, when any.
     pub label_model: Option<String>,
     pub train_split: String,
-    /// Training sentences (those with at least one word within the maximum length) and words.
+    /// Training sentences (those with at least one word within the maximum length; with
+    /// `drop_uncovered`, a covered one) and the words stage 1's loss weighs.
     pub train_sentences: usize,
     pub train_words: usize,
+    /// `weak` (stage 1 only) or `cosine`.
+    pub method: String,
     pub stage1: crate::train::TrainReport,
-    /// Per split: span and token scores (None without gold tags).
+    /// COSINE: the stage-1 model's scores per split, before self-training changed it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stage1_splits: Vec<(String, Option<TagEvaluation>)>,
+    /// COSINE: what stage 2 did (rounds over the pool's tokens).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cosine: Option<crate::selftrain::SelfTrainReport>,
+    /// Per split: span and token scores (None without gold tags) of the kept weights.
     pub splits: Vec<(String, Option<TagEvaluation>)>,
     pub seconds: f64,
 }
@@ -403,41 +412,165 @@ pub struct FittedTagger {
     pub predictions: Vec<Vec<Label>>,
 }
 
-/// Trains a token-classification end model (stage 1: `method = weak`) on the token corpus of
-/// `cfg.data`: targets from the token label model over its LFs' votes (`targets = label_model`,
-/// soft with `soft = true`), or the gold tags (`targets = gold`); early stopping on valid span F1;
-/// then predicts every split.
+/// A token corpus and what a tagger's targets come from: its votes and the fitted token label
+/// model (`targets = label_model`), or neither (`targets = gold`).
+pub struct TokenSupervision {
+    pub corpus: TokenCorpus,
+    pub weak: Option<(Votes, TokenSelected)>,
+}
+
+/// Loads `cfg.data` and, for `targets = label_model`, its votes and the fitted token label model.
+pub fn token_supervision(
+    cfg: &super::RunConfig,
+    registry: &Registry,
+    progress: &dyn Progress,
+) -> Result<TokenSupervision> {
+    match &cfg.targets {
+        super::Targets::LabelModel => {
+            let (corpus, votes) = load_tokens_with_votes(&cfg.data, &cfg.lfs, registry, progress)?;
+            let sel = fit_token_label_model(&cfg.label_model, &corpus, &votes)?;
+            Ok(TokenSupervision { corpus, weak: Some((votes, sel)) })
+        }
+        super::Targets::Gold => Ok(TokenSupervision { corpus: load_tokens(&cfg.data)?, weak: None }),
+        other => Err(Error::Config(format!("targets `{other}` on token data: use label_model or gold"))),
+    }
+}
+
+/// What `weaksup run` on token data did: per split its LF analysis, the label model's report, and
+/// the tagger's run (none with `method = none`).
+pub struct TokenRunOutputs {
+    pub out: PathBuf,
+    pub corpus: TokenCorpus,
+    pub analyses: Vec<crate::token::lf::TokenLfAnalysis>,
+    pub label_model: TokenLabelModelReport,
+    pub tagger: Option<TokenEndModelRun>,
+}
+
+/// The whole sequence-labeling pipeline in one output folder, as `weaksup run` does for
+/// classification: `config.toml`; per split `<split>.votes.parquet` and
+/// `<split>.lf_summary.{txt,csv,json}`; the label model's files ([`write_token_label_model`]);
+/// with a training method, the tagger's ([`write_tagger`]); and `report.md`. With `resume`, a
+/// killed run's tagger checkpoint is continued.
+pub fn run_tokens(
+    resolved: &super::ResolvedRun,
+    registry: &Registry,
+    resume: bool,
+    progress: &dyn Progress,
+) -> Result<TokenRunOutputs> {
+    let (cfg, seeds) = (&resolved.config, &resolved.seeds);
+    let (corpus, votes) = load_tokens_with_votes(&cfg.data, &cfg.lfs, registry, progress)?;
+    let out = data::OutputDir::prepare(&cfg.out, "run", if resume { &["*"] } else { &[] })?;
+    data::write_atomic(&cfg.out.join("config.toml"), cfg.to_toml().as_bytes())?;
+    let names = corpus.tags.tag_names();
+    let mut analyses = Vec::with_capacity(corpus.splits.len());
+    for (sp, v) in corpus.splits.iter().zip(&votes.splits) {
+        v.matrix.write_parquet(&cfg.out.join(format!("{}.votes.parquet", sp.split)), &names)?;
+        let a = crate::token::lf::analyze_tokens(
+            &v.matrix,
+            &sp.offsets,
+            &corpus.tags,
+            sp.gold.as_deref(),
+            v.kinds.as_deref(),
+            v.faults.as_deref(),
+        );
+        write_token_analysis(&a, &corpus.tags, &cfg.out.join(&sp.split))?;
+        analyses.push(a);
+    }
+    let sel = fit_token_label_model(&cfg.label_model, &corpus, &votes)?;
+    let label_model = write_token_label_model(&sel, &corpus, &votes, &cfg.out)?;
+    let (corpus, tagger) = match &resolved.end_model {
+        None => (corpus, None),
+        Some(end_model) => {
+            let weak = (cfg.targets == super::Targets::LabelModel).then_some((votes, sel));
+            let sup = TokenSupervision { corpus, weak };
+            let ckpt = crate::train::checkpoint_path(&cfg.out);
+            let fitted = fit_token_end_model(cfg, end_model, seeds, sup, Some((&ckpt, resume)), progress)?;
+            write_tagger(&fitted, &cfg.out)?;
+            (fitted.corpus, Some(fitted.run))
+        }
+    };
+    let outputs = TokenRunOutputs { out: cfg.out.clone(), corpus, analyses, label_model, tagger };
+    data::write_atomic(&cfg.out.join("report.md"), token_run_markdown(&outputs).as_bytes())?;
+    out.finish()?;
+    Ok(outputs)
+}
+
+/// `report.md` of a token run: the LF analysis per split, the label model's and the tagger's
+/// scores.
+pub fn token_run_markdown(o: &TokenRunOutputs) -> String {
+    use std::fmt::Write as _;
+    let mut md = String::from("# weaksup run (sequence labeling)\n\n");
+    let _ = writeln!(md, "Tags ({}): {}\n", o.corpus.tags.scheme, o.corpus.tags.tag_names().join(", "));
+    for (sp, a) in o.corpus.splits.iter().zip(&o.analyses) {
+        let _ = writeln!(
+            md,
+            "## LFs on {} ({} sentences, {} tokens)\n\n```\n{}\n```\n",
+            sp.split,
+            sp.n_sentences(),
+            sp.n_tokens(),
+            a.to_table(&o.corpus.tags).trim_end()
+        );
+    }
+    let (train, _) = token_roles(&o.corpus);
+    let _ =
+        writeln!(md, "## Label model\n\n```\n{}```\n", o.label_model.summary(&o.corpus.splits[train].split));
+    if let Some(t) = &o.tagger {
+        let _ = writeln!(md, "## Tagger ({}, targets {})\n", t.method, t.targets);
+        let mut rows = Vec::new();
+        for (split, e) in &t.stage1_splits {
+            if let Some(e) = e {
+                rows.push(format!("| stage 1 | {split} | {} |", e.summary()));
+            }
+        }
+        for (split, e) in &t.splits {
+            if let Some(e) = e {
+                rows.push(format!("| {} | {split} | {} |", t.method, e.summary()));
+            }
+        }
+        let _ = writeln!(md, "| model | split | scores |\n|---|---|---|\n{}\n", rows.join("\n"));
+    }
+    md
+}
+
+/// Trains a token-classification end model on the token corpus of `cfg.data`: stage 1
+/// (`method = weak`) on targets from the token label model over its LFs' votes
+/// (`targets = label_model`, soft with `soft = true`) or the gold tags (`targets = gold`), early
+/// stopped on valid span F1; with `method = cosine`, then COSINE's stage 2 over the training
+/// sentences' tokens (and the `unlabeled` split's with `cosine.unlabeled`), the best weights of
+/// either stage kept; then predicts every split.
 /// With `checkpoint` (`(folder, resume)`), training checkpoints there and `resume` continues a
 /// checkpoint of the same run (its [`tagger_fingerprint`]; another run's is refused).
 pub fn fit_token_end_model(
     cfg: &super::RunConfig,
     end_model: &crate::model::ResolvedEndModel,
     seeds: &weaksup_core::seeds::Seeds,
-    registry: &Registry,
+    sup: TokenSupervision,
     checkpoint: Option<(&Path, bool)>,
     progress: &dyn Progress,
 ) -> Result<FittedTagger> {
+    use super::Method;
     use crate::model::Head;
     use crate::train::{self, EvalSet, SpanEval, TrainConfig, TrainSet, Units};
-    if cfg.method != super::Method::Weak {
+    if !matches!(cfg.method, Method::Weak | Method::Cosine) {
         return Err(Error::Config(format!(
-            "method `{}` on token data: only `weak` (stage 1) trains a tagger for now; COSINE's token-level terms are not there yet",
+            "method `{}` on token data: a tagger trains with `weak` (stage 1) or `cosine`",
             cfg.method
         )));
     }
+    let cosine = (cfg.method == Method::Cosine).then_some(&cfg.cosine);
+    if let Some(c) = cosine {
+        c.validate()?;
+    }
     let started = std::time::Instant::now();
-    let (corpus, lm_proba, lm_name) = match &cfg.targets {
-        super::Targets::LabelModel => {
-            let (corpus, votes) = load_tokens_with_votes(&cfg.data, &cfg.lfs, registry, progress)?;
-            let sel = fit_token_label_model(&cfg.label_model, &corpus, &votes)?;
+    // The label model's distributions on the training split's words, and which words an LF voted on.
+    let TokenSupervision { corpus, weak } = sup;
+    let (lm_proba, lm_name, covered) = match &weak {
+        Some((votes, sel)) => {
             let (train, _) = token_roles(&corpus);
             let proba = sel.model.predict_proba(votes.of(train), &corpus.splits[train].offsets)?;
-            (corpus, Some(proba), Some(sel.model.name().to_string()))
+            (Some(proba), Some(sel.model.name().to_string()), Some(votes.of(train).covered()))
         }
-        super::Targets::Gold => (load_tokens(&cfg.data)?, None, None),
-        other => {
-            return Err(Error::Config(format!("targets `{other}` on token data: use label_model or gold")));
-        }
+        None => (None, None, None),
     };
     let (train, dev) = token_roles(&corpus);
     let tags = &corpus.tags;
@@ -454,7 +587,13 @@ pub fn fit_token_end_model(
     // Targets: a distribution per scored word of the training sentences that have one.
     let sp = &corpus.splits[train];
     let enc = &encoded[train];
-    let rows: Vec<usize> = (0..enc.len()).filter(|&i| enc.units(i) > 0).collect();
+    // With `drop_uncovered`, stage 1 weighs the words no LF voted on 0 and skips sentences
+    // without a covered word.
+    let keep = covered.as_ref().filter(|_| cfg.drop_uncovered);
+    let rows: Vec<usize> = (0..enc.len())
+        .filter(|&i| enc.units(i) > 0)
+        .filter(|&i| keep.is_none_or(|k| enc.scored_words(i).any(|w| k[sp.offsets[i] + w])))
+        .collect();
     let units = Units::of(enc, rows.iter().copied());
     // Hard targets: the label model's most probable tag (as `TokenFitted::predict`), or gold.
     let hard: Option<Vec<Label>> = match &lm_proba {
@@ -475,7 +614,12 @@ pub fn fit_token_end_model(
             }
         }
     }
-    let set = TrainSet { encoded: enc, rows: rows.clone(), targets, weights: None };
+    let weights: Option<Vec<f32>> = keep.map(|k| {
+        rows.iter()
+            .flat_map(|&i| enc.scored_words(i).map(move |w| f32::from(u8::from(k[sp.offsets[i] + w]))))
+            .collect()
+    });
+    let set = TrainSet { encoded: enc, rows: rows.clone(), targets, weights };
     let dev_gold: Option<Vec<u32>> = dev.map(|k| {
         let (d, g) = (&encoded[k], corpus.splits[k].gold.as_deref().unwrap_or_default());
         (0..d.len())
@@ -497,30 +641,115 @@ pub fn fit_token_end_model(
     }
     let train_cfg = TrainConfig { seed: seeds.trainer(), ..cfg.train.clone() };
     if let Some((dir, resume)) = checkpoint {
-        tagger_fingerprint(&corpus, &set, &end_model.config, &train_cfg).check_or_record(dir, resume)?;
+        tagger_fingerprint(&corpus, &set, &end_model.config, &train_cfg, cosine)
+            .check_or_record(dir, resume)?;
     }
-    // The fingerprint sits beside the trainer's own checkpoint folder, which it rewrites.
-    let stage1 = checkpoint.map(|(dir, _)| dir.join("stage1"));
-    let report = train::train(&mut model, &set, valid.as_ref(), &train_cfg, stage1.as_deref(), progress)?;
-    let mut predictions = Vec::with_capacity(corpus.splits.len());
-    let mut splits = Vec::with_capacity(corpus.splits.len());
-    for (k, sp) in corpus.splits.iter().enumerate() {
-        let units = train::predict(&model, &encoded[k], train_cfg.batch_size.max(64), train_cfg.padding)?;
-        let pred = train::word_tags(&encoded[k], &units, sp.n_tokens());
-        splits.push((sp.split.clone(), sp.gold.as_ref().map(|g| evaluate_tags(g, &pred, &sp.offsets, tags))));
-        predictions.push(pred);
-    }
+    // Every split's predicted tag per word, and its scores where it has gold.
+    type Scored = (Vec<Vec<Label>>, Vec<(String, Option<TagEvaluation>)>);
+    let predict_all = |model: &crate::model::EndModel| -> Result<Scored> {
+        let mut predictions = Vec::with_capacity(corpus.splits.len());
+        let mut splits = Vec::with_capacity(corpus.splits.len());
+        for (k, sp) in corpus.splits.iter().enumerate() {
+            let units = train::predict(model, &encoded[k], train_cfg.batch_size.max(64), train_cfg.padding)?;
+            let pred = train::word_tags(&encoded[k], &units, sp.n_tokens());
+            splits.push((
+                sp.split.clone(),
+                sp.gold.as_ref().map(|g| evaluate_tags(g, &pred, &sp.offsets, tags)),
+            ));
+            predictions.push(pred);
+        }
+        Ok((predictions, splits))
+    };
+    // The fingerprint sits beside the trainers' own checkpoint folders, which they rewrite.
+    let (report, stage1_splits, stage2) = match cosine {
+        None => {
+            let stage1 = checkpoint.map(|(dir, _)| dir.join("stage1"));
+            let report =
+                train::train(&mut model, &set, valid.as_ref(), &train_cfg, stage1.as_deref(), progress)?;
+            (report, Vec::new(), None)
+        }
+        Some(cos) => {
+            let pool = token_pool(&corpus, &encoded, train, cos.unlabeled);
+            let set = TrainSet { encoded: &pool.encoded, ..set.clone() };
+            let data = crate::selftrain::CosineData {
+                stage1: &set,
+                pool: &pool.rows,
+                gold: Some(&pool.gold),
+                valid: valid.as_ref(),
+            };
+            let run = crate::selftrain::CosineRun {
+                train: &train_cfg,
+                cosine: cos,
+                checkpoint_dir: checkpoint.map(|(dir, _)| dir),
+                progress,
+            };
+            let mut stage1_splits = Vec::new();
+            let mut score_stage1 = |m: &crate::model::EndModel| -> Result<()> {
+                stage1_splits = predict_all(m)?.1;
+                Ok(())
+            };
+            let r = crate::selftrain::cosine(&mut model, data, run, &mut score_stage1)?;
+            (r.stage1, stage1_splits, Some(r.stage2))
+        }
+    };
+    let (predictions, splits) = predict_all(&model)?;
     let run = TokenEndModelRun {
         targets: cfg.targets.to_string(),
         label_model: lm_name,
         train_split: corpus.splits[train].split.clone(),
         train_sentences: rows.len(),
-        train_words: set.targets.len() / c,
+        train_words: set
+            .weights
+            .as_ref()
+            .map_or(set.targets.len() / c, |w| w.iter().filter(|&&x| x > 0.0).count()),
+        method: cfg.method.to_string(),
         stage1: report,
+        stage1_splits,
+        cosine: stage2,
         splits,
         seconds: started.elapsed().as_secs_f64(),
     };
     Ok(FittedTagger { model, run, corpus, predictions })
+}
+
+/// COSINE's pseudo-label pool on token data: the training split's sentences with a scored word,
+/// then (with `unlabeled`) the `unlabeled` split's, over one encoded set, and the gold tag of
+/// every unit of that set where the split has gold.
+struct TokenPool {
+    encoded: crate::train::Encoded,
+    rows: Vec<usize>,
+    gold: Vec<Option<u32>>,
+}
+
+fn token_pool(
+    corpus: &TokenCorpus,
+    encoded: &[crate::train::Encoded],
+    train: usize,
+    unlabeled: bool,
+) -> TokenPool {
+    let extra = corpus.splits.iter().position(|s| s.split == data::UNLABELED).filter(|&k| k != train);
+    if unlabeled && extra.is_none() {
+        tracing::warn!(
+            "cosine.unlabeled is set but the data has no `unlabeled` split: the pool is the training split"
+        );
+    }
+    let parts: Vec<usize> = std::iter::once(train).chain(extra.filter(|_| unlabeled)).collect();
+    let mut enc = encoded[train].clone();
+    for &k in &parts[1..] {
+        enc = enc.concat(&encoded[k]);
+    }
+    let (mut rows, mut gold, mut base) = (Vec::new(), Vec::new(), 0);
+    for &k in &parts {
+        let (e, sp) = (&encoded[k], &corpus.splits[k]);
+        for i in 0..e.len() {
+            if e.units(i) > 0 {
+                rows.push(base + i);
+            }
+            gold.extend(e.scored_words(i).map(|w| sp.gold.as_ref().map(|g| g[sp.offsets[i] + w] as u32)));
+        }
+        base += e.len();
+    }
+    TokenPool { encoded: enc, rows, gold }
 }
 
 /// Writes a tagger's outputs: `model/` (Hugging Face files + `weaksup.json`),
@@ -544,6 +773,7 @@ pub fn tagger_fingerprint(
     set: &crate::train::TrainSet,
     model: &crate::model::EndModelConfig,
     train: &crate::train::TrainConfig,
+    cosine: Option<&crate::selftrain::CosineConfig>,
 ) -> crate::train::checkpoint::Fingerprint {
     use crate::data::{FNV_OFFSET, fnv1a64};
     let mut f: Vec<(String, String)> = vec![("task".into(), "tagging".into())];
@@ -570,7 +800,7 @@ pub fn tagger_fingerprint(
     for r in &set.rows {
         h = fnv1a64(&(*r as u64).to_le_bytes(), h);
     }
-    for t in &set.targets {
+    for t in set.targets.iter().chain(set.weights.iter().flatten()) {
         h = fnv1a64(&t.to_bits().to_le_bytes(), h);
     }
     f.push(("targets.rows".into(), set.rows.len().to_string()));
@@ -581,5 +811,9 @@ pub fn tagger_fingerprint(
     f.push(("seed".into(), train.seed.to_string()));
     let train = crate::train::TrainConfig { checkpoint_every: 0, ..train.clone() };
     f.push(("train".into(), serde_json::to_string(&train).unwrap_or_default()));
+    f.push(("method".into(), if cosine.is_some() { "cosine" } else { "weak" }.into()));
+    if let Some(c) = cosine {
+        f.push(("cosine".into(), serde_json::to_string(c).unwrap_or_default()));
+    }
     crate::train::checkpoint::Fingerprint(f)
 }

@@ -86,6 +86,12 @@ pub fn stage2_pool(trainer: u64, round: usize) -> u64 {
     trainer.wrapping_mul(104_729).wrapping_add(round as u64)
 }
 
+/// The tokens COSINE's contrastive term pairs at stage-2 step `step` (tagging, when a batch has
+/// more selected tokens than `cosine.con_tokens`).
+pub fn stage2_pairs(trainer: u64, step: usize) -> u64 {
+    mix64(trainer.wrapping_mul(15_485_863).wrapping_add(step as u64))
+}
+
 /// The seed of part `(file, chunk)`'s random draws in a batch run: independent of which machine,
 /// shard or run writes the part. splitmix64 over the part's coordinates.
 pub fn part(seed: u64, (file, chunk): (usize, u64)) -> u64 {

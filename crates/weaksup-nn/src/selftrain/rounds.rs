@@ -10,13 +10,13 @@ use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
 use super::rule::{Losses, RoundTargets, SelectContext};
-use super::{CosineConfig, Student, Teacher};
+use super::{CosineConfig, Student, Teacher, Variant};
 use crate::error::{Context, Error, Result};
-use crate::model::manual_seed;
+use crate::model::{Output, manual_seed};
 use crate::progress::Progress;
 use crate::train::checkpoint::{read_dir, write_dir};
 use crate::train::{
-    self, AdamW, Encoded, EndModel, EvalSet, TrainConfig, TrainReport, TrainSet, epoch_batches,
+    self, AdamW, Encoded, EndModel, EvalSet, TrainConfig, TrainReport, TrainSet, Units, epoch_batches,
 };
 use weaksup_core::seeds;
 
@@ -27,25 +27,29 @@ pub struct RoundRecord {
     /// Stage-2 steps done at the end of the round.
     pub step: usize,
     /// Pool rows the round's teacher labelled (the whole pool, or the round's draw of
-    /// `pool_per_round` rows); the fractions and counts below are of these rows.
+    /// `pool_per_round` rows).
     #[serde(default)]
     pub pool_rows: usize,
-    /// Fraction of the round's pool whose loss the round uses (ω > ξ; for `wrench`, the kept
-    /// prefix).
+    /// Units of those rows: the rows themselves, or for tagging their scored words. The
+    /// fractions and counts below are of these units.
+    #[serde(default)]
+    pub pool_units: usize,
+    /// Fraction of the round's pool units whose loss the round uses (ω > ξ; for `wrench`, the
+    /// kept prefix).
     pub selected_fraction: f64,
-    /// Accuracy of the pseudo-labels' argmax on selected rows with gold (diagnostic only).
+    /// Accuracy of the pseudo-labels' argmax on selected units with gold (diagnostic only).
     pub pseudo_accuracy: Option<f64>,
-    /// Accuracy of the teacher's argmax on every pool row with gold (diagnostic only).
+    /// Accuracy of the teacher's argmax on every pool unit with gold (diagnostic only).
     #[serde(default)]
     pub teacher_accuracy: Option<f64>,
-    /// Selected rows per class of their pseudo-label (compare with the pool's gold classes in
+    /// Selected units per class of their pseudo-label (compare with the pool's gold classes in
     /// [`SelfTrainReport::pool_gold_classes`]).
     #[serde(default)]
     pub selected_classes: Vec<usize>,
     /// ω over the whole pool, in ten bins [0, 0.1), …, [0.9, 1].
     #[serde(default)]
     pub omega_histogram: Vec<usize>,
-    /// Fraction of pool rows whose teacher label (argmax) differs from the previous round's
+    /// Fraction of pool units whose teacher label (argmax) differs from the previous round's
     /// teacher: 1 − agreement of the previous round's teacher and student (none in round 0).
     #[serde(default)]
     pub flipped: Option<f64>,
@@ -84,7 +88,7 @@ pub struct SelfTrainReport {
     pub rounds: Vec<RoundRecord>,
     /// Rows pseudo-labelled each round (the training split, plus `unlabeled` when pooled).
     pub pool_rows: usize,
-    /// Pool rows with gold per gold class (the prior the selected classes are compared with).
+    /// Pool units with gold per gold class (the prior the selected classes are compared with).
     pub pool_gold_classes: Option<Vec<usize>>,
     pub steps: usize,
     /// Best validation score over both stages, and whether stage 2 produced it.
@@ -148,7 +152,7 @@ pub struct Stage2State {
     best_in_stage2: bool,
     config: CosineConfig,
     seconds: f64,
-    /// The last teacher's label per pool row, −1 where it labelled none (for the flip count
+    /// The last teacher's label per pool unit, −1 where it labelled none (for the flip count
     /// after a resume).
     #[serde(default)]
     last_teacher: Vec<i64>,
@@ -168,7 +172,9 @@ pub struct CosineData<'a> {
     pub stage1: &'a TrainSet<'a>,
     /// Rows of `stage1.encoded` pseudo-labelled in every round of stage 2 (covered and uncovered).
     pub pool: &'a [usize],
-    /// Gold label per row of `stage1.encoded`; only the pseudo-label diagnostic reads it.
+    /// Gold label per unit of `stage1.encoded` (per row, or for tagging per scored word, rows
+    /// one after another as [`Units::of`]`(encoded, 0..len)` lays them out); only the
+    /// diagnostics read it.
     pub gold: Option<&'a [Option<u32>]>,
     /// Validation set for early stopping in stage 1 and the best weights of both stages.
     pub valid: Option<&'a EvalSet<'a>>,
@@ -193,12 +199,7 @@ pub fn cosine(
     run: CosineRun,
     after_stage1: &mut dyn FnMut(&EndModel) -> Result<()>,
 ) -> Result<CosineReport> {
-    run.cosine.validate()?;
-    if data.stage1.encoded.heads.is_some() {
-        return Err(Error::Config(
-            "COSINE on token data (tagging) is not available yet: train stage 1 only (--method weak)".into(),
-        ));
-    }
+    check(data, run.cosine)?;
     let sub = |name: &str| run.checkpoint_dir.map(|d| d.join(name));
     // The weights stage 1 starts from, for students that restart each round.
     let init = (run.cosine.student == Student::Pretrained).then(|| train::snapshot(model));
@@ -222,11 +223,29 @@ pub fn self_train(
     stage1_best: Option<f64>,
     run: CosineRun,
 ) -> Result<SelfTrainReport> {
-    if data.stage1.encoded.heads.is_some() {
-        return Err(Error::Config("COSINE on token data (tagging) is not available yet".into()));
-    }
+    check(data, run.cosine)?;
     let init = (run.cosine.student == Student::Pretrained).then(|| train::snapshot(model));
     stage2(model, data, stage1_best, run, init.as_deref())
+}
+
+/// The config, and what token data (tagging) allows: the `paper` variant (the others'
+/// per-batch rules are defined over sequences), and gold per unit.
+fn check(data: CosineData, cfg: &CosineConfig) -> Result<()> {
+    cfg.validate()?;
+    let enc = data.stage1.encoded;
+    if enc.heads.is_some() && cfg.variant != Variant::Paper {
+        return Err(Error::Config(format!(
+            "cosine.variant (--variant) = {}: on token data (tagging) COSINE follows the paper variant only",
+            cfg.variant
+        )));
+    }
+    let units = Units::of(enc, 0..enc.len()).total();
+    if let Some(g) = data.gold
+        && g.len() != units
+    {
+        return Err(Error::invalid("cosine", format!("{} gold labels for {units} units", g.len())));
+    }
+    Ok(())
 }
 
 /// [`self_train`] with the weights a restarting student starts each round from (`init`; none
@@ -292,6 +311,10 @@ fn stage2(
     // The pool's token ids, gathered once for every round's teacher pass.
     let pool_enc = enc.subset(pool);
     let n_pool = pool.len();
+    // Where each pool row's units lie among the pool's, and each encoded row's gold.
+    let pool_units = Units::of(enc, pool.iter().copied());
+    let all_units = Units::of(enc, 0..enc.len());
+    let tagging = enc.heads.is_some();
     // The valid split's gold class balance, for class-balanced selection.
     let n_classes = model.n_classes() as usize;
     let prior: Option<Vec<f64>> = valid.filter(|v| !v.gold.is_empty()).map(|v| {
@@ -346,6 +369,12 @@ fn stage2(
         let round_enc = drawn.as_ref().map(|d| pool_enc.subset(d));
         let positions: Vec<usize> = drawn.unwrap_or_else(|| (0..n_pool).collect());
         let round_pool: Vec<usize> = positions.iter().map(|&k| pool[k]).collect();
+        // The round's units (pool rows' units, one row after another) and where they lie among
+        // the whole pool's units.
+        let round_units = Units::of(enc, round_pool.iter().copied());
+        let unit_positions: Vec<usize> = positions.iter().flat_map(|&k| pool_units.range(k)).collect();
+        let round_gold: Option<Vec<Option<u32>>> =
+            gold.map(|g| round_pool.iter().flat_map(|&r| g[all_units.range(r)].iter().copied()).collect());
         // Teacher pass: the current student, frozen, over the round's pool.
         let timer = Instant::now();
         let g = train::predict_proba(
@@ -359,13 +388,13 @@ fn stage2(
             cfg,
             SelectContext { batch_size: train_cfg.batch_size, prior: prior.as_deref() },
         )?;
-        let diag = Diagnostics::of(&g, &targets, &selected, &confident, &confidence, gold, &round_pool)?;
+        let diag = Diagnostics::of(&g, &targets, &selected, &confident, &confidence, round_gold.as_deref())?;
         let teacher_seconds = timer.elapsed().as_secs_f64();
         // Labels that changed since the last teacher, over the rows both labelled.
-        let flipped = (state.last_teacher.len() == n_pool)
+        let flipped = (state.last_teacher.len() == pool_units.total())
             .then(|| {
                 let (mut both, mut changed) = (0usize, 0usize);
-                for (&k, &now) in positions.iter().zip(&diag.teacher) {
+                for (&k, &now) in unit_positions.iter().zip(&diag.teacher) {
                     let before = state.last_teacher[k];
                     if before >= 0 {
                         both += 1;
@@ -375,7 +404,7 @@ fn stage2(
                 (both > 0).then(|| changed as f64 / both as f64)
             })
             .flatten();
-        let selected_fraction = confident.len() as f64 / round_pool.len().max(1) as f64;
+        let selected_fraction = confident.len() as f64 / round_units.total().max(1) as f64;
         if selected.len() < 2 {
             tracing::warn!(
                 step = state.step,
@@ -384,11 +413,19 @@ fn stage2(
             );
             break;
         }
-        // Slot of each encoded row among the selected rows.
-        let rows: Vec<usize> = selected.iter().map(|&k| round_pool[k]).collect();
-        let mut slot = vec![usize::MAX; enc.len()];
-        for (s, &r) in rows.iter().enumerate() {
-            slot[r] = s;
+        // Slot of each round unit among the selected units (`usize::MAX`: not selected); the
+        // round trains on the rows with a selected unit, scoring only their selected units.
+        let mut slot = vec![usize::MAX; round_units.total()];
+        for (s, &u) in selected.iter().enumerate() {
+            slot[u] = s;
+        }
+        let mut row_at = vec![usize::MAX; enc.len()];
+        let mut rows = Vec::new();
+        for (k, &r) in round_pool.iter().enumerate() {
+            row_at[r] = k;
+            if round_units.range(k).any(|u| slot[u] != usize::MAX) {
+                rows.push(r);
+            }
         }
         let (mut sum_cls, mut sum_con, mut sum_conf, mut n) = (0.0, 0.0, 0.0, 0usize);
         let round_steps = cfg.t3.min(t2 - state.step);
@@ -425,11 +462,18 @@ fn stage2(
             b += 1;
             manual_seed(seeds::stage2_dropout(train_cfg.seed, state.step));
             let input = enc.collate(idx, train_cfg.padding, device);
-            let bi = Tensor::from_slice(&idx.iter().map(|&i| slot[i] as i64).collect::<Vec<_>>());
+            let (local, picked) = batch_units(idx, &round_units, &row_at, &slot);
+            let bi = Tensor::from_slice(&picked);
             let y = targets.index_select(0, &bi).to_device(device);
-            let out = model.forward(&input, true)?;
+            let out = gather(model.forward(&input, true)?, local.as_deref());
             let w = omega.index_select(0, &bi).to_device(device);
-            let Losses { cls: l_cls, con: r_con, conf: r_conf } = rule.losses(&out, &y, &w, cfg);
+            // Tagging: the contrastive term pairs a seeded draw of the batch's selected tokens.
+            let con_rows = (tagging && picked.len() > cfg.con_tokens).then(|| {
+                let d = draw(picked.len(), cfg.con_tokens, seeds::stage2_pairs(train_cfg.seed, state.step));
+                Tensor::from_slice(&d.iter().map(|&k| k as i64).collect::<Vec<_>>()).to_device(device)
+            });
+            let Losses { cls: l_cls, con: r_con, conf: r_conf } =
+                rule.losses(&out, &y, &w, con_rows.as_ref(), cfg);
             let loss = &l_cls + &r_con * cfg.mu + &r_conf * cfg.lambda;
             let lv = loss.double_value(&[]);
             if !lv.is_finite() {
@@ -470,6 +514,7 @@ fn stage2(
             round,
             step: state.step,
             pool_rows: round_pool.len(),
+            pool_units: round_units.total(),
             selected_fraction,
             pseudo_accuracy: diag.pseudo_accuracy,
             teacher_accuracy: diag.teacher_accuracy,
@@ -503,8 +548,8 @@ fn stage2(
             score.map_or("-".into(), |s| format!("{s:.3}"))
         ));
         state.rounds.push(rec);
-        state.last_teacher = vec![-1; n_pool];
-        for (&k, &label) in positions.iter().zip(&diag.teacher) {
+        state.last_teacher = vec![-1; pool_units.total()];
+        for (&k, &label) in unit_positions.iter().zip(&diag.teacher) {
             state.last_teacher[k] = label;
         }
         state.next_teacher_step = state.step;
@@ -523,7 +568,12 @@ fn stage2(
     if let Some(b) = &best {
         train::restore(model, b)?;
     }
-    let pool_gold_classes = gold.map(|g| train::class_counts(pool.iter().filter_map(|&i| g[i]), n_classes));
+    let pool_gold_classes = gold.map(|g| {
+        train::class_counts(
+            pool.iter().flat_map(|&r| g[all_units.range(r)].iter().filter_map(|&y| y)),
+            n_classes,
+        )
+    });
     Ok(SelfTrainReport {
         pool_rows: n_pool,
         pool_gold_classes,
@@ -537,6 +587,45 @@ fn stage2(
         resumed_at_round,
         seconds: prior_seconds + started.elapsed().as_secs_f64(),
     })
+}
+
+/// The units a batch of rows `idx` trains on: their positions among the batch's output rows
+/// (`None` when that is every output row, in order) and their slots among the round's selected
+/// units. `units` lays out the round's rows, `row_at` maps an encoded row to its position there,
+/// `slot` a round unit to its selected slot (`usize::MAX`: not selected).
+fn batch_units(
+    idx: &[usize],
+    units: &Units,
+    row_at: &[usize],
+    slot: &[usize],
+) -> (Option<Vec<i64>>, Vec<i64>) {
+    let (mut local, mut picked) = (Vec::new(), Vec::new());
+    let mut offset = 0i64;
+    for &i in idx {
+        for (j, u) in units.range(row_at[i]).enumerate() {
+            if slot[u] != usize::MAX {
+                local.push(offset + j as i64);
+                picked.push(slot[u] as i64);
+            }
+        }
+        offset += units.range(row_at[i]).len() as i64;
+    }
+    let every = local.len() as i64 == offset;
+    ((!every).then_some(local), picked)
+}
+
+/// The output rows at `local` (all of them when `None`).
+///
+/// # Shapes
+/// `out.logits`: `[u, C]`, `out.features`: `[u, D]` → `[m, C]`, `[m, D]` with m = `local.len()`.
+fn gather(out: Output, local: Option<&[i64]>) -> Output {
+    match local {
+        Some(l) => {
+            let l = Tensor::from_slice(l).to_device(out.logits.device());
+            Output { logits: out.logits.index_select(0, &l), features: out.features.index_select(0, &l) }
+        }
+        None => out,
+    }
 }
 
 /// `k` of the positions `0..n`, drawn without replacement from `seed`, ascending.
@@ -565,6 +654,8 @@ struct Diagnostics {
 }
 
 impl Diagnostics {
+    /// `gold`: per unit of the round's pool.
+    ///
     /// # Shapes
     /// `g`: `[n_pool, C]` teacher probabilities; `targets`: `[selected.len(), C]`;
     /// `confidence`: `[n_pool]`.
@@ -575,7 +666,6 @@ impl Diagnostics {
         confident: &[usize],
         confidence: &Tensor,
         gold: Option<&[Option<u32>]>,
-        pool: &[usize],
     ) -> Result<Self> {
         let n_classes = g.size()[1] as usize;
         let teacher = Vec::<i64>::try_from(g.argmax(1, false)).ctx(|| "teacher labels".into())?;
@@ -592,7 +682,7 @@ impl Diagnostics {
         let accuracy = |pairs: &mut dyn Iterator<Item = (usize, i64)>| {
             let g = gold?;
             let (n, ok) = pairs
-                .filter_map(|(k, a)| g[pool[k]].map(|y| y as i64 == a))
+                .filter_map(|(k, a)| g[k].map(|y| y as i64 == a))
                 .fold((0usize, 0usize), |(n, ok), x| (n + 1, ok + x as usize));
             (n > 0).then(|| ok as f64 / n as f64)
         };
@@ -612,6 +702,70 @@ impl Diagnostics {
 
 #[cfg(test)]
 mod tests {
+    use tch::Tensor;
+
+    use super::super::rule::SelectContext;
+    use super::super::{CosineConfig, Selection, Variant};
+    use crate::model::Output;
+    use crate::train::{Encoded, Units};
+
+    fn t(rows: &[[f32; 2]]) -> Tensor {
+        Tensor::from_slice(&rows.concat()).view([rows.len() as i64, 2])
+    }
+    fn close(a: &Tensor, want: &[f64]) {
+        let got: Vec<f32> = Vec::try_from(a.flatten(0, -1)).unwrap();
+        assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
+        for (g, w) in got.iter().zip(want) {
+            assert!((*g as f64 - w).abs() < 1e-5, "{got:?} vs {want:?}");
+        }
+    }
+
+    #[test]
+    fn token_rounds_select_score_and_pair_tokens() {
+        // Two sentences: 3 scored words, and 3 words of which truncation cut the middle one
+        // (2 units). Pool units in order: s0 → 0, 1, 2; s1 → 3, 4.
+        let enc = Encoded {
+            heads: Some(vec![vec![1, 2, 3], vec![1, -1, 2]]),
+            ..Encoded::tokens(vec![vec![101, 7, 8, 9, 102], vec![101, 7, 9, 102]], 0, 8)
+        };
+        let units = Units::of(&enc, [0, 1]);
+        assert_eq!((units.total(), units.range(1)), (5, 3..5));
+        // The teacher per token; the paper's rule sharpens with f over all pool tokens:
+        // f = g.sum(0); w = g**2 / f; y = w / w.sum(1); ω = 1 + (y * y.log()).sum(1) / log 2
+        // ω = [0.85527, 0.01387, 0.77918, 0.95693, 0.04933] → tokens 0, 2, 3 pass ξ = 0.6.
+        let g = t(&[[0.9, 0.1], [0.6, 0.4], [0.2, 0.8], [0.95, 0.05], [0.5, 0.5]]);
+        let cfg = CosineConfig { xi: 0.6, selection: Selection::Threshold, ..CosineConfig::default() };
+        let rule = Variant::Paper.rule();
+        let r = rule.select(&g, &cfg, SelectContext { batch_size: 2, prior: None }).unwrap();
+        assert_eq!(r.selected, vec![0, 2, 3]);
+        close(&r.weights, &[0.8552693, 0.7791797, 0.9569322]);
+        let mut slot = vec![usize::MAX; 5];
+        for (s, &u) in r.selected.iter().enumerate() {
+            slot[u] = s;
+        }
+        // A batch of s1 then s0: output rows are units 3, 4, 0, 1, 2; the selected ones sit at
+        // rows 0, 2, 4 and are selected slots 2, 0, 1.
+        let (local, picked) = super::batch_units(&[1, 0], &units, &[0, 1], &slot);
+        assert_eq!(local.as_deref(), Some(&[0i64, 2, 4][..]));
+        assert_eq!(picked, vec![2, 0, 1]);
+        // Every unit selected: no gather.
+        assert_eq!(super::batch_units(&[0], &units, &[0, 1], &[0, 1, 2, usize::MAX, usize::MAX]).0, None);
+        let logits = t(&[[1.0, -1.0], [0.2, 0.1], [2.0, -1.0], [0.5, 0.5], [-1.0, 1.5]]);
+        let features = t(&[[0.0, 0.0], [9.0, 9.0], [5.0, 5.0], [7.0, 7.0], [0.6, 0.8]]);
+        let out = super::gather(Output { logits, features }, local.as_deref());
+        let bi = Tensor::from_slice(&picked);
+        let (y, w) = (r.targets.index_select(0, &bi), r.weights.index_select(0, &bi));
+        // L_cls: the mean over the 3 selected tokens of ω · KL(ỹ ‖ softmax(logits)) = 0.0405459;
+        // R_conf: C · the mean over them of (−log C − mean_c log_softmax) = 1.2833090.
+        // R_con on the drawn rows 0 and 2 (tokens 3 and 2, pseudo-labels 0 and 1, so they
+        // disagree): d = ‖(0, 0) − (0.6, 0.8)‖ / √2 = 0.70711 < γ → (1 − 0.70711)² = 0.0857864.
+        let pair = Tensor::from_slice(&[0i64, 2]);
+        let l = rule.losses(&out, &y, &w, Some(&pair), &cfg);
+        close(&l.cls, &[0.0405459]);
+        close(&l.conf, &[1.2833090]);
+        close(&l.con, &[0.0857864]);
+    }
+
     #[test]
     fn draws_are_seeded_distinct_and_in_pool_order() {
         let a = super::draw(1000, 100, 7);

@@ -57,12 +57,20 @@ pub trait Stage2Rule {
     fn select(&self, teacher: &Tensor, cfg: &CosineConfig, cx: SelectContext) -> Result<RoundTargets>;
 
     /// The loss terms of a batch. Called after the forward pass, so a rule that draws random
-    /// numbers draws them after the model's dropout.
+    /// numbers draws them after the model's dropout. `con_rows`, when given, are the rows the
+    /// contrastive term pairs (a draw of a tagging batch's tokens); else it pairs every row.
     ///
     /// # Shapes
     /// `out.logits`: `[b, C]`, `out.features`: `[b, D]`, `targets`: `[b, C]`, `weights`: `[b]`,
-    /// all on the model's device.
-    fn losses(&self, out: &Output, targets: &Tensor, weights: &Tensor, cfg: &CosineConfig) -> Losses;
+    /// `con_rows`: `[m]` int64, all on the model's device.
+    fn losses(
+        &self,
+        out: &Output,
+        targets: &Tensor,
+        weights: &Tensor,
+        con_rows: Option<&Tensor>,
+        cfg: &CosineConfig,
+    ) -> Losses;
 
     /// One optimiser update after `backward` at stage-2 step `step` (0-based); `schedule` is the
     /// trainer's configuration stretched over T2.
@@ -150,17 +158,29 @@ impl Stage2Rule for Paper {
         })
     }
 
-    fn losses(&self, out: &Output, targets: &Tensor, weights: &Tensor, cfg: &CosineConfig) -> Losses {
+    fn losses(
+        &self,
+        out: &Output,
+        targets: &Tensor,
+        weights: &Tensor,
+        con_rows: Option<&Tensor>,
+        cfg: &CosineConfig,
+    ) -> Losses {
         let conf = confidence_regularizer(&out.logits);
         let conf = match cfg.lambda_scale {
             LambdaScale::One => conf,
             LambdaScale::Classes => conf * out.logits.size()[1] as f64,
         };
-        Losses {
-            cls: classification_loss(&out.logits, targets, weights),
-            con: contrastive_loss(&out.features, targets, cfg.gamma, cfg.distance),
-            conf,
-        }
+        let con = match con_rows {
+            Some(r) => contrastive_loss(
+                &out.features.index_select(0, r),
+                &targets.index_select(0, r),
+                cfg.gamma,
+                cfg.distance,
+            ),
+            None => contrastive_loss(&out.features, targets, cfg.gamma, cfg.distance),
+        };
+        Losses { cls: classification_loss(&out.logits, targets, weights), con, conf }
     }
 
     fn update(&self, opt: &mut AdamW, schedule: &crate::train::TrainConfig, step: usize, _default_lr: f64) {
@@ -197,7 +217,14 @@ impl Stage2Rule for Wrench {
         })
     }
 
-    fn losses(&self, out: &Output, targets: &Tensor, _weights: &Tensor, cfg: &CosineConfig) -> Losses {
+    fn losses(
+        &self,
+        out: &Output,
+        targets: &Tensor,
+        _weights: &Tensor,
+        _con_rows: Option<&Tensor>,
+        cfg: &CosineConfig,
+    ) -> Losses {
         let b = out.logits.size()[0];
         let perm = Tensor::randperm(b, (Kind::Int64, out.logits.device()));
         let (cls, con, conf) = wrench_losses(&out.logits, &out.features, targets, &perm, cfg.gamma);
@@ -229,7 +256,14 @@ impl Stage2Rule for Official {
         })
     }
 
-    fn losses(&self, out: &Output, targets: &Tensor, _weights: &Tensor, cfg: &CosineConfig) -> Losses {
+    fn losses(
+        &self,
+        out: &Output,
+        targets: &Tensor,
+        _weights: &Tensor,
+        _con_rows: Option<&Tensor>,
+        cfg: &CosineConfig,
+    ) -> Losses {
         let b = targets.size()[0];
         let kept = official_confidence(targets, b as usize).gt(cfg.xi).sum(Kind::Int64).int64_value(&[]);
         let perm = Tensor::randperm(kept, (Kind::Int64, out.logits.device()));
