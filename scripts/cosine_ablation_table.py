@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Summarises the runs of scripts/cosine_ablation.sh: per configuration, stage 1 and COSINE
+"""Summarises the runs of scripts/cosine_ablation.sh (or taggers' COSINE runs laid out the same
+way, OUT/CONFIG/sSEED/metrics.json, scored by span F1): per configuration, stage 1 and COSINE
 (best weights of both stages) on valid, mean ± std over seeds, and the paired COSINE − stage 1
 difference with its 95% t-interval. Test scores are printed only with --test, once a
 configuration has been chosen on valid.
@@ -17,6 +18,9 @@ T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228]
 
 def scores(run: Path, split: str):
     m = json.loads((run / "metrics.json").read_text())
+    if "stage1_splits" in m:  # a tagger (token data): span F1
+        f1 = lambda rows: next(e for s, e in rows if s == split)["span"]["micro"]["f1"]
+        return f1(m["stage1_splits"]), f1(m["splits"])
     metric = m["metric"]
     s1 = dict(m["stage1_scores"])[split][metric]
     final = next(s for s in m["splits"] if s["split"] == split)["scores"][metric]

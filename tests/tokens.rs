@@ -320,23 +320,10 @@ fn train_fits_a_tagger_on_weak_or_gold_tags() {
 fn cosine_self_trains_a_tagger_on_token_pseudo_labels_and_resumes_after_a_kill() {
     let dir = tempfile::tempdir().unwrap();
     let (data, lfs) = corpus(dir.path());
-    let args = |out: &Path| -> Vec<String> {
-        [
-            "cosine",
-            "--data",
-            &data,
-            "--lfs",
-            &lfs,
-            "--model",
-            "tiny_bert",
-            "--lr",
-            "0.002",
-            "--max-len",
-            "16",
+    let args = |out: &Path| {
+        let rest = [
             "--max-steps",
             "80",
-            "--eval-every",
-            "40",
             "--t2",
             "60",
             "--t3",
@@ -347,28 +334,17 @@ fn cosine_self_trains_a_tagger_on_token_pseudo_labels_and_resumes_after_a_kill()
             "16",
             "--seed",
             "2",
-            "--out",
-            s(out),
-        ]
-        .iter()
-        .map(|x| x.to_string())
-        .collect()
+        ];
+        tagger_cmd("cosine", &data, &lfs, out, &rest)
     };
-    let run = |out: &Path, extra: &[&str]| {
-        let mut a = args(out);
-        a.extend(extra.iter().map(|x| x.to_string()));
-        common::weaksup(&a.iter().map(String::as_str).collect::<Vec<_>>())
-    };
+    let run = |out: &Path, extra: &[&str]| weaksup_with(args(out), extra);
     let whole = dir.path().join("whole");
     let done = run(&whole, &[]);
     let stdout = String::from_utf8_lossy(&done.stdout);
     assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
     assert!(stdout.contains("COSINE stage 2: 3 rounds, 60 steps over a pool of 300 sentences"), "{stdout}");
     assert!(stdout.contains("stage 1 test: span F1") && stdout.contains("\n  test: span F1"), "{stdout}");
-    let json = |p: &Path| -> serde_json::Value {
-        serde_json::from_str(&std::fs::read_to_string(p.join("metrics.json")).unwrap()).unwrap()
-    };
-    let m = json(&whole);
+    let m = metrics(&whole);
     assert_eq!(m["method"], "cosine");
     let rounds = m["cosine"]["rounds"].as_array().unwrap();
     assert_eq!(rounds.len(), 3);
@@ -387,6 +363,8 @@ fn cosine_self_trains_a_tagger_on_token_pseudo_labels_and_resumes_after_a_kill()
         e[1]["span"]["micro"]["f1"].as_f64().unwrap()
     };
     assert!(f1(&m, "stage1_splits", "test") > 0.5 && f1(&m, "splits", "test") > 0.5, "{m}");
+    let stage1 = weaksup::data::read_parquet(&whole.join("test.stage1.predictions.parquet")).unwrap();
+    assert_eq!(stage1.height(), 80);
     // Killed 30 steps into stage 2: resumes at the last finished round to the same weights.
     let kill_at = (m["stage1"]["steps"].as_u64().unwrap() + 30).to_string();
     let resumed = dir.path().join("resumed");
@@ -394,53 +372,19 @@ fn cosine_self_trains_a_tagger_on_token_pseudo_labels_and_resumes_after_a_kill()
     assert_eq!(killed.status.code(), Some(137), "{}", String::from_utf8_lossy(&killed.stderr));
     let again = run(&resumed, &["--resume", "-q"]);
     assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
-    let r = json(&resumed);
+    let r = metrics(&resumed);
     assert_eq!(r["cosine"]["resumed_at_round"], 1);
-    assert_eq!(m["splits"], r["splits"], "same scores");
     assert_eq!(m["cosine"]["rounds"][2]["loss_cls"], r["cosine"]["rounds"][2]["loss_cls"]);
-    assert_eq!(
-        std::fs::read(whole.join("model/model.safetensors")).unwrap(),
-        std::fs::read(resumed.join("model/model.safetensors")).unwrap(),
-        "same weights"
-    );
+    same_run(&whole, &resumed);
 }
 
 #[test]
 fn a_killed_tagger_run_resumes_to_the_same_weights_and_refuses_another_runs_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let (data, lfs) = corpus(dir.path());
-    let args = |out: &Path| -> Vec<String> {
-        [
-            "train",
-            "--data",
-            &data,
-            "--lfs",
-            &lfs,
-            "--model",
-            "tiny_bert",
-            "--lr",
-            "0.002",
-            "--max-len",
-            "16",
-            "--max-steps",
-            "160",
-            "--eval-every",
-            "40",
-            "--seed",
-            "3",
-            "-q",
-            "--out",
-            s(out),
-        ]
-        .iter()
-        .map(|x| x.to_string())
-        .collect()
-    };
-    let run = |out: &Path, extra: &[&str]| {
-        let mut a = args(out);
-        a.extend(extra.iter().map(|x| x.to_string()));
-        common::weaksup(&a.iter().map(String::as_str).collect::<Vec<_>>())
-    };
+    let args =
+        |out: &Path| tagger_cmd("train", &data, &lfs, out, &["--max-steps", "160", "--seed", "3", "-q"]);
+    let run = |out: &Path, extra: &[&str]| weaksup_with(args(out), extra);
     let whole = dir.path().join("whole");
     assert!(run(&whole, &[]).status.success());
     // Killed at step 130 (exit 137, no clean-up): the step-100 checkpoint is there, no outputs.
@@ -452,20 +396,38 @@ fn a_killed_tagger_run_resumes_to_the_same_weights_and_refuses_another_runs_chec
     let mut other = args(&resumed);
     let k = other.iter().position(|a| a == "--seed").unwrap();
     other[k + 1] = "4".into();
-    other.push("--resume".into());
-    let e = common::weaksup(&other.iter().map(String::as_str).collect::<Vec<_>>());
+    let e = weaksup_with(other, &["--resume"]);
     let stderr = String::from_utf8_lossy(&e.stderr);
     assert_eq!(e.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("another run") && stderr.contains("`seed`"), "{stderr}");
     let again = run(&resumed, &["--resume"]);
     assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
-    let json = |p: &Path| -> serde_json::Value {
-        serde_json::from_str(&std::fs::read_to_string(p.join("metrics.json")).unwrap()).unwrap()
-    };
-    let (a, b) = (json(&whole), json(&resumed));
-    assert_eq!(a["splits"], b["splits"], "same scores");
+    let (a, b) = (metrics(&whole), metrics(&resumed));
     assert_eq!(a["stage1"]["best_step"], b["stage1"]["best_step"]);
     assert_eq!(a["stage1"]["losses"], b["stage1"]["losses"]);
+    same_run(&whole, &resumed);
+}
+
+/// A tagger command on the test corpus with tiny_bert's settings, then `rest`.
+fn tagger_cmd(cmd: &str, data: &str, lfs: &str, out: &Path, rest: &[&str]) -> Vec<String> {
+    let head =
+        [cmd, "--data", data, "--lfs", lfs, "--model", "tiny_bert", "--lr", "0.002", "--max-len", "16"];
+    let tail = ["--eval-every", "40", "--out", s(out)];
+    head.iter().chain(rest).chain(&tail).map(|x| x.to_string()).collect()
+}
+
+fn weaksup_with(mut args: Vec<String>, extra: &[&str]) -> std::process::Output {
+    args.extend(extra.iter().map(|x| x.to_string()));
+    common::weaksup(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+fn metrics(run: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(run.join("metrics.json")).unwrap()).unwrap()
+}
+
+/// A resumed run ended where the uninterrupted one did: same scores, same weights.
+fn same_run(whole: &Path, resumed: &Path) {
+    assert_eq!(metrics(whole)["splits"], metrics(resumed)["splits"], "same scores");
     assert_eq!(
         std::fs::read(whole.join("model/model.safetensors")).unwrap(),
         std::fs::read(resumed.join("model/model.safetensors")).unwrap(),

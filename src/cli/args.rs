@@ -11,7 +11,7 @@ use crate::label_model::{LabelModelChoice, Metric, TiePolicy, UncoveredPolicy};
 use crate::lf::ApplyOptions;
 use crate::model::{DeviceChoice, ModelSource, Pooling, PrecisionChoice};
 use crate::run::{DataConfig, LfConfig, Method, RunConfig, Targets};
-use crate::selftrain::{Distance, LambdaScale, Selection, Student, Teacher, Variant};
+use crate::selftrain::{Distance, LambdaScale, PseudoLabels, Selection, Student, Teacher, Variant};
 use crate::token::{TagScheme, Task};
 use crate::train::{ClassWeights, OnNonFinite, Padding};
 
@@ -349,6 +349,10 @@ pub(super) struct PipelineArgs {
     /// best_in_round (the round's student at its best validation).
     #[arg(long)]
     pub teacher: Option<Teacher>,
+    /// COSINE's soft pseudo-labels: frequency (g^p / f, the paper) or power (g^p alone, for
+    /// imbalanced tasks such as tagging).
+    #[arg(long)]
+    pub pseudo_labels: Option<PseudoLabels>,
     /// Power of the teacher's probabilities in COSINE's soft pseudo-labels.
     #[arg(long, value_parser = super::positive_f64)]
     pub power: Option<f64>,
@@ -413,6 +417,7 @@ impl PipelineArgs {
             self.student => c.cosine.student,
             self.teacher => c.cosine.teacher,
             self.power => c.cosine.power,
+            self.pseudo_labels => c.cosine.pseudo_labels,
             self.distance => c.cosine.distance,
             self.selection => c.cosine.selection,
         );
@@ -480,6 +485,7 @@ pub(super) fn defaults() -> Vec<(&'static str, String)> {
         ("pool_per_round", "8 × t3 × batch size".to_string()),
         ("teacher", c.cosine.teacher.to_string()),
         ("power", c.cosine.power.to_string()),
+        ("pseudo_labels", c.cosine.pseudo_labels.to_string()),
         ("distance", c.cosine.distance.to_string()),
         ("selection", c.cosine.selection.to_string()),
     ]

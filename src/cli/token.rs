@@ -16,7 +16,7 @@ use crate::run::token as pipeline;
 use crate::run::{DataConfig, LfConfig};
 use crate::token::TokenSplit;
 use crate::token::label_model::{TokenLabelModelChoice, TokenLabelModelKind};
-use crate::token::lf::{TokenLfFile, analyze_tokens};
+use crate::token::lf::TokenLfFile;
 
 /// `lf apply` on token data: `<split>.votes.parquet` (a row per token) per split.
 pub(super) fn lf_apply(
@@ -75,15 +75,8 @@ pub(super) fn lf_analyze(
 ) -> Result<ExitCode> {
     let (corpus, votes) = pipeline::load_tokens_with_votes(data, lfs, registry, &Bars::new(quiet))?;
     let dir = out.map(|o| data::OutputDir::prepare(o, "lf analyze", &[])).transpose()?;
-    for (sp, v) in corpus.splits.iter().zip(&votes.splits) {
-        let a = analyze_tokens(
-            &v.matrix,
-            &sp.offsets,
-            &corpus.tags,
-            sp.gold.as_deref(),
-            v.kinds.as_deref(),
-            v.faults.as_deref(),
-        );
+    for (k, sp) in corpus.splits.iter().enumerate() {
+        let a = pipeline::token_analysis(&corpus, &votes, k);
         println!(
             "== {} ({} sentences, {} tokens) ==\n{}",
             sp.split,

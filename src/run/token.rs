@@ -371,6 +371,19 @@ pub fn token_compare_markdown(corpus: &TokenCorpus, votes: &Votes, rows: &[Token
     md
 }
 
+/// The LF analysis of split `k`'s votes (against its gold tags where it has them).
+pub fn token_analysis(corpus: &TokenCorpus, votes: &Votes, k: usize) -> crate::token::lf::TokenLfAnalysis {
+    let (sp, v) = (&corpus.splits[k], &votes.splits[k]);
+    crate::token::lf::analyze_tokens(
+        &v.matrix,
+        &sp.offsets,
+        &corpus.tags,
+        sp.gold.as_deref(),
+        v.kinds.as_deref(),
+        v.faults.as_deref(),
+    )
+}
+
 /// Writes `<stem>.lf_summary.{txt,csv,json}` of a token LF analysis.
 pub fn write_token_analysis(a: &crate::token::lf::TokenLfAnalysis, tags: &TagSet, stem: &Path) -> Result<()> {
     data::write_atomic(&data::with_suffix(stem, ".lf_summary.txt"), a.to_table(tags).as_bytes())?;
@@ -410,6 +423,8 @@ pub struct FittedTagger {
     pub run: TokenEndModelRun,
     pub corpus: TokenCorpus,
     pub predictions: Vec<Vec<Label>>,
+    /// COSINE: the stage-1 model's tag per word, per split (empty for `weak`).
+    pub stage1_predictions: Vec<Vec<Label>>,
 }
 
 /// A token corpus and what a tagger's targets come from: its votes and the fitted token label
@@ -463,16 +478,9 @@ pub fn run_tokens(
     data::write_atomic(&cfg.out.join("config.toml"), cfg.to_toml().as_bytes())?;
     let names = corpus.tags.tag_names();
     let mut analyses = Vec::with_capacity(corpus.splits.len());
-    for (sp, v) in corpus.splits.iter().zip(&votes.splits) {
+    for (k, (sp, v)) in corpus.splits.iter().zip(&votes.splits).enumerate() {
         v.matrix.write_parquet(&cfg.out.join(format!("{}.votes.parquet", sp.split)), &names)?;
-        let a = crate::token::lf::analyze_tokens(
-            &v.matrix,
-            &sp.offsets,
-            &corpus.tags,
-            sp.gold.as_deref(),
-            v.kinds.as_deref(),
-            v.faults.as_deref(),
-        );
+        let a = token_analysis(&corpus, &votes, k);
         write_token_analysis(&a, &corpus.tags, &cfg.out.join(&sp.split))?;
         analyses.push(a);
     }
@@ -560,6 +568,11 @@ pub fn fit_token_end_model(
     let cosine = (cfg.method == Method::Cosine).then_some(&cfg.cosine);
     if let Some(c) = cosine {
         c.validate()?;
+        if c.lambda_scale == crate::selftrain::LambdaScale::Classes && c.lambda > 0.0 {
+            tracing::warn!(
+                "cosine.lambda_scale = classes weighs R_conf by λ·C per word; on MIT-R (9 tags) stage 2 collapsed with it within 4 rounds: --lambda-scale one (docs/sequence_labeling.md)"
+            );
+        }
     }
     let started = std::time::Instant::now();
     // The label model's distributions on the training split's words, and which words an LF voted on.
@@ -661,12 +674,12 @@ pub fn fit_token_end_model(
         Ok((predictions, splits))
     };
     // The fingerprint sits beside the trainers' own checkpoint folders, which they rewrite.
-    let (report, stage1_splits, stage2) = match cosine {
+    let (report, (stage1_predictions, stage1_splits), stage2) = match cosine {
         None => {
             let stage1 = checkpoint.map(|(dir, _)| dir.join("stage1"));
             let report =
                 train::train(&mut model, &set, valid.as_ref(), &train_cfg, stage1.as_deref(), progress)?;
-            (report, Vec::new(), None)
+            (report, (Vec::new(), Vec::new()), None)
         }
         Some(cos) => {
             let pool = token_pool(&corpus, &encoded, train, cos.unlabeled);
@@ -683,13 +696,13 @@ pub fn fit_token_end_model(
                 checkpoint_dir: checkpoint.map(|(dir, _)| dir),
                 progress,
             };
-            let mut stage1_splits = Vec::new();
+            let mut stage1 = (Vec::new(), Vec::new());
             let mut score_stage1 = |m: &crate::model::EndModel| -> Result<()> {
-                stage1_splits = predict_all(m)?.1;
+                stage1 = predict_all(m)?;
                 Ok(())
             };
             let r = crate::selftrain::cosine(&mut model, data, run, &mut score_stage1)?;
-            (r.stage1, stage1_splits, Some(r.stage2))
+            (r.stage1, stage1, Some(r.stage2))
         }
     };
     let (predictions, splits) = predict_all(&model)?;
@@ -709,7 +722,7 @@ pub fn fit_token_end_model(
         splits,
         seconds: started.elapsed().as_secs_f64(),
     };
-    Ok(FittedTagger { model, run, corpus, predictions })
+    Ok(FittedTagger { model, run, corpus, predictions, stage1_predictions })
 }
 
 /// COSINE's pseudo-label pool on token data: the training split's sentences with a scored word,
@@ -753,14 +766,18 @@ fn token_pool(
 }
 
 /// Writes a tagger's outputs: `model/` (Hugging Face files + `weaksup.json`),
-/// `<split>.predictions.parquet` (a row per sentence: `tokens`, `tags`, `pred`) and
-/// `metrics.json`.
+/// `<split>.predictions.parquet` (a row per sentence: `tokens`, `tags`, `pred`), after COSINE the
+/// stage-1 model's as `<split>.stage1.predictions.parquet`, and `metrics.json`.
 pub fn write_tagger(f: &FittedTagger, out: &Path) -> Result<()> {
     let names = f.corpus.tags.tag_names();
     f.model.save(&out.join("model"), &names)?;
     for (sp, pred) in f.corpus.splits.iter().zip(&f.predictions) {
         let mut frame = token_frame(sp, &f.corpus.tags, Some(pred), None)?;
         data::write_parquet(&mut frame, &out.join(format!("{}.predictions.parquet", sp.split)))?;
+    }
+    for (sp, pred) in f.corpus.splits.iter().zip(&f.stage1_predictions) {
+        let mut frame = token_frame(sp, &f.corpus.tags, Some(pred), None)?;
+        data::write_parquet(&mut frame, &out.join(format!("{}.stage1.predictions.parquet", sp.split)))?;
     }
     data::write_json(&out.join("metrics.json"), &f.run)
 }

@@ -90,6 +90,21 @@ pub enum LambdaScale {
     One,
 }
 
+/// How the `paper` variant turns the teacher's probabilities into soft pseudo-labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
+pub enum PseudoLabels {
+    /// ỹ_j ∝ g_j^p / f_j with the soft frequency f_j = Σ_x g_j(x) over the pool (the paper's
+    /// eq. 3): a class the teacher gives little mass overall gains. Default.
+    #[default]
+    Frequency,
+    /// ỹ_j ∝ g_j^p: sharpening without the frequency, for tasks whose classes are imbalanced by
+    /// nature (tagging, where `O` holds most of the mass and dividing by f_O moves doubtful
+    /// words to entity tags).
+    Power,
+}
+
 /// Where each stage-2 round's student starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
@@ -147,6 +162,8 @@ pub struct CosineConfig {
     pub t3: usize,
     /// Power of the teacher probabilities in the soft pseudo-labels. Default 2 (paper).
     pub power: f64,
+    /// Whether the soft pseudo-labels divide by the classes' soft frequencies (`paper` variant).
+    pub pseudo_labels: PseudoLabels,
     pub distance: Distance,
     /// How λ scales with the number of classes (`paper` variant).
     pub lambda_scale: LambdaScale,
@@ -182,6 +199,7 @@ impl Default for CosineConfig {
             con_tokens: 64,
             t3: 50,
             power: 2.0,
+            pseudo_labels: PseudoLabels::Frequency,
             distance: Distance::ScaledEuclidean,
             lambda_scale: LambdaScale::Classes,
             selection: Selection::Balanced,
@@ -252,6 +270,19 @@ impl CosineConfig {
 pub fn soft_pseudo_labels(teacher: &Tensor, power: f64) -> Tensor {
     let f = teacher.sum_dim_intlist(0, true, Kind::Float).clamp_min(1e-12);
     let w = teacher.pow_tensor_scalar(power) / f;
+    &w / w.sum_dim_intlist(1, true, Kind::Float).clamp_min(1e-12)
+}
+
+/// Sharpened pseudo-labels without the frequency: ỹ_j(x) = g_j(x)^p / Σ_k g_k(x)^p.
+///
+/// ```python
+/// w = g**p; y = w / w.sum(1, keepdim=True)
+/// ```
+///
+/// # Shapes
+/// `teacher`: `[n, C]` probabilities → `[n, C]`.
+pub fn sharpened_pseudo_labels(teacher: &Tensor, power: f64) -> Tensor {
+    let w = teacher.pow_tensor_scalar(power);
     &w / w.sum_dim_intlist(1, true, Kind::Float).clamp_min(1e-12)
 }
 
@@ -457,7 +488,7 @@ pub fn confidence_regularizer(logits: &Tensor) -> Tensor {
     (-c.ln() - logits.log_softmax(-1, Kind::Float).mean_dim(-1, false, Kind::Float)).mean(Kind::Float)
 }
 
-weaksup_core::cli_enum!(Distance => "distance", Variant => "COSINE variant", LambdaScale => "lambda scale", Selection => "selection", Student => "student", Teacher => "teacher");
+weaksup_core::cli_enum!(Distance => "distance", PseudoLabels => "pseudo-labels", Variant => "COSINE variant", LambdaScale => "lambda scale", Selection => "selection", Student => "student", Teacher => "teacher");
 
 #[cfg(test)]
 mod tests {
@@ -485,6 +516,9 @@ mod tests {
         // row 0: [0.81/1.7, 0.01/1.3] = [0.476471, 0.007692] → [0.984112, 0.015888]
         let y = soft_pseudo_labels(&teacher(), 2.0);
         close(&y, &[0.984112, 0.015888, 0.632432, 0.367568, 0.045614, 0.954386]);
+        // Without the frequency: row 1 = [0.36, 0.16] / 0.52 = [0.692308, 0.307692].
+        let s = sharpened_pseudo_labels(&teacher(), 2.0);
+        close(&s, &[0.987805, 0.012195, 0.692308, 0.307692, 0.058824, 0.941176]);
         // ω = 1 + Σ y log y / log 2
         let w = confidence_weights(&y);
         close(&w, &[0.882317, 0.051214, 0.732535]);

@@ -5,9 +5,9 @@
 use tch::{Kind, Tensor};
 
 use super::{
-    CosineConfig, LambdaScale, Selection, Variant, classification_loss, confidence_regularizer,
+    CosineConfig, LambdaScale, PseudoLabels, Selection, Variant, classification_loss, confidence_regularizer,
     confidence_weights, contrastive_loss, official_confidence, official_losses, selection_mask,
-    soft_pseudo_labels, wrench_losses,
+    sharpened_pseudo_labels, soft_pseudo_labels, wrench_losses,
 };
 use crate::error::{Context, Result};
 use crate::model::Output;
@@ -136,7 +136,10 @@ struct Paper;
 
 impl Stage2Rule for Paper {
     fn select(&self, teacher: &Tensor, cfg: &CosineConfig, cx: SelectContext) -> Result<RoundTargets> {
-        let pseudo = soft_pseudo_labels(teacher, cfg.power);
+        let pseudo = match cfg.pseudo_labels {
+            PseudoLabels::Frequency => soft_pseudo_labels(teacher, cfg.power),
+            PseudoLabels::Power => sharpened_pseudo_labels(teacher, cfg.power),
+        };
         let omega = confidence_weights(&pseudo);
         let keep = kept(&selection_mask(&omega, cfg.xi))?;
         let selected: Vec<usize> = match cfg.selection {
