@@ -566,13 +566,14 @@ pub fn fit_token_end_model(
         )));
     }
     let cosine = (cfg.method == Method::Cosine).then_some(&cfg.cosine);
-    if let Some(c) = cosine {
-        c.validate()?;
-        if c.lambda_scale == crate::selftrain::LambdaScale::Classes && c.lambda > 0.0 {
-            tracing::warn!(
-                "cosine.lambda_scale = classes weighs R_conf by λ·C per word; on MIT-R (9 tags) stage 2 collapsed with it within 4 rounds: --lambda-scale one (docs/sequence_labeling.md)"
-            );
-        }
+    // The config was checked by `RunConfig::resolve`, and `selftrain::cosine` checks it again.
+    if let Some(c) = cosine
+        && c.lambda_scale == crate::selftrain::LambdaScale::Classes
+        && c.lambda > 0.0
+    {
+        tracing::warn!(
+            "cosine.lambda_scale = classes weighs R_conf by λ·C per word; on MIT-R (9 tags) stage 2 collapsed with it within 4 rounds: --lambda-scale one (docs/sequence_labeling.md)"
+        );
     }
     let started = std::time::Instant::now();
     // The label model's distributions on the training split's words, and which words an LF voted on.
