@@ -452,3 +452,242 @@ fn the_demo_token_corpus_and_its_lf_file_run_without_shared_data() {
         assert!(p > 0.85, "{row}");
     }
 }
+
+/// The sentences of a CoNLL file, a token list each.
+fn sentences(conll: &str) -> Vec<Vec<String>> {
+    conll
+        .split("\n\n")
+        .filter(|b| !b.trim().is_empty())
+        .map(|b| b.lines().map(|l| l.split('\t').next().unwrap().to_string()).collect())
+        .collect()
+}
+
+/// A list column's values, a list of strings per row.
+fn string_lists(frame: &polars::prelude::DataFrame, col: &str) -> Vec<Vec<String>> {
+    let l = frame.column(col).unwrap().list().unwrap().clone();
+    (0..l.len())
+        .map(|i| {
+            let s = l.get_as_series(i).unwrap();
+            s.str().unwrap().iter().map(|x| x.unwrap().to_string()).collect()
+        })
+        .collect()
+}
+
+/// A batch output folder's parts, concatenated in part order.
+fn batch_frame(dir: &Path) -> polars::prelude::DataFrame {
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .collect();
+    names.sort();
+    let mut frames = names.iter().map(|p| weaksup::data::read_parquet(p).unwrap());
+    let mut all = frames.next().unwrap();
+    for f in frames {
+        all.vstack_mut(&f).unwrap();
+    }
+    all
+}
+
+#[test]
+fn batch_label_and_predict_tag_token_corpora_like_the_single_machine_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, lfs) = corpus(dir.path());
+    let fit = dir.path().join("lm");
+    ok(&[
+        "label-model",
+        "fit",
+        "--data",
+        &data,
+        "--lfs",
+        &lfs,
+        "--token-model",
+        "hmm",
+        "-q",
+        "--out",
+        s(&fit),
+    ]);
+    // The test sentences as a corpus: JSON Lines with token arrays (and one whitespace-joined
+    // string), plus bad records; the same sentences as CSV text.
+    let test = sentences(&std::fs::read_to_string(Path::new(&data).join("test.conll")).unwrap());
+    assert_eq!(test.len(), 80);
+    let mut jsonl = String::new();
+    for (i, t) in test.iter().enumerate() {
+        let text = if i == 5 { serde_json::json!(t.join(" ")) } else { serde_json::json!(t) };
+        writeln!(jsonl, "{}", serde_json::json!({ "id": format!("s{i}"), "text": text })).unwrap();
+        if i == 10 {
+            jsonl.push_str("{\"id\": \"bad1\", \"text\": [1, 2]}\n{\"id\": \"bad2\", \"text\": []}\n");
+        }
+    }
+    let corpus_dir = dir.path().join("corpus");
+    std::fs::create_dir_all(&corpus_dir).unwrap();
+    std::fs::write(corpus_dir.join("a.jsonl"), &jsonl).unwrap();
+    let mut csv = String::from("text\n");
+    for t in &test {
+        writeln!(csv, "{}", t.join(" ")).unwrap();
+    }
+    std::fs::write(corpus_dir.join("b.csv"), &csv).unwrap();
+    let input = s(&corpus_dir).to_string();
+    let label = |out: &Path, extra: &[&str]| {
+        let mut args = vec!["batch", "label", "--input", &input, "--lfs", &lfs, "--label-model", s(&fit)];
+        args.extend(["--id-col", "id", "--chunk-rows", "30", "-q", "--out", s(out)]);
+        args.extend(extra);
+        common::weaksup(&args)
+    };
+    // The id column exists in the JSON Lines file only: the CSV file is refused by name.
+    let e = label(&dir.path().join("refused"), &[]);
+    let stderr = String::from_utf8_lossy(&e.stderr);
+    assert!(!e.status.success() && stderr.contains("b.csv") && stderr.contains("`id`"), "{stderr}");
+    std::fs::remove_file(corpus_dir.join("b.csv")).unwrap();
+
+    let whole = dir.path().join("labels");
+    assert!(label(&whole, &[]).status.success());
+    let frame = batch_frame(&whole);
+    assert_eq!(frame.height(), 80, "the two bad records are left out");
+    assert_eq!(string_lists(&frame, "tokens"), test);
+    // The same tags and distributions as `label-model fit` wrote for the test split.
+    let soft = weaksup::data::read_parquet(&fit.join("test.soft_labels.parquet")).unwrap();
+    assert_eq!(string_lists(&frame, "label"), string_lists(&soft, "pred"));
+    assert!(frame.column("prob_B-LOC").unwrap().equals(soft.column("prob_B-LOC").unwrap()));
+    for c in ["places", "after_in", "cuisines", "before_food", "covered", "id"] {
+        assert!(frame.column(c).is_ok(), "column {c}");
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(whole.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["summary"]["rejected"]["missing_text"], 2, "{manifest}");
+    let rejected = std::fs::read_to_string(whole.join("rejected.jsonl")).unwrap();
+    assert!(rejected.contains("\"line\":12") && rejected.contains("list of strings"), "{rejected}");
+    assert!(rejected.contains("\"line\":13") && rejected.contains("no tokens"), "{rejected}");
+    // Killed after one part, resumed: the same parts.
+    let resumed = dir.path().join("resumed");
+    assert!(!label(&resumed, &["--stop-after-parts", "1"]).status.success());
+    assert!(label(&resumed, &[]).status.success());
+    assert_eq!(batch_frame(&whole), batch_frame(&resumed));
+    // LFs other than the model's, and text LF files with a token model, are refused by name.
+    let subset = dir.path().join("subset.toml");
+    std::fs::write(&subset, &LFS[..LFS.find("[[lf]]\nname = \"after_in\"").unwrap()]).unwrap();
+    let mixed = |lfs: &str| {
+        let args = ["batch", "label", "--input", &input, "--lfs", lfs, "--label-model", s(&fit)];
+        fails(&[&args[..], &["--out", s(&dir.path().join("mixed"))]].concat())
+    };
+    let e = mixed(s(&subset));
+    assert!(e.contains("fitted on the LFs [places, after_in") && e.contains("given [places]"), "{e}");
+    let e = mixed(s(&common::repo().join("labeling_functions/youtube_spam.toml")));
+    assert!(e.contains("label_model.json") && e.contains("token LF files"), "{e}");
+
+    // A tagger over the same corpus: `batch predict` tags as `predict` does.
+    let tagger = dir.path().join("tagger");
+    let args = tagger_cmd("train", &data, &lfs, &tagger, &["--max-steps", "40", "--seed", "1", "-q"]);
+    assert!(weaksup_with(args, &[]).status.success());
+    let preds = dir.path().join("preds");
+    ok(&["predict", "--model", s(&tagger), "--data", &data, "--split", "test", "--out", s(&preds)]);
+    let single = weaksup::data::read_parquet(&preds.join("test.predictions.parquet")).unwrap();
+    let batch = dir.path().join("batch_preds");
+    ok(&[
+        "batch",
+        "predict",
+        "--input",
+        &input,
+        "--model",
+        s(&tagger),
+        "--chunk-rows",
+        "25",
+        "-q",
+        "--out",
+        s(&batch),
+    ]);
+    let frame = batch_frame(&batch);
+    assert_eq!(string_lists(&frame, "pred"), string_lists(&single, "pred"));
+    assert!(frame.column("prob_O").is_ok() && frame.column("prob_I-LOC").is_ok());
+}
+
+#[test]
+fn bench_scores_token_datasets_by_span_f1_and_pairs_cosine_with_stage_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, lfs) = corpus(dir.path());
+    let grid = |metric: &str, out: &Path| {
+        let cfg = dir.path().join(format!("grid_{metric}.toml"));
+        let text = format!(
+            r#"out = "{}"
+seeds = [1, 2]
+methods = ["label_model", "weak", "cosine", "gold", "valid"]
+[[datasets]]
+name = "conll"
+metric = "{metric}"
+data = {{ path = "{data}" }}
+lfs = {{ files = ["{lfs}"] }}
+[label_model]
+token_model = "hmm"
+[end_model]
+model = "tiny_bert"
+max_len = 16
+[train]
+lr = 0.002
+max_steps = 40
+eval_every = 20
+[cosine]
+t2 = 20
+t3 = 10
+lambda_scale = "one"
+"#,
+            out.display()
+        );
+        std::fs::write(&cfg, text).unwrap();
+        common::weaksup(&["bench", "--config", s(&cfg), "-q"])
+    };
+    // A classification metric on token data: every cell fails, naming the fix.
+    let wrong = dir.path().join("wrong");
+    let e = grid("accuracy", &wrong);
+    let stderr = String::from_utf8_lossy(&e.stderr);
+    assert!(!e.status.success() && stderr.contains("span_f1"), "{stderr}");
+
+    let out = dir.path().join("bench");
+    let e = grid("span_f1", &out);
+    assert!(e.status.success(), "{}", String::from_utf8_lossy(&e.stderr));
+    // `valid` (the clean-valid baseline) is not built for taggers: 4 methods × 2 seeds.
+    assert_eq!(std::fs::read_dir(out.join("cells")).unwrap().count(), 8);
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
+    let cells = json["cells"].as_array().unwrap();
+    let cell = |m: &str, seed: u64| cells.iter().find(|c| c["method"] == m && c["seed"] == seed).unwrap();
+    for c in cells {
+        // The score is the test span F1 of the cell's own evaluation.
+        assert_eq!(c["metric"], "span_f1");
+        assert_eq!(c["score"], c["tags"]["span"]["micro"]["f1"], "{c}");
+    }
+    // The label model is fitted without a seed: the same cell for both seeds; its span F1 equals
+    // `label-model fit`'s on test.
+    assert_eq!(cell("label_model", 1)["tags"], cell("label_model", 2)["tags"]);
+    let fit = dir.path().join("lm");
+    ok(&[
+        "label-model",
+        "fit",
+        "--data",
+        &data,
+        "--lfs",
+        &lfs,
+        "--token-model",
+        "hmm",
+        "-q",
+        "--out",
+        s(&fit),
+    ]);
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fit.join("label_model.metrics.json")).unwrap())
+            .unwrap();
+    let test = m["splits"].as_array().unwrap().iter().find(|x| x[0] == "test").unwrap();
+    assert_eq!(cell("label_model", 1)["tags"], test[1]);
+    // Gold tags use train + valid sentences (300 + 80); the others valid only.
+    assert_eq!(cell("gold", 1)["labelled_rows"], 380);
+    assert_eq!(cell("weak", 1)["labelled_rows"], 80);
+    let pairs = json["cosine_vs_weak"].as_array().unwrap();
+    assert_eq!(pairs.len(), 1);
+    let diffs = pairs[0]["test_diff"].as_array().unwrap();
+    for (k, seed) in [1u64, 2].into_iter().enumerate() {
+        let d =
+            cell("cosine", seed)["score"].as_f64().unwrap() - cell("weak", seed)["score"].as_f64().unwrap();
+        assert!((diffs[k].as_f64().unwrap() - d).abs() < 1e-12, "{pairs:?}");
+    }
+    let md = std::fs::read_to_string(out.join("results.md")).unwrap();
+    assert!(md.contains("| conll | span F1 | COSINE |"), "{md}");
+}

@@ -62,13 +62,37 @@ pub fn label(
     if opts.lfs.is_empty() {
         return Err(Error::Config("batch label needs at least one LF file".into()));
     }
-    let (set, _) = LfFile::load_set(&opts.lfs, registry)?;
-    let compiled = set.compile()?;
     let lm_path = if opts.label_model.is_dir() {
         opts.label_model.join("label_model.json")
     } else {
         opts.label_model.clone()
     };
+    if super::token::is_token_lf_file(&opts.lfs[0])? {
+        let apply = ApplyOptions {
+            fault_tolerant: opts.fault_tolerant,
+            threads: target.control.threads,
+            ..ApplyOptions::default()
+        };
+        let (mut job, mut settings) =
+            super::token::TokenLabelJob::load(&opts.lfs, &lm_path, registry, apply)?;
+        if let Some(id) = target.options.id_col.as_deref()
+            && job.output_names().iter().any(|n| n == id || n == "file" || n == "row")
+        {
+            return Err(Error::Config(format!("the id column `{id}` clashes with an output column")));
+        }
+        let files = opts.lfs.iter().map(|p| fingerprint(p)).collect::<Result<Vec<_>>>()?;
+        settings["lfs"] = serde_json::json!(files);
+        settings["fault_tolerant"] = serde_json::json!(opts.fault_tolerant);
+        return super::run(&mut job, ("label", settings), target, progress);
+    }
+    if crate::token::label_model::TokenFitted::load(&lm_path).is_ok() {
+        return Err(Error::invalid(
+            lm_path.display().to_string(),
+            "a token label model: it labels with token LF files (a header with `types`), not text LF files",
+        ));
+    }
+    let (set, _) = LfFile::load_set(&opts.lfs, registry)?;
+    let compiled = set.compile()?;
     let model = Fitted::load(&lm_path)?;
     let classes = compiled.classes().to_vec();
     let names = compiled.names().to_vec();

@@ -19,6 +19,7 @@ pub mod manifest;
 pub mod merge;
 pub mod predict;
 mod source;
+pub mod token;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -28,7 +29,7 @@ use std::time::Instant;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::data::records::{Columns, ReadSpec};
+use crate::data::records::{Columns, ReadSpec, TextKind};
 pub use crate::data::records::{InputFormat, OnBadRow, Rejection};
 use crate::error::{Context, Error, Result};
 use crate::progress::Progress;
@@ -237,6 +238,10 @@ fn head_tail_hash(path: &Path, len: u64) -> Result<u64> {
 pub(crate) trait Job {
     /// Source columns to read besides the text.
     fn columns(&self) -> Columns;
+    /// What the text column holds: a text (default) or a sentence's tokens.
+    fn text_kind(&self) -> TextKind {
+        TextKind::Text
+    }
     /// Output columns for the rows of `frame` (columns `text` and the extra ones, in row order).
     fn process(&mut self, frame: &DataFrame, part: (usize, u64)) -> Result<Vec<Column>>;
 }
@@ -273,6 +278,7 @@ pub(crate) fn run(
     let reader_opts = source::ReadPlan {
         spec: ReadSpec {
             text_col: opts.text_col.clone(),
+            text_kind: job.text_kind(),
             id_col: opts.id_col.clone(),
             columns,
             on_bad_row: opts.on_bad_row,

@@ -65,12 +65,29 @@ pub fn predict(opts: &PredictOptions, target: &BatchRun, progress: &dyn Progress
         opts.model.clone()
     };
     let (model, model_classes) = EndModel::load(&dir, device)?;
+    let tagger = model.head() == crate::model::Head::Token;
+    if tagger && !opts.class_map.is_empty() {
+        return Err(Error::Config("--class-map is for text classifiers; a tagger's tags are its own".into()));
+    }
+    if let (true, Some(data)) = (tagger, &opts.classes)
+        && *data != model_classes
+    {
+        return Err(Error::Config(format!(
+            "the tagger's tags [{}] differ from --classes [{}]",
+            model_classes.join(", "),
+            data.join(", ")
+        )));
+    }
     let (classes, to_out) = match &opts.classes {
         Some(data) => (data.clone(), crate::data::class_mapping(&model_classes, data, &opts.class_map)?),
         None => (model_classes.clone(), (0..model_classes.len()).collect()),
     };
-    if target.options.id_col.as_deref().is_some_and(|id| id == "prediction" || id.starts_with("prob_")) {
-        return Err(Error::Config("the id column clashes with an output column (prediction, prob_*)".into()));
+    if target.options.id_col.as_deref().is_some_and(|id| {
+        ["prediction", "pred", "tokens", "file", "row"].contains(&id) || id.starts_with("prob_")
+    }) {
+        return Err(Error::Config(
+            "the id column clashes with an output column (prediction, pred, tokens, prob_*)".into(),
+        ));
     }
     let mut files = vec![fingerprint(&dir.join("weaksup.json"))?];
     for f in ["model.safetensors", "tokenizer.json"] {
@@ -85,6 +102,13 @@ pub fn predict(opts: &PredictOptions, target: &BatchRun, progress: &dyn Progress
         "device": opts.device,
         "batch_size": opts.batch_size,
     });
+    if tagger {
+        let mut settings = settings;
+        settings["task"] = serde_json::json!("tokens");
+        let mut job =
+            super::token::TokenPredictJob { model, tags: model_classes, batch_size: opts.batch_size };
+        return super::run(&mut job, ("predict", settings), target, progress);
+    }
     let mut job = PredictJob { model, classes, to_out, batch_size: opts.batch_size };
     super::run(&mut job, ("predict", settings), target, progress)
 }

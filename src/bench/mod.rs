@@ -29,6 +29,7 @@ use crate::train::TrainConfig;
 use weaksup_core::seeds::Seeds;
 
 mod paired;
+mod token;
 pub use paired::{Paired, mean_std, paired, t975};
 
 /// A benchmarked method.
@@ -63,6 +64,58 @@ impl BenchMethod {
     }
 }
 
+/// The score a dataset is reported on: a classification [`Metric`], or for token data (sequence
+/// labeling) span F1 (seqeval's default chunking, micro over types) or token micro F1 excluding
+/// `O` ([`crate::token::evaluate_tags`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BenchMetric {
+    #[default]
+    Accuracy,
+    BinaryF1,
+    MacroF1,
+    SpanF1,
+    TokenF1,
+}
+
+impl BenchMetric {
+    pub fn name(self) -> &'static str {
+        match self.classification() {
+            Some(m) => m.name(),
+            None if self == BenchMetric::SpanF1 => "span F1",
+            None => "token F1",
+        }
+    }
+    /// The classification metric, `None` for the token metrics.
+    pub fn classification(self) -> Option<Metric> {
+        match self {
+            BenchMetric::Accuracy => Some(Metric::Accuracy),
+            BenchMetric::BinaryF1 => Some(Metric::BinaryF1),
+            BenchMetric::MacroF1 => Some(Metric::MacroF1),
+            BenchMetric::SpanF1 | BenchMetric::TokenF1 => None,
+        }
+    }
+    /// The score of a tagger's (or token label model's) evaluation, `None` for the
+    /// classification metrics.
+    pub fn of_tags(self, e: &crate::token::TagEvaluation) -> Option<f64> {
+        match self {
+            BenchMetric::SpanF1 => Some(e.span.micro.f1),
+            BenchMetric::TokenF1 => Some(e.token.micro.f1),
+            _ => None,
+        }
+    }
+}
+
+impl From<Metric> for BenchMetric {
+    fn from(m: Metric) -> Self {
+        match m {
+            Metric::Accuracy => BenchMetric::Accuracy,
+            Metric::BinaryF1 => BenchMetric::BinaryF1,
+            Metric::MacroF1 => BenchMetric::MacroF1,
+        }
+    }
+}
+
 /// One dataset of the grid.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -76,9 +129,10 @@ pub struct BenchDataset {
     /// LF files (default: the data's stored votes; the built-in LFs for the demo corpus).
     #[serde(default)]
     pub lfs: LfConfig,
-    /// Metric on test (and for selection and early stopping). Default accuracy.
+    /// Metric on test (and for selection and early stopping). Default accuracy; token data
+    /// takes `span_f1` or `token_f1` (taggers early-stop on span F1 either way).
     #[serde(default)]
-    pub metric: Metric,
+    pub metric: BenchMetric,
     /// Keys of the grid's `[train]` this dataset overrides (e.g. `train = { max_steps = 600 }`).
     #[serde(default, skip_serializing_if = "toml::Table::is_empty")]
     pub train: toml::Table,
@@ -267,10 +321,14 @@ pub struct Cell {
     pub dataset: String,
     pub method: BenchMethod,
     pub seed: u64,
-    pub metric: Metric,
+    pub metric: BenchMetric,
     /// Test score under `metric` (None when the cell failed).
     pub score: Option<f64>,
+    /// Classification: the test scores.
     pub test: Option<Scores>,
+    /// Token data: span and token scores on test.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<crate::token::TagEvaluation>,
     /// Best validation score (early stopping / selection), when there was one.
     pub valid: Option<f64>,
     /// Gold labels the method used: valid rows (selection, early stopping or training) plus, for
@@ -286,7 +344,7 @@ pub struct Cell {
 pub struct Summary {
     pub dataset: String,
     pub method: BenchMethod,
-    pub metric: Metric,
+    pub metric: BenchMetric,
     pub n: usize,
     pub mean: f64,
     pub std: f64,
@@ -312,21 +370,48 @@ fn read_cell(path: &Path) -> Option<Cell> {
     data::read_json::<Cell>(path).ok().filter(|c| c.error.is_none())
 }
 
-/// A dataset loaded once: splits, votes and split roles.
-struct Loaded {
+/// A dataset loaded once.
+enum Loaded {
+    Sentences(SentenceData),
+    Tokens(Box<token::TokenData>),
+}
+
+/// A classification dataset: splits, votes and split roles.
+struct SentenceData {
     splits: Splits,
     votes: Votes,
     roles: Roles,
     test: usize,
 }
 
-fn load(d: &BenchDataset, registry: &Registry, seeds: &Seeds) -> Result<Loaded> {
+/// `d.data` with `shared:` paths resolved.
+fn data_of(d: &BenchDataset) -> DataConfig {
     let mut data = d.data.clone();
     data.path = data.path.as_deref().map(shared_path);
     for list in
         [&mut data.splits.train, &mut data.splits.valid, &mut data.splits.test, &mut data.splits.unlabeled]
     {
         list.iter_mut().for_each(|p| *p = shared_path(p));
+    }
+    data
+}
+
+/// Whether `d` holds token data (its `task`, else judged from the data).
+fn is_tagging(d: &BenchDataset) -> bool {
+    crate::run::token::resolve_task(&data_of(d)).is_ok_and(|t| t == crate::token::Task::Tagging)
+}
+
+fn load(d: &BenchDataset, registry: &Registry, seeds: &Seeds) -> Result<Loaded> {
+    let data = data_of(d);
+    if crate::run::token::resolve_task(&data)? == crate::token::Task::Tagging {
+        return token::load(d, data, registry).map(|t| Loaded::Tokens(Box::new(t)));
+    }
+    if d.metric.classification().is_none() {
+        return Err(Error::Config(format!(
+            "dataset `{}`: {} is a metric for token data; this is text classification",
+            d.name,
+            d.metric.name()
+        )));
     }
     let lfs = pipeline::lf_set(&d.lfs, &data, registry)?;
     let splits = pipeline::load_data(&data, seeds, lfs.as_ref().map(|s| s.classes()))?;
@@ -342,7 +427,7 @@ fn load(d: &BenchDataset, registry: &Registry, seeds: &Seeds) -> Result<Loaded> 
     if splits.splits[test].gold().is_none_or(|g| g.iter().all(Option::is_none)) {
         return Err(Error::Config(format!("dataset `{}`: the test split has no gold labels", d.name)));
     }
-    Ok(Loaded { splits, votes, roles, test })
+    Ok(Loaded::Sentences(SentenceData { splits, votes, roles, test }))
 }
 
 /// Runs the cells of one dataset and seed that are still missing, handing each to `emit` as
@@ -350,14 +435,16 @@ fn load(d: &BenchDataset, registry: &Registry, seeds: &Seeds) -> Result<Loaded> 
 fn run_seed(
     b: &ResolvedBench,
     d: &BenchDataset,
-    l: &Loaded,
+    l: &SentenceData,
     seed: u64,
     todo: &[BenchMethod],
     emit: &mut dyn FnMut(Cell) -> Result<()>,
 ) -> Result<()> {
     let cfg = &b.config;
     let seeds = Seeds::new(seed);
-    let metric = d.metric;
+    let metric = d.metric.classification().ok_or_else(|| {
+        Error::Config(format!("dataset `{}`: {} is a metric for token data", d.name, d.metric.name()))
+    })?;
     let (train, dev) = (l.roles.train, l.roles.dev.as_ref());
     let n_valid = dev.map_or(0, |(_, g)| g.iter().filter(|x| x.is_some()).count());
     let gold_test = l.splits.splits[l.test].gold().unwrap_or_default();
@@ -372,9 +459,10 @@ fn run_seed(
         dataset: d.name.clone(),
         method,
         seed,
-        metric,
+        metric: d.metric,
         score: Some(metric.of(&test)),
         test: Some(test),
+        tags: None,
         valid,
         labelled_rows,
         train_rows,
@@ -463,7 +551,7 @@ fn run_seed(
     Ok(())
 }
 
-fn failed(d: &str, method: BenchMethod, seed: u64, metric: Metric, error: String) -> Cell {
+fn failed(d: &str, method: BenchMethod, seed: u64, metric: BenchMetric, error: String) -> Cell {
     Cell {
         dataset: d.into(),
         method,
@@ -471,6 +559,7 @@ fn failed(d: &str, method: BenchMethod, seed: u64, metric: Metric, error: String
         metric,
         score: None,
         test: None,
+        tags: None,
         valid: None,
         labelled_rows: 0,
         train_rows: 0,
@@ -496,7 +585,10 @@ pub fn run(b: &ResolvedBench, registry: &Registry, progress: &dyn Progress) -> R
     }
     std::fs::create_dir_all(out.join("cells")).map_err(|e| Error::io(out, e))?;
     data::write_atomic(&saved, cfg.to_toml().as_bytes())?;
-    let total = cfg.datasets.len() * cfg.methods.len() * cfg.seeds.len();
+    let methods_of = |d: &BenchDataset| {
+        cfg.methods.iter().filter(|&&m| !(m == BenchMethod::Valid && is_tagging(d))).count()
+    };
+    let total: usize = cfg.datasets.iter().map(methods_of).sum::<usize>() * cfg.seeds.len();
     progress.start("bench cells", total as u64);
     let (mut computed, mut skipped) = (0, 0);
     let mut cells = Vec::new();
@@ -504,7 +596,9 @@ pub fn run(b: &ResolvedBench, registry: &Registry, progress: &dyn Progress) -> R
         let mut loaded: Option<std::result::Result<Loaded, String>> = None;
         for &seed in &cfg.seeds {
             let mut todo = Vec::new();
-            for &m in &cfg.methods {
+            // The clean-valid baseline halves the valid split's sentences: not built for taggers.
+            let tagging = is_tagging(d);
+            for &m in cfg.methods.iter().filter(|&&m| !(tagging && m == BenchMethod::Valid)) {
                 match read_cell(&cell_path(out, &d.name, m, seed)) {
                     Some(c) => {
                         cells.push(c);
@@ -534,9 +628,12 @@ pub fn run(b: &ResolvedBench, registry: &Registry, progress: &dyn Progress) -> R
                 Ok(())
             };
             let result = match l {
-                Ok(l) => catch_unwind(AssertUnwindSafe(|| run_seed(b, d, l, seed, &todo, &mut emit)))
-                    .unwrap_or_else(|p| Err(Error::Config(format!("panicked: {}", panic_message(&p)))))
-                    .map_err(|e| e.to_string()),
+                Ok(l) => catch_unwind(AssertUnwindSafe(|| match l {
+                    Loaded::Sentences(l) => run_seed(b, d, l, seed, &todo, &mut emit),
+                    Loaded::Tokens(l) => token::run_seed(b, d, l, seed, &todo, &mut emit),
+                }))
+                .unwrap_or_else(|p| Err(Error::Config(format!("panicked: {}", panic_message(&p)))))
+                .map_err(|e| e.to_string()),
                 Err(e) => Err(e.clone()),
             };
             if let Err(e) = result {
@@ -614,6 +711,11 @@ pub fn write_tables(cfg: &BenchConfig, cells: &[Cell], summaries: &[Summary]) ->
             s.seconds
         );
     }
+    if cfg.methods.contains(&BenchMethod::Valid) && cfg.datasets.iter().any(is_tagging) {
+        md.push_str(
+            "\n`clean valid only` is not run on token data (the baseline is built for sentence classification).\n",
+        );
+    }
     let failures: Vec<&Cell> = cells.iter().filter(|c| c.error.is_some()).collect();
     if !failures.is_empty() {
         md.push_str("\nFailed cells (rerun to retry):\n\n");
@@ -687,7 +789,7 @@ mod tests {
             name: name.into(),
             data: DataConfig::default(),
             lfs: LfConfig::default(),
-            metric: Metric::Accuracy,
+            metric: BenchMetric::Accuracy,
             train: toml::Table::new(),
             cosine: toml::Table::new(),
             end_model: toml::Table::new(),
@@ -801,7 +903,7 @@ max_len = 96"#,
             labelled_rows: 50,
             seconds: 2.0,
             error,
-            ..failed(dataset, method, seed, Metric::Accuracy, String::new())
+            ..failed(dataset, method, seed, BenchMetric::Accuracy, String::new())
         }
     }
 
@@ -850,7 +952,7 @@ max_len = 96"#,
         let tied = BenchConfig { drop_tied: true, ..old.clone() };
         assert!(tied.mixes_with(&old).unwrap().starts_with("`drop_tied` differs"));
         let redefined = BenchConfig {
-            datasets: vec![BenchDataset { metric: Metric::MacroF1, ..demo("a") }],
+            datasets: vec![BenchDataset { metric: BenchMetric::MacroF1, ..demo("a") }],
             ..old.clone()
         };
         assert_eq!(redefined.mixes_with(&old).unwrap(), "dataset `a` is defined differently");

@@ -5,14 +5,14 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::BenchMetric;
 use super::{BenchConfig, BenchMethod, Cell};
-use crate::metrics::Metric;
 
 /// `a − b` on one dataset, seed by seed (seeds where both cells finished).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Paired {
     pub dataset: String,
-    pub metric: Metric,
+    pub metric: BenchMetric,
     pub a: BenchMethod,
     pub b: BenchMethod,
     pub seeds: Vec<u64>,

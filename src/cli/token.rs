@@ -245,7 +245,7 @@ pub(super) fn train_tagger(
 }
 
 /// `predict` with a tagger: `<split>.predictions.parquet` (a row per sentence: `tokens`, `tags`,
-/// `pred`) per split, span F1 where the split has gold tags.
+/// `pred`, `prob_<tag>`) per split, span F1 where the split has gold tags.
 pub(super) fn predict_tags(
     model: &crate::model::EndModel,
     tag_names: &[String],
@@ -265,10 +265,12 @@ pub(super) fn predict_tags(
     let dir = data::OutputDir::prepare(out, "predict", &[])?;
     for sp in &corpus.splits {
         let words: Vec<&[String]> = (0..sp.n_sentences()).map(|s| sp.sentence(s)).collect();
-        let enc = model.encode_words(&words)?;
-        let units = crate::train::predict(model, &enc, batch_size, crate::train::Padding::Bucketed)?;
-        let pred = crate::train::word_tags(&enc, &units, sp.n_tokens());
+        let proba = crate::batch::token::word_distributions(model, &words, batch_size)?;
+        let pred = crate::batch::token::most_probable(&proba);
         let mut frame = crate::token::data::token_frame(sp, &corpus.tags, Some(&pred), None)?;
+        for col in crate::batch::token::tagger_prob_columns(&names, &sp.offsets, &proba) {
+            frame.with_column(col)?;
+        }
         let path = dir.path().join(format!("{}.predictions.parquet", sp.split));
         data::write_parquet(&mut frame, &path)?;
         let score =

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
-use crate::data::records::{self, Columns, InputFormat, OnBadRow, ReadSpec};
+use crate::data::records::{self, Columns, InputFormat, OnBadRow, ReadSpec, TextKind};
 use crate::data::{Format, LoadOptions};
 
 /// A scratch folder per process and thread (targets write their input to a file, as users do).
@@ -50,13 +50,20 @@ fn tabular(path: &Path, format: Format, input: InputFormat) {
         ..LoadOptions::default()
     };
     let _ = crate::data::load_inner(path, &opts);
-    let spec =
-        ReadSpec { text_col: "text".into(), id_col: None, columns: Columns::All, on_bad_row: OnBadRow::Skip };
-    if let Ok(mut src) = records::open(path, input, &spec) {
-        for _ in 0..10_000 {
-            match src.next_block(3, true) {
-                Ok(b) if b.rows_in == 3 => {}
-                _ => break,
+    for text_kind in [TextKind::Text, TextKind::Tokens] {
+        let spec = ReadSpec {
+            text_col: "text".into(),
+            text_kind,
+            id_col: None,
+            columns: Columns::All,
+            on_bad_row: OnBadRow::Skip,
+        };
+        if let Ok(mut src) = records::open(path, input, &spec) {
+            for _ in 0..10_000 {
+                match src.next_block(3, true) {
+                    Ok(b) if b.rows_in == 3 => {}
+                    _ => break,
+                }
             }
         }
     }

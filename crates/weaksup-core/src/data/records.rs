@@ -77,11 +77,26 @@ pub enum Columns {
     All,
 }
 
+/// What the text column holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TextKind {
+    /// A string, read as the String column `text`.
+    #[default]
+    Text,
+    /// A sentence's tokens (sequence labeling), read as the List(String) column `text`: a JSON
+    /// array of strings, a Parquet list of strings, or a string split at whitespace (CSV, and
+    /// JSON / Parquet strings: the MIT-R and CoNLL convention of one space between tokens).
+    Tokens,
+}
+
 /// What to read from a file.
 #[derive(Debug, Clone)]
 pub struct ReadSpec {
     /// Source column holding the text; it is read as `text`.
     pub text_col: String,
+    /// What the text column holds.
+    pub text_kind: TextKind,
     /// A column that must exist (a document id), read under its own name.
     pub id_col: Option<String>,
     pub columns: Columns,
@@ -93,6 +108,7 @@ pub struct ReadSpec {
 pub fn read_whole(path: &Path, format: InputFormat, text_col: &str) -> Result<DataFrame> {
     let spec = ReadSpec {
         text_col: text_col.into(),
+        text_kind: TextKind::Text,
         id_col: None,
         columns: Columns::All,
         on_bad_row: OnBadRow::Fail,
@@ -206,10 +222,13 @@ struct StrCols {
     rows: Vec<u64>,
     /// CSV: an empty cell is null (CSV has no other way to write a missing value).
     empty_is_null: bool,
+    /// [`TextKind::Tokens`]: each row's tokens, the text column's values (its string buffer
+    /// stays empty).
+    tokens: Option<Vec<Vec<String>>>,
 }
 
 impl StrCols {
-    fn new(names: Vec<String>, empty_is_null: bool) -> Self {
+    fn new(names: Vec<String>, empty_is_null: bool, kind: TextKind) -> Self {
         let k = names.len();
         Self {
             names,
@@ -217,7 +236,20 @@ impl StrCols {
             spans: vec![Vec::new(); k],
             rows: Vec::new(),
             empty_is_null,
+            tokens: (kind == TextKind::Tokens).then(Vec::new),
         }
+    }
+    /// Adds a row whose text column (the first) holds `tokens` ([`TextKind::Tokens`]).
+    fn push_tokens<'a>(
+        &mut self,
+        row: u64,
+        tokens: Vec<String>,
+        cells: impl Iterator<Item = Option<&'a str>>,
+    ) {
+        if let Some(t) = &mut self.tokens {
+            t.push(tokens);
+        }
+        self.push(row, std::iter::once(None).chain(cells.skip(1)));
     }
     fn push(&mut self, row: u64, cells: impl Iterator<Item = Option<impl AsRef<str>>>) {
         self.rows.push(row);
@@ -233,12 +265,54 @@ impl StrCols {
     }
     fn into_frame(self) -> Result<DataFrame> {
         let mut cols = vec![Column::new(ROW.into(), self.rows)];
-        for ((name, buf), spans) in self.names.iter().zip(&self.bufs).zip(&self.spans) {
-            let ca: StringChunked = spans.iter().map(|s| s.map(|(a, b)| &buf[a..b])).collect();
-            cols.push(ca.with_name(name.as_str().into()).into_column());
+        for (k, ((name, buf), spans)) in self.names.iter().zip(&self.bufs).zip(&self.spans).enumerate() {
+            match (&self.tokens, k) {
+                (Some(t), 0) => cols.push(token_list_column(name, t)),
+                _ => {
+                    let ca: StringChunked = spans.iter().map(|s| s.map(|(a, b)| &buf[a..b])).collect();
+                    cols.push(ca.with_name(name.as_str().into()).into_column());
+                }
+            }
         }
         DataFrame::new_infer_height(cols).ctx(|| "chunk frame".into())
     }
+}
+
+/// A List(String) column of one token list per row: one flat series of every token, sliced per row.
+fn token_list_column(name: &str, rows: &[Vec<String>]) -> Column {
+    let flat: Vec<&str> = rows.iter().flatten().map(String::as_str).collect();
+    let flat = Series::new(PlSmallStr::EMPTY, flat);
+    if rows.is_empty() {
+        return Column::new_empty(name.into(), &DataType::List(Box::new(DataType::String)));
+    }
+    let mut start = 0i64;
+    let lists: ListChunked = rows
+        .iter()
+        .map(|t| {
+            let s = flat.slice(start, t.len());
+            start += t.len() as i64;
+            Some(s)
+        })
+        .collect();
+    lists.with_name(name.into()).into_column()
+}
+
+/// The tokens of a text: its whitespace-separated words.
+fn split_tokens(text: &str) -> Vec<String> {
+    text.split_whitespace().map(str::to_owned).collect()
+}
+
+/// Each row's tokens from a block's `text` column ([`TextKind::Tokens`]: List(String)).
+pub fn token_lists(frame: &DataFrame) -> Result<Vec<Vec<String>>> {
+    let ctx = || "the token column `text`".to_string();
+    let lists = frame.column(TEXT).ctx(ctx)?.list().ctx(ctx)?;
+    let mut out = Vec::with_capacity(lists.len());
+    for i in 0..lists.len() {
+        let s = lists.get_as_series(i).unwrap_or_default();
+        let s = s.str().ctx(ctx)?;
+        out.push(s.iter().map(|t| t.unwrap_or_default().to_owned()).collect());
+    }
+    Ok(out)
 }
 
 /// Rejects or fails on one bad row.
@@ -290,6 +364,7 @@ struct CsvSource {
     row: u64,
     rec: csv::ByteRecord,
     policy: OnBadRow,
+    kind: TextKind,
 }
 
 impl CsvSource {
@@ -329,6 +404,7 @@ impl CsvSource {
             row: 0,
             rec: csv::ByteRecord::new(),
             policy: plan.on_bad_row,
+            kind: plan.text_kind,
         })
     }
 }
@@ -336,7 +412,7 @@ impl CsvSource {
 impl RecordSource for CsvSource {
     fn next_block(&mut self, n: usize, keep: bool) -> Result<Block> {
         let start_byte = self.rdr.position().byte();
-        let mut cols = StrCols::new(self.cols.iter().map(|(_, o)| o.clone()).collect(), true);
+        let mut cols = StrCols::new(self.cols.iter().map(|(_, o)| o.clone()).collect(), true, self.kind);
         let mut rej = Rejecter { path: &self.path, policy: self.policy, out: Vec::new() };
         let mut rows_in = 0u64;
         while (rows_in as usize) < n {
@@ -379,7 +455,18 @@ impl RecordSource for CsvSource {
                 )?;
                 continue;
             }
-            cols.push(row, self.cols.iter().map(|(i, _)| std::str::from_utf8(&rec[*i]).ok()));
+            let cells = self.cols.iter().map(|(i, _)| std::str::from_utf8(&rec[*i]).ok());
+            if self.kind == TextKind::Tokens {
+                let tokens = split_tokens(std::str::from_utf8(&rec[self.cols[0].0]).unwrap_or_default());
+                if tokens.is_empty() {
+                    let field = Some(self.source_names[self.cols[0].0].as_str());
+                    rej.reject(line, row, "missing_text", field, "no tokens (only whitespace)".into())?;
+                    continue;
+                }
+                cols.push_tokens(row, tokens, cells);
+            } else {
+                cols.push(row, cells);
+            }
         }
         let bytes = self.rdr.position().byte() - start_byte;
         let frame = if keep { Some(cols.into_frame()?) } else { None };
@@ -397,6 +484,7 @@ struct JsonlSource {
     row: u64,
     buf: Vec<u8>,
     policy: OnBadRow,
+    kind: TextKind,
 }
 
 impl JsonlSource {
@@ -417,13 +505,14 @@ impl JsonlSource {
             row: 0,
             buf: Vec::new(),
             policy: plan.on_bad_row,
+            kind: plan.text_kind,
         })
     }
 }
 
 impl RecordSource for JsonlSource {
     fn next_block(&mut self, n: usize, keep: bool) -> Result<Block> {
-        let mut cols = StrCols::new(self.names.clone(), false);
+        let mut cols = StrCols::new(self.names.clone(), false, self.kind);
         let mut rej = Rejecter { path: &self.path, policy: self.policy, out: Vec::new() };
         let (mut rows_in, mut bytes) = (0u64, 0u64);
         while (rows_in as usize) < n {
@@ -469,6 +558,26 @@ impl RecordSource for JsonlSource {
                         continue;
                     }
                 };
+            if self.kind == TextKind::Tokens {
+                let tokens = match &cells[0] {
+                    Cell::Str(s) => Ok(split_tokens(s)),
+                    Cell::Other(v) => serde_json::from_str::<Vec<String>>(v)
+                        .map_err(|_| format!("neither a string nor a list of strings: {v}")),
+                    Cell::Missing | Cell::Null => Err("no tokens".into()),
+                };
+                match tokens {
+                    Ok(t) if !t.is_empty() => {
+                        cols.push_tokens(row, t, cells.iter().map(Cell::as_str));
+                    }
+                    Ok(_) => {
+                        rej.reject(Some(line), row, "missing_text", Some(&self.keys[0]), "no tokens".into())?
+                    }
+                    Err(detail) => {
+                        rej.reject(Some(line), row, "missing_text", Some(&self.keys[0]), detail)?
+                    }
+                }
+                continue;
+            }
             match &cells[0] {
                 Cell::Str(s) if !s.is_empty() => {}
                 Cell::Str(_) => {
@@ -626,6 +735,7 @@ struct ParquetSource {
     cols: Vec<(String, String)>,
     row: u64,
     policy: OnBadRow,
+    kind: TextKind,
 }
 
 impl ParquetSource {
@@ -638,20 +748,43 @@ impl ParquetSource {
         let names: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
         let cols = wanted(plan, Some(&names), path)?;
         let text_dtype = schema.get(plan.text_col.as_str()).map(|f| f.dtype().clone());
-        if !matches!(
-            text_dtype,
-            Some(ArrowDataType::Utf8View | ArrowDataType::Utf8 | ArrowDataType::LargeUtf8)
-        ) {
+        let is_text = |d: &ArrowDataType| {
+            matches!(d, ArrowDataType::Utf8View | ArrowDataType::Utf8 | ArrowDataType::LargeUtf8)
+        };
+        let ok = match (&text_dtype, plan.text_kind) {
+            (Some(d), _) if is_text(d) => true,
+            (
+                Some(
+                    ArrowDataType::List(f) | ArrowDataType::LargeList(f) | ArrowDataType::FixedSizeList(f, _),
+                ),
+                TextKind::Tokens,
+            ) => is_text(f.dtype()),
+            _ => false,
+        };
+        if !ok {
+            let want = match plan.text_kind {
+                TextKind::Text => "text",
+                TextKind::Tokens => "text or a list of strings (tokens)",
+            };
             return Err(Error::parse(
                 path,
                 None,
                 Some(&plan.text_col),
-                format!("holds {text_dtype:?}, not text"),
+                format!("holds {text_dtype:?}, not {want}"),
             ));
         }
         let n_rows = reader.num_rows().ctx(ctx)? as u64;
         let meta = reader.get_metadata().ctx(ctx)?.clone();
-        Ok(Self { path: path.into(), meta, n_rows, bytes, cols, row: 0, policy: plan.on_bad_row })
+        Ok(Self {
+            path: path.into(),
+            meta,
+            n_rows,
+            bytes,
+            cols,
+            row: 0,
+            policy: plan.on_bad_row,
+            kind: plan.text_kind,
+        })
     }
 }
 
@@ -679,6 +812,9 @@ impl RecordSource for ParquetSource {
             }
         }
         frame.with_column(Column::new(ROW.into(), (start..start + len).collect::<Vec<u64>>())).ctx(ctx)?;
+        if self.kind == TextKind::Tokens {
+            return self.token_block(frame, start, len, bytes);
+        }
         let text = frame.column(TEXT).ctx(ctx)?.str().ctx(ctx)?;
         let bad: Vec<usize> =
             text.iter().enumerate().filter(|(_, t)| t.is_none_or(str::is_empty)).map(|(i, _)| i).collect();
@@ -691,6 +827,47 @@ impl RecordSource for ParquetSource {
             let mask: BooleanChunked = text.iter().map(|t| t.is_some_and(|t| !t.is_empty())).collect();
             frame = frame.filter(&mask).ctx(ctx)?;
         }
+        let order: Vec<&str> =
+            std::iter::once(ROW).chain(self.cols.iter().map(|(_, o)| o.as_str())).collect();
+        let frame = frame.select(order).ctx(ctx)?;
+        Ok(Block { rows_in: len, bytes, frame: Some(frame), rejected: rej.out })
+    }
+}
+
+impl ParquetSource {
+    /// [`TextKind::Tokens`]: the text column becomes one token list per row (strings split at
+    /// whitespace, lists kept); rows without tokens are rejected.
+    fn token_block(&self, frame: DataFrame, start: u64, len: u64, bytes: u64) -> Result<Block> {
+        let ctx = || format!("reading {} rows {start}..{}", self.path.display(), start + len);
+        let col = frame.column(TEXT).ctx(ctx)?;
+        let rows: Vec<Option<Vec<String>>> = if let Ok(text) = col.str() {
+            text.iter().map(|t| t.map(split_tokens)).collect()
+        } else {
+            let lists = col.cast(&DataType::List(Box::new(DataType::String))).ctx(ctx)?;
+            let lists = lists.list().ctx(ctx)?;
+            (0..lists.len())
+                .map(|i| -> Result<Option<Vec<String>>> {
+                    let Some(s) = lists.get_as_series(i) else { return Ok(None) };
+                    let s = s.str().ctx(ctx)?;
+                    // A null token makes the row bad: no token is silently dropped.
+                    Ok(s.iter().map(|t| t.map(str::to_owned)).collect::<Option<Vec<String>>>())
+                })
+                .collect::<Result<_>>()?
+        };
+        let mut rej = Rejecter { path: &self.path, policy: self.policy, out: Vec::new() };
+        for (i, r) in rows.iter().enumerate() {
+            let detail = match r {
+                None => "null text or a null token",
+                Some(t) if t.is_empty() => "no tokens",
+                Some(_) => continue,
+            };
+            rej.reject(None, start + i as u64, "missing_text", Some(&self.cols[0].0), detail.into())?;
+        }
+        let keep: Vec<bool> = rows.iter().map(|r| r.as_ref().is_some_and(|t| !t.is_empty())).collect();
+        let mask: BooleanChunked = keep.iter().copied().collect();
+        let mut frame = frame.filter(&mask).ctx(ctx)?;
+        let tokens: Vec<Vec<String>> = rows.into_iter().flatten().filter(|t| !t.is_empty()).collect();
+        frame.with_column(token_list_column(TEXT, &tokens)).ctx(ctx)?;
         let order: Vec<&str> =
             std::iter::once(ROW).chain(self.cols.iter().map(|(_, o)| o.as_str())).collect();
         let frame = frame.select(order).ctx(ctx)?;
