@@ -453,6 +453,11 @@ fn the_demo_token_corpus_and_its_lf_file_run_without_shared_data() {
     }
 }
 
+/// `label-model fit` of the token HMM into `out`.
+fn fit_hmm(data: &str, lfs: &str, out: &Path) {
+    ok(&["label-model", "fit", "--data", data, "--lfs", lfs, "--token-model", "hmm", "-q", "--out", s(out)]);
+}
+
 /// The sentences of a CoNLL file, a token list each.
 fn sentences(conll: &str) -> Vec<Vec<String>> {
     conll
@@ -494,19 +499,7 @@ fn batch_label_and_predict_tag_token_corpora_like_the_single_machine_commands() 
     let dir = tempfile::tempdir().unwrap();
     let (data, lfs) = corpus(dir.path());
     let fit = dir.path().join("lm");
-    ok(&[
-        "label-model",
-        "fit",
-        "--data",
-        &data,
-        "--lfs",
-        &lfs,
-        "--token-model",
-        "hmm",
-        "-q",
-        "--out",
-        s(&fit),
-    ]);
+    fit_hmm(&data, &lfs, &fit);
     // The test sentences as a corpus: JSON Lines with token arrays (and one whitespace-joined
     // string), plus bad records; the same sentences as CSV text.
     let test = sentences(&std::fs::read_to_string(Path::new(&data).join("test.conll")).unwrap());
@@ -659,19 +652,7 @@ lambda_scale = "one"
     // `label-model fit`'s on test.
     assert_eq!(cell("label_model", 1)["tags"], cell("label_model", 2)["tags"]);
     let fit = dir.path().join("lm");
-    ok(&[
-        "label-model",
-        "fit",
-        "--data",
-        &data,
-        "--lfs",
-        &lfs,
-        "--token-model",
-        "hmm",
-        "-q",
-        "--out",
-        s(&fit),
-    ]);
+    fit_hmm(&data, &lfs, &fit);
     let m: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(fit.join("label_model.metrics.json")).unwrap())
             .unwrap();

@@ -126,16 +126,9 @@ impl TokenLabelJob {
     }
 }
 
-/// Flat tokens and sentence offsets of a chunk's token lists.
-fn flatten(sentences: Vec<Vec<String>>) -> (Vec<String>, Vec<usize>) {
-    let mut offsets = Vec::with_capacity(sentences.len() + 1);
-    offsets.push(0);
-    let mut tokens = Vec::new();
-    for s in sentences {
-        tokens.extend(s);
-        offsets.push(tokens.len());
-    }
-    (tokens, offsets)
+/// A chunk's sentences as a token split (flat tokens and sentence offsets).
+fn sentences_of(frame: &DataFrame) -> Result<crate::token::TokenSplit> {
+    crate::token::TokenSplit::from_sentences("batch", "batch", token_lists(frame)?, None)
 }
 
 /// A list column of one list per sentence, `value(i)` for each token `i` of it: one flat series
@@ -161,20 +154,21 @@ impl Job for TokenLabelJob {
         TextKind::Tokens
     }
     fn process(&mut self, frame: &DataFrame, _part: (usize, u64)) -> Result<Vec<Column>> {
-        let (tokens, offsets) = flatten(token_lists(frame)?);
-        let applied = self.compiled.apply(&tokens, &offsets, &self.apply, &NoProgress)?;
+        let split = sentences_of(frame)?;
+        let (tokens, offsets) = (&split.tokens, &split.offsets);
+        let applied = self.compiled.apply_split(&split, &self.apply, &NoProgress)?;
         let votes = &applied.matrix;
-        let proba = self.model.predict_proba(votes, &offsets)?;
+        let proba = self.model.predict_proba(votes, offsets)?;
         let hard = argmax_rows(&proba);
         let covered = votes.covered();
         let names = self.compiled.tags().tag_names();
-        let mut cols = vec![per_token("tokens", &offsets, |i| tokens[i].clone())];
+        let mut cols = vec![per_token("tokens", offsets, |i| tokens[i].clone())];
         for (j, lf) in self.compiled.names().iter().enumerate() {
-            cols.push(per_token(lf, &offsets, |i| votes.row(i)[j]));
+            cols.push(per_token(lf, offsets, |i| votes.row(i)[j]));
         }
-        cols.extend(prob_columns(&names, &offsets, &proba));
-        cols.push(per_token("label", &offsets, |i| names[hard[i] as usize].clone()));
-        cols.push(per_token("covered", &offsets, |i| covered[i]));
+        cols.extend(prob_columns(&names, offsets, &proba));
+        cols.push(per_token("label", offsets, |i| names[hard[i] as usize].clone()));
+        cols.push(per_token("covered", offsets, |i| covered[i]));
         Ok(cols)
     }
 }
@@ -247,14 +241,14 @@ impl Job for TokenPredictJob {
         TextKind::Tokens
     }
     fn process(&mut self, frame: &DataFrame, _part: (usize, u64)) -> Result<Vec<Column>> {
-        let sentences = token_lists(frame)?;
-        let words: Vec<&[String]> = sentences.iter().map(Vec::as_slice).collect();
+        let split = sentences_of(frame)?;
+        let (tokens, offsets) = (&split.tokens, &split.offsets);
+        let words: Vec<&[String]> = (0..split.n_sentences()).map(|s| split.sentence(s)).collect();
         let proba = word_distributions(&self.model, &words, self.batch_size)?;
         let pred = most_probable(&proba);
-        let (tokens, offsets) = flatten(sentences.clone());
-        let mut cols = vec![per_token("tokens", &offsets, |i| tokens[i].clone())];
-        cols.extend(tagger_prob_columns(&self.tags, &offsets, &proba));
-        cols.push(per_token("pred", &offsets, |i| self.tags[pred[i] as usize].clone()));
+        let mut cols = vec![per_token("tokens", offsets, |i| tokens[i].clone())];
+        cols.extend(tagger_prob_columns(&self.tags, offsets, &proba));
+        cols.push(per_token("pred", offsets, |i| self.tags[pred[i] as usize].clone()));
         Ok(cols)
     }
 }
