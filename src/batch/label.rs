@@ -85,15 +85,18 @@ pub fn label(
         settings["fault_tolerant"] = serde_json::json!(opts.fault_tolerant);
         return super::run(&mut job, ("label", settings), target, progress);
     }
-    if crate::token::label_model::TokenFitted::load(&lm_path).is_ok() {
-        return Err(Error::invalid(
-            lm_path.display().to_string(),
-            "a token label model: it labels with token LF files (a header with `types`), not text LF files",
-        ));
-    }
     let (set, _) = LfFile::load_set(&opts.lfs, registry)?;
     let compiled = set.compile()?;
-    let model = Fitted::load(&lm_path)?;
+    // A token model fails to load here; say so rather than which JSON field it lacks.
+    let model = Fitted::load(&lm_path).map_err(|e| {
+        match crate::token::label_model::TokenFitted::load(&lm_path) {
+            Ok(_) => Error::invalid(
+                lm_path.display().to_string(),
+                "a token label model: it labels with token LF files (a header with `types`), not text LF files",
+            ),
+            Err(_) => e,
+        }
+    })?;
     let classes = compiled.classes().to_vec();
     let names = compiled.names().to_vec();
     // Fails now, not on the first chunk, when the model was fitted on other LFs.

@@ -14,7 +14,7 @@ use polars::prelude::*;
 use serde::Deserialize;
 
 use super::{Columns, Job};
-use crate::data::records::{TextKind, token_lists};
+use crate::data::records::{TextKind, sliced_lists, token_lists};
 use crate::error::{Error, Result, TorchContext};
 use crate::label_model::Proba;
 use crate::lf::{ApplyOptions, Registry};
@@ -131,19 +131,13 @@ fn sentences_of(frame: &DataFrame) -> Result<crate::token::TokenSplit> {
     crate::token::TokenSplit::from_sentences("batch", "batch", token_lists(frame)?, None)
 }
 
-/// A list column of one list per sentence, `value(i)` for each token `i` of it: one flat series
-/// of every token's value, sliced per sentence (no allocation per sentence for the values).
+/// A list column of one list per sentence, `value(i)` for each token `i` of it.
 fn per_token<T>(name: &str, offsets: &[usize], value: impl Fn(usize) -> T) -> Column
 where
     Series: NamedFrom<Vec<T>, [T]>,
 {
     let n = offsets.last().copied().unwrap_or(0);
-    let flat = Series::new(PlSmallStr::EMPTY, (0..n).map(value).collect::<Vec<T>>());
-    if offsets.len() < 2 {
-        return Column::new_empty(name.into(), &DataType::List(Box::new(flat.dtype().clone())));
-    }
-    let lists: ListChunked = offsets.windows(2).map(|w| Some(flat.slice(w[0] as i64, w[1] - w[0]))).collect();
-    lists.with_name(name.into()).into_column()
+    sliced_lists(name, Series::new(PlSmallStr::EMPTY, (0..n).map(value).collect::<Vec<T>>()), offsets)
 }
 
 impl Job for TokenLabelJob {

@@ -106,16 +106,6 @@ impl BenchMetric {
     }
 }
 
-impl From<Metric> for BenchMetric {
-    fn from(m: Metric) -> Self {
-        match m {
-            Metric::Accuracy => BenchMetric::Accuracy,
-            Metric::BinaryF1 => BenchMetric::BinaryF1,
-            Metric::MacroF1 => BenchMetric::MacroF1,
-        }
-    }
-}
-
 /// One dataset of the grid.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -594,10 +584,10 @@ pub fn run(b: &ResolvedBench, registry: &Registry, progress: &dyn Progress) -> R
     let mut cells = Vec::new();
     for d in &cfg.datasets {
         let mut loaded: Option<std::result::Result<Loaded, String>> = None;
+        // The clean-valid baseline halves the valid split's sentences: not built for taggers.
+        let tagging = is_tagging(d);
         for &seed in &cfg.seeds {
             let mut todo = Vec::new();
-            // The clean-valid baseline halves the valid split's sentences: not built for taggers.
-            let tagging = is_tagging(d);
             for &m in cfg.methods.iter().filter(|&&m| !(tagging && m == BenchMethod::Valid)) {
                 match read_cell(&cell_path(out, &d.name, m, seed)) {
                     Some(c) => {
